@@ -1,0 +1,201 @@
+"""`s3core <verb>`: one verb per workflow rule. Sections of the config arrive as JSON (rules pass them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from s3core import config
+from s3core.errors import S3Error
+
+log = logging.getLogger("s3core")
+
+
+def _section(name: str):
+    """argparse type: JSON text of config section `name`, validated with defaults."""
+    return lambda text: config.section(name, text)
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from s3core.assets import build_demo_data
+
+    if args.assets["kind"] != "demo":
+        raise S3Error("assets.kind 'paper' (wiki-18 + FlashRAG datasets) is not implemented yet; use the demo config")
+    manifest = build_demo_data(args.assets, args.out)
+    log.info("demo data in %s: %s", args.out, json.dumps(manifest["corpus"]))
+
+
+def cmd_convert_llm(args: argparse.Namespace) -> None:
+    from s3core.assets import convert_gguf
+
+    log.info("converted %s to %s", args.gguf, convert_gguf(args.gguf, args.out))
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    if args.kind == "bm25":
+        from s3core.retrieval.bm25 import build_bm25_index
+
+        count = build_bm25_index(args.corpus, args.out, args.retriever["bm25"])
+    else:
+        from s3core.retrieval.dense import build_dense_index
+
+        count = build_dense_index(args.corpus, args.out, args.retriever["dense"])
+    log.info("%s index of %d documents in %s", args.kind, count, args.out)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from s3core.retrieval.base import load_retriever
+    from s3core.retrieval.server import create_app
+
+    retriever = load_retriever(args.kind, args.index, args.corpus, args.retriever)
+    server = args.retriever["server"]
+    app = create_app(retriever, server, args.retriever["topk"])
+    uvicorn.run(app, host=args.host or server["host"], port=args.port, log_level="warning")
+
+
+def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any]) -> list[str]:
+    """The command line that starts a retriever server on port `{port}` (for a Sidecar)."""
+    return [sys.executable, "-m", "s3core.cli", "serve", "--kind", kind, "--index", str(index),
+            "--corpus", str(corpus), "--retriever", json.dumps(retriever), "--port", "{port}"]
+
+
+def cmd_infer(args: argparse.Namespace) -> None:
+    from s3core.jsonl import read_jsonl, write_jsonl
+    from s3core.methods import get_method
+    from s3core.retrieval.client import RetrieverClient
+    from s3core.sidecar import Sidecar
+
+    method = get_method(args.method)
+    questions = read_jsonl(args.qa)[: args.limit]
+    with ExitStack() as stack:
+        client = None
+        if method.retriever:
+            url = args.retriever_url
+            if not url:
+                command = serve_command(method.retriever, args.index, args.corpus, args.retriever)
+                timeout = args.retriever["server"]["startup_timeout_s"]
+                url = stack.enter_context(Sidecar(command, args.server_log, startup_timeout_s=timeout)).url
+            client = RetrieverClient(url, args.retriever["client"])
+            stack.callback(client.close)
+        rows = method.run(questions, client, args.retriever)
+    write_jsonl(args.out, rows)
+    log.info("%s: %d context rows in %s", method.name, len(rows), args.out)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from s3core.evaluate import answer_contexts
+    from s3core.generation import load_generator
+    from s3core.jsonl import read_jsonl, write_jsonl
+
+    generators = args.generators
+    if args.generator not in generators:
+        raise S3Error(f"generator {args.generator!r} is not in config 'generators' ({sorted(generators)})")
+    generator = load_generator(args.generator, generators[args.generator])
+    judge_name = args.judge["generator"] or args.generator
+    judge_model = None
+    if args.judge["enabled"]:
+        judge_model = generator if judge_name == args.generator else load_generator(judge_name, generators[judge_name])
+    rows = answer_contexts(read_jsonl(args.contexts), generator, judge_model)
+    write_jsonl(args.out, rows)
+    mean = sum(r["genacc"] for r in rows) / max(len(rows), 1)
+    log.info("%s with %s: GenAcc %.3f over %d questions -> %s", args.contexts, args.generator, mean, len(rows), args.out)
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    from s3core.report import write_tables
+
+    write_tables(args.answers, args.md, args.csv)
+    print(args.md.read_text())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s3core", description=__doc__)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    p = verbs.add_parser("download", help="build the demo corpus, QA sets and manifest")
+    p.add_argument("--assets", type=_section("assets"), required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_download)
+
+    p = verbs.add_parser("convert-llm", help="dequantise the demo GGUF LLM into a Hugging Face folder")
+    p.add_argument("--gguf", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_convert_llm)
+
+    p = verbs.add_parser("index", help="build a BM25 or dense (FAISS) index of a corpus")
+    p.add_argument("--kind", choices=["bm25", "dense"], required=True)
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    p.set_defaults(func=cmd_index)
+
+    p = verbs.add_parser("serve", help="serve an index over HTTP (POST /retrieve, GET /health)")
+    p.add_argument("--kind", choices=["bm25", "dense"], required=True)
+    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    p.add_argument("--host", default=None, help="default: retriever.server.host (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = verbs.add_parser("infer", help="run a method over a QA set and write its context file")
+    p.add_argument("--method", required=True)
+    p.add_argument("--qa", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--index", type=Path, help="index folder (starts a retriever sidecar)")
+    p.add_argument("--corpus", type=Path)
+    p.add_argument("--retriever-url", help="use a running retriever server instead of a sidecar")
+    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    p.add_argument("--server-log", type=Path, default=Path("retriever-sidecar.log"))
+    p.add_argument("--limit", type=int, default=None, help="first N questions only")
+    p.set_defaults(func=cmd_infer)
+
+    p = verbs.add_parser("evaluate", help="answer a context file with a frozen generator and score it")
+    p.add_argument("--contexts", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--generator", required=True, help="a key of --generators")
+    p.add_argument("--generators", type=_section("generators"), required=True)
+    p.add_argument("--judge", type=_section("judge"), default=config.section("judge", {}))
+    p.set_defaults(func=cmd_evaluate)
+
+    p = verbs.add_parser("table", help="write the results tables (markdown + csv) from answer files")
+    p.add_argument("--answers", type=Path, nargs="+", required=True)
+    p.add_argument("--md", type=Path, required=True)
+    p.add_argument("--csv", type=Path, required=True)
+    p.set_defaults(func=cmd_table)
+    return parser
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        args.func(args)
+    except S3Error as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The one config: validation against the JSON schema (shared with Snakemake) with defaults filled in."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from s3core.errors import ConfigError
+
+SCHEMA_FILE = "config.schema.yaml"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The config schema shipped with the package (workflow/schemas links to the same file)."""
+    text = resources.files("s3core.resources").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _defaulting_validator() -> type:
+    """A Draft 2020-12 validator that fills `default` values of missing properties."""
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, subschema):
+        if isinstance(instance, dict):
+            for name, prop in props.items():
+                if "default" in prop and name not in instance:
+                    instance[name] = json.loads(json.dumps(prop["default"]))
+        yield from validate_properties(validator, props, instance, subschema)
+
+    return jsonschema.validators.extend(base, {"properties": properties})
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    return f"config key '{key}': {error.message}"
+
+
+def validate(data: dict[str, Any], subschema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate `data` (in place: defaults are filled) and return it; raise ConfigError naming the key."""
+    validator = _defaulting_validator()(subschema or schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join(_describe(e) for e in errors))
+    return data
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} not found")
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    try:
+        return validate(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def section(name: str, value: str | dict[str, Any]) -> dict[str, Any]:
+    """Validate one top-level section (a dict or its JSON text, as rules pass it) with defaults."""
+    data = json.loads(value) if isinstance(value, str) else dict(value)
+    sub = schema()["properties"][name]
+    try:
+        return validate(data, {**sub, "$defs": schema().get("$defs", {})})
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("config key '", f"config key '{name}.")) from None

@@ -1,0 +1,45 @@
+"""The shared evaluator: context rows -> generator answers -> EM, F1, span, judge, GenAcc."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s3core.corpus import Document
+from s3core.generation import Generator
+from s3core.generation.prompts import generator_messages
+from s3core.metrics import exact_match, judge_messages, parse_judge, span_match, token_f1
+
+JUDGE_MAX_NEW_TOKENS = 4
+
+
+def score(answer: str, golds: list[str]) -> dict[str, Any]:
+    """String metrics of one answer."""
+    return {"em": exact_match(answer, golds), "f1": token_f1(answer, golds), "span": span_match(answer, golds)}
+
+
+def judge(rows: list[dict[str, Any]], judge_model: Generator | None) -> None:
+    """Fill `judge` (None when not asked) and `genacc`: the span check, else the judge's yes/no."""
+    ask = [row for row in rows if not row["span"]] if judge_model else []
+    replies = judge_model.chat(
+        [judge_messages(r["answer"], r["golden_answers"]) for r in ask], JUDGE_MAX_NEW_TOKENS
+    ) if ask else []
+    verdicts = {id(row): parse_judge(reply) for row, reply in zip(ask, replies)}
+    for row in rows:
+        row["judge"] = verdicts.get(id(row))
+        row["genacc"] = float(row["span"] or bool(row["judge"]))
+
+
+def answer_contexts(
+    contexts: list[dict[str, Any]], generator: Generator, judge_model: Generator | None
+) -> list[dict[str, Any]]:
+    """Answer every context row with the frozen generator and score it (DESIGN §2 answer file)."""
+    conversations = [
+        generator_messages(row["question"], [Document.from_row(d) for d in row["docs"]]) for row in contexts
+    ]
+    answers = generator.chat(conversations)
+    rows = [
+        {**row, "generator": generator.name, "answer": answer, **score(answer, row["golden_answers"])}
+        for row, answer in zip(contexts, answers)
+    ]
+    judge(rows, judge_model)
+    return rows

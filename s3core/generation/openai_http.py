@@ -1,0 +1,42 @@
+"""OpenAI-compatible chat completions (a vLLM server or any API), concurrent requests with retries."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from s3core.errors import ConfigError
+from s3core.generation import Messages
+from s3core.retrieval.client import post_with_retries
+
+
+class OpenAIGenerator:
+    """POST /chat/completions at `base_url`, temperature 0; the key comes from `api_key_env` if set."""
+
+    def __init__(self, name: str, settings: dict[str, Any]):
+        if not settings.get("base_url"):
+            raise ConfigError(f"config key 'generators.{name}.base_url' is required for backend 'openai'")
+        self.name = name
+        self.settings = settings
+        key = os.environ.get(settings["api_key_env"], "")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(timeout=settings["timeout_s"], headers=headers)
+        self.url = settings["base_url"].rstrip("/") + "/chat/completions"
+
+    def _one(self, conversation: Messages, max_new_tokens: int) -> str:
+        payload = {
+            "model": self.settings["model"],
+            "messages": conversation,
+            "temperature": 0,
+            "max_tokens": max_new_tokens,
+        }
+        body = post_with_retries(self._http, self.url, payload, self.settings["retries"], backoff_s=1.0)
+        return (body["choices"][0]["message"]["content"] or "").strip()
+
+    def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
+        limit = max_new_tokens or self.settings["max_new_tokens"]
+        with ThreadPoolExecutor(self.settings["concurrency"]) as pool:
+            return list(pool.map(lambda c: self._one(c, limit), conversations))

@@ -1,0 +1,19 @@
+"""Naive RAG: the raw question -> retriever -> top-k documents (BM25 or dense)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from s3core.methods import ContextRow, Method, Question, context_row
+from s3core.retrieval.client import RetrieverClient
+
+
+def run(method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+    """`settings` is the `retriever` config section (its `topk` is the number of documents kept)."""
+    hits = retriever.search([q["question"] for q in questions], settings["topk"])
+    return [context_row(q, method, [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
+
+
+RAG_BM25 = Method("rag_bm25", "bm25", partial(run, "rag_bm25"))
+RAG_DENSE = Method("rag_dense", "dense", partial(run, "rag_dense"))

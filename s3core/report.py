@@ -1,0 +1,61 @@
+"""The paper-style results table: one row per method, one column per dataset plus the average."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from s3core.jsonl import atomic_open, read_jsonl
+
+#: Row order of the paper's tables (methods not run are skipped).
+PAPER_ORDER = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval", "s3"]
+LABELS = {
+    "direct": "Direct", "cot": "CoT", "rag_bm25": "RAG-BM25", "rag_dense": "RAG-dense", "ircot": "IRCoT",
+    "search_o1": "Search-o1", "search_r1": "Search-R1", "deepretrieval": "DeepRetrieval", "s3": "s3",
+}
+METRICS = ["genacc", "em", "f1"]
+
+
+def collect(answer_files: list[Path]) -> pd.DataFrame:
+    """Per (generator, method, dataset): question count and mean GenAcc, EM, F1 in percent."""
+    frames = []
+    for path in answer_files:
+        rows = read_jsonl(path)
+        if rows:
+            frame = pd.DataFrame(rows)[["generator", "method", "data_source", *METRICS]]
+            frame["dataset"] = Path(path).stem
+            frames.append(frame)
+    data = pd.concat(frames)
+    table = data.groupby(["generator", "method", "dataset"])[METRICS].mean().mul(100).round(1)
+    table["n"] = data.groupby(["generator", "method", "dataset"]).size()
+    return table.reset_index()
+
+
+def _pivot(frame: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
+    """Cells "GenAcc (EM) / F1" per dataset, plus the unweighted average over datasets."""
+    cells = {}
+    for method, group in frame.groupby("method"):
+        by_dataset = group.set_index("dataset")
+        row = {d: by_dataset.loc[d, METRICS].tolist() for d in datasets if d in by_dataset.index}
+        row["Avg"] = by_dataset[METRICS].mean().round(1).tolist()
+        cells[method] = {k: f"{g:.1f} ({e:.1f}) / {f:.1f}" for k, (g, e, f) in row.items()}
+    order = [m for m in PAPER_ORDER if m in cells] + sorted(set(cells) - set(PAPER_ORDER))
+    table = pd.DataFrame.from_dict({LABELS.get(m, m): cells[m] for m in order}, orient="index")
+    table.index.name = "Method"
+    return table[[d for d in datasets if d in table.columns] + ["Avg"]]
+
+
+def write_tables(answer_files: list[Path], out_md: Path, out_csv: Path) -> pd.DataFrame:
+    """main.md: a table per generator; main.csv: the long form with n per cell."""
+    frame = collect(answer_files)
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    parts = ["# Results\n", "Cells: GenAcc (EM) / F1, in %. Avg = unweighted mean over datasets.\n"]
+    for generator, group in frame.groupby("generator", sort=False):
+        counts = ", ".join(f"{d} n={int(group[group.dataset == d].n.max())}" for d in datasets)
+        parts.append(f"\n## Generator: {generator}\n\n{counts}\n\n{_pivot(group, datasets).to_markdown()}\n")
+    with atomic_open(out_md) as handle:
+        handle.write("".join(parts))
+    with atomic_open(out_csv) as handle:
+        frame.to_csv(handle, index=False)
+    return frame

@@ -1,0 +1,58 @@
+"""BM25 over the corpus with bm25s (Lucene scoring), saved to and loaded from disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from s3core.corpus import read_corpus
+from s3core.retrieval.base import Hit
+from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
+
+SETTINGS_FILE = "s3_bm25.json"
+
+
+def _tokenize(texts: Iterable[str], settings: dict[str, Any], return_ids: bool = True) -> Any:
+    stemmer = Stemmer.Stemmer("english") if settings["stemmer"] == "english" else None
+    stopwords = "en" if settings["stopwords"] == "english" else None
+    return bm25s.tokenize(list(texts), stopwords=stopwords, stemmer=stemmer, show_progress=False, return_ids=return_ids)
+
+
+def build_bm25_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+    """Index title + text of every document; returns the document count."""
+    texts = [f"{d.title}\n{d.text}" for d in read_corpus(corpus)]
+    model = bm25s.BM25(k1=settings["k1"], b=settings["b"], method="lucene")
+    model.index(_tokenize(texts, settings), show_progress=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir, show_progress=False)
+    np.save(out_dir / OFFSETS_FILE, line_offsets(corpus))
+    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    return len(texts)
+
+
+class BM25Retriever:
+    """Loaded bm25s index plus the document store."""
+
+    kind = "bm25"
+
+    def __init__(self, index_dir: Path, corpus: Path):
+        self.settings = json.loads((Path(index_dir) / SETTINGS_FILE).read_text())
+        self.model = bm25s.BM25.load(index_dir, mmap=True, show_progress=False)
+        self.docs = DocStore.open(corpus, index_dir)
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
+        k = min(topk, len(self.docs))
+        ids, scores = self.model.retrieve(_tokenize(queries, self.settings, return_ids=False), k=k, show_progress=False, n_threads=1)
+        return [
+            [(self.docs.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if s > 0]
+            for row_ids, row_scores in zip(ids, scores)
+        ]

@@ -1,0 +1,113 @@
+"""Dense retrieval: a Hugging Face encoder (mean pooling, L2 norm, e5-style prefixes) and a FAISS flat IP index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from s3core.assets import resolve_path
+from s3core.corpus import Document, read_corpus
+from s3core.retrieval.base import Hit
+from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
+
+INDEX_FILE = "index.faiss"
+SETTINGS_FILE = "s3_dense.json"
+CHUNK = 4096
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` means CUDA when there is one."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Encoder:
+    """Text -> unit vectors with a Hugging Face encoder (mean pooling over non-padding tokens)."""
+
+    def __init__(self, settings: dict[str, Any]):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.settings = settings
+        self.device = pick_device(settings["device"])
+        path = str(resolve_path(settings["encoder"]))
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        dtype = torch.float16 if settings["fp16"] and self.device.type == "cuda" else torch.float32
+        self.model = AutoModel.from_pretrained(path, dtype=dtype).to(self.device).eval()
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @torch.inference_mode()
+    def encode(self, texts: list[str], prefix: str) -> np.ndarray:
+        """float32 array (len(texts), dim), rows of unit length; batched by `batch_size`."""
+        size = self.settings["batch_size"]
+        out = [self._encode_batch([prefix + t for t in texts[i : i + size]]) for i in range(0, len(texts), size)]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        batch = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.settings["max_length"], return_tensors="pt"
+        ).to(self.device)
+        hidden = self.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
+
+
+def _passage(doc: Document) -> str:
+    return f"{doc.title}\n{doc.text}"
+
+
+def _chunks(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
+    while chunk := list(islice(docs, size)):
+        yield chunk
+
+
+def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+    """Encode the corpus chunk by chunk into a FAISS IndexFlatIP; returns the document count."""
+    encoder = Encoder(settings)
+    index = faiss.IndexFlatIP(encoder.dim)
+    with tqdm(desc="encode passages", unit="doc") as bar:
+        for chunk in _chunks(read_corpus(corpus), CHUNK):
+            index.add(encoder.encode([_passage(d) for d in chunk], settings["passage_prefix"]))
+            bar.update(len(chunk))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    faiss.write_index(index, str(out_dir / INDEX_FILE))
+    np.save(out_dir / OFFSETS_FILE, line_offsets(corpus))
+    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    return index.ntotal
+
+
+class DenseRetriever:
+    """Encode queries, search the flat IP index, fetch documents from the store."""
+
+    kind = "dense"
+
+    def __init__(self, index_dir: Path, corpus: Path, settings: dict[str, Any]):
+        index_dir = Path(index_dir)
+        built = json.loads((index_dir / SETTINGS_FILE).read_text())
+        self.settings = {**built, "device": settings["device"], "batch_size": settings["batch_size"]}
+        self.encoder = Encoder(self.settings)
+        self.index = faiss.read_index(str(index_dir / INDEX_FILE), faiss.IO_FLAG_MMAP)
+        self.docs = DocStore.open(corpus, index_dir)
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
+        vectors = self.encoder.encode(queries, self.settings["query_prefix"])
+        scores, ids = self.index.search(vectors, min(topk, len(self.docs)))
+        return [
+            [(self.docs.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores)
+        ]

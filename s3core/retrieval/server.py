@@ -1,0 +1,75 @@
+"""The retriever HTTP server: POST /retrieve (Search-R1/s3 contract) and GET /health."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+from s3core.retrieval.base import Hit, Retriever
+from s3core.retrieval.batcher import DynamicBatcher
+
+
+class RetrieveRequest(BaseModel):
+    queries: list[str]
+    topk: int | None = None
+    return_scores: bool = False
+
+
+def _check(request: RetrieveRequest, limits: dict[str, Any]) -> None:
+    """4xx with a message naming the limit that was exceeded."""
+    if not request.queries:
+        raise HTTPException(400, "queries is empty: send at least one query")
+    if request.topk is not None and not 1 <= request.topk <= limits["max_topk"]:
+        raise HTTPException(400, f"topk={request.topk} is outside 1..{limits['max_topk']} (server limit max_topk)")
+    if len(request.queries) > limits["max_queries"]:
+        raise HTTPException(
+            413, f"{len(request.queries)} queries in one request; the limit is {limits['max_queries']} (max_queries)"
+        )
+    longest = max(len(q) for q in request.queries)
+    if longest > limits["max_query_chars"]:
+        raise HTTPException(
+            413, f"a query has {longest} characters; the limit is {limits['max_query_chars']} (max_query_chars)"
+        )
+
+
+def _render(hits: list[Hit], with_scores: bool) -> list[dict[str, Any]]:
+    docs = [({"id": doc.id, "contents": doc.contents}, score) for doc, score in hits]
+    if with_scores:
+        return [{"document": doc, "score": score} for doc, score in docs]
+    return [doc for doc, _ in docs]
+
+
+def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) -> FastAPI:
+    """An app serving `retriever`; `server` is the `retriever.server` config section."""
+    batcher = DynamicBatcher(retriever.search, server["max_batch"]) if server["batching"] else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if batcher:
+            batcher.start()
+        yield
+        if batcher:
+            await batcher.stop()
+
+    app = FastAPI(title="s3 retriever", lifespan=lifespan)
+    app.state.batcher = batcher
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "retriever": retriever.kind, "documents": len(retriever), "batching": bool(batcher)}
+
+    @app.post("/retrieve")
+    async def retrieve(request: RetrieveRequest) -> dict[str, Any]:
+        _check(request, server)
+        topk = request.topk or default_topk
+        if batcher:
+            hits = await batcher.submit(request.queries, topk)
+        else:
+            hits = await asyncio.to_thread(retriever.search, request.queries, topk)
+        return {"result": [_render(row, request.return_scores) for row in hits]}
+
+    return app

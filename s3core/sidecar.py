@@ -1,0 +1,87 @@
+"""Run a server (retriever, later vLLM) as a child process on a free loopback port for one job's lifetime."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from s3core.errors import ServiceError
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS reports free right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+class Sidecar:
+    """Start `command` (with `{port}` filled in), wait until GET `health_path` answers 200, stop on exit."""
+
+    def __init__(self, command: list[str], log: Path, host: str = "127.0.0.1", health_path: str = "/health",
+                 startup_timeout_s: float = 600):
+        self.port = free_port(host)
+        self.command = [part.replace("{port}", str(self.port)) for part in command]
+        self.url = f"http://{host}:{self.port}"
+        self.log = Path(log)
+        self.health_path = health_path
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Sidecar":
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(
+                    f"sidecar exited with code {self.process.returncode} before it was healthy: "
+                    f"{' '.join(self.command)}\nlast lines of {self.log}:\n{_tail(self.log)}"
+                )
+            try:
+                if httpx.get(self.url + self.health_path, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise ServiceError(f"sidecar at {self.url} not healthy after {self.startup_timeout_s}s; see {self.log}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace_s: float = 10) -> None:
+        """SIGTERM the sidecar's process group, SIGKILL it after `grace_s`."""
+        if not self.alive():
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

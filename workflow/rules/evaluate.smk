@@ -1,0 +1,22 @@
+# The shared evaluator: one frozen generator answers a context file; EM, F1 and GenAcc per question.
+
+
+rule evaluate:
+    input:
+        contexts=f"{RESULTS}/contexts/{{method}}/{{dataset}}.jsonl",
+        models=generator_models,
+    output:
+        f"{RESULTS}/answers/{{method}}/{{generator}}/{{dataset}}.jsonl",
+    params:
+        generators=section_json("generators"),
+        judge=section_json("judge"),
+    conda:
+        "../../envs/s3core.yaml"
+    log:
+        f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{method}}/{{generator}}/{{dataset}}.tsv"
+    threads: config["threads"]
+    shell:
+        "s3core --threads {threads} evaluate --contexts {input.contexts} --out {output} "
+        "--generator {wildcards.generator} --generators {params.generators:q} --judge {params.judge:q} 2> {log}"

@@ -1,0 +1,20 @@
+# Indexes over the corpus: bm25s (sparse) and a Hugging Face encoder + FAISS flat IP (dense).
+
+
+rule index:
+    input:
+        corpus=CORPUS,
+    output:
+        directory(f"{RESULTS}/index/{{kind}}"),
+    params:
+        retriever=section_json("retriever"),
+    conda:
+        "../../envs/s3core.yaml"
+    log:
+        f"{RESULTS}/logs/index_{{kind}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/index_{{kind}}.tsv"
+    threads: config["threads"]
+    shell:
+        "s3core --threads {threads} index --kind {wildcards.kind} --corpus {input.corpus} "
+        "--out {output} --retriever {params.retriever:q} 2> {log}"

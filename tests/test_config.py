@@ -1,0 +1,41 @@
+import pytest
+
+from s3core import config
+from s3core.errors import ConfigError
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_demo_and_paper_configs_validate_with_defaults():
+    demo = config.load(ROOT / "config/config.yaml")
+    assert demo["retriever"]["server"]["host"] == "127.0.0.1"
+    assert demo["retriever"]["bm25"] == {"k1": 0.9, "b": 0.4, "stemmer": "english", "stopwords": "english"}
+    assert demo["judge"] == {"generator": None, "enabled": True}
+    paper = config.load(ROOT / "config/paper.yaml")
+    assert paper["retriever"]["dense"]["query_prefix"] == "query: "
+
+
+def test_workflow_schema_is_the_package_schema():
+    assert (ROOT / "workflow/schemas/config.schema.yaml").resolve() == (
+        ROOT / "s3core/resources/config.schema.yaml").resolve()
+
+
+def test_bad_enum_names_key_and_allowed_values():
+    with pytest.raises(ConfigError) as err:
+        config.section("generators", {"g": {"backend": "vllm-magic", "model": "m"}})
+    assert "generators.g.backend" in str(err.value) and "'hf'" in str(err.value) and "'openai'" in str(err.value)
+
+
+def test_unknown_and_missing_keys_are_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("suite: x\nassets: {kind: demo}\ngenerators: {}\nretriever: {topk: 3, tpok: 4}\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert str(path) in message and "tpok" in message and "generators" in message
+
+
+def test_section_accepts_json_text_and_fills_nested_defaults():
+    section = config.section("retriever", '{"dense": {"encoder": "x"}}')
+    assert section["dense"]["encoder"] == "x" and section["dense"]["max_length"] == 256
+    assert section["client"]["retries"] == 5

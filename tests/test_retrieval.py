@@ -1,0 +1,42 @@
+import numpy as np
+
+from s3core.retrieval.base import load_retriever
+from s3core.retrieval.dense import Encoder
+
+QUESTIONS = {
+    "Mount Everest": "what is the highest mountain on earth above sea level",
+    "Jupiter": "largest planet in the solar system gas giant",
+    "William Shakespeare": "who wrote the play hamlet and romeo and juliet",
+}
+
+
+def _top_titles(retriever, k=3):
+    return [[d.title for d, _ in hits] for hits in retriever.search(list(QUESTIONS.values()), k)]
+
+
+def test_bm25_finds_answer_documents(bm25_index, small_corpus, retriever_settings):
+    retriever = load_retriever("bm25", bm25_index, small_corpus, retriever_settings)
+    assert len(retriever) == 60
+    tops = _top_titles(retriever)
+    assert all(title in top for title, top in zip(QUESTIONS, tops))
+    hits = retriever.search(["jupiter planet"], 5)[0]
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert retriever.search(["qqqzzz xyzzy"], 3) == [[]]  # no term matches: no documents
+
+
+def test_dense_finds_answer_documents(dense_index, small_corpus, retriever_settings):
+    retriever = load_retriever("dense", dense_index, small_corpus, retriever_settings)
+    tops = _top_titles(retriever)
+    assert all(title in top for title, top in zip(QUESTIONS, tops))
+    assert len(retriever.search(["x"], 100)[0]) == 60  # topk beyond the corpus is capped
+
+
+def test_encoder_vectors_are_unit_length_and_batch_independent(retriever_settings):
+    encoder = Encoder({**retriever_settings["dense"], "batch_size": 2})
+    texts = ["a short one", "a considerably longer sentence about the Amazon river basin", "third"]
+    batched = encoder.encode(texts, "")
+    single = np.concatenate([encoder.encode([t], "") for t in texts])
+    assert batched.shape == (3, encoder.dim)
+    np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(batched, single, atol=1e-5)  # padding does not leak into mean pooling
+    assert encoder.encode([], "").shape == (0, encoder.dim)

@@ -1,0 +1,154 @@
+"""The retriever server over real HTTP on a free loopback port, its client, the sidecar, and the batcher."""
+
+import asyncio
+import json
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from s3core.cli import serve_command
+from s3core.corpus import Document
+from s3core.errors import ServiceError
+from s3core.retrieval.base import load_retriever
+from s3core.retrieval.batcher import DynamicBatcher
+from s3core.retrieval.client import RetrieverClient
+from s3core.sidecar import Sidecar, free_port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, dense_index, small_corpus, retriever_settings):
+    settings = {**retriever_settings, "server": {**retriever_settings["server"], "max_topk": 10,
+                                                "max_queries": 20, "max_query_chars": 200}}
+    log = tmp_path_factory.mktemp("logs") / "server.log"
+    with Sidecar(serve_command("dense", dense_index, small_corpus, settings), log) as sidecar:
+        yield sidecar
+
+
+def test_health_and_contract(server):
+    assert server.url.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{server.url}/health").json() == {
+        "status": "ok", "retriever": "dense", "documents": 60, "batching": True}
+    body = httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter", "paris"], "topk": 2,
+                                                      "return_scores": True}).json()
+    assert len(body["result"]) == 2 and all(len(r) == 2 for r in body["result"])
+    hit = body["result"][0][0]
+    assert set(hit) == {"document", "score"} and set(hit["document"]) == {"id", "contents"}
+    assert Document.from_row(hit["document"]).title == "Jupiter"
+    plain = httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter"]}).json()
+    assert set(plain["result"][0][0]) == {"id", "contents"} and len(plain["result"][0]) == 3  # default topk
+
+
+@pytest.mark.parametrize("payload,status,needle", [
+    ({"queries": ["x"], "topk": 11}, 400, "max_topk"),
+    ({"queries": ["x"], "topk": 0}, 400, "max_topk"),
+    ({"queries": ["x"] * 21}, 413, "max_queries"),
+    ({"queries": ["x" * 201]}, 413, "max_query_chars"),
+    ({"queries": []}, 400, "empty"),
+    ({"queries": "not a list"}, 422, "queries"),
+])
+def test_limits_give_clear_4xx(server, payload, status, needle):
+    response = httpx.post(f"{server.url}/retrieve", json=payload)
+    assert response.status_code == status and needle in response.text
+
+
+def test_concurrent_clients_match_in_process_search(server, dense_index, small_corpus, retriever_settings):
+    queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "physics", "capital",
+                                               "music", "war", "ocean", "king", "city", "art"] * 3]
+    client = RetrieverClient(server.url, retriever_settings["client"])
+    with ThreadPoolExecutor(16) as pool:
+        remote = list(pool.map(lambda q: [d.id for d in client.search([q], 4)[0]], queries))
+    local = load_retriever("dense", dense_index, small_corpus, retriever_settings).search(queries, 4)
+    assert remote == [[d.id for d, _ in hits] for hits in local]
+
+
+def test_client_batches_large_query_lists(server, retriever_settings):
+    client = RetrieverClient(server.url, {**retriever_settings["client"], "batch_size": 7})
+    results = client.search([f"query {i}" for i in range(30)], 2)  # 5 requests, each under max_queries
+    assert len(results) == 30 and all(len(r) == 2 for r in results)
+    with pytest.raises(ServiceError, match="rejected the request \\(400\\)"):
+        client.search(["x"], 50)  # a 4xx is not retried
+
+
+def test_client_reports_down_server_after_retries(retriever_settings):
+    url = f"http://127.0.0.1:{free_port()}"
+    client = RetrieverClient(url, {**retriever_settings["client"], "retries": 2, "backoff_s": 0.01})
+    start = time.monotonic()
+    with pytest.raises(ServiceError, match=r"failed after 3 attempts.*server running"):
+        client.search(["x"], 3)
+    assert time.monotonic() - start >= 0.03  # backoff 0.01 + 0.02 was slept
+
+
+def test_sidecar_failure_shows_log_and_leaves_no_process(tmp_path, small_corpus, retriever_settings):
+    log = tmp_path / "bad.log"
+    with pytest.raises(ServiceError, match="exited with code") as err:
+        Sidecar(serve_command("bm25", tmp_path / "no-index", small_corpus, retriever_settings), log).start()
+    assert "no-index" in str(err.value)  # the log tail names the missing index
+
+
+def test_server_killed_mid_run_gives_clear_error(tmp_path, bm25_index, small_corpus, retriever_settings):
+    sidecar = Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log")
+    with sidecar:
+        client = RetrieverClient(sidecar.url, {**retriever_settings["client"], "retries": 1, "backoff_s": 0.01})
+        assert client.search(["jupiter"], 1)[0][0].title == "Jupiter"
+        os.killpg(sidecar.process.pid, signal.SIGKILL)
+        sidecar.process.wait()
+        with pytest.raises(ServiceError, match=sidecar.url):
+            client.search(["jupiter"], 1)
+    assert not sidecar.alive()
+
+
+def test_sidecar_stop_terminates_process_group(tmp_path, bm25_index, small_corpus, retriever_settings):
+    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
+        pid = s.process.pid
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+
+
+def test_batcher_merges_waiting_requests_and_slices_topk():
+    release = threading.Event()
+    calls = []
+
+    def search(queries, topk):
+        calls.append((list(queries), topk))
+        release.wait(5)
+        return [[(Document(f"{q}-{i}", q, ""), float(-i)) for i in range(topk)] for q in queries]
+
+    async def scenario():
+        batcher = DynamicBatcher(search, max_batch=100)
+        batcher.start()
+        first = asyncio.create_task(batcher.submit(["a"], 1))
+        await asyncio.sleep(0.05)  # the worker is now blocked inside search(["a"])
+        rest = [asyncio.create_task(batcher.submit([f"q{i}", f"r{i}"], 1 + i % 3)) for i in range(5)]
+        await asyncio.sleep(0.05)
+        release.set()
+        results = await asyncio.gather(first, *rest)
+        await batcher.stop()
+        return results
+
+    results = asyncio.run(scenario())
+    assert calls[0] == (["a"], 1)
+    assert len(calls) == 2 and len(calls[1][0]) == 10 and calls[1][1] == 3  # one merged batch, largest topk
+    for i, result in enumerate(results[1:]):
+        assert [[d.id for d, _ in row] for row in result] == [
+            [f"q{i}-{j}" for j in range(1 + i % 3)], [f"r{i}-{j}" for j in range(1 + i % 3)]]
+
+
+def test_batcher_propagates_search_errors():
+    def search(queries, topk):
+        raise RuntimeError("index exploded")
+
+    async def scenario():
+        batcher = DynamicBatcher(search, max_batch=8)
+        batcher.start()
+        try:
+            await batcher.submit(["a"], 1)
+        finally:
+            await batcher.stop()
+
+    with pytest.raises(RuntimeError, match="index exploded"):
+        asyncio.run(scenario())

@@ -1,0 +1,85 @@
+"""The shared evaluator (real demo LLM as generator and judge) and the results tables."""
+
+import pandas as pd
+import pytest
+
+from s3core.evaluate import answer_contexts, judge, score
+from s3core.jsonl import write_jsonl
+from s3core.methods import context_row
+from s3core.report import write_tables
+
+
+class ScriptedJudge:
+    """A judge whose replies are given in advance (the judge *logic* is under test, not a model)."""
+
+    name = "scripted"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.asked = []
+
+    def chat(self, conversations, max_new_tokens=None):
+        self.asked.extend(conversations)
+        return [self.replies.pop(0) for _ in conversations]
+
+
+def _row(answer, golds):
+    return {"answer": answer, "golden_answers": golds, **score(answer, golds)}
+
+
+def test_genacc_is_span_else_judge():
+    rows = [_row("It is Paris.", ["Paris"]), _row("The French capital", ["Paris"]), _row("Rome", ["Paris"])]
+    scripted = ScriptedJudge(["Yes", "no"])
+    judge(rows, scripted)
+    assert len(scripted.asked) == 2  # the span hit is not sent to the judge
+    assert [(r["span"], r["judge"], r["genacc"]) for r in rows] == [
+        (True, None, 1.0), (False, True, 1.0), (False, False, 0.0)]
+    judge(rows, None)
+    assert [r["genacc"] for r in rows] == [1.0, 0.0, 0.0]
+
+
+def test_answer_contexts_with_demo_llm(hf_generator):
+    question = {"id": "q1", "question": "What is the capital of France?", "golden_answers": ["Paris"],
+                "data_source": "demo"}
+    docs = [{"id": "1", "title": "Paris", "text": "Paris is the capital and largest city of France."}]
+    rows = answer_contexts([context_row(question, "rag_bm25", docs), context_row(question, "direct", [])],
+                           hf_generator, hf_generator)
+    expected = {"id", "question", "golden_answers", "data_source", "method", "docs", "trace",
+                "generator", "answer", "em", "f1", "span", "judge", "genacc"}
+    assert all(set(r) == expected for r in rows)
+    assert rows[0]["generator"] == "smol" and rows[0]["answer"]
+    assert "paris" in rows[0]["answer"].lower() and rows[0]["genacc"] == 1.0
+    assert all(0.0 <= r["f1"] <= 1.0 and r["genacc"] in (0.0, 1.0) for r in rows)
+
+
+def _answers(tmp_path, generator, method, dataset, scores):
+    path = tmp_path / method / generator / f"{dataset}.jsonl"
+    write_jsonl(path, [{"generator": generator, "method": method, "data_source": dataset,
+                        "genacc": g, "em": e, "f1": f} for g, e, f in scores])
+    return path
+
+
+def test_tables_order_averages_and_generators(tmp_path):
+    files = [
+        _answers(tmp_path, "g1", "rag_dense", "nq", [(1, 0, 0.5), (0, 0, 0.0)]),
+        _answers(tmp_path, "g1", "rag_dense", "tqa", [(1, 1, 1.0)]),
+        _answers(tmp_path, "g1", "direct", "nq", [(0, 0, 0.0), (1, 1, 1.0)]),
+        _answers(tmp_path, "g1", "direct", "tqa", [(0, 0, 0.2)]),
+        _answers(tmp_path, "g2", "direct", "nq", [(1, 1, 1.0)]),
+        _answers(tmp_path, "g2", "direct", "tqa", [(1, 1, 1.0)]),
+    ]
+    md, csv = tmp_path / "t" / "main.md", tmp_path / "t" / "main.csv"
+    frame = write_tables(files, md, csv)
+    text = md.read_text()
+    assert text.index("## Generator: g1") < text.index("## Generator: g2")
+    g1 = text.split("## Generator: g2")[0]
+    assert g1.index("| Direct") < g1.index("| RAG-dense")  # paper order, not input order
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+             for line in g1.splitlines() if line.startswith("| ") and "Method" not in line}
+    assert cells["RAG-dense"] == ["50.0 (0.0) / 25.0", "100.0 (100.0) / 100.0", "75.0 (50.0) / 62.5"]
+    assert cells["Direct"] == ["50.0 (50.0) / 50.0", "0.0 (0.0) / 20.0", "25.0 (25.0) / 35.0"]
+    assert "nq n=2, tqa n=1" in text
+    long = pd.read_csv(csv)
+    assert len(long) == len(frame) == 6 and set(long.columns) == {
+        "generator", "method", "dataset", "genacc", "em", "f1", "n"}
+    assert long.query("generator == 'g1' and method == 'direct' and dataset == 'nq'").genacc.item() == pytest.approx(50.0)

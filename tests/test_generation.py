@@ -1,0 +1,93 @@
+"""Generator backends: the in-process HF model (the real demo LLM) and the OpenAI-compatible client."""
+
+import threading
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from s3core import config
+from s3core.corpus import Document
+from s3core.errors import ConfigError, ServiceError
+from s3core.generation import load_generator
+from s3core.generation.prompts import generator_messages
+from s3core.sidecar import free_port
+
+
+def test_generator_prompt_structure():
+    docs = [Document("1", "Paris", "Paris is the capital of France."), Document("2", "Lyon", "A city.")]
+    system, user = generator_messages("What is the capital of France?", docs)
+    assert system["role"] == "system" and user == {"role": "user", "content": "What is the capital of France?"}
+    assert system["content"].startswith("Use the following contexts (some might be irrelevant) on demand:")
+    assert "Doc 1 (Title: Paris) Paris is the capital of France.\nDoc 2 (Title: Lyon) A city." in system["content"]
+    assert system["content"].endswith("You MUST directly answer the question without any other text and thinking.")
+    assert "Contexts" not in generator_messages("q", [])[0]["content"]
+
+
+def test_hf_batched_generation_matches_single(hf_generator):
+    conversations = [
+        generator_messages("What is the capital of France?", [Document("1", "Paris", "Paris is the capital of France.")]),
+        generator_messages("Who wrote Hamlet?", []),
+        generator_messages("What is 2 + 2?", []),
+        generator_messages("Name the largest planet.", [Document("5", "Jupiter", "Jupiter is the largest planet.")]),
+        generator_messages("Which river flows through Egypt?", []),
+    ]
+    batched = hf_generator.chat(conversations, max_new_tokens=12)
+    single = [hf_generator.chat([c], max_new_tokens=12)[0] for c in conversations]
+    assert batched == single  # left padding and length sorting do not change greedy outputs
+    assert "paris" in batched[0].lower() and "jupiter" in batched[3].lower()
+
+
+def test_hf_prompt_is_cut_to_max_input_tokens(hf_generator):
+    long = generator_messages("q", [Document("1", "T", "word " * 6000)])
+    ids = hf_generator.encode(long)
+    assert len(ids) == hf_generator.settings["max_input_tokens"]
+    assert hf_generator.tokenizer.decode(ids).rstrip().endswith("assistant")
+
+
+@pytest.fixture()
+def openai_server():
+    """A small OpenAI-compatible server: answers 503 to the first two calls, then echoes the last message."""
+    app = FastAPI()
+    calls = {"n": 0, "auth": None}
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request):
+        calls["n"] += 1
+        calls["auth"] = request.headers.get("authorization")
+        body = await request.json()
+        if calls["n"] <= 2:
+            return JSONResponse({"error": "warming up"}, status_code=503)
+        text = f"{body['model']}|{body['temperature']}|{body['max_tokens']}|{body['messages'][-1]['content']}"
+        return {"choices": [{"message": {"role": "assistant", "content": f"  {text} "}}]}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        pass
+    yield f"http://127.0.0.1:{port}/v1", calls
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_openai_backend_retries_then_answers_in_order(openai_server, monkeypatch):
+    url, calls = openai_server
+    monkeypatch.setenv("S3_TEST_KEY", "secret")
+    settings = config.section("generators", {"g": {"backend": "openai", "model": "qwen", "base_url": url,
+                                                   "api_key_env": "S3_TEST_KEY", "concurrency": 1}})["g"]
+    generator = load_generator("g", settings)
+    answers = generator.chat([[{"role": "user", "content": f"q{i}"}] for i in range(4)], max_new_tokens=7)
+    assert answers == [f"qwen|0|7|q{i}" for i in range(4)]
+    assert calls["n"] == 6 and calls["auth"] == "Bearer secret"
+
+
+def test_openai_backend_errors(monkeypatch):
+    with pytest.raises(ConfigError, match="generators.g.base_url"):
+        load_generator("g", config.section("generators", {"g": {"backend": "openai", "model": "m"}})["g"])
+    settings = config.section("generators", {"g": {"backend": "openai", "model": "m", "retries": 0,
+                                                   "base_url": f"http://127.0.0.1:{free_port()}/v1"}})["g"]
+    with pytest.raises(ServiceError, match="chat/completions failed after 1 attempts"):
+        load_generator("g", settings).chat([[{"role": "user", "content": "x"}]])

@@ -116,6 +116,15 @@ def cmd_table(args: argparse.Namespace) -> None:
     print(args.md.read_text())
 
 
+def _index_parser(verbs: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A verb that works on one index kind over a corpus, with the `retriever` config section."""
+    p = verbs.add_parser(name, help=help_text)
+    p.add_argument("--kind", choices=["bm25", "dense"], required=True)
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3core", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all)")
@@ -131,18 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_convert_llm)
 
-    p = verbs.add_parser("index", help="build a BM25 or dense (FAISS) index of a corpus")
-    p.add_argument("--kind", choices=["bm25", "dense"], required=True)
-    p.add_argument("--corpus", type=Path, required=True)
+    p = _index_parser(verbs, "index", "build a BM25 or dense (FAISS) index of a corpus")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
     p.set_defaults(func=cmd_index)
 
-    p = verbs.add_parser("serve", help="serve an index over HTTP (POST /retrieve, GET /health)")
-    p.add_argument("--kind", choices=["bm25", "dense"], required=True)
+    p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")
     p.add_argument("--index", type=Path, required=True)
-    p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
     p.add_argument("--host", default=None, help="default: retriever.server.host (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)

@@ -28,6 +28,7 @@ lint: setup
 	$(BIN)/snakemake --lint
 
 bench: setup
+	test -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java || (apt-get update && apt-get install -y openjdk-17-jdk-headless)
 	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/bm25_vs_pyserini.py
 	$(BIN)/python benchmarks/retriever_server.py

@@ -152,3 +152,27 @@ def test_batcher_propagates_search_errors():
 
     with pytest.raises(RuntimeError, match="index exploded"):
         asyncio.run(scenario())
+
+
+def test_batcher_stops_taking_requests_at_max_batch():
+    release = threading.Event()
+    sizes = []
+
+    def search(queries, topk):
+        sizes.append(len(queries))
+        release.wait(5)
+        return [[] for _ in queries]
+
+    async def scenario():
+        batcher = DynamicBatcher(search, max_batch=3)
+        batcher.start()
+        first = asyncio.create_task(batcher.submit(["a"], 1))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.create_task(batcher.submit([f"q{i}"], 1)) for i in range(5)]
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(first, *rest)
+        await batcher.stop()
+
+    asyncio.run(scenario())
+    assert sizes == [1, 3, 2]

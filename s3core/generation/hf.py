@@ -41,8 +41,9 @@ class HFGenerator:
 
     def encode(self, conversation: Messages) -> list[int]:
         """Prompt token ids (chat template + generation prompt), cut from the left to max_input_tokens."""
-        ids = self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
-        ids = list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        ids = self.tokenizer.apply_chat_template(
+            conversation, add_generation_prompt=True, tokenize=True, return_dict=True
+        )["input_ids"]
         limit = self.settings["max_input_tokens"]
         if len(ids) > limit:
             log.warning("prompt of %d tokens cut to the last %d (max_input_tokens)", len(ids), limit)

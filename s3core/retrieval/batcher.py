@@ -19,13 +19,12 @@ class _Pending:
 
 
 class DynamicBatcher:
-    """Feeds one worker thread: each round takes every waiting request (up to `max_batch` queries),
-    runs one search with the largest topk among them, and hands each request its slice."""
+    """Feeds one worker thread: each round takes the waiting requests (until `max_batch` queries are
+    reached), runs one search with the largest topk among them, and hands each request its slice."""
 
     def __init__(self, search: SearchFn, max_batch: int):
         self.search = search
         self.max_batch = max_batch
-        self.batch_sizes: list[int] = []
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task | None = None
 
@@ -44,7 +43,7 @@ class DynamicBatcher:
 
     def _take_batch(self, first: _Pending) -> list[_Pending]:
         batch, size = [first], len(first.queries)
-        while not self._queue.empty() and size + len(self._queue._queue[0].queries) <= self.max_batch:
+        while size < self.max_batch and not self._queue.empty():
             item = self._queue.get_nowait()
             batch.append(item)
             size += len(item.queries)
@@ -54,7 +53,6 @@ class DynamicBatcher:
         while True:
             batch = self._take_batch(await self._queue.get())
             queries = [q for item in batch for q in item.queries]
-            self.batch_sizes.append(len(queries))
             try:
                 hits = await asyncio.to_thread(self.search, queries, max(item.topk for item in batch))
             except Exception as exc:  # every waiting request gets the error

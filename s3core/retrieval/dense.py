@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,8 @@ from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
 
 INDEX_FILE = "index.faiss"
 SETTINGS_FILE = "s3_dense.json"
-CHUNK = 4096
+CHUNK = 32768  # passages read, encoded and added to the index at a time
+TOKENIZER_THREADS = 4
 
 
 def pick_device(name: str) -> torch.device:
@@ -42,22 +46,39 @@ class Encoder:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         dtype = torch.float16 if settings["fp16"] and self.device.type == "cuda" else torch.float32
         self.model = AutoModel.from_pretrained(path, dtype=dtype).to(self.device).eval()
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
 
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
-    @torch.inference_mode()
     def encode(self, texts: list[str], prefix: str) -> np.ndarray:
-        """float32 array (len(texts), dim), rows of unit length; batched by `batch_size`."""
-        size = self.settings["batch_size"]
-        out = [self._encode_batch([prefix + t for t in texts[i : i + size]]) for i in range(0, len(texts), size)]
-        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+        """float32 array (len(texts), dim), rows of unit length, in the order of `texts`.
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        batch = self.tokenizer(
+        Texts are sorted by length so that batches carry little padding; when there are several batches
+        they are tokenised ahead in threads (the Rust tokenizer releases the GIL) while the model runs."""
+        size = self.settings["batch_size"]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        starts = range(0, len(order), size)
+        batches = [[prefix + texts[i] for i in order[start : start + size]] for start in starts]
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        tokenized = self._pool.map(self._tokenize, batches) if len(batches) > 1 else map(self._tokenize, batches)
+        for start, tokens in zip(starts, tokenized):
+            vectors[order[start : start + size]] = self._embed(tokens)
+        return vectors
+
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Tokenise with this thread's own copy of the tokenizer (one instance is not thread-safe)."""
+        if not hasattr(self._local, "tokenizer"):
+            self._local.tokenizer = copy.deepcopy(self.tokenizer)
+        return self._local.tokenizer(
             texts, padding=True, truncation=True, max_length=self.settings["max_length"], return_tensors="pt"
-        ).to(self.device)
+        )
+
+    @torch.inference_mode()
+    def _embed(self, tokens: dict[str, torch.Tensor]) -> np.ndarray:
+        batch = {name: tensor.to(self.device) for name, tensor in tokens.items()}
         hidden = self.model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)

@@ -33,7 +33,7 @@ def test_lint_is_clean():
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_dry_run_builds_the_dag(configfile):
-    run = snakemake("--configfile", configfile, "--dry-run", "--cores", "2", "all")
+    run = snakemake("--configfile", configfile, "--dry-run", "--forceall", "--cores", "2", "all")
     assert run.returncode == 0, run.stderr
     assert "table" in run.stdout and "evaluate" in run.stdout
 

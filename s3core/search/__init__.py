@@ -1,0 +1,1 @@
+"""The s3 searcher's episode: action parsing and selected-context extraction (engine-free)."""

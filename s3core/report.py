@@ -23,7 +23,7 @@ def collect(answer_files: list[Path]) -> pd.DataFrame:
     for path in answer_files:
         rows = read_jsonl(path)
         if rows:
-            frame = pd.DataFrame(rows)[["generator", "method", "data_source", *METRICS]]
+            frame = pd.DataFrame(rows)[["generator", "method", *METRICS]]
             frame["dataset"] = Path(path).stem
             frames.append(frame)
     data = pd.concat(frames)

@@ -9,10 +9,14 @@ import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3core import config
 from s3core.errors import S3Error
+
+if TYPE_CHECKING:
+    from s3core.generation import Generator
+    from s3core.retrieval.client import RetrieverClient
 
 log = logging.getLogger("s3core")
 
@@ -67,46 +71,106 @@ def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any
             "--corpus", str(corpus), "--retriever", json.dumps(retriever), "--port", "{port}"]
 
 
-def cmd_infer(args: argparse.Namespace) -> None:
-    from s3core.jsonl import read_jsonl, write_jsonl
-    from s3core.methods import get_method
+def _retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace) -> RetrieverClient:
+    """A client of `--retriever-url`, or of a sidecar server over `--index/--corpus` (stopped with `stack`)."""
     from s3core.retrieval.client import RetrieverClient
     from s3core.sidecar import Sidecar
 
+    url = args.retriever_url
+    if not url:
+        if not (args.index and args.corpus):
+            raise S3Error(f"{kind} retrieval needs --index and --corpus (or --retriever-url)")
+        command = serve_command(kind, args.index, args.corpus, args.retriever)
+        timeout = args.retriever["server"]["startup_timeout_s"]
+        url = stack.enter_context(Sidecar(command, args.server_log, startup_timeout_s=timeout)).url
+    client = RetrieverClient(url, args.retriever["client"])
+    stack.callback(client.close)
+    return client
+
+
+def _answerers(args: argparse.Namespace) -> tuple[Generator, Generator | None]:
+    """The frozen generator `--generator` and the judge (None when judging is off)."""
+    from s3core.generation import load_generator
+
+    generators = args.generators
+    if args.generator not in generators:
+        raise S3Error(f"generator {args.generator!r} is not in config 'generators' ({sorted(generators)})")
+    generator = load_generator(args.generator, generators[args.generator])
+    if not args.judge["enabled"]:
+        return generator, None
+    judge_name = args.judge["generator"] or args.generator
+    return generator, generator if judge_name == args.generator else load_generator(judge_name, generators[judge_name])
+
+
+def cmd_infer(args: argparse.Namespace) -> None:
+    from s3core.jsonl import read_jsonl, write_jsonl
+    from s3core.methods import get_method
+
     method = get_method(args.method)
     questions = read_jsonl(args.qa)[: args.limit]
+    settings = {"retriever": args.retriever, "search": args.search, "searcher": args.searcher,
+                "searcher_model": args.searcher_model}
     with ExitStack() as stack:
-        client = None
-        if method.retriever:
-            url = args.retriever_url
-            if not url:
-                command = serve_command(method.retriever, args.index, args.corpus, args.retriever)
-                timeout = args.retriever["server"]["startup_timeout_s"]
-                url = stack.enter_context(Sidecar(command, args.server_log, startup_timeout_s=timeout)).url
-            client = RetrieverClient(url, args.retriever["client"])
-            stack.callback(client.close)
-        rows = method.run(questions, client, args.retriever)
+        kind = method.index_kind(args.search)
+        client = _retriever_client(stack, kind, args) if kind else None
+        rows = method.run(questions, client, settings)
     write_jsonl(args.out, rows)
     log.info("%s: %d context rows in %s", method.name, len(rows), args.out)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from s3core.evaluate import answer_contexts
-    from s3core.generation import load_generator
     from s3core.jsonl import read_jsonl, write_jsonl
 
-    generators = args.generators
-    if args.generator not in generators:
-        raise S3Error(f"generator {args.generator!r} is not in config 'generators' ({sorted(generators)})")
-    generator = load_generator(args.generator, generators[args.generator])
-    judge_name = args.judge["generator"] or args.generator
-    judge_model = None
-    if args.judge["enabled"]:
-        judge_model = generator if judge_name == args.generator else load_generator(judge_name, generators[judge_name])
+    generator, judge_model = _answerers(args)
     rows = answer_contexts(read_jsonl(args.contexts), generator, judge_model)
     write_jsonl(args.out, rows)
     mean = sum(r["genacc"] for r in rows) / max(len(rows), 1)
     log.info("%s with %s: GenAcc %.3f over %d questions -> %s", args.contexts, args.generator, mean, len(rows), args.out)
+
+
+def cmd_precompute(args: argparse.Namespace) -> None:
+    from s3core.evaluate import answer_contexts
+    from s3core.jsonl import read_jsonl, write_jsonl
+    from s3core.methods import context_row
+
+    questions = read_jsonl(args.qa)
+    with ExitStack() as stack:
+        client = _retriever_client(stack, args.search["retriever"], args)
+        hits = client.search([q["question"] for q in questions], args.search["initial_topk"])
+    contexts = [context_row(q, "rag", [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
+    generator, judge_model = _answerers(args)
+    rows = answer_contexts(contexts, generator, judge_model)
+    write_jsonl(args.out, rows)
+    correct = sum(r["genacc"] for r in rows)
+    log.info("naive-RAG cache: %d questions, %d answered correctly -> %s", len(rows), correct, args.out)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from s3core.jsonl import read_jsonl
+    from s3core.train.environment import S3Environment
+    from s3core.train.loop import train
+    from s3core.train.reward import training_pool
+
+    settings = args.train
+    pool = training_pool(read_jsonl(args.cache), settings["drop_rag_correct"], settings["drop_yes_no"])
+    log.info("training pool: %d of the cached questions", len(pool))
+    generator, judge_model = _answerers(args)
+    with ExitStack() as stack:
+        client = _retriever_client(stack, args.search["retriever"], args)
+        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward["form"])
+        rows = train(pool, environment, args.searcher["model"], args.out, settings, args.searcher,
+                     args.search["temperature"])
+    if rows:
+        log.info("last step: %s", json.dumps(rows[-1]))
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from s3core.jsonl import read_jsonl
+    from s3core.plot import plot_training_curve
+
+    plot_training_curve(read_jsonl(args.metrics), args.out)
+    log.info("training curve -> %s", args.out)
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -122,6 +186,26 @@ def _index_parser(verbs: Any, name: str, help_text: str) -> argparse.ArgumentPar
     p.add_argument("--kind", choices=["bm25", "dense"], required=True)
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    return p
+
+
+def _retrieving_parser(verbs: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A verb that may query a retriever: a running server, or a sidecar it starts over an index."""
+    p = verbs.add_parser(name, help=help_text)
+    p.add_argument("--index", type=Path, help="index folder (starts a retriever sidecar)")
+    p.add_argument("--corpus", type=Path)
+    p.add_argument("--retriever-url", help="use a running retriever server instead of a sidecar")
+    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    p.add_argument("--search", type=_section("search"), default=config.section("search", {}))
+    p.add_argument("--server-log", type=Path, default=Path("retriever-sidecar.log"))
+    return p
+
+
+def _answering_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of a verb that answers with a frozen generator (and judges)."""
+    p.add_argument("--generator", required=True, help="a key of --generators")
+    p.add_argument("--generators", type=_section("generators"), required=True)
+    p.add_argument("--judge", type=_section("judge"), default=config.section("judge", {}))
     return p
 
 
@@ -150,25 +234,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
 
-    p = verbs.add_parser("infer", help="run a method over a QA set and write its context file")
+    p = _retrieving_parser(verbs, "infer", "run a method over a QA set and write its context file")
     p.add_argument("--method", required=True)
     p.add_argument("--qa", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--index", type=Path, help="index folder (starts a retriever sidecar)")
-    p.add_argument("--corpus", type=Path)
-    p.add_argument("--retriever-url", help="use a running retriever server instead of a sidecar")
-    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
-    p.add_argument("--server-log", type=Path, default=Path("retriever-sidecar.log"))
+    p.add_argument("--searcher", type=_section("searcher"), default=config.section("searcher", {}))
+    p.add_argument("--searcher-model", help="searcher folder for s3 methods (s3_step0: the base model)")
     p.add_argument("--limit", type=int, default=None, help="first N questions only")
     p.set_defaults(func=cmd_infer)
 
-    p = verbs.add_parser("evaluate", help="answer a context file with a frozen generator and score it")
+    p = _answering_parser(verbs.add_parser("evaluate", help="answer a context file with a frozen generator and score it"))
     p.add_argument("--contexts", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--generator", required=True, help="a key of --generators")
-    p.add_argument("--generators", type=_section("generators"), required=True)
-    p.add_argument("--judge", type=_section("judge"), default=config.section("judge", {}))
     p.set_defaults(func=cmd_evaluate)
+
+    p = _answering_parser(_retrieving_parser(verbs, "precompute", "the naive-RAG cache of the training questions"))
+    p.add_argument("--qa", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_precompute)
+
+    p = _answering_parser(_retrieving_parser(verbs, "train", "train the searcher with PPO (GBR reward)"))
+    p.add_argument("--cache", type=Path, required=True, help="the naive-RAG cache (s3core precompute)")
+    p.add_argument("--out", type=Path, required=True, help="run folder: searcher/, checkpoints/, metrics.jsonl")
+    p.add_argument("--searcher", type=_section("searcher"), default=config.section("searcher", {}))
+    p.add_argument("--train", type=_section("train"), default=config.section("train", {}))
+    p.add_argument("--reward", type=_section("reward"), default=config.section("reward", {}))
+    p.set_defaults(func=cmd_train)
+
+    p = verbs.add_parser("plot", help="training curve (reward and GenAcc per step) as PNG")
+    p.add_argument("--metrics", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_plot)
 
     p = verbs.add_parser("table", help="write the results tables (markdown + csv) from answer files")
     p.add_argument("--answers", type=Path, nargs="+", required=True)

@@ -52,28 +52,49 @@ class HFGenerator:
 
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
         prompts = [self.encode(c) for c in conversations]
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        answers: list[str] = [""] * len(prompts)
-        size = self.settings["batch_size"]
-        for start in range(0, len(order), size):
-            chunk = order[start : start + size]
-            texts = self.generate_ids([prompts[i] for i in chunk], max_new_tokens or self.settings["max_new_tokens"])
-            for i, text in zip(chunk, texts):
-                answers[i] = text
-        return answers
-
-    @torch.inference_mode()
-    def generate_ids(self, prompts: list[list[int]], max_new_tokens: int) -> list[str]:
-        """Greedy continuation of pre-tokenised prompts (one padded batch)."""
-        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
-        output = self.model.generate(
-            **batch,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=self.tokenizer.pad_token_id,
+        new_ids = generate(
+            self.model, self.tokenizer, prompts, max_new_tokens or self.settings["max_new_tokens"],
+            self.settings["batch_size"],
         )
-        new = output[:, batch["input_ids"].shape[1] :]
-        return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        return [t.strip() for t in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
+
+
+def _stop_ids(tokenizer: Any, model: Any) -> set[int]:
+    """Token ids that end a sequence: the EOS id(s) of the generation config and the pad id."""
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    ids.add(tokenizer.eos_token_id)
+    ids.add(tokenizer.pad_token_id)
+    return {i for i in ids if i is not None}
+
+
+@torch.inference_mode()
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    batch_size: int,
+    temperature: float = 0.0,
+    stop_strings: list[str] | None = None,
+) -> list[list[int]]:
+    """New token ids for each pre-tokenised prompt, cut before the first EOS/pad token.
+
+    Prompts are sorted by length and run in left-padded batches; temperature 0 is greedy, otherwise plain
+    sampling (no top-k/top-p). `stop_strings` end a sequence once its text contains one of them."""
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    outputs: list[list[int]] = [[] for _ in prompts]
+    stops = _stop_ids(tokenizer, model)
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {
+        "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = tokenizer.pad({"input_ids": [prompts[i] for i in chunk]}, return_tensors="pt").to(model.device)
+        output = model.generate(
+            **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+            stop_strings=stop_strings, tokenizer=tokenizer if stop_strings else None, **sampling,
+        )
+        for i, row in zip(chunk, output[:, batch["input_ids"].shape[1] :].tolist()):
+            end = next((k for k, token in enumerate(row) if token in stops), len(row))
+            outputs[i] = row[:end]
+    return outputs

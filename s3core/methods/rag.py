@@ -10,8 +10,8 @@ from s3core.retrieval.client import RetrieverClient
 
 
 def run(method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
-    """`settings` is the `retriever` config section (its `topk` is the number of documents kept)."""
-    hits = retriever.search([q["question"] for q in questions], settings["topk"])
+    """`retriever.topk` documents per question."""
+    hits = retriever.search([q["question"] for q in questions], settings["retriever"]["topk"])
     return [context_row(q, method, [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
 
 

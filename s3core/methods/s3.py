@@ -1,0 +1,30 @@
+"""s3 inference: the searcher (untrained or trained) runs its episodes greedily; the selected documents are the
+context. The initial block is the question's naive-RAG top-k from the same retriever."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from s3core.errors import ConfigError
+from s3core.methods import ContextRow, Method, Question, context_row
+from s3core.retrieval.client import RetrieverClient
+from s3core.search.policy import load_policy
+from s3core.search.rollout import play
+
+
+def run(method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+    """`settings['searcher_model']` is the searcher folder (the base model for s3_step0, the trained one for s3)."""
+    model = settings.get("searcher_model")
+    if not model:
+        raise ConfigError(f"method {method!r} needs --searcher-model (a Hugging Face folder or id)")
+    search = settings["search"]
+    policy = load_policy(model, settings["searcher"])
+    initial = retriever.search([q["question"] for q in questions], search["initial_topk"])
+    episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0)
+    return [context_row(q, method, [d.to_dict() for d in e.selected_docs()], trace=e.transcript())
+            for q, e in zip(questions, episodes)]
+
+
+S3_STEP0 = Method("s3_step0", None, partial(run, "s3_step0"), uses_searcher=True)
+S3 = Method("s3", None, partial(run, "s3"), uses_searcher=True)

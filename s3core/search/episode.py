@@ -1,0 +1,95 @@
+"""One s3 episode (engine-free): the searcher's token trajectory, its information blocks and its turn state.
+
+The trajectory is the prompt, then alternating searcher turns (trained tokens) and observations (masked
+tokens: `<information>` search results and the corrective message after an invalid turn), as upstream builds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s3core.corpus import Document
+from s3core.search.actions import Action, parse_action
+from s3core.search.prompt import information, searcher_messages
+from s3core.search.selection import InformationBlock, selected_context
+
+QUERY_END = "</query>"
+CORRECTION = (
+    "\n\nMy last turn had no valid action. The documents are not enough yet, so I write a new search query "
+    "as JSON between <query> and </query>:\n<query>\n"
+)
+
+
+def cut_response(text: str) -> str:
+    """A turn ends at its first `</query>` (upstream); a lone closing tag gets its opening one."""
+    if QUERY_END not in text:
+        return text
+    text = text.split(QUERY_END, 1)[0] + QUERY_END
+    return text if "<query>" in text else "<query>\n" + text
+
+
+class Episode:
+    """The state of one question's search; `run_episodes` drives many of them in lock-step."""
+
+    def __init__(self, question: dict[str, Any], initial_docs: list[Document], tokenizer: Any,
+                 settings: dict[str, Any]):
+        self.question = question
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.blocks = [InformationBlock(list(initial_docs))]
+        messages = searcher_messages(question["question"], self.blocks[0].docs)
+        self.ids: list[int] = list(tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+        self.prompt_length = len(self.ids)
+        self.action_mask: list[int] = [0] * self.prompt_length
+        self.turns = self.searches = self.invalid = 0
+        self.done = False
+        self.truncated = False
+
+    def _append(self, text: str, trained: bool, limit: int | None = None) -> None:
+        ids = self.tokenizer.encode(text, add_special_tokens=False)[:limit]
+        self.ids.extend(ids)
+        self.action_mask.extend([int(trained)] * len(ids))
+
+    def respond(self, new_ids: list[int]) -> Action:
+        """Record a searcher turn (the policy's new tokens) and return its parsed action."""
+        text = cut_response(self.tokenizer.decode(new_ids, skip_special_tokens=True))
+        self._append(text, trained=True)
+        self.turns += 1
+        latest = self.blocks[-1]
+        action = parse_action(text, len(latest.docs), self.settings["max_selected"])
+        if action.important_ids is not None:
+            latest.mark(action.important_ids)
+        return action
+
+    def add_information(self, docs: list[Document]) -> None:
+        """A search result: a new block, shown as an observation cut to `max_obs_tokens`."""
+        self.searches += 1
+        self.blocks.append(InformationBlock(list(docs)))
+        self._append(f"\n\n{information(docs)}\n\n", trained=False, limit=self.settings["max_obs_tokens"])
+
+    def add_correction(self) -> None:
+        """The observation after a turn without a valid action: ask for a JSON query."""
+        self.invalid += 1
+        self._append(CORRECTION, trained=False)
+
+    def finish(self) -> None:
+        self.done = True
+
+    def check_budget(self) -> None:
+        """End an episode whose context leaves no room for another turn (`max_context_tokens`)."""
+        if len(self.ids) + self.settings["max_new_tokens"] > self.settings["max_context_tokens"]:
+            self.done = self.truncated = True
+
+    def selected_docs(self) -> list[Document]:
+        """The documents the generator gets (DESIGN §1 selected context)."""
+        return selected_context(self.blocks)
+
+    def transcript(self) -> str:
+        """Everything after the prompt, as text (the context file's `trace`)."""
+        return self.tokenizer.decode(self.ids[self.prompt_length :], skip_special_tokens=False)
+
+    def stats(self) -> dict[str, float]:
+        return {"turns": self.turns, "searches": self.searches, "invalid": self.invalid,
+                "truncated": float(self.truncated), "docs": len(self.selected_docs()),
+                "response_tokens": sum(self.action_mask)}

@@ -1,0 +1,56 @@
+"""Drive many s3 episodes in lock-step: one policy batch per turn, one retriever request per turn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from s3core.corpus import Document
+from s3core.search.episode import Episode
+from s3core.search.policy import Policy
+
+Search = Callable[[list[str], int], list[list[Document]]]
+
+
+def search_rounds(settings: dict[str, Any]) -> int:
+    """Turns that may search: `max_turns`, plus one when `extra_search_round` (upstream's count)."""
+    return settings["max_turns"] + int(settings["extra_search_round"])
+
+
+def run_episodes(episodes: list[Episode], policy: Policy, search: Search, settings: dict[str, Any],
+                 temperature: float) -> None:
+    """Play every episode to its end: the searching rounds, then one final turn without search."""
+    rounds = search_rounds(settings)
+    for round_no in range(rounds + 1):
+        active = [e for e in episodes if not e.done]
+        if not active:
+            return
+        replies = policy.generate([e.ids for e in active], settings["max_new_tokens"], temperature)
+        actions = [e.respond(reply) for e, reply in zip(active, replies)]
+        if round_no == rounds:
+            for episode in active:
+                episode.finish()
+            return
+        step(active, actions, search, settings["topk"])
+
+
+def step(active: list[Episode], actions: list[Any], search: Search, topk: int) -> None:
+    """Apply one round of actions: end, search (all queries in one request), or correct."""
+    searching = [(e, a.query) for e, a in zip(active, actions) if a.query and not a.complete]
+    results = search([q for _, q in searching], topk) if searching else []
+    for (episode, _), docs in zip(searching, results):
+        episode.add_information(docs)
+    for episode, action in zip(active, actions):
+        if action.complete:
+            episode.finish()
+        elif not action.query:
+            episode.add_correction()
+        episode.check_budget()
+
+
+def play(questions: list[dict[str, Any]], initial_docs: list[list[Document]], policy: Policy, search: Search,
+         settings: dict[str, Any], temperature: float) -> list[Episode]:
+    """One finished episode per question, started from its naive-RAG documents."""
+    episodes = [Episode(q, docs, policy.tokenizer, settings) for q, docs in zip(questions, initial_docs)]
+    run_episodes(episodes, policy, search, settings, temperature)
+    return episodes

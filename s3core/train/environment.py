@@ -1,0 +1,42 @@
+"""The s3 training environment: episodes over naive-RAG cache rows, scored by the frozen generator (GBR)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s3core.corpus import Document
+from s3core.evaluate import answer_contexts
+from s3core.generation import Generator
+from s3core.methods import context_row
+from s3core.search.policy import STOP_STRINGS, Policy
+from s3core.search.rollout import Search, play
+from s3core.train.reward import gain_beyond_rag
+from s3core.train.trainer import Trajectory
+
+
+class S3Environment:
+    """Rollouts for PPO: play episodes, answer their selected documents, reward Gain Beyond RAG."""
+
+    stop_strings = STOP_STRINGS
+
+    def __init__(self, search: Search, generator: Generator, judge: Generator | None, search_settings: dict[str, Any],
+                 reward_form: str):
+        self.search = search
+        self.generator = generator
+        self.judge = judge
+        self.settings = search_settings
+        self.reward_form = reward_form
+
+    def rollout(self, items: list[dict[str, Any]], policy: Policy, temperature: float) -> list[Trajectory]:
+        """`items` are naive-RAG cache rows (question, golds, docs, RAG GenAcc)."""
+        initial = [[Document.from_row(d) for d in row["docs"][: self.settings["initial_topk"]]] for row in items]
+        episodes = play(items, initial, policy, self.search, self.settings, temperature)
+        contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
+        answers = answer_contexts(contexts, self.generator, self.judge)
+        trajectories = []
+        for row, episode, answer in zip(items, episodes, answers):
+            gbr = answer["genacc"] - row["genacc"]
+            score = gain_beyond_rag(answer["genacc"], row["genacc"], self.reward_form)
+            info = {"genacc": answer["genacc"], "rag_genacc": row["genacc"], "gbr": gbr, **episode.stats()}
+            trajectories.append(Trajectory(episode.ids, episode.action_mask, score, info))
+        return trajectories

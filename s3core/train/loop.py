@@ -1,0 +1,113 @@
+"""`s3core train`: PPO steps over the training pool with checkpoints, resume, logs and a progress bar."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from s3core.errors import ConfigError
+from s3core.generation.hf import pick_dtype
+from s3core.retrieval.dense import pick_device
+from s3core.search.policy import HFPolicy, Policy, load_tokenizer
+from s3core.train import checkpoint
+from s3core.train.logbook import Logbook
+from s3core.train.models import autocast, load_models
+from s3core.train.trainer import PPOTrainer, Trajectory
+
+
+class Environment(Protocol):
+    """Turns training items into scored trajectories with the current policy; a turn of the policy ends at
+    one of `stop_strings` (or EOS)."""
+
+    stop_strings: list[str] | None
+
+    def rollout(self, items: list[dict[str, Any]], policy: Policy, temperature: float) -> list[Trajectory]: ...
+
+
+def items_for_step(pool: list[dict[str, Any]], step: int, batch_size: int, seed: int) -> list[dict[str, Any]]:
+    """Step `step`'s questions: consecutive slices of per-epoch shuffles (so a resumed run sees the same)."""
+    order: list[int] = []
+    epoch = 0
+    while len(order) < (step + 1) * batch_size:
+        order += random.Random(seed + epoch).sample(range(len(pool)), len(pool))
+        epoch += 1
+    return [pool[i] for i in order[step * batch_size : (step + 1) * batch_size]]
+
+
+def step_metrics(step: int, trajectories: list[Trajectory], stats: dict[str, float], rollout_s: float,
+                 update_s: float) -> dict[str, float]:
+    """One logbook row: means of the episodes' facts, the update statistics, and speeds."""
+    row: dict[str, float] = {"step": step, "reward": _mean([t.score for t in trajectories])}
+    for key in trajectories[0].info:
+        row[key] = _mean([t.info[key] for t in trajectories])
+    generated = sum(sum(t.action_mask) for t in trajectories)
+    row.update(stats)
+    row.update(sequence_tokens=_mean([len(t.ids) for t in trajectories]), rollout_s=rollout_s, update_s=update_s,
+               rollout_tokens_per_s=generated / max(rollout_s, 1e-9),
+               update_tokens_per_s=sum(len(t.ids) for t in trajectories) / max(update_s, 1e-9))
+    return row
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / max(len(values), 1)
+
+
+def train(pool: list[dict[str, Any]], environment: Environment, model_path: str, out: Path, settings: dict[str, Any],
+          searcher: dict[str, Any], temperature: float) -> list[dict[str, float]]:
+    """Run `settings['steps']` PPO steps (resuming from the newest checkpoint in `out/checkpoints`); save the
+    trained searcher to `out/searcher` and return the logbook rows."""
+    if temperature <= 0:
+        raise ConfigError("config key 'search.temperature': PPO needs sampled rollouts (> 0); inference is greedy anyway")
+    if not pool:
+        raise ConfigError("the training pool is empty: raise assets.train.size or turn off train.drop_rag_correct")
+    device = pick_device(searcher["device"])
+    mixed = pick_dtype(searcher["dtype"], device) == torch.bfloat16
+    tokenizer = load_tokenizer(model_path)
+    actor, critic, reference = load_models(model_path, device, settings["kl_coef"] > 0)
+    trainer = PPOTrainer(actor, critic, reference, settings, temperature, tokenizer.pad_token_id, mixed)
+    policy = HFPolicy(actor, tokenizer, searcher["batch_size"], environment.stop_strings)
+    start, history = _resume(out / "checkpoints", trainer, device)
+    logbook = Logbook(out / "metrics.jsonl", out / "tensorboard", history)
+    steps = settings["steps"]
+    for step in tqdm(range(start, steps), initial=start, total=steps, desc="PPO steps", unit="step"):
+        torch.manual_seed(settings["seed"] + step)
+        items = items_for_step(pool, step, settings["batch_size"], settings["seed"])
+        began = time.perf_counter()
+        with autocast(device, mixed):
+            trajectories = environment.rollout(items, policy, temperature)
+        rolled = time.perf_counter()
+        stats = trainer.update(trajectories, settings["seed"] + step)
+        logbook.append(step_metrics(step + 1, trajectories, stats, rolled - began, time.perf_counter() - rolled))
+        if (step + 1) % settings["checkpoint_every"] == 0 or step + 1 == steps:
+            checkpoint.save(out / "checkpoints", step + 1,
+                            {"step": step + 1, "trainer": trainer.state_dict(), "history": logbook.rows})
+    logbook.close()
+    _save_searcher(actor, tokenizer, out / "searcher")
+    return logbook.rows
+
+
+def _resume(folder: Path, trainer: PPOTrainer, device: torch.device) -> tuple[int, list[dict[str, float]]]:
+    """Load the newest checkpoint into `trainer`; returns (steps done, logbook rows so far)."""
+    path = checkpoint.latest(folder)
+    if path is None:
+        return 0, []
+    state = checkpoint.load(path, device)
+    trainer.load_state_dict(state["trainer"])
+    tqdm.write(f"resuming from {path} (step {state['step']})")
+    return state["step"], state["history"]
+
+
+def _save_searcher(actor: Any, tokenizer: Any, target: Path) -> None:
+    """The trained searcher as a Hugging Face folder, renamed into place when complete."""
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    actor.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)

@@ -1,0 +1,64 @@
+"""The three networks of PPO: actor (the searcher), critic (a value head on its own backbone) and the frozen
+reference; plus per-token log-probabilities and values of padded sequences."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from s3core.train.ppo import entropy_from_logits
+
+
+class ValueModel(nn.Module):
+    """A transformer backbone with a scalar head: one value per token position."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.config.hidden_size, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(hidden.float()).squeeze(-1)
+
+
+def load_models(path: str, device: torch.device, with_reference: bool) -> tuple[nn.Module, ValueModel, nn.Module | None]:
+    """Actor, critic and (when the KL penalty is on) reference, all initialised from `path`.
+    Trained weights stay float32; `autocast` gives bfloat16 compute on CUDA."""
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    actor = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
+    critic = ValueModel(AutoModel.from_pretrained(path, dtype=torch.float32)).to(device)
+    reference = None
+    if with_reference:
+        ref_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        reference = AutoModelForCausalLM.from_pretrained(path, dtype=ref_dtype).to(device).eval()
+        reference.requires_grad_(False)
+    return actor, critic, reference
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
+    """bfloat16 autocast on CUDA when asked; a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def token_logprobs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, temperature: float,
+                   with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """log p(token t | tokens < t) for t = 1..L-1 (shape [B, L-1]) at the rollout temperature, and the
+    entropy of each of those distributions when asked."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
+    logits = logits / temperature
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+    return logp, entropy_from_logits(logits) if with_entropy else None
+
+
+def token_values(critic: ValueModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The critic's value of the state before token t, for t = 1..L-1 (aligned with `token_logprobs`)."""
+    return critic(input_ids, attention_mask)[:, :-1]

@@ -1,0 +1,151 @@
+"""One PPO update from a batch of finished trajectories: old/reference log-probs and values, KL-in-reward,
+GAE, then clipped actor and critic updates over shuffled mini-batches (accumulated micro-batches)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from s3core.train import ppo
+from s3core.train.models import ValueModel, autocast, token_logprobs, token_values
+
+
+@dataclass
+class Trajectory:
+    """A rollout: its token ids, which of them the policy wrote, the sequence's score, and episode facts."""
+
+    ids: list[int]
+    action_mask: list[int]
+    score: float
+    info: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """Right-padded tensors; token-level tensors are aligned with targets ids[:, 1:]."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    mask: torch.Tensor
+    scores: torch.Tensor
+
+    def select(self, rows: torch.Tensor | slice) -> "Batch":
+        return Batch(self.input_ids[rows], self.attention_mask[rows], self.mask[rows], self.scores[rows])
+
+
+def pack(trajectories: list[Trajectory], pad_id: int, device: torch.device) -> Batch:
+    """Pad trajectories to one length (right padding)."""
+    length = max(len(t.ids) for t in trajectories)
+    ids = torch.full((len(trajectories), length), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    action = torch.zeros_like(ids, dtype=torch.float32)
+    for row, t in enumerate(trajectories):
+        ids[row, : len(t.ids)] = torch.tensor(t.ids)
+        attention[row, : len(t.ids)] = 1
+        action[row, : len(t.ids)] = torch.tensor(t.action_mask, dtype=torch.float32)
+    scores = torch.tensor([t.score for t in trajectories], dtype=torch.float32)
+    return Batch(ids.to(device), attention.to(device), action[:, 1:].to(device), scores.to(device))
+
+
+class PPOTrainer:
+    """Owns the actor, critic, reference and their optimisers; `update` is one PPO step."""
+
+    def __init__(self, actor: nn.Module, critic: ValueModel, reference: nn.Module | None, settings: dict[str, Any],
+                 temperature: float, pad_id: int, mixed_precision: bool):
+        self.actor, self.critic, self.reference = actor, critic, reference
+        self.settings = settings
+        self.temperature = temperature
+        self.pad_id = pad_id
+        self.device = next(actor.parameters()).device
+        self.mixed_precision = mixed_precision
+        self.actor_optimizer = torch.optim.AdamW(actor.parameters(), lr=settings["actor_lr"])
+        self.critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=settings["critic_lr"])
+
+    def _micro_batches(self, batch: Batch) -> list[Batch]:
+        size = self.settings["micro_batch_size"]
+        return [batch.select(slice(i, i + size)) for i in range(0, batch.input_ids.shape[0], size)]
+
+    @torch.no_grad()
+    def _score_tokens(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Old log-probs, reference log-probs (None without KL) and old values, micro-batch by micro-batch."""
+        old, ref, values = [], [], []
+        with autocast(self.device, self.mixed_precision):
+            for micro in self._micro_batches(batch):
+                old.append(token_logprobs(self.actor, micro.input_ids, micro.attention_mask, self.temperature)[0])
+                if self.reference is not None:
+                    ref.append(token_logprobs(self.reference, micro.input_ids, micro.attention_mask,
+                                              self.temperature)[0])
+                values.append(token_values(self.critic, micro.input_ids, micro.attention_mask))
+        return torch.cat(old), torch.cat(ref) if ref else None, torch.cat(values)
+
+    def update(self, trajectories: list[Trajectory], seed: int) -> dict[str, float]:
+        """One PPO step; returns the step's statistics (means over action tokens)."""
+        self.actor.train()
+        self.critic.train()
+        batch = pack(trajectories, self.pad_id, self.device)
+        old_logp, ref_logp, old_values = self._score_tokens(batch)
+        s = self.settings
+        rewards = ppo.token_rewards(batch.scores, old_logp, ref_logp, batch.mask, s["kl_coef"])
+        advantages, returns = ppo.gae(rewards, old_values, batch.mask, s["gamma"], s["lam"])
+        advantages = ppo.masked_whiten(advantages, batch.mask)
+        stats: dict[str, list[float]] = defaultdict(list)
+        if ref_logp is not None:
+            stats["kl"].append(ppo.masked_mean(old_logp - ref_logp, batch.mask).item())
+        generator = torch.Generator().manual_seed(seed)
+        size = len(trajectories)
+        for _ in range(s["ppo_epochs"]):
+            order = torch.randperm(size, generator=generator)
+            for start in range(0, size, s["mini_batch_size"]):
+                rows = order[start : start + s["mini_batch_size"]].to(self.device)
+                mini = (batch.select(rows), old_logp[rows], old_values[rows], advantages[rows], returns[rows])
+                for key, value in self._mini_batch_step(*mini).items():
+                    stats[key].append(value)
+        return {key: sum(v) / len(v) for key, v in stats.items()}
+
+    def _mini_batch_step(self, batch: Batch, old_logp: torch.Tensor, old_values: torch.Tensor,
+                         advantages: torch.Tensor, returns: torch.Tensor) -> dict[str, float]:
+        """Accumulate token-mean losses over micro-batches, clip gradients, step both optimisers."""
+        s = self.settings
+        tokens = batch.mask.sum().clamp(min=1)
+        totals: dict[str, float] = defaultdict(float)
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        size = s["micro_batch_size"]
+        for start in range(0, batch.input_ids.shape[0], size):
+            part = slice(start, start + size)
+            micro, mask = batch.select(part), batch.mask[part]
+            with autocast(self.device, self.mixed_precision):
+                logp, entropy = token_logprobs(self.actor, micro.input_ids, micro.attention_mask, self.temperature,
+                                               with_entropy=True)
+                values = token_values(self.critic, micro.input_ids, micro.attention_mask)
+            pg, pg_clipped = ppo.policy_loss(logp, old_logp[part], advantages[part], s["clip"])
+            vf, vf_clipped = ppo.value_loss(values, old_values[part], returns[part], s["value_clip"])
+            pg_sum, ent_sum = ppo.masked_sum(pg, mask), ppo.masked_sum(entropy, mask)
+            ((pg_sum - s["entropy_coef"] * ent_sum) / tokens).backward()
+            vf_sum = ppo.masked_sum(vf, mask)
+            (vf_sum / tokens).backward()
+            for key, value in (("policy_loss", pg_sum), ("entropy", ent_sum), ("value_loss", vf_sum),
+                               ("clip_fraction", ppo.masked_sum(pg_clipped, mask)),
+                               ("value_clip_fraction", ppo.masked_sum(vf_clipped, mask)),
+                               ("approx_kl", ppo.masked_sum(old_logp[part] - logp.detach(), mask))):
+                totals[key] += value.item() / tokens.item()
+        totals["actor_grad_norm"] = nn.utils.clip_grad_norm_(self.actor.parameters(), s["grad_clip"]).item()
+        totals["critic_grad_norm"] = nn.utils.clip_grad_norm_(self.critic.parameters(), s["grad_clip"]).item()
+        self.actor_optimizer.step()
+        self.critic_optimizer.step()
+        return dict(totals)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "actor_optimizer": self.actor_optimizer.state_dict(),
+                "critic_optimizer": self.critic_optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])

@@ -1,0 +1,125 @@
+"""PPO math against hand-computed values; the trainer learns a controlled task and resumes exactly."""
+
+import math
+import shutil
+
+import pytest
+import torch
+
+from s3core import config
+from s3core.train import checkpoint, ppo
+from s3core.train.loop import items_for_step, train
+from s3core.train.reward import gain_beyond_rag, is_yes_no, training_pool
+from toy_task import ToyEnvironment, make_tiny_model, toy_pool
+
+T = torch.tensor
+
+
+def close(actual: torch.Tensor, expected: list) -> None:
+    torch.testing.assert_close(actual, T(expected), rtol=1e-4, atol=1e-4)
+
+
+def test_gae_skips_observation_tokens():
+    rewards, values, mask = T([[0.1, 5.0, 1.0]]), T([[0.2, 9.0, 0.4]]), T([[1.0, 0.0, 1.0]])
+    advantages, returns = ppo.gae(rewards, values, mask, gamma=0.9, lam=0.8)
+    # t=2: δ = 1.0 − 0.4 = 0.6; t=1 is an observation (skipped); t=0: δ = 0.1 + 0.9·0.4 − 0.2 = 0.26,
+    # A = 0.26 + 0.9·0.8·0.6 = 0.692
+    close(advantages, [[0.692, 0.0, 0.6]])
+    close(returns, [[0.892, 0.0, 1.0]])
+    close(ppo.masked_whiten(advantages, mask), [[1 / math.sqrt(2), 0.0, -1 / math.sqrt(2)]])
+
+
+def test_gae_with_gamma_lambda_one_is_return_minus_value():
+    rewards, values, mask = T([[0.0, 0.0, 1.0]]), T([[0.5, 0.25, 0.75]]), T([[1.0, 1.0, 1.0]])
+    advantages, returns = ppo.gae(rewards, values, mask, 1.0, 1.0)
+    close(returns, [[1.0, 1.0, 1.0]])
+    close(advantages, [[0.5, 0.75, 0.25]])
+
+
+def test_token_rewards_put_kl_on_actions_and_score_on_last_action():
+    logp, ref = T([[-1.0, -2.0, -3.0], [-1.0, -1.0, -1.0]]), T([[-1.5, -2.0, -1.0], [-1.0, -1.0, -1.0]])
+    mask = T([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    rewards = ppo.token_rewards(T([2.0, 7.0]), logp, ref, mask, kl_coef=0.1)
+    close(rewards, [[-0.05, 0.0, 2.2], [0.0, 0.0, 0.0]])  # no action: no score
+
+
+def test_policy_loss_clipping():
+    old = torch.zeros(1, 3)
+    logp = torch.log(T([[1.5, 0.5, 0.5]]))
+    loss, clipped = ppo.policy_loss(logp, old, T([[1.0, 1.0, -1.0]]), clip=0.2)
+    close(loss, [[-1.2, -0.5, 0.8]])
+    assert clipped.tolist() == [[1.0, 0.0, 1.0]]
+
+
+def test_value_loss_clipping():
+    loss, clipped = ppo.value_loss(T([[1.0, 1.0]]), T([[0.0, 0.0]]), T([[0.0, 2.0]]), clip=0.5)
+    close(loss, [[0.5, 1.125]])
+    assert clipped.tolist() == [[0.0, 1.0]]
+
+
+def test_entropy_of_uniform_logits():
+    assert ppo.entropy_from_logits(torch.zeros(1, 4)).item() == pytest.approx(math.log(4))
+
+
+def test_reward_forms_and_training_filter():
+    assert gain_beyond_rag(1.0, 1.0, "gbr") == 0.0 and gain_beyond_rag(1.0, 0.0, "gbr") == 1.0
+    assert gain_beyond_rag(1.0, 1.0, "upstream") == 1.0 and gain_beyond_rag(0.0, 1.0, "upstream") == -1.0
+    with pytest.raises(ValueError, match="gbr"):
+        gain_beyond_rag(1.0, 0.0, "other")
+    assert is_yes_no(["Yes"]) and is_yes_no(["no.", "NO"]) and not is_yes_no(["yes", "maybe"]) and not is_yes_no([])
+    cache = [{"id": "a", "genacc": 1.0, "golden_answers": ["Paris"]},
+             {"id": "b", "genacc": 0.0, "golden_answers": ["yes"]},
+             {"id": "c", "genacc": 0.0, "golden_answers": ["Rome"]}]
+    assert [r["id"] for r in training_pool(cache, True, True)] == ["c"]
+    assert [r["id"] for r in training_pool(cache, False, False)] == ["a", "b", "c"]
+
+
+def test_items_for_step_cover_each_epoch_once():
+    pool = [{"i": i} for i in range(5)]
+    seen = [row["i"] for step in range(5) for row in items_for_step(pool, step, 2, seed=1)]
+    assert sorted(seen[:5]) == list(range(5)) and sorted(seen[5:10]) == list(range(5))
+    assert items_for_step(pool, 3, 2, seed=1) == items_for_step(pool, 3, 2, seed=1)
+
+
+def _settings(steps: int) -> dict:
+    return config.section("train", {"steps": steps, "batch_size": 16, "mini_batch_size": 8, "actor_lr": 1e-2,
+                                    "critic_lr": 1e-2, "entropy_coef": 0.0, "checkpoint_every": 2})
+
+
+SEARCHER = config.section("searcher", {"device": "cpu", "batch_size": 16})
+TIMING = {"rollout_s", "update_s", "rollout_tokens_per_s", "update_tokens_per_s"}
+
+
+def test_ppo_learns_the_controlled_task(tmp_path):
+    model = make_tiny_model(tmp_path / "model")
+    rows = train(toy_pool(), ToyEnvironment(), str(model), tmp_path / "run", _settings(10), SEARCHER, 1.0)
+    first, last = sum(r["reward"] for r in rows[:2]) / 2, sum(r["reward"] for r in rows[-2:]) / 2
+    assert first < 0.3 and last > first + 0.3, [r["reward"] for r in rows]
+    assert (tmp_path / "run" / "searcher" / "config.json").exists()
+    assert any((tmp_path / "run" / "tensorboard").iterdir())
+    for key in ("kl", "entropy", "value_loss", "clip_fraction", "approx_kl", "rollout_tokens_per_s"):
+        assert all(math.isfinite(r[key]) for r in rows), key
+
+
+def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
+    model = str(make_tiny_model(tmp_path / "model"))
+    whole = train(toy_pool(), ToyEnvironment(), model, tmp_path / "whole", _settings(4), SEARCHER, 1.0)
+    train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(2), SEARCHER, 1.0)  # "killed" after 2
+    (tmp_path / "cut" / "checkpoints" / ".step_000003.partial").mkdir()                       # a torn write
+    shutil.rmtree(tmp_path / "cut" / "searcher")
+    resumed = train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(4), SEARCHER, 1.0)
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    for a, b in zip(whole, resumed):
+        assert {k: v for k, v in a.items() if k not in TIMING} == pytest.approx(
+            {k: v for k, v in b.items() if k not in TIMING}, rel=1e-5, abs=1e-7)
+    assert checkpoint.latest(tmp_path / "cut" / "checkpoints").name == "step_000004"
+    assert len(list((tmp_path / "cut" / "checkpoints").glob("step_*"))) == 1      # only the newest kept
+
+
+def test_training_refuses_greedy_rollouts_and_an_empty_pool(tmp_path):
+    from s3core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="search.temperature"):
+        train(toy_pool(), ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 0.0)
+    with pytest.raises(ConfigError, match="training pool is empty"):
+        train([], ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 1.0)

@@ -9,6 +9,11 @@ METHODS = config["eval"]["methods"]
 GENERATORS = list(config["generators"])
 CORPUS = f"{RESULTS}/data/corpus.jsonl"
 LLM_DIR = f"{RESULTS}/assets/llm"
+TRAIN_RUN = f"{RESULTS}/train/s3"
+SEARCHER_DIR = f"{TRAIN_RUN}/searcher"
+# The frozen generator that answers during training (reward.generator, else the first configured one).
+REWARD_GENERATOR = config["reward"]["generator"] or GENERATORS[0]
+RAG_CACHE = f"{RESULTS}/cache/rag/{REWARD_GENERATOR}/train.jsonl"
 
 
 wildcard_constraints:
@@ -24,27 +29,67 @@ def section_json(name):
 
 
 def retriever_kind(method):
-    return get_method(method).retriever
+    return get_method(method).index_kind(config["search"])
 
 
-def infer_inputs(wildcards):
-    """The QA set, plus the index and corpus when the method retrieves."""
-    inputs = {"qa": f"{RESULTS}/data/qa/{wildcards.dataset}.jsonl"}
-    kind = retriever_kind(wildcards.method)
-    if kind:
-        inputs.update(index=f"{RESULTS}/index/{kind}", corpus=CORPUS)
+def built_models(*paths):
+    """The model folders among `paths` that this workflow builds (the converted demo LLM)."""
+    return sorted(set(paths) & {LLM_DIR})
+
+
+def searcher_model(method):
+    """The searcher an s3 method runs: the trained one for `s3`, the base model for `s3_step0`."""
+    return SEARCHER_DIR if method == "s3" else config["searcher"]["model"]
+
+
+def infer_inputs(method):
+    """Input function of rule infer_<method>: the QA set, the index and corpus when the method retrieves,
+    the searcher folder for s3 methods."""
+
+    def inputs(wildcards):
+        paths = {"qa": f"{RESULTS}/data/qa/{wildcards.dataset}.jsonl"}
+        kind = retriever_kind(method)
+        if kind:
+            paths.update(index=f"{RESULTS}/index/{kind}", corpus=CORPUS)
+        if get_method(method).uses_searcher:
+            paths["searcher"] = built_models(searcher_model(method)) or []
+        return paths
+
     return inputs
 
 
-def infer_retriever_args(wildcards, input):
-    """`--index/--corpus` for a retrieving method, nothing otherwise."""
-    return f"--index {input.index} --corpus {input.corpus}" if "index" in input.keys() else ""
+def infer_args(method):
+    """`--index/--corpus` for a retrieving method, `--searcher-model` for an s3 method."""
+    args = []
+    kind = retriever_kind(method)
+    if kind:
+        args.append(f"--index {RESULTS}/index/{kind} --corpus {CORPUS}")
+    if get_method(method).uses_searcher:
+        args.append(f"--searcher-model {searcher_model(method)}")
+    return " ".join(args)
 
 
 def generator_models(wildcards):
-    """Local model folders this workflow builds (the converted demo LLM) that evaluation reads."""
-    used = [wildcards.generator, config["judge"]["generator"] or wildcards.generator]
-    return sorted({config["generators"][g]["model"] for g in used} & {LLM_DIR})
+    """Model folders built here that evaluation with `wildcards.generator` (and its judge) reads."""
+    return built_models(
+        config["generators"][wildcards.generator]["model"],
+        config["generators"][config["judge"]["generator"] or wildcards.generator]["model"],
+    )
+
+
+def training_models():
+    """Model folders built here that training reads: the searcher's start, the reward generator, the judge."""
+    judge = config["judge"]["generator"] or REWARD_GENERATOR
+    return built_models(
+        config["searcher"]["model"],
+        config["generators"][REWARD_GENERATOR]["model"],
+        config["generators"][judge]["model"],
+    )
+
+
+def training_outputs():
+    """The training curve when the trained searcher is evaluated."""
+    return [f"{TRAIN_RUN}/curve.png"] if "s3" in METHODS else []
 
 
 def all_answers():

@@ -1,22 +1,31 @@
-# Methods -> context files. A retrieving method starts its retriever server as a sidecar on a free port.
+# Methods -> context files, one rule per method (infer_direct, infer_rag_dense, infer_s3, ...).
+# A retrieving method starts its retriever server as a sidecar on a free port inside its own job.
 
 
-rule infer:
-    input:
-        unpack(infer_inputs),
-    output:
-        f"{RESULTS}/contexts/{{method}}/{{dataset}}.jsonl",
-    params:
-        retriever=section_json("retriever"),
-        index_args=infer_retriever_args,
-    conda:
-        "../../envs/s3core.yaml"
-    log:
-        main=f"{RESULTS}/logs/infer/{{method}}/{{dataset}}.log",
-        server=f"{RESULTS}/logs/infer/{{method}}/{{dataset}}.server.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/infer/{{method}}/{{dataset}}.tsv"
-    threads: config["threads"]
-    shell:
-        "s3core --threads {threads} infer --method {wildcards.method} --qa {input.qa} --out {output} "
-        "{params.index_args} --retriever {params.retriever:q} --server-log {log.server} 2> {log.main}"
+for method in METHODS:
+
+    rule:
+        name:
+            f"infer_{method}"
+        input:
+            unpack(infer_inputs(method)),
+        output:
+            f"{RESULTS}/contexts/{method}/{{dataset}}.jsonl",
+        params:
+            method=method,
+            retriever=section_json("retriever"),
+            search=section_json("search"),
+            searcher=section_json("searcher"),
+            extra=infer_args(method),
+        conda:
+            "../../envs/s3core.yaml"
+        log:
+            main=f"{RESULTS}/logs/infer/{method}/{{dataset}}.log",
+            server=f"{RESULTS}/logs/infer/{method}/{{dataset}}.server.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/infer/{method}/{{dataset}}.tsv"
+        threads: config["threads"]
+        shell:
+            "s3core --threads {threads} infer --method {params.method} --qa {input.qa} --out {output} "
+            "{params.extra} --retriever {params.retriever:q} --search {params.search:q} "
+            "--searcher {params.searcher:q} --server-log {log.server} 2> {log.main}"

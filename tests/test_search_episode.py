@@ -1,0 +1,128 @@
+"""The s3 episode loop driven by a scripted policy (the engine boundary) with the real SmolLM2 tokenizer."""
+
+import pytest
+
+from s3core import config
+from s3core.corpus import Document
+from s3core.search.episode import CORRECTION, Episode, cut_response
+from s3core.search.policy import load_tokenizer
+from s3core.search.prompt import MARKER
+from s3core.search.rollout import play, search_rounds
+
+
+@pytest.fixture(scope="module")
+def tokenizer(demo_llm):
+    return load_tokenizer(str(demo_llm))
+
+
+def _docs(prefix: str, n: int) -> list[Document]:
+    return [Document(f"{prefix}{i}", f"Title {prefix}{i}", f"text of {prefix}{i}") for i in range(1, n + 1)]
+
+
+class ScriptedPolicy:
+    """Replies with the next scripted text of each question (keyed by the question in the context)."""
+
+    def __init__(self, tokenizer, scripts: dict[str, list[str]]):
+        self.tokenizer = tokenizer
+        self.scripts = {q: list(turns) for q, turns in scripts.items()}
+        self.batches: list[int] = []
+
+    def generate(self, contexts, max_new_tokens, temperature):
+        self.batches.append(len(contexts))
+        replies = []
+        for context in contexts:
+            text = self.tokenizer.decode(context)
+            question = next(q for q in self.scripts if f"<question>{q}</question>" in text)
+            replies.append(self.tokenizer.encode(self.scripts[question].pop(0), add_special_tokens=False))
+        return replies
+
+
+class RecordingSearch:
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def __call__(self, queries, topk):
+        self.calls.append(list(queries))
+        return [_docs(f"{q[:1]}{len(self.calls)}-", topk) for q in queries]
+
+
+def _settings(**overrides):
+    return config.section("search", {"topk": 4, **overrides})
+
+
+def test_prompt_has_protocol_marker_question_and_initial_docs(tokenizer):
+    episode = Episode({"question": "Who wrote Hamlet?"}, _docs("r", 3), tokenizer, _settings())
+    prompt = tokenizer.decode(episode.ids)
+    assert MARKER in prompt and "<question>Who wrote Hamlet?</question>" in prompt
+    assert prompt.index(MARKER) < prompt.index("<information>Doc 1 (Title: Title r1) text of r1")
+    assert episode.action_mask == [0] * len(episode.ids)
+
+
+def test_search_then_complete_masks_observations_and_selects_docs(tokenizer):
+    turn1 = '<think>need the author</think><search_complete>False</search_complete><query>{"query": "Hamlet author"}</query>'
+    turn2 = "<important_info>[2]</important_info><search_complete>True</search_complete>"
+    policy = ScriptedPolicy(tokenizer, {"Who wrote Hamlet?": [turn1 + " trailing text", turn2]})
+    search = RecordingSearch()
+    [episode] = play([{"question": "Who wrote Hamlet?"}], [_docs("r", 3)], policy, search, _settings(), 0.0)
+    assert episode.done and (episode.turns, episode.searches, episode.invalid) == (2, 1, 0)
+    assert search.calls == [["Hamlet author"]]
+    trained = [t for t, m in zip(episode.ids, episode.action_mask) if m]
+    assert tokenizer.decode(trained) == turn1 + turn2                     # cut after </query>; trained = turns only
+    observed = [t for t, m in zip(episode.ids[episode.prompt_length :], episode.action_mask[episode.prompt_length :])
+                if not m]
+    assert tokenizer.decode(observed).strip().startswith("<information>Doc 1 (Title: Title H1-1)")
+    assert [d.id for d in episode.selected_docs()] == ["r1", "r2", "r3", "H1-2"]   # initial block unmarked: all
+
+
+def test_invalid_turn_gets_correction_and_the_episode_goes_on(tokenizer):
+    turns = ["I am not sure what to do.", '{"query": "capital"}</query>', "<search_complete>yes</search_complete>"]
+    policy = ScriptedPolicy(tokenizer, {"q?": turns})
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), _settings(), 0.0)
+    assert (episode.turns, episode.invalid, episode.searches) == (3, 1, 1)
+    transcript = episode.transcript()
+    assert CORRECTION.strip() in transcript
+    assert '<query>\n{"query": "capital"}</query>' in transcript      # a lone closing tag gets its opening one
+
+
+def test_turn_limit_searches_max_turns_plus_one_then_one_final_turn(tokenizer):
+    always = '<query>{"query": "more"}</query>'
+    settings = _settings(max_turns=2)
+    policy = ScriptedPolicy(tokenizer, {"q?": [always] * 10})
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), settings, 0.0)
+    assert search_rounds(settings) == 3
+    assert (episode.searches, episode.turns, episode.done) == (3, 4, True)
+    settings = _settings(max_turns=2, extra_search_round=False)
+    policy = ScriptedPolicy(tokenizer, {"q?": [always] * 10})
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), settings, 0.0)
+    assert (episode.searches, episode.turns) == (2, 3)
+
+
+def test_episodes_are_batched_per_turn_and_queries_share_one_request(tokenizer):
+    done = "<search_complete>True</search_complete>"
+    query = '<query>{"query": "%s"}</query>'
+    scripts = {"a?": [query % "a1", done], "b?": [done], "c?": [query % "c1", query % "c2", done]}
+    policy = ScriptedPolicy(tokenizer, scripts)
+    search = RecordingSearch()
+    questions = [{"question": q} for q in scripts]
+    episodes = play(questions, [_docs("r", 3)] * 3, policy, search, _settings(), 0.0)
+    assert policy.batches == [3, 2, 1]                     # all active episodes in one batch per turn
+    assert search.calls == [["a1", "c1"], ["c2"]]          # one retriever request per turn
+    assert [e.searches for e in episodes] == [1, 0, 2]
+
+
+def test_observation_cut_and_context_budget(tokenizer):
+    settings = _settings(max_obs_tokens=10)
+    policy = ScriptedPolicy(tokenizer, {"q?": ['<query>{"query": "x"}</query>', "<search_complete>1</search_complete>"]})
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), settings, 0.0)
+    first_turn = len(tokenizer.encode('<query>{"query": "x"}</query>', add_special_tokens=False))
+    assert episode.action_mask[episode.prompt_length + first_turn :].count(0) == 10
+    prompt_length = len(Episode({"question": "q?"}, _docs("r", 3), tokenizer, settings).ids)
+    tight = _settings(max_new_tokens=20, max_context_tokens=prompt_length + 30)
+    policy = ScriptedPolicy(tokenizer, {"q?": ['<query>{"query": "x"}</query>'] * 5})
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), tight, 0.0)
+    assert episode.truncated and episode.searches == 1
+
+
+def test_cut_response():
+    assert cut_response('<query>{"query": "a"}</query><query>b</query>') == '<query>{"query": "a"}</query>'
+    assert cut_response("no tags") == "no tags"

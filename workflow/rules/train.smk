@@ -1,0 +1,82 @@
+# s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once), PPO on the
+# searcher with the Gain-Beyond-RAG reward, and the training curve. Checkpoints under train/s3/checkpoints
+# are not outputs: a killed run resumes from them.
+
+
+rule precompute:
+    input:
+        qa=f"{RESULTS}/data/qa/train.jsonl",
+        index=f"{RESULTS}/index/{config['search']['retriever']}",
+        corpus=CORPUS,
+        models=training_models(),
+    output:
+        RAG_CACHE,
+    params:
+        retriever=section_json("retriever"),
+        search=section_json("search"),
+        generators=section_json("generators"),
+        judge=section_json("judge"),
+        generator=REWARD_GENERATOR,
+    conda:
+        "../../envs/s3core.yaml"
+    log:
+        main=f"{RESULTS}/logs/precompute.log",
+        server=f"{RESULTS}/logs/precompute.server.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/precompute.tsv"
+    threads: config["threads"]
+    shell:
+        "s3core --threads {threads} precompute --qa {input.qa} --out {output} --index {input.index} "
+        "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
+        "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
+        "--server-log {log.server} 2> {log.main}"
+
+
+rule train_s3:
+    input:
+        cache=RAG_CACHE,
+        index=f"{RESULTS}/index/{config['search']['retriever']}",
+        corpus=CORPUS,
+        models=training_models(),
+    output:
+        searcher=directory(SEARCHER_DIR),
+        metrics=f"{TRAIN_RUN}/metrics.jsonl",
+    params:
+        run=TRAIN_RUN,
+        retriever=section_json("retriever"),
+        search=section_json("search"),
+        searcher=section_json("searcher"),
+        train=section_json("train"),
+        reward=section_json("reward"),
+        generators=section_json("generators"),
+        judge=section_json("judge"),
+        generator=REWARD_GENERATOR,
+    conda:
+        "../../envs/s3core.yaml"
+    log:
+        main=f"{RESULTS}/logs/train_s3.log",
+        server=f"{RESULTS}/logs/train_s3.server.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_s3.tsv"
+    threads: config["threads"]
+    shell:
+        "s3core --threads {threads} train --cache {input.cache} --out {params.run} --index {input.index} "
+        "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
+        "--searcher {params.searcher:q} --train {params.train:q} --reward {params.reward:q} "
+        "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
+        "--server-log {log.server} 2> {log.main}"
+
+
+rule plot_training:
+    input:
+        f"{TRAIN_RUN}/metrics.jsonl",
+    output:
+        f"{TRAIN_RUN}/curve.png",
+    conda:
+        "../../envs/s3core.yaml"
+    log:
+        f"{RESULTS}/logs/plot_training.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_training.tsv"
+    shell:
+        "s3core plot --metrics {input} --out {output} 2> {log}"

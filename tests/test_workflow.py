@@ -17,7 +17,13 @@ TINY = {
                "eval": {"nq": {"source": "nq_test", "size": 4}, "triviaqa": {"source": "triviaqa_test", "size": 4}}},
     "generators": {"smollm2-135m": {"backend": "hf", "model": "results/test-tiny/assets/llm",
                                     "max_new_tokens": 12, "batch_size": 4}},
+    "search": {"max_turns": 1, "extra_search_round": False, "max_new_tokens": 16, "max_obs_tokens": 128},
+    "searcher": {"model": "results/test-tiny/assets/llm", "batch_size": 4},
+    "train": {"steps": 1, "batch_size": 2, "mini_batch_size": 2, "micro_batch_size": 2, "checkpoint_every": 1,
+              "drop_rag_correct": False},
+    "eval": {"methods": ["direct", "rag_bm25", "rag_dense", "s3_step0", "s3"]},
 }
+METHODS = TINY["eval"]["methods"]
 
 
 def snakemake(*args: str) -> subprocess.CompletedProcess:
@@ -51,13 +57,17 @@ def test_tiny_dag_end_to_end(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     out = ROOT / "results" / "test-tiny"
     table = pd.read_csv(out / "tables" / "main.csv")
-    assert sorted(table.method.unique()) == ["direct", "rag_bm25", "rag_dense"]
+    assert sorted(table.method.unique()) == sorted(METHODS)
     assert sorted(table.dataset.unique()) == ["nq", "triviaqa"] and (table.n == 4).all()
     for metric in ["genacc", "em", "f1"]:
         assert table[metric].between(0, 100).all()
     markdown = (out / "tables" / "main.md").read_text()
-    assert all(label in markdown for label in ["| Direct", "| RAG-BM25", "| RAG-dense", "Avg"])
-    for method in ["direct", "rag_bm25", "rag_dense"]:
+    labels = ["| Direct", "| RAG-BM25", "| RAG-dense", "| s3 (step 0)", "| s3 ", "Avg"]
+    assert all(label in markdown for label in labels), markdown
+    assert (out / "train" / "s3" / "curve.png").stat().st_size > 0
+    assert (out / "train" / "s3" / "searcher" / "config.json").exists()
+    assert len((out / "train" / "s3" / "metrics.jsonl").read_text().splitlines()) == 1
+    for method in METHODS:
         assert (out / "logs" / "infer" / method / "nq.log").exists()
         assert (out / "benchmarks" / "infer" / method / "nq.tsv").exists()
     rerun = snakemake("--profile", "workflow/profiles/local", "--configfile", str(config), "--dry-run", "all")

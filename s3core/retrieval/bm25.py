@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import bm25s
-import numpy as np
-import Stemmer
+# bm25s runs top-k on JAX when it is installed; on a GPU node JAX would then take 75% of the GPU's memory at
+# import, starving the searcher that shares the process. Keep JAX on the CPU unless the user chose otherwise.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import bm25s  # noqa: E402
+import numpy as np  # noqa: E402
+import Stemmer  # noqa: E402
 
 from s3core.corpus import read_corpus
 from s3core.retrieval.base import Hit

@@ -69,7 +69,8 @@ def train(pool: list[dict[str, Any]], environment: Environment, model_path: str,
     device = pick_device(searcher["device"])
     mixed = pick_dtype(searcher["dtype"], device) == torch.bfloat16
     tokenizer = load_tokenizer(model_path)
-    actor, critic, reference = load_models(model_path, device, settings["kl_coef"] > 0)
+    actor, critic, reference = load_models(model_path, device, settings["kl_coef"] > 0,
+                                            settings["gradient_checkpointing"])
     trainer = PPOTrainer(actor, critic, reference, settings, temperature, tokenizer.pad_token_id, mixed)
     policy = HFPolicy(actor, tokenizer, searcher["batch_size"], environment.stop_strings)
     start, history = _resume(out / "checkpoints", trainer, device)

@@ -27,13 +27,18 @@ class ValueModel(nn.Module):
         return self.head(hidden.float()).squeeze(-1)
 
 
-def load_models(path: str, device: torch.device, with_reference: bool) -> tuple[nn.Module, ValueModel, nn.Module | None]:
+def load_models(path: str, device: torch.device, with_reference: bool,
+                gradient_checkpointing: bool) -> tuple[nn.Module, ValueModel, nn.Module | None]:
     """Actor, critic and (when the KL penalty is on) reference, all initialised from `path`.
-    Trained weights stay float32; `autocast` gives bfloat16 compute on CUDA."""
+    Trained weights stay float32; `autocast` gives bfloat16 compute on CUDA. Gradient checkpointing trades
+    recomputation for activation memory in the two trained networks (upstream turns it on)."""
     from transformers import AutoModel, AutoModelForCausalLM
 
     actor = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
     critic = ValueModel(AutoModel.from_pretrained(path, dtype=torch.float32)).to(device)
+    if gradient_checkpointing:
+        for network in (actor, critic.backbone):
+            network.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     reference = None
     if with_reference:
         ref_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -49,14 +54,20 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
-def token_logprobs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, temperature: float,
-                   with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def token_logprobs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, mask: torch.Tensor,
+                   temperature: float, with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log p(token t | tokens < t) for t = 1..L-1 (shape [B, L-1]) at the rollout temperature, and the
-    entropy of each of those distributions when asked."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
-    logits = logits / temperature
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-    return logp, entropy_from_logits(logits) if with_entropy else None
+    entropy of each of those distributions when asked; both are computed only where `mask` ([B, L-1]) is
+    set and are 0 elsewhere, so the vocabulary-sized logits exist for the generated tokens alone."""
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, :-1]
+    where = mask.bool()
+    logits = model.get_output_embeddings()(hidden[where]).float() / temperature
+    picked = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:][where][:, None]).squeeze(-1)
+    logp = torch.zeros(mask.shape, dtype=picked.dtype, device=picked.device).masked_scatter(where, picked)
+    if not with_entropy:
+        return logp, None
+    entropy = torch.zeros_like(logp).masked_scatter(where, entropy_from_logits(logits))
+    return logp, entropy
 
 
 def token_values(critic: ValueModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

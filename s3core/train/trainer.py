@@ -75,10 +75,10 @@ class PPOTrainer:
         old, ref, values = [], [], []
         with autocast(self.device, self.mixed_precision):
             for micro in self._micro_batches(batch):
-                old.append(token_logprobs(self.actor, micro.input_ids, micro.attention_mask, self.temperature)[0])
+                tokens = (micro.input_ids, micro.attention_mask, micro.mask, self.temperature)
+                old.append(token_logprobs(self.actor, *tokens)[0])
                 if self.reference is not None:
-                    ref.append(token_logprobs(self.reference, micro.input_ids, micro.attention_mask,
-                                              self.temperature)[0])
+                    ref.append(token_logprobs(self.reference, *tokens)[0])
                 values.append(token_values(self.critic, micro.input_ids, micro.attention_mask))
         return torch.cat(old), torch.cat(ref) if ref else None, torch.cat(values)
 
@@ -119,8 +119,8 @@ class PPOTrainer:
             part = slice(start, start + size)
             micro, mask = batch.select(part), batch.mask[part]
             with autocast(self.device, self.mixed_precision):
-                logp, entropy = token_logprobs(self.actor, micro.input_ids, micro.attention_mask, self.temperature,
-                                               with_entropy=True)
+                logp, entropy = token_logprobs(self.actor, micro.input_ids, micro.attention_mask, mask,
+                                               self.temperature, with_entropy=True)
                 values = token_values(self.critic, micro.input_ids, micro.attention_mask)
             pg, pg_clipped = ppo.policy_loss(logp, old_logp[part], advantages[part], s["clip"])
             vf, vf_clipped = ppo.value_loss(values, old_values[part], returns[part], s["value_clip"])

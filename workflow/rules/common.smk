@@ -1,5 +1,6 @@
 # Helpers shared by the rules: result paths, config sections as JSON, and per-method inputs.
 import json
+import os
 
 from s3core.methods import get_method
 
@@ -33,8 +34,8 @@ def retriever_kind(method):
 
 
 def built_models(*paths):
-    """The model folders among `paths` that this workflow builds (the converted demo LLM)."""
-    return sorted(set(paths) & {LLM_DIR})
+    """The model folders among `paths` that this workflow builds (the converted demo LLM, the trained searcher)."""
+    return sorted(set(paths) & {LLM_DIR, SEARCHER_DIR})
 
 
 def searcher_model(method):
@@ -43,8 +44,8 @@ def searcher_model(method):
 
 
 def infer_inputs(method):
-    """Input function of rule infer_<method>: the QA set, the index and corpus when the method retrieves,
-    the searcher folder for s3 methods."""
+    """Input function for inferring with `method`: the QA set, the index and corpus when the method
+    retrieves, the searcher folder when this workflow builds it (trained or converted)."""
 
     def inputs(wildcards):
         paths = {"qa": f"{RESULTS}/data/qa/{wildcards.dataset}.jsonl"}
@@ -52,7 +53,7 @@ def infer_inputs(method):
         if kind:
             paths.update(index=f"{RESULTS}/index/{kind}", corpus=CORPUS)
         if get_method(method).uses_searcher:
-            paths["searcher"] = built_models(searcher_model(method)) or []
+            paths["searcher"] = built_models(searcher_model(method))
         return paths
 
     return inputs

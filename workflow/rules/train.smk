@@ -42,7 +42,7 @@ rule train_s3:
         searcher=directory(SEARCHER_DIR),
         metrics=f"{TRAIN_RUN}/metrics.jsonl",
     params:
-        run=TRAIN_RUN,
+        run=lambda wildcards, output: os.path.dirname(output.metrics),
         retriever=section_json("retriever"),
         search=section_json("search"),
         searcher=section_json("searcher"),

@@ -109,9 +109,9 @@ def cmd_infer(args: argparse.Namespace) -> None:
     method = get_method(args.method)
     questions = read_jsonl(args.qa)[: args.limit]
     settings = {"retriever": args.retriever, "search": args.search, "searcher": args.searcher,
-                "searcher_model": args.searcher_model}
+                "searcher_model": args.searcher_model, "baselines": args.baselines, "generators": args.generators}
     with ExitStack() as stack:
-        kind = method.index_kind(args.search)
+        kind = method.index_kind(settings)
         client = _retriever_client(stack, kind, args) if kind else None
         rows = method.run(questions, client, settings)
     write_jsonl(args.out, rows)
@@ -122,8 +122,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from s3core.evaluate import answer_contexts
     from s3core.jsonl import read_jsonl, write_jsonl
 
+    from s3core.methods import get_method
+
     generator, judge_model = _answerers(args)
-    rows = answer_contexts(read_jsonl(args.contexts), generator, judge_model)
+    contexts = read_jsonl(args.contexts)
+    style = get_method(contexts[0]["method"]).answer_style if contexts else "direct"
+    budget = args.baselines["cot"]["max_new_tokens"] if style == "cot" else None
+    rows = answer_contexts(contexts, generator, judge_model, style, budget)
     write_jsonl(args.out, rows)
     mean = sum(r["genacc"] for r in rows) / max(len(rows), 1)
     log.info("%s with %s: GenAcc %.3f over %d questions -> %s", args.contexts, args.generator, mean, len(rows), args.out)
@@ -240,12 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--searcher", type=_section("searcher"), default=config.section("searcher", {}))
     p.add_argument("--searcher-model", help="searcher folder for s3 methods (s3_step0: the base model)")
+    p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
+    p.add_argument("--generators", type=_section("generators"), default={},
+                   help="generators (IRCoT and Search-o1 reason with baselines.reasoner or the first one)")
     p.add_argument("--limit", type=int, default=None, help="first N questions only")
     p.set_defaults(func=cmd_infer)
 
     p = _answering_parser(verbs.add_parser("evaluate", help="answer a context file with a frozen generator and score it"))
     p.add_argument("--contexts", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}),
+                   help="baselines.cot.max_new_tokens is the answer budget of CoT")
     p.set_defaults(func=cmd_evaluate)
 
     p = _answering_parser(_retrieving_parser(verbs, "precompute", "the naive-RAG cache of the training questions"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from s3core.corpus import Document
@@ -10,6 +11,21 @@ from s3core.generation.prompts import generator_messages
 from s3core.metrics import exact_match, judge_messages, parse_judge, span_match, token_f1
 
 JUDGE_MAX_NEW_TOKENS = 4
+ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
+ANSWER_IS = re.compile(r"answer is:?\s*(.+)", re.IGNORECASE)
+
+
+def cot_answer(text: str) -> str:
+    """The final answer of a chain of thought: the last `<answer>` (closed or not); without the tag, what
+    follows the last "answer is", else the last non-empty line."""
+    tagged = ANSWER_TAG.findall(text)
+    if tagged:
+        return tagged[-1].strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    said = ANSWER_IS.findall(lines[-1])
+    return (said[-1] if said else lines[-1]).strip().rstrip(".")
 
 
 def score(answer: str, golds: list[str]) -> dict[str, Any]:
@@ -30,16 +46,20 @@ def judge(rows: list[dict[str, Any]], judge_model: Generator | None) -> None:
 
 
 def answer_contexts(
-    contexts: list[dict[str, Any]], generator: Generator, judge_model: Generator | None
+    contexts: list[dict[str, Any]], generator: Generator, judge_model: Generator | None,
+    style: str = "direct", max_new_tokens: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Answer every context row with the frozen generator and score it (DESIGN §2 answer file)."""
+    """Answer every context row with the frozen generator and score it (DESIGN §2 answer file). Style "cot"
+    lets the generator reason first; `raw_answer` keeps its whole output, `answer` the extracted answer."""
     conversations = [
-        generator_messages(row["question"], [Document.from_row(d) for d in row["docs"]]) for row in contexts
+        generator_messages(row["question"], [Document.from_row(d) for d in row["docs"]], style) for row in contexts
     ]
-    answers = generator.chat(conversations)
+    outputs = generator.chat(conversations, max_new_tokens)
+    answers = [cot_answer(o) for o in outputs] if style == "cot" else outputs
     rows = [
-        {**row, "generator": generator.name, "answer": answer, **score(answer, row["golden_answers"])}
-        for row, answer in zip(contexts, answers)
+        {**row, "generator": generator.name, "answer": answer, "raw_answer": output,
+         **score(answer, row["golden_answers"])}
+        for row, answer, output in zip(contexts, answers, outputs)
     ]
     judge(rows, judge_model)
     return rows

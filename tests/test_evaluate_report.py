@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from s3core.evaluate import answer_contexts, judge, score
+from s3core.evaluate import answer_contexts, cot_answer, judge, score
 from s3core.jsonl import write_jsonl
 from s3core.methods import context_row
 from s3core.report import write_tables
@@ -45,11 +45,19 @@ def test_answer_contexts_with_demo_llm(hf_generator):
     rows = answer_contexts([context_row(question, "rag_bm25", docs), context_row(question, "direct", [])],
                            hf_generator, hf_generator)
     expected = {"id", "question", "golden_answers", "data_source", "method", "docs", "trace",
-                "generator", "answer", "em", "f1", "span", "judge", "genacc"}
+                "generator", "answer", "raw_answer", "em", "f1", "span", "judge", "genacc"}
     assert all(set(r) == expected for r in rows)
     assert rows[0]["generator"] == "smol" and rows[0]["answer"]
     assert "paris" in rows[0]["answer"].lower() and rows[0]["genacc"] == 1.0
     assert all(0.0 <= r["f1"] <= 1.0 and r["genacc"] in (0.0, 1.0) for r in rows)
+
+
+def test_cot_answers_reason_then_extract(hf_generator):
+    question = {"id": "q1", "question": "What is the capital of France?", "golden_answers": ["Paris"],
+                "data_source": "demo"}
+    row = answer_contexts([context_row(question, "cot", [])], hf_generator, None, "cot", 48)[0]
+    assert len(row["raw_answer"]) > len(row["answer"]) and row["answer"] == cot_answer(row["raw_answer"])
+    assert row["judge"] is None and row["genacc"] == float(row["span"])
 
 
 def _answers(tmp_path, generator, method, dataset, scores):

@@ -57,6 +57,7 @@ def openai_server():
         calls["n"] += 1
         calls["auth"] = request.headers.get("authorization")
         body = await request.json()
+        calls["last"] = body
         if calls["n"] <= 2:
             return JSONResponse({"error": "warming up"}, status_code=503)
         text = f"{body['model']}|{body['temperature']}|{body['max_tokens']}|{body['messages'][-1]['content']}"
@@ -82,6 +83,29 @@ def test_openai_backend_retries_then_answers_in_order(openai_server, monkeypatch
     answers = generator.chat([[{"role": "user", "content": f"q{i}"}] for i in range(4)], max_new_tokens=7)
     assert answers == [f"qwen|0|7|q{i}" for i in range(4)]
     assert calls["n"] == 6 and calls["auth"] == "Bearer secret"
+
+
+def test_openai_backend_continues_an_assistant_prefix_and_cuts_at_stop(openai_server):
+    url, calls = openai_server
+    calls["n"] = 2  # past the warm-up errors
+    settings = config.section("generators", {"g": {"backend": "openai", "model": "qwen", "base_url": url}})["g"]
+    out = load_generator("g", settings).complete([[{"role": "user", "content": "q"}]], ["<search> x | y"], 9,
+                                                 stop=["|"])
+    assert out == ["  qwen"]  # the echo is cut before the first stop string, unstripped
+    body = calls["last"]
+    assert body["messages"][-1] == {"role": "assistant", "content": "<search> x | y"}
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert body["stop"] == ["|"]
+
+
+def test_hf_complete_continues_a_prefix_and_stops_at_a_string(hf_generator):
+    conversation = [{"role": "user", "content": "Name three colours."}]
+    assert hf_generator.encode(conversation, "Red,") == (
+        hf_generator.encode(conversation) + hf_generator.tokenizer.encode("Red,", add_special_tokens=False))
+    full = hf_generator.complete([conversation], ["Red,"], 16)[0]
+    word = full.split()[1]
+    stopped = hf_generator.complete([conversation], ["Red,"], 16, stop=[word])[0]
+    assert stopped == full[: full.find(word)] and word not in stopped
 
 
 def test_openai_backend_errors(monkeypatch):

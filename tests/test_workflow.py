@@ -21,7 +21,12 @@ TINY = {
     "searcher": {"model": "results/test-tiny/assets/llm", "batch_size": 4},
     "train": {"steps": 1, "batch_size": 2, "mini_batch_size": 2, "micro_batch_size": 2, "checkpoint_every": 1,
               "drop_rag_correct": False},
-    "eval": {"methods": ["direct", "rag_bm25", "rag_dense", "s3_step0", "s3"]},
+    "baselines": {"cot": {"max_new_tokens": 24}, "ircot": {"max_steps": 2, "max_new_tokens": 12},
+                  "search_o1": {"max_searches": 1, "max_new_tokens": 16, "condense_max_new_tokens": 12},
+                  "search_r1": {"model": "results/test-tiny/assets/llm", "max_turns": 1, "max_new_tokens": 16},
+                  "deepretrieval": {"model": "results/test-tiny/assets/llm", "max_new_tokens": 16}},
+    "eval": {"methods": ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval",
+                         "s3_step0", "s3"]},
 }
 METHODS = TINY["eval"]["methods"]
 
@@ -62,7 +67,8 @@ def test_tiny_dag_end_to_end(tmp_path):
     for metric in ["genacc", "em", "f1"]:
         assert table[metric].between(0, 100).all()
     markdown = (out / "tables" / "main.md").read_text()
-    labels = ["| Direct", "| RAG-BM25", "| RAG-dense", "| s3 (step 0)", "| s3 ", "Avg"]
+    labels = ["| Direct", "| CoT", "| RAG-BM25", "| RAG-dense", "| IRCoT", "| Search-o1", "| Search-R1",
+              "| DeepRetrieval", "| s3 (step 0)", "| s3 ", "Avg"]
     assert all(label in markdown for label in labels), markdown
     assert (out / "train" / "s3" / "curve.png").stat().st_size > 0
     assert (out / "train" / "s3" / "searcher" / "config.json").exists()

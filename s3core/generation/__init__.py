@@ -12,7 +12,19 @@ class Generator(Protocol):
 
     name: str
 
-    def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]: ...
+    def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
+        """The assistant's reply to each conversation (stripped)."""
+
+    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
+                 stop: list[str] | None = None) -> list[str]:
+        """Continue each conversation's assistant turn, which begins with the matching prefix; the text
+        ends before the first of `stop` (the stop string itself is not returned)."""
+
+
+def cut_at_stop(text: str, stop: list[str] | None) -> str:
+    """`text` up to the earliest occurrence of any stop string."""
+    ends = [i for i in (text.find(s) for s in stop or []) if i >= 0]
+    return text[: min(ends)] if ends else text
 
 
 def load_generator(name: str, settings: dict[str, Any]) -> Generator:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from s3core.assets import resolve_path
-from s3core.generation import Messages
+from s3core.generation import Messages, cut_at_stop
 from s3core.retrieval.dense import pick_device
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,14 @@ class HFGenerator:
         dtype = pick_dtype(settings["dtype"], self.device)
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
 
-    def encode(self, conversation: Messages) -> list[int]:
-        """Prompt token ids (chat template + generation prompt), cut from the left to max_input_tokens."""
+    def encode(self, conversation: Messages, prefix: str = "") -> list[int]:
+        """Prompt token ids (chat template + generation prompt + the assistant's `prefix`), cut from the left
+        to max_input_tokens."""
         ids = self.tokenizer.apply_chat_template(
             conversation, add_generation_prompt=True, tokenize=True, return_dict=True
         )["input_ids"]
+        if prefix:
+            ids = list(ids) + self.tokenizer.encode(prefix, add_special_tokens=False)
         limit = self.settings["max_input_tokens"]
         if len(ids) > limit:
             log.warning("prompt of %d tokens cut to the last %d (max_input_tokens)", len(ids), limit)
@@ -51,12 +54,16 @@ class HFGenerator:
         return ids
 
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
-        prompts = [self.encode(c) for c in conversations]
+        return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
+
+    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
+                 stop: list[str] | None = None) -> list[str]:
+        prompts = [self.encode(c, p) for c, p in zip(conversations, prefixes)]
         new_ids = generate(
             self.model, self.tokenizer, prompts, max_new_tokens or self.settings["max_new_tokens"],
-            self.settings["batch_size"],
+            self.settings["batch_size"], stop_strings=stop,
         )
-        return [t.strip() for t in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
+        return [cut_at_stop(t, stop) for t in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
 
 
 def _stop_ids(tokenizer: Any, model: Any) -> set[int]:

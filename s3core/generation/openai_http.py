@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from s3core.errors import ConfigError
-from s3core.generation import Messages
+from s3core.generation import Messages, cut_at_stop
 from s3core.retrieval.client import post_with_retries
 
 
@@ -26,17 +26,26 @@ class OpenAIGenerator:
         self._http = httpx.Client(timeout=settings["timeout_s"], headers=headers)
         self.url = settings["base_url"].rstrip("/") + "/chat/completions"
 
-    def _one(self, conversation: Messages, max_new_tokens: int) -> str:
-        payload = {
+    def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
+        payload: dict[str, Any] = {
             "model": self.settings["model"],
             "messages": conversation,
             "temperature": 0,
             "max_tokens": max_new_tokens,
         }
+        if stop:
+            payload["stop"] = stop
+        if prefix:  # vLLM's extension: continue the final assistant message instead of opening a new one
+            payload.update(messages=[*conversation, {"role": "assistant", "content": prefix}],
+                           continue_final_message=True, add_generation_prompt=False)
         body = post_with_retries(self._http, self.url, payload, self.settings["retries"], backoff_s=1.0)
-        return (body["choices"][0]["message"]["content"] or "").strip()
+        return cut_at_stop(body["choices"][0]["message"]["content"] or "", stop)
 
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
+        return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
+
+    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
+                 stop: list[str] | None = None) -> list[str]:
         limit = max_new_tokens or self.settings["max_new_tokens"]
         with ThreadPoolExecutor(self.settings["concurrency"]) as pool:
-            return list(pool.map(lambda c: self._one(c, limit), conversations))
+            return list(pool.map(lambda c, p: self._one(c, p, limit, stop), conversations, prefixes))

@@ -15,17 +15,38 @@ ContextRow = dict[str, Any]
 @dataclass(frozen=True)
 class Method:
     """A named way to build contexts. `run` gets the questions, a retriever client (None when the method does
-    not retrieve) and the config sections it may read (`retriever`, `search`, `searcher`, `searcher_model`).
-    `retriever` is the index kind it needs; a searcher method uses `search.retriever` instead."""
+    not retrieve) and the config sections it may read (`retriever`, `search`, `searcher`, `searcher_model`,
+    `baselines`, `generators`). `settings_key` names its own config section (`search` for s3,
+    `baselines.ircot`, ...); the index it queries is `retriever`, else that section's `retriever` key. `answer_style` is how the shared
+    evaluator asks the generator: `direct` (the paper's prompt) or `cot` (reason, then `<answer>`)."""
 
     name: str
-    retriever: str | None
     run: Callable[[list[Question], RetrieverClient | None, dict[str, Any]], list[ContextRow]]
+    retriever: str | None = None
+    settings_key: str | None = None
     uses_searcher: bool = False
+    uses_reasoner: bool = False
+    answer_style: str = "direct"
 
-    def index_kind(self, search: dict[str, Any]) -> str | None:
-        """The index this method queries under the given `search` config section."""
-        return search["retriever"] if self.uses_searcher else self.retriever
+    def _section(self, config: dict[str, Any]) -> dict[str, Any]:
+        section = config
+        for key in (self.settings_key or "").split("."):
+            section = section[key] if key else {}
+        return section
+
+    def index_kind(self, config: dict[str, Any]) -> str | None:
+        """The index this method queries under `config` (a full config or the sections `run` gets)."""
+        return self.retriever or self._section(config).get("retriever")
+
+    def model_paths(self, config: dict[str, Any]) -> list[str]:
+        """Models this method loads besides the s3 searcher: the reasoner's (a generator), its own policy."""
+        paths = []
+        if self.uses_reasoner:
+            generators = config["generators"]
+            paths.append(generators[config["baselines"]["reasoner"] or next(iter(generators))]["model"])
+        if "model" in self._section(config):
+            paths.append(self._section(config)["model"])
+        return paths
 
 
 def context_row(question: Question, method: str, docs: list[dict[str, str]], trace: str | None = None) -> ContextRow:
@@ -43,9 +64,11 @@ def context_row(question: Question, method: str, docs: list[dict[str, str]], tra
 
 def get_method(name: str) -> Method:
     """The method registered under `name`."""
-    from s3core.methods import direct, rag, s3
+    from s3core.methods import deepretrieval, direct, ircot, rag, s3, search_o1, search_r1
 
-    registry = {m.name: m for m in (direct.METHOD, rag.RAG_BM25, rag.RAG_DENSE, s3.S3_STEP0, s3.S3)}
+    methods = (direct.DIRECT, direct.COT, rag.RAG_BM25, rag.RAG_DENSE, ircot.METHOD, search_o1.METHOD,
+               search_r1.METHOD, deepretrieval.METHOD, s3.S3_STEP0, s3.S3)
+    registry = {m.name: m for m in methods}
     if name not in registry:
         raise ValueError(f"unknown method {name!r}; known: {sorted(registry)}")
     return registry[name]

@@ -1,14 +1,17 @@
-"""Direct inference: the generator answers from its own knowledge (empty context)."""
+"""Direct inference and CoT: no retrieval, the generator answers from its own knowledge (empty context).
+CoT differs only in how the shared evaluator asks: reason step by step, then the answer in `<answer>`."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from s3core.methods import ContextRow, Method, Question, context_row
 
 
-def run(questions: list[Question], _retriever: Any, _settings: dict[str, Any]) -> list[ContextRow]:
-    return [context_row(q, "direct", []) for q in questions]
+def run(method: str, questions: list[Question], _retriever: Any, _settings: dict[str, Any]) -> list[ContextRow]:
+    return [context_row(q, method, []) for q in questions]
 
 
-METHOD = Method("direct", None, run)
+DIRECT = Method("direct", partial(run, "direct"))
+COT = Method("cot", partial(run, "cot"), answer_style="cot")

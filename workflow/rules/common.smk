@@ -30,7 +30,7 @@ def section_json(name):
 
 
 def retriever_kind(method):
-    return get_method(method).index_kind(config["search"])
+    return get_method(method).index_kind(config)
 
 
 def built_models(*paths):
@@ -45,15 +45,17 @@ def searcher_model(method):
 
 def infer_inputs(method):
     """Input function for inferring with `method`: the QA set, the index and corpus when the method
-    retrieves, the searcher folder when this workflow builds it (trained or converted)."""
+    retrieves, and the model folders it loads that this workflow builds (trained searcher, converted LLM)."""
 
     def inputs(wildcards):
         paths = {"qa": f"{RESULTS}/data/qa/{wildcards.dataset}.jsonl"}
         kind = retriever_kind(method)
         if kind:
             paths.update(index=f"{RESULTS}/index/{kind}", corpus=CORPUS)
+        models = get_method(method).model_paths(config)
         if get_method(method).uses_searcher:
-            paths["searcher"] = built_models(searcher_model(method))
+            models.append(searcher_model(method))
+        paths["models"] = built_models(*models)
         return paths
 
     return inputs

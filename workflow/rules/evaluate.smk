@@ -10,6 +10,7 @@ rule evaluate:
     params:
         generators=section_json("generators"),
         judge=section_json("judge"),
+        baselines=section_json("baselines"),
     conda:
         "../../envs/s3core.yaml"
     log:
@@ -19,4 +20,5 @@ rule evaluate:
     threads: config["threads"]
     shell:
         "s3core --threads {threads} evaluate --contexts {input.contexts} --out {output} "
-        "--generator {wildcards.generator} --generators {params.generators:q} --judge {params.judge:q} 2> {log}"
+        "--generator {wildcards.generator} --generators {params.generators:q} --judge {params.judge:q} "
+        "--baselines {params.baselines:q} 2> {log}"

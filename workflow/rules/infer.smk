@@ -16,6 +16,8 @@ for method in METHODS:
             retriever=section_json("retriever"),
             search=section_json("search"),
             searcher=section_json("searcher"),
+            baselines=section_json("baselines"),
+            generators=section_json("generators"),
             extra=infer_args(method),
         conda:
             "../../envs/s3core.yaml"
@@ -28,4 +30,5 @@ for method in METHODS:
         shell:
             "s3core --threads {threads} infer --method {params.method} --qa {input.qa} --out {output} "
             "{params.extra} --retriever {params.retriever:q} --search {params.search:q} "
-            "--searcher {params.searcher:q} --server-log {log.server} 2> {log.main}"
+            "--searcher {params.searcher:q} --baselines {params.baselines:q} --generators {params.generators:q} "
+            "--server-log {log.server} 2> {log.main}"

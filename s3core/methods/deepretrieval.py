@@ -1,0 +1,46 @@
+"""DeepRetrieval: a query-rewriter model (trained with RL for retrieval recall) turns the question into a
+Boolean keyword query, given as JSON in `<answer>`; BM25 retrieves the top-k documents with it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from s3core.generation import Messages
+from s3core.methods import ContextRow, Method, Question, context_row
+from s3core.methods.models import policy_model
+from s3core.retrieval.client import RetrieverClient
+from s3core.search.actions import parse_query
+
+PROMPT = (
+    "Rewrite the question into a query for a BM25 keyword search engine that supports Boolean operators "
+    "(AND, OR, parentheses) so that the documents holding its answer rank first. Think inside <think> and "
+    "</think>, then give the query as JSON inside <answer> and </answer>, e.g. "
+    '<answer>{{"query": "(\\"Pale Fire\\" OR Nabokov) AND novel"}}</answer>.\n\nQuestion: {question}'
+)
+ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
+
+
+def rewriter_messages(question: str) -> Messages:
+    return [{"role": "user", "content": PROMPT.format(question=question)}]
+
+
+def rewritten_query(output: str, question: str) -> str:
+    """The query in the last `<answer>` (JSON or raw text; an unclosed tag counts); the question when none."""
+    found = ANSWER.findall(output)
+    query = parse_query(found[-1]) if found else ""
+    return query or question
+
+
+def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+    section = settings["baselines"]["deepretrieval"]
+    model = policy_model("deepretrieval", section)
+    outputs = model.complete([rewriter_messages(q["question"]) for q in questions], ["" for _ in questions],
+                             section["max_new_tokens"], ["</answer>"])
+    queries = [rewritten_query(out, q["question"]) for out, q in zip(outputs, questions)]
+    hits = retriever.search(queries, section["topk"])
+    return [context_row(q, "deepretrieval", [d.to_dict() for d in docs], trace=f"{out}\nquery: {query}")
+            for q, out, query, docs in zip(questions, outputs, queries, hits)]
+
+
+METHOD = Method("deepretrieval", run, retriever="bm25", settings_key="baselines.deepretrieval")

@@ -178,6 +178,13 @@ def cmd_plot(args: argparse.Namespace) -> None:
     log.info("training curve -> %s", args.out)
 
 
+def cmd_profile_install(args: argparse.Namespace) -> None:
+    from s3core.profile import install_profile
+
+    link = install_profile(args.source, args.name, force=args.force)
+    log.info("profile %r -> %s: run `snakemake --profile %s all` from the repository root", args.name, link, args.name)
+
+
 def cmd_table(args: argparse.Namespace) -> None:
     from s3core.report import write_tables
 
@@ -275,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_plot)
+
+    p = verbs.add_parser("profile", help="Snakemake profiles").add_subparsers(dest="action", required=True)
+    p = p.add_parser("install", help="link the SLURM profile into ~/.config/snakemake (for --profile slurm)")
+    p.add_argument("--source", type=Path, default=Path("workflow/profiles/slurm"))
+    p.add_argument("--name", default="slurm")
+    p.add_argument("--force", action="store_true", help="replace another link or file of that name")
+    p.set_defaults(func=cmd_profile_install)
 
     p = verbs.add_parser("table", help="write the results tables (markdown + csv) from answer files")
     p.add_argument("--answers", type=Path, nargs="+", required=True)

@@ -1,40 +1,15 @@
 """The Snakemake workflow: lint, dry runs of the shipped configs, and the slice DAG on a tiny config."""
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "suite": "test-tiny",
-    "assets": {"corpus": {"distractors": 150}, "train": {"source": "nq_dev", "size": 4},
-               "eval": {"nq": {"source": "nq_test", "size": 4}, "triviaqa": {"source": "triviaqa_test", "size": 4}}},
-    "generators": {"smollm2-135m": {"backend": "hf", "model": "results/test-tiny/assets/llm",
-                                    "max_new_tokens": 12, "batch_size": 4}},
-    "search": {"max_turns": 1, "extra_search_round": False, "max_new_tokens": 16, "max_obs_tokens": 128},
-    "searcher": {"model": "results/test-tiny/assets/llm", "batch_size": 4},
-    "train": {"steps": 1, "batch_size": 2, "mini_batch_size": 2, "micro_batch_size": 2, "checkpoint_every": 1,
-              "drop_rag_correct": False},
-    "baselines": {"cot": {"max_new_tokens": 24}, "ircot": {"max_steps": 2, "max_new_tokens": 12},
-                  "search_o1": {"max_searches": 1, "max_new_tokens": 16, "condense_max_new_tokens": 12},
-                  "search_r1": {"model": "results/test-tiny/assets/llm", "max_turns": 1, "max_new_tokens": 16},
-                  "deepretrieval": {"model": "results/test-tiny/assets/llm", "max_new_tokens": 16}},
-    "eval": {"methods": ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval",
-                         "s3_step0", "s3"]},
-}
-METHODS = TINY["eval"]["methods"]
+from workflow_run import ALL_METHODS, ROOT, snakemake, tiny_config
 
-
-def snakemake(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1800)
+TINY = tiny_config("test-tiny", ALL_METHODS)
+METHODS = ALL_METHODS
 
 
 def test_lint_is_clean():

@@ -24,6 +24,14 @@ wildcard_constraints:
     kind="bm25|dense",
 
 
+def job_resources(*names):
+    """Cluster resources of a job: config `resources.default`, then each named entry over it."""
+    merged = {}
+    for name in ("default", *names):
+        merged.update(config["resources"].get(name, {}))
+    return merged
+
+
 def section_json(name):
     """A config section as JSON text for an `s3core --<section>` option (stable key order)."""
     return json.dumps(config[name], sort_keys=True)

@@ -12,6 +12,8 @@ rule download:
         out=lambda wildcards, output: os.path.dirname(output.manifest),
     conda:
         "../../envs/s3core.yaml"
+    resources:
+        **job_resources("download"),
     log:
         f"{RESULTS}/logs/download.log",
     benchmark:
@@ -27,6 +29,8 @@ rule convert_llm:
         gguf=config["assets"]["llm"]["gguf"],
     conda:
         "../../envs/s3core.yaml"
+    resources:
+        **job_resources("convert_llm"),
     log:
         f"{RESULTS}/logs/convert_llm.log",
     benchmark:

@@ -13,6 +13,8 @@ rule evaluate:
         baselines=section_json("baselines"),
     conda:
         "../../envs/s3core.yaml"
+    resources:
+        **job_resources("evaluate"),
     log:
         f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.log",
     benchmark:

@@ -10,6 +10,8 @@ rule index:
         retriever=section_json("retriever"),
     conda:
         "../../envs/s3core.yaml"
+    resources:
+        **job_resources("index"),
     log:
         f"{RESULTS}/logs/index_{{kind}}.log",
     benchmark:

@@ -21,6 +21,8 @@ for method in METHODS:
             extra=infer_args(method),
         conda:
             "../../envs/s3core.yaml"
+        resources:
+            **job_resources("infer", f"infer_{method}"),
         log:
             main=f"{RESULTS}/logs/infer/{method}/{{dataset}}.log",
             server=f"{RESULTS}/logs/infer/{method}/{{dataset}}.server.log",

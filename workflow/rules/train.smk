@@ -19,6 +19,8 @@ rule precompute:
         generator=REWARD_GENERATOR,
     conda:
         "../../envs/s3core.yaml"
+    resources:
+        **job_resources("precompute"),
     log:
         main=f"{RESULTS}/logs/precompute.log",
         server=f"{RESULTS}/logs/precompute.server.log",
@@ -53,6 +55,8 @@ rule train_s3:
         generator=REWARD_GENERATOR,
     conda:
         "../../envs/s3core.yaml"
+    resources:
+        **job_resources("train_s3"),
     log:
         main=f"{RESULTS}/logs/train_s3.log",
         server=f"{RESULTS}/logs/train_s3.server.log",

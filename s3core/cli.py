@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3core import config
 from s3core.errors import S3Error
+from s3core.sidecar import exit_on_sigterm
 
 if TYPE_CHECKING:
     from s3core.generation import Generator
@@ -313,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        args.func(args)
+        with exit_on_sigterm():
+            args.func(args)
     except S3Error as exc:
         log.error("%s", exc)
         return 2

@@ -4,6 +4,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -107,6 +109,25 @@ def test_sidecar_stop_terminates_process_group(tmp_path, bm25_index, small_corpu
         pid = s.process.pid
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+
+
+def test_sigterm_to_the_job_stops_its_sidecar(tmp_path):
+    """scancel / preemption sends SIGTERM to the job: its sidecar must not outlive it."""
+    script = (
+        "import sys, time\n"
+        "from s3core.sidecar import Sidecar, exit_on_sigterm\n"
+        "with exit_on_sigterm(), Sidecar([sys.executable, '-m', 'http.server', '{port}', '--bind', '127.0.0.1'],"
+        f" {str(tmp_path / 'http.log')!r}, health_path='/') as s:\n"
+        "    print(s.process.pid, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    job = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid = int(job.stdout.readline())
+    os.killpg(server_pid, 0)                     # the sidecar runs
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(30) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.killpg(server_pid, 0)
 
 
 def test_batcher_merges_waiting_requests_and_slices_topk():

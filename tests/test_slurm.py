@@ -96,7 +96,7 @@ def test_tiny_dag_through_slurm(slurm, tmp_path):
     config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}}   # fake GRES: scheduled, runs on the CPU
     path = tmp_path / "slurm.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = snakemake("--profile", "workflow/profiles/slurm", "--configfile", str(path), "all", timeout=1500)
+    run = snakemake("all", "--profile", "workflow/profiles/slurm", "--configfile", str(path), timeout=1500)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
 
     table = pd.read_csv(ROOT / "results" / suite / "tables" / "main.csv")

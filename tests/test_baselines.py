@@ -206,3 +206,15 @@ def test_methods_name_their_index_from_config():
     assert kinds == {"direct": None, "cot": None, "rag_bm25": "bm25", "rag_dense": "dense", "ircot": "bm25",
                      "search_o1": "dense", "search_r1": "dense", "deepretrieval": "bm25", "s3": "bm25"}
     assert get_method("cot").answer_style == "cot" and get_method("ircot").answer_style == "direct"
+
+
+def test_methods_name_the_models_they_load():
+    config = {"generators": {"g1": {"model": "m/g1"}, "g2": {"model": "m/g2"}},
+              "baselines": {"reasoner": None, "ircot": {}, "search_o1": {}, "search_r1": {"model": "m/sr1"},
+                            "deepretrieval": {"model": "m/dr"}}, "search": {}}
+    assert get_method("ircot").model_paths(config) == ["m/g1"]            # the first generator reasons
+    config["baselines"]["reasoner"] = "g2"
+    assert get_method("search_o1").model_paths(config) == ["m/g2"]
+    assert get_method("search_r1").model_paths(config) == ["m/sr1"]
+    assert get_method("deepretrieval").model_paths(config) == ["m/dr"]
+    assert get_method("rag_dense").model_paths(config) == [] == get_method("s3").model_paths(config)

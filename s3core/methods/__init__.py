@@ -29,9 +29,12 @@ class Method:
     answer_style: str = "direct"
 
     def _section(self, config: dict[str, Any]) -> dict[str, Any]:
+        """This method's own config section ({} when it has none)."""
+        if not self.settings_key:
+            return {}
         section = config
-        for key in (self.settings_key or "").split("."):
-            section = section[key] if key else {}
+        for key in self.settings_key.split("."):
+            section = section[key]
         return section
 
     def index_kind(self, config: dict[str, Any]) -> str | None:
@@ -44,9 +47,8 @@ class Method:
         if self.uses_reasoner:
             generators = config["generators"]
             paths.append(generators[config["baselines"]["reasoner"] or next(iter(generators))]["model"])
-        if "model" in self._section(config):
-            paths.append(self._section(config)["model"])
-        return paths
+        own_model = self._section(config).get("model")
+        return paths + [own_model] if own_model else paths
 
 
 def context_row(question: Question, method: str, docs: list[dict[str, str]], trace: str | None = None) -> ContextRow:

@@ -1,6 +1,9 @@
 """Generator backends: the in-process HF model (the real demo LLM) and the OpenAI-compatible client."""
 
+import os
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -12,6 +15,7 @@ from s3core.corpus import Document
 from s3core.errors import ConfigError, ServiceError
 from s3core.generation import load_generator
 from s3core.generation.prompts import generator_messages
+from s3core.generation.vllm import vllm_command
 from s3core.sidecar import free_port
 
 
@@ -106,6 +110,38 @@ def test_hf_complete_continues_a_prefix_and_stops_at_a_string(hf_generator):
     word = full.split()[1]
     stopped = hf_generator.complete([conversation], ["Red,"], 16, stop=[word])[0]
     assert stopped == full[: full.find(word)] and word not in stopped
+
+
+FAKE_VLLM = [sys.executable, str(Path(__file__).with_name("fake_vllm.py")), "serve"]
+
+
+def vllm_settings(tmp_path, extra_args=()):
+    return config.section("generators", {"g": {"backend": "vllm", "model": "Qwen/Qwen2.5-7B-Instruct", "vllm": {
+        "command": FAKE_VLLM, "tensor_parallel_size": 2, "extra_args": list(extra_args),
+        "log_dir": str(tmp_path), "startup_timeout_s": 60}}})["g"]
+
+
+def test_vllm_command_carries_the_server_settings(tmp_path):
+    command = vllm_command(vllm_settings(tmp_path, ["--enforce-eager"]))
+    assert command[:4] == [*FAKE_VLLM, "Qwen/Qwen2.5-7B-Instruct"]
+    flags = dict(zip(command[4::2], command[5::2]))
+    assert flags["--port"] == "{port}" and flags["--tensor-parallel-size"] == "2"
+    assert flags["--max-model-len"] == "8192" and flags["--gpu-memory-utilization"] == "0.9"
+    assert command[-1] == "--enforce-eager"
+
+
+def test_vllm_backend_starts_its_server_answers_and_stops_it(tmp_path):
+    generator = load_generator("g", vllm_settings(tmp_path))
+    pid = generator.sidecar.process.pid
+    assert generator.chat([[{"role": "user", "content": "hello"}]]) == ["Qwen/Qwen2.5-7B-Instruct: hello"]
+    generator.close()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+
+
+def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
+    with pytest.raises(ServiceError, match="cannot load Qwen"):
+        load_generator("g", vllm_settings(tmp_path, ["--fail"]))
 
 
 def test_openai_backend_errors(monkeypatch):

@@ -33,6 +33,10 @@ def load_generator(name: str, settings: dict[str, Any]) -> Generator:
         from s3core.generation.hf import HFGenerator
 
         return HFGenerator(name, settings)
+    if settings["backend"] == "vllm":
+        from s3core.generation.vllm import VLLMGenerator
+
+        return VLLMGenerator(name, settings)
     from s3core.generation.openai_http import OpenAIGenerator
 
     return OpenAIGenerator(name, settings)

@@ -1,0 +1,41 @@
+"""Backend "vllm": the job starts its own vLLM OpenAI-compatible server as a sidecar on a free loopback port,
+talks to it like any OpenAI endpoint, and stops it when the process ends (normally, on an error, or on SIGTERM,
+which the CLI turns into a clean exit)."""
+
+from __future__ import annotations
+
+import atexit
+from pathlib import Path
+from typing import Any
+
+from s3core.generation.openai_http import OpenAIGenerator
+from s3core.sidecar import Sidecar
+
+
+def vllm_command(settings: dict[str, Any]) -> list[str]:
+    """`vllm serve <model>` with the generator's settings; `{port}` is filled in by the sidecar."""
+    server = settings["vllm"]
+    return [
+        *server["command"], settings["model"], "--host", "127.0.0.1", "--port", "{port}",
+        "--served-model-name", settings["model"],
+        "--tensor-parallel-size", str(server["tensor_parallel_size"]),
+        "--max-model-len", str(server["max_model_len"]),
+        "--gpu-memory-utilization", str(server["gpu_memory_utilization"]),
+        *server["extra_args"],
+    ]
+
+
+class VLLMGenerator(OpenAIGenerator):
+    """An OpenAI client of a vLLM server that this object started; `close` (or interpreter exit) stops it."""
+
+    def __init__(self, name: str, settings: dict[str, Any]):
+        server = settings["vllm"]
+        self.sidecar = Sidecar(vllm_command(settings), Path(server["log_dir"]) / f"{name}.log",
+                               startup_timeout_s=server["startup_timeout_s"])
+        self.sidecar.start()
+        atexit.register(self.sidecar.stop)
+        super().__init__(name, {**settings, "base_url": f"{self.sidecar.url}/v1"})
+
+    def close(self) -> None:
+        self.sidecar.stop()
+        atexit.unregister(self.sidecar.stop)

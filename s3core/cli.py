@@ -74,16 +74,20 @@ def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any
 
 def _retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace) -> RetrieverClient:
     """A client of `--retriever-url`, or of a sidecar server over `--index/--corpus` (stopped with `stack`)."""
+    from s3core.provenance import record_service, service_version
     from s3core.retrieval.client import RetrieverClient
     from s3core.sidecar import Sidecar
 
     url = args.retriever_url
-    if not url:
+    if url:
+        record_service(f"retriever:{kind}", url, external=True, version=service_version(url, "/health"))
+    else:
         if not (args.index and args.corpus):
             raise S3Error(f"{kind} retrieval needs --index and --corpus (or --retriever-url)")
         command = serve_command(kind, args.index, args.corpus, args.retriever)
         timeout = args.retriever["server"]["startup_timeout_s"]
-        url = stack.enter_context(Sidecar(command, args.server_log, startup_timeout_s=timeout)).url
+        sidecar = Sidecar(command, args.server_log, startup_timeout_s=timeout, role=f"retriever:{kind}")
+        url = stack.enter_context(sidecar).url
     client = RetrieverClient(url, args.retriever["client"])
     stack.callback(client.close)
     return client
@@ -159,6 +163,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     from s3core.train.reward import training_pool
 
     settings = args.train
+    if settings["engine"] != "local":
+        raise S3Error(f"train.engine {settings['engine']!r} is not built yet (its Ray cluster is: s3core ray-run); "
+                      "use train.engine 'local'")
     pool = training_pool(read_jsonl(args.cache), settings["drop_rag_correct"], settings["drop_yes_no"])
     log.info("training pool: %d of the cached questions", len(pool))
     generator, judge_model = _answerers(args)
@@ -184,6 +191,21 @@ def cmd_profile_install(args: argparse.Namespace) -> None:
 
     link = install_profile(args.source, args.name, force=args.force)
     log.info("profile %r -> %s: run `snakemake --profile %s all` from the repository root", args.name, link, args.name)
+
+
+def cmd_ray_run(args: argparse.Namespace) -> None:
+    from s3core.raycluster import describe, plan_for_allocation, run_on_ray
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise S3Error("ray-run needs the command to run on the cluster after `--`")
+    plan = plan_for_allocation(os.environ, args.nodes.split(",") if args.nodes else None)
+    if args.dry_run:
+        print(describe(plan, command))
+        return
+    status = run_on_ray(command, plan, args.startup_timeout_s)
+    if status:
+        raise S3Error(f"the command on the Ray cluster exited with code {status}: {' '.join(command)}")
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -225,6 +247,8 @@ def _answering_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3core", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all)")
+    parser.add_argument("--provenance", type=Path, default=None,
+                        help="write where and with what this job ran, and the servers it used, to this JSON file")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     p = verbs.add_parser("download", help="build the demo corpus, QA sets and manifest")
@@ -291,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace another link or file of that name")
     p.set_defaults(func=cmd_profile_install)
 
+    p = verbs.add_parser("ray-run", help="start a Ray cluster across this SLURM allocation, run a command on it")
+    p.add_argument("--dry-run", action="store_true", help="print the srun/ray commands instead of running them")
+    p.add_argument("--nodes", help="comma-separated host names instead of SLURM_JOB_NODELIST (for --dry-run)")
+    p.add_argument("--startup-timeout-s", type=float, default=300)
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...: runs with RAY_ADDRESS set")
+    p.set_defaults(func=cmd_ray_run)
+
     p = verbs.add_parser("table", help="write the results tables (markdown + csv) from answer files")
     p.add_argument("--answers", type=Path, nargs="+", required=True)
     p.add_argument("--md", type=Path, required=True)
@@ -305,11 +336,9 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def main(argv: list[str] | None = None) -> int:
-    _quiet_libraries()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run_verb(args: argparse.Namespace) -> int:
+    """Run the chosen verb; 0 on success, 2 on an error the researcher can act on."""
     try:
-        args = build_parser().parse_args(argv)
         if args.threads:
             import torch
 
@@ -320,6 +349,25 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if not args.provenance:
+        return run_verb(args)
+    from s3core.provenance import start_record, write_provenance
+
+    started, status = start_record(), 1  # 1 unless the verb returns or exits with its own status
+    try:
+        status = run_verb(args)
+    except SystemExit as exc:
+        status = exc.code
+        raise
+    finally:
+        write_provenance(args.provenance, sys.argv if argv is None else argv, started, status)
+    return status
 
 
 if __name__ == "__main__":

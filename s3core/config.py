@@ -52,6 +52,15 @@ def validate(data: dict[str, Any], subschema: dict[str, Any] | None = None) -> d
     return data
 
 
+def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Rules the schema cannot say: several training nodes only for an engine that uses them."""
+    nodes = data["resources"].get("train_s3", {}).get("nodes", 1)
+    if nodes > 1 and data["train"]["engine"] == "local":
+        raise ConfigError(f"config key 'resources.train_s3.nodes': {nodes} nodes, but train.engine 'local' trains "
+                          "in one process; use 1 node, or train.engine 'verl' for a Ray cluster across nodes")
+    return data
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file and validate it."""
     path = Path(path)
@@ -60,7 +69,7 @@ def load(path: str | Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     try:
-        return validate(data)
+        return check_across_keys(validate(data))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

@@ -1,4 +1,5 @@
-"""Run a server (retriever, later vLLM) as a child process on a free loopback port for one job's lifetime."""
+"""Run a server (retriever, vLLM) as a child process on a free loopback port for one job's lifetime; it is noted
+in the job's provenance record with its command, version and exit code."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from types import FrameType, TracebackType
 import httpx
 
 from s3core.errors import ServiceError
+from s3core.provenance import now, record_service, service_version
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -48,17 +50,21 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 class Sidecar:
-    """Start `command` (with `{port}` filled in), wait until GET `health_path` answers 200, stop on exit."""
+    """Start `command` (with `{port}` filled in), wait until GET `health_path` answers 200, stop on exit.
+    `role` names it in the provenance record; `version_path` is where it tells its version (default: health)."""
 
     def __init__(self, command: list[str], log: Path, host: str = "127.0.0.1", health_path: str = "/health",
-                 startup_timeout_s: float = 600):
+                 startup_timeout_s: float = 600, role: str = "server", version_path: str | None = None):
         self.port = free_port(host)
         self.command = [part.replace("{port}", str(self.port)) for part in command]
         self.url = f"http://{host}:{self.port}"
         self.log = Path(log)
         self.health_path = health_path
         self.startup_timeout_s = startup_timeout_s
+        self.role = role
+        self.version_path = version_path or health_path
         self.process: subprocess.Popen | None = None
+        self.record: dict | None = None
 
     def __enter__(self) -> "Sidecar":
         self.start()
@@ -76,6 +82,8 @@ class Sidecar:
         except BaseException:
             self.stop()
             raise
+        self.record = record_service(self.role, self.url, external=False, command=self.command, pid=self.process.pid,
+                                     log=str(self.log), version=service_version(self.url, self.version_path))
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -97,12 +105,13 @@ class Sidecar:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, grace_s: float = 10) -> None:
-        """SIGTERM the sidecar's process group, SIGKILL it after `grace_s`."""
-        if not self.alive():
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        """SIGTERM the sidecar's process group, SIGKILL it after `grace_s`; note how it ended."""
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.record is not None and "stopped" not in self.record:
+            self.record.update(stopped=now(), exit_code=self.process.returncode)

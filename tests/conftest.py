@@ -1,9 +1,12 @@
-"""Shared fixtures: a small real corpus from the demo package, its indexes, and the converted demo LLM."""
+"""Shared fixtures: a small real corpus from the demo package, its indexes, the converted demo LLM, and the
+SLURM controller the cluster tests need."""
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 LLM_CACHE = ROOT / "results" / ".test-cache" / "llm"
+BRING_UP = "sudo FAKE_GPUS=1 bash scripts/local-slurm-up.sh"
 TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]
+
+
+def slurm_controller_up() -> bool:
+    if not shutil.which("sbatch"):
+        return False
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+    return "UP" in ping.stdout
+
+
+@pytest.fixture()
+def slurm():
+    """Skip without a SLURM controller, except in CI, where the cluster tests must run."""
+    if slurm_controller_up():
+        return
+    message = f"no SLURM controller answers here; try the cluster path on one machine: {BRING_UP}"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the SLURM test, but {message}")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""A stand-in for `vllm serve MODEL --host H --port P ...` in tests (vLLM needs a GPU): GET /health and an
-OpenAI chat endpoint that answers "<model>: <last message>". `--fail` exits at once, like a bad model path."""
+"""A stand-in for `vllm serve MODEL --host H --port P ...` in tests (vLLM needs a GPU): GET /health, GET /version
+and an OpenAI chat endpoint that answers "<model>: <last message>". `--fail` exits at once, like a bad model path."""
 
 import argparse
 import sys
@@ -24,6 +24,10 @@ def main() -> None:
     @app.get("/health")
     def health() -> dict:
         return {}
+
+    @app.get("/version")
+    def version() -> dict:
+        return {"version": "fake"}
 
     @app.post("/v1/chat/completions")
     def chat(body: dict) -> dict:

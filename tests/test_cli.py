@@ -3,7 +3,9 @@
 import json
 import logging
 
-from s3core.cli import main
+from s3core import __version__
+from s3core.cli import main, serve_command
+from s3core.sidecar import Sidecar
 from s3core.jsonl import read_jsonl, write_jsonl
 
 QUESTIONS = [
@@ -26,6 +28,40 @@ def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corp
     assert rows[0]["docs"][0]["title"] == "Jupiter" and rows[0]["method"] == "rag_bm25"
     assert main(["infer", "--method", "direct", "--qa", str(qa), "--out", str(tmp_path / "d.jsonl")]) == 0
     assert [r["docs"] for r in read_jsonl(tmp_path / "d.jsonl")] == [[], []]
+
+
+def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_index, small_corpus,
+                                                               retriever_settings):
+    qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
+    write_jsonl(qa, QUESTIONS)
+    common = ["infer", "--method", "rag_bm25", "--qa", str(qa), "--out", str(tmp_path / "rag.jsonl"),
+              "--retriever", json.dumps(retriever_settings)]
+    sidecar = [*common, "--index", str(bm25_index), "--corpus", str(small_corpus),
+               "--server-log", str(tmp_path / "server.log")]
+    assert main(["--provenance", str(record), *sidecar]) == 0
+    run = json.loads(record.read_text())
+    assert run["exit_status"] == 0 and run["argv"][2:4] == ["infer", "--method"]
+    assert run["packages"]["s3core"] == __version__ and run["packages"]["torch"]
+    [server] = run["services"]
+    assert server["role"] == "retriever:bm25" and not server["external"] and "stopped" in server
+    assert server["version"]["s3core"] == __version__ and server["version"]["documents"] == len(read_jsonl(small_corpus))
+    assert server["command"][2:4] == ["s3core.cli", "serve"] and server["log"].endswith("server.log")
+
+    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
+        assert main(["--provenance", str(record), *common, "--retriever-url", s.url]) == 0
+    [external] = json.loads(record.read_text())["services"]
+    assert external["external"] and external["url"] == s.url and external["version"]["retriever"] == "bm25"
+
+
+def test_provenance_is_written_when_the_job_fails(tmp_path, small_corpus, retriever_settings):
+    qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
+    write_jsonl(qa, QUESTIONS)
+    assert main(["--provenance", str(record), "infer", "--method", "rag_bm25", "--qa", str(qa),
+                 "--out", str(tmp_path / "o.jsonl"), "--index", str(tmp_path / "missing"),
+                 "--corpus", str(small_corpus), "--retriever", json.dumps(retriever_settings),
+                 "--server-log", str(tmp_path / "server.log")]) == 2
+    run = json.loads(record.read_text())
+    assert run["exit_status"] == 2 and run["services"] == [] and not (tmp_path / "o.jsonl").exists()
 
 
 def test_errors_exit_2_with_a_message(tmp_path, caplog):

@@ -137,6 +137,8 @@ def test_vllm_backend_starts_its_server_answers_and_stops_it(tmp_path):
     generator.close()
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+    record = generator.sidecar.record  # what the job's provenance file says of this server
+    assert record["role"] == "generator:g" and record["version"] == {"version": "fake"} and "stopped" in record
 
 
 def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):

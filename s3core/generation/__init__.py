@@ -38,5 +38,8 @@ def load_generator(name: str, settings: dict[str, Any]) -> Generator:
 
         return VLLMGenerator(name, settings)
     from s3core.generation.openai_http import OpenAIGenerator
+    from s3core.provenance import record_service
 
-    return OpenAIGenerator(name, settings)
+    generator = OpenAIGenerator(name, settings)
+    record_service(f"generator:{name}", settings["base_url"], external=True, model=settings["model"])
+    return generator

@@ -31,7 +31,8 @@ class VLLMGenerator(OpenAIGenerator):
     def __init__(self, name: str, settings: dict[str, Any]):
         server = settings["vllm"]
         self.sidecar = Sidecar(vllm_command(settings), Path(server["log_dir"]) / f"{name}.log",
-                               startup_timeout_s=server["startup_timeout_s"])
+                               startup_timeout_s=server["startup_timeout_s"], role=f"generator:{name}",
+                               version_path="/version")
         self.sidecar.start()
         atexit.register(self.sidecar.stop)
         super().__init__(name, {**settings, "base_url": f"{self.sidecar.url}/v1"})

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
+from s3core import __version__
 from s3core.retrieval.base import Hit, Retriever
 from s3core.retrieval.batcher import DynamicBatcher
 
@@ -60,7 +61,8 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "retriever": retriever.kind, "documents": len(retriever), "batching": bool(batcher)}
+        return {"status": "ok", "retriever": retriever.kind, "documents": len(retriever), "batching": bool(batcher),
+                "s3core": __version__}
 
     @app.post("/retrieve")
     async def retrieve(request: RetrieveRequest) -> dict[str, Any]:

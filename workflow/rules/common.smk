@@ -98,6 +98,11 @@ def training_models():
     )
 
 
+def training_launcher():
+    """What the training command runs under: with train.engine verl, a Ray cluster across the job's nodes."""
+    return "s3core ray-run --" if config["train"]["engine"] == "verl" else ""
+
+
 def training_outputs():
     """The training curve when the trained searcher is evaluated."""
     return [f"{TRAIN_RUN}/curve.png"] if "s3" in METHODS else []

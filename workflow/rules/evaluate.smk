@@ -16,11 +16,12 @@ rule evaluate:
     resources:
         **job_resources("evaluate"),
     log:
-        f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.log",
+        main=f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.log",
+        provenance=f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{method}}/{{generator}}/{{dataset}}.tsv"
     threads: config["threads"]
     shell:
-        "s3core --threads {threads} evaluate --contexts {input.contexts} --out {output} "
+        "s3core --threads {threads} --provenance {log.provenance} evaluate --contexts {input.contexts} --out {output} "
         "--generator {wildcards.generator} --generators {params.generators:q} --judge {params.judge:q} "
-        "--baselines {params.baselines:q} 2> {log}"
+        "--baselines {params.baselines:q} 2> {log.main}"

@@ -13,10 +13,11 @@ rule index:
     resources:
         **job_resources("index"),
     log:
-        f"{RESULTS}/logs/index_{{kind}}.log",
+        main=f"{RESULTS}/logs/index_{{kind}}.log",
+        provenance=f"{RESULTS}/logs/index_{{kind}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/index_{{kind}}.tsv"
     threads: config["threads"]
     shell:
-        "s3core --threads {threads} index --kind {wildcards.kind} --corpus {input.corpus} "
-        "--out {output} --retriever {params.retriever:q} 2> {log}"
+        "s3core --threads {threads} --provenance {log.provenance} index --kind {wildcards.kind} --corpus {input.corpus} "
+        "--out {output} --retriever {params.retriever:q} 2> {log.main}"

@@ -1,5 +1,6 @@
 # Methods -> context files, one rule per method (infer_direct, infer_rag_dense, infer_s3, ...).
-# A retrieving method starts its retriever server as a sidecar on a free port inside its own job.
+# A retrieving method starts its retriever server as a sidecar on a free port inside its own job; the job's
+# provenance file records where it ran, the software versions and the servers it used.
 
 
 for method in METHODS:
@@ -26,11 +27,12 @@ for method in METHODS:
         log:
             main=f"{RESULTS}/logs/infer/{method}/{{dataset}}.log",
             server=f"{RESULTS}/logs/infer/{method}/{{dataset}}.server.log",
+            provenance=f"{RESULTS}/logs/infer/{method}/{{dataset}}.provenance.json",
         benchmark:
             f"{RESULTS}/benchmarks/infer/{method}/{{dataset}}.tsv"
         threads: config["threads"]
         shell:
-            "s3core --threads {threads} infer --method {params.method} --qa {input.qa} --out {output} "
+            "s3core --threads {threads} --provenance {log.provenance} infer --method {params.method} --qa {input.qa} --out {output} "
             "{params.extra} --retriever {params.retriever:q} --search {params.search:q} "
             "--searcher {params.searcher:q} --baselines {params.baselines:q} --generators {params.generators:q} "
             "--server-log {log.server} 2> {log.main}"

@@ -1,6 +1,7 @@
 # s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once), PPO on the
-# searcher with the Gain-Beyond-RAG reward, and the training curve. Checkpoints under train/s3/checkpoints
-# are not outputs: a killed run resumes from them.
+# searcher with the Gain-Beyond-RAG reward, and the training curve. Checkpoints under train/s3/checkpoints are not
+# outputs: a killed run resumes from them. With train.engine verl the training job first starts a Ray cluster
+# across its nodes (resources.train_s3.nodes; s3core ray-run).
 
 
 rule precompute:
@@ -24,11 +25,12 @@ rule precompute:
     log:
         main=f"{RESULTS}/logs/precompute.log",
         server=f"{RESULTS}/logs/precompute.server.log",
+        provenance=f"{RESULTS}/logs/precompute.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/precompute.tsv"
     threads: config["threads"]
     shell:
-        "s3core --threads {threads} precompute --qa {input.qa} --out {output} --index {input.index} "
+        "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
         "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
         "--server-log {log.server} 2> {log.main}"
@@ -53,6 +55,7 @@ rule train_s3:
         generators=section_json("generators"),
         judge=section_json("judge"),
         generator=REWARD_GENERATOR,
+        launcher=training_launcher(),
     conda:
         "../../envs/s3core.yaml"
     resources:
@@ -60,11 +63,12 @@ rule train_s3:
     log:
         main=f"{RESULTS}/logs/train_s3.log",
         server=f"{RESULTS}/logs/train_s3.server.log",
+        provenance=f"{RESULTS}/logs/train_s3.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/train_s3.tsv"
     threads: config["threads"]
     shell:
-        "s3core --threads {threads} train --cache {input.cache} --out {params.run} --index {input.index} "
+        "{params.launcher} s3core --threads {threads} --provenance {log.provenance} train --cache {input.cache} --out {params.run} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
         "--searcher {params.searcher:q} --train {params.train:q} --reward {params.reward:q} "
         "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "

@@ -1,0 +1,80 @@
+"""Multi-node training's Ray cluster: the plan for an allocation (dry run), the training rule that wraps itself in
+it, and a real one-node Ray cluster started with `srun --overlap` inside a job of the local SLURM cluster."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from s3core.config import check_across_keys, validate
+from s3core.errors import ConfigError, S3Error
+from s3core.raycluster import describe, plan_for_allocation
+from workflow_run import ROOT, snakemake
+
+ALLOCATION = {"SLURM_JOB_ID": "4242", "SLURM_CPUS_ON_NODE": "32", "SLURM_GPUS_ON_NODE": "4"}
+
+
+def test_plan_puts_the_head_on_one_node_and_a_worker_on_each_other():
+    plan = plan_for_allocation(ALLOCATION, ["gpu01", "gpu02", "gpu03"])
+    assert plan.head == "gpu01" and plan.workers == ("gpu02", "gpu03") and plan.port != plan.client_port
+    head, *workers, run = describe(plan, ["s3core", "train", "--out", "x"]).splitlines()
+    assert head.startswith("srun --overlap --nodes=1 --ntasks=1 --nodelist=gpu01 ray start --head")
+    assert f"--port={plan.port}" in head and "--temp-dir=/tmp/ray-4242" in head
+    for node, line in zip(plan.workers, workers):
+        assert line.startswith(f"srun --overlap --nodes=1 --ntasks=1 --nodelist={node} ray start")
+        assert f"--address={plan.address}" in line and "--num-gpus=4 " in line and "--num-cpus=32 " in line
+    assert run == f"RAY_ADDRESS={plan.address} s3core train --out x"
+
+
+@pytest.mark.skipif(not shutil.which("scontrol"), reason="needs SLURM's scontrol (scripts/local-slurm-up.sh)")
+def test_plan_reads_the_compressed_node_list():
+    plan = plan_for_allocation({**ALLOCATION, "SLURM_JOB_NODELIST": "gpu[07-09]"})
+    assert (plan.head, plan.workers) == ("gpu07", ("gpu08", "gpu09"))
+
+
+def test_outside_an_allocation_ray_run_says_how_to_use_it():
+    with pytest.raises(S3Error, match="SLURM_JOB_NODELIST is not set"):
+        plan_for_allocation({})
+
+
+def test_several_training_nodes_need_an_engine_that_uses_them():
+    config = validate(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    config["resources"]["train_s3"]["nodes"] = 2
+    with pytest.raises(ConfigError, match=r"resources\.train_s3\.nodes.*train\.engine 'verl'"):
+        check_across_keys(config)
+    config["train"]["engine"] = "verl"
+    assert check_across_keys(config) is config
+
+
+def test_multi_node_training_rule_starts_a_ray_cluster_first(tmp_path):
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    config["train"] = {**config.get("train", {}), "engine": "verl"}
+    config["resources"]["train_s3"].update(nodes=2, gpu=16)
+    path = tmp_path / "multinode.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = snakemake("--configfile", str(path), "--dry-run", "--forceall", "--printshellcmds", "--cores", "2",
+                    "results/paper/train/s3/searcher")
+    assert run.returncode == 0, run.stderr[-3000:]
+    job = run.stdout.split("rule train_s3:", 1)[1].split("\n\n", 1)[0]
+    assert "nodes=2" in job and "gpu=16" in job
+    assert " s3core ray-run -- s3core --threads" in run.stdout.split("rule train_s3:", 1)[1]
+
+
+def test_a_real_ray_cluster_in_a_slurm_job(slurm, tmp_path):
+    """One node here, so the head only; the command sees the cluster, and nothing of it outlives the job."""
+    probe = "import ray; ray.init(); print('ray cpus', ray.cluster_resources()['CPU'])"
+    s3core = str(Path(sys.executable).with_name("s3core"))
+    job = subprocess.run(
+        ["timeout", "-k", "10", "300", "srun", "--nodes=1", "--ntasks=1", "--cpus-per-task=2", "--job-name=ray-test",
+         s3core, "ray-run", "--", sys.executable, "-c", probe],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert job.returncode == 0, (job.stdout + job.stderr)[-3000:]
+    assert "ray cpus 2.0" in job.stdout
+    leftovers = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True).stdout
+    assert not leftovers.strip(), f"Ray processes outlived the job: {leftovers}"
+    assert not list(Path("/tmp").glob("ray-[0-9]*"))

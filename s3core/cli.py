@@ -354,7 +354,11 @@ def run_verb(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except S3Error as exc:  # a config section given on the command line is invalid
+        log.error("%s", exc)
+        return 2
     if not args.provenance:
         return run_verb(args)
     from s3core.provenance import start_record, write_provenance

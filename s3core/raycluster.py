@@ -19,13 +19,21 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from s3core.errors import S3Error
 from s3core.sidecar import free_port
 
 log = logging.getLogger(__name__)
 
+MARKER = "S3_RAY_CLUSTER"  # in the environment of every process of one cluster, to find them at the end
 COUNT_ALIVE_NODES = "import ray; ray.init(); print(sum(n['Alive'] for n in ray.nodes()))"
+
+
+def ray_executable() -> str:
+    """The `ray` CLI of this environment (srun steps may not have it on PATH), else whatever PATH finds."""
+    beside = Path(sys.executable).with_name("ray")
+    return str(beside) if beside.exists() else "ray"
 
 
 @dataclass(frozen=True)
@@ -53,12 +61,12 @@ class RayPlan:
                 f"--temp-dir={self.temp_dir}", "--disable-usage-stats", "--block"]
 
     def head_command(self) -> list[str]:
-        return [*self._step(self.head), "ray", "start", "--head", f"--node-ip-address={self.head_ip}",
+        return [*self._step(self.head), ray_executable(), "start", "--head", f"--node-ip-address={self.head_ip}",
                 f"--port={self.port}", f"--ray-client-server-port={self.client_port}", "--include-dashboard=false",
                 *self._resources()]
 
     def worker_command(self, node: str) -> list[str]:
-        return [*self._step(node), "ray", "start", f"--address={self.address}", *self._resources()]
+        return [*self._step(node), ray_executable(), "start", f"--address={self.address}", *self._resources()]
 
 
 def expand_nodelist(nodelist: str) -> list[str]:
@@ -106,8 +114,12 @@ def describe(plan: RayPlan, command: list[str]) -> str:
 
 
 def _alive_nodes(address: str) -> int:
-    probe = subprocess.run([sys.executable, "-c", COUNT_ALIVE_NODES], capture_output=True, text=True,
-                           env={**os.environ, "RAY_ADDRESS": address}, timeout=120)
+    """Nodes alive in the cluster at `address` (0 while it does not answer yet)."""
+    try:
+        probe = subprocess.run([sys.executable, "-c", COUNT_ALIVE_NODES], capture_output=True, text=True,
+                               env={**os.environ, "RAY_ADDRESS": address}, timeout=60)
+    except subprocess.TimeoutExpired:
+        return 0
     return int(probe.stdout.split()[-1]) if probe.returncode == 0 and probe.stdout.strip() else 0
 
 
@@ -125,7 +137,21 @@ def _wait_for_nodes(plan: RayPlan, steps: list[subprocess.Popen], timeout_s: flo
     raise S3Error(f"the Ray cluster at {plan.address} did not reach {want} nodes in {timeout_s}s")
 
 
-def _stop(steps: list[subprocess.Popen], grace_s: float = 30) -> None:
+def _marked_processes(marker: str) -> list[int]:
+    """Processes on this host whose environment carries `marker` (every Ray process of this cluster does)."""
+    needle = f"{MARKER}={marker}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _stop(steps: list[subprocess.Popen], marker: str, grace_s: float = 30) -> None:
+    """End the srun steps, then wait for this host's Ray processes (which Ray shuts down on its own
+    schedule) and kill what is left after `grace_s`."""
     for step in steps:
         if step.poll() is None:
             os.killpg(step.pid, signal.SIGTERM)
@@ -135,21 +161,29 @@ def _stop(steps: list[subprocess.Popen], grace_s: float = 30) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(step.pid, signal.SIGKILL)
             step.wait()
+    deadline = time.monotonic() + grace_s
+    while (left := _marked_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager
 def ray_cluster(plan: RayPlan, startup_timeout_s: float = 300) -> Iterator[str]:
     """Start the cluster, yield its address, stop it on the way out."""
+    marker = f"{plan.temp_dir}:{plan.port}"
+    env = {**os.environ, MARKER: marker}
     steps: list[subprocess.Popen] = []
     try:
-        steps.append(subprocess.Popen(plan.head_command(), start_new_session=True))
+        steps.append(subprocess.Popen(plan.head_command(), env=env, start_new_session=True))
         _wait_for_nodes(plan, steps, startup_timeout_s)
-        steps += [subprocess.Popen(plan.worker_command(n), start_new_session=True) for n in plan.workers]
+        steps += [subprocess.Popen(plan.worker_command(n), env=env, start_new_session=True) for n in plan.workers]
         _wait_for_nodes(plan, steps, startup_timeout_s)
         log.info("Ray cluster of %d nodes at %s", 1 + len(plan.workers), plan.address)
         yield plan.address
     finally:
-        _stop(steps)
+        _stop(steps, marker)
         shutil.rmtree(plan.temp_dir, ignore_errors=True)
 
 

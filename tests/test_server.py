@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from s3core import __version__
 from s3core.cli import serve_command
 from s3core.corpus import Document
 from s3core.errors import ServiceError
@@ -34,7 +35,7 @@ def server(tmp_path_factory, dense_index, small_corpus, retriever_settings):
 def test_health_and_contract(server):
     assert server.url.startswith("http://127.0.0.1:")
     assert httpx.get(f"{server.url}/health").json() == {
-        "status": "ok", "retriever": "dense", "documents": 60, "batching": True}
+        "status": "ok", "retriever": "dense", "documents": 60, "batching": True, "s3core": __version__}
     body = httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter", "paris"], "topk": 2,
                                                       "return_scores": True}).json()
     assert len(body["result"]) == 2 and all(len(r) == 2 for r in body["result"])

@@ -3,6 +3,7 @@ submitted rule by rule with sbatch to a real SLURM controller (`scripts/local-sl
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -86,3 +87,6 @@ def test_tiny_dag_through_slurm(slurm, tmp_path):
                 *(f"infer_{m}" for m in SLURM_METHODS)}
     assert submitted == expected and submitted.isdisjoint(LOCAL_RULES), f"SLURM jobs: {sorted(submitted)}"
     assert list((ROOT / ".snakemake" / "slurm_logs" / "rule_train_s3").rglob("*.log"))
+    training = json.loads((ROOT / "results" / suite / "logs" / "train_s3.provenance.json").read_text())
+    assert training["exit_status"] == 0 and training["slurm"]["SLURM_JOB_ID"]
+    assert [s["role"] for s in training["services"]] == ["retriever:dense"]

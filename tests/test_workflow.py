@@ -1,5 +1,6 @@
 """The Snakemake workflow: lint, dry runs of the shipped configs, and the slice DAG on a tiny config."""
 
+import json
 import shutil
 
 import pandas as pd
@@ -51,5 +52,8 @@ def test_tiny_dag_end_to_end(tmp_path):
     for method in METHODS:
         assert (out / "logs" / "infer" / method / "nq.log").exists()
         assert (out / "benchmarks" / "infer" / method / "nq.tsv").exists()
+    provenance = json.loads((out / "logs" / "infer" / "rag_bm25" / "nq.provenance.json").read_text())
+    [server] = provenance["services"]
+    assert provenance["exit_status"] == 0 and server["role"] == "retriever:bm25" and "exit_code" in server
     rerun = snakemake("--profile", "workflow/profiles/local", "--configfile", str(config), "--dry-run", "all")
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr

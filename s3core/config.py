@@ -61,6 +61,16 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def suite_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that depend on `suite`, filled in before validation: each vLLM server's log folder."""
+    for settings in (data.get("generators") or {}).values():
+        if isinstance(settings, dict) and settings.get("backend") == "vllm":
+            server = settings.setdefault("vllm", {})
+            if isinstance(server, dict):
+                server.setdefault("log_dir", f"results/{data.get('suite')}/logs/vllm")
+    return data
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file and validate it."""
     path = Path(path)
@@ -69,7 +79,7 @@ def load(path: str | Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     try:
-        return check_across_keys(validate(data))
+        return check_across_keys(validate(suite_defaults(data)))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

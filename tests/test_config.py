@@ -39,3 +39,11 @@ def test_section_accepts_json_text_and_fills_nested_defaults():
     section = config.section("retriever", '{"dense": {"encoder": "x"}}')
     assert section["dense"]["encoder"] == "x" and section["dense"]["max_length"] == 256
     assert section["client"]["retries"] == 5
+
+
+def test_vllm_server_logs_default_to_the_suite_and_an_explicit_folder_is_kept():
+    paper = config.load(ROOT / "config" / "paper.yaml")
+    vllm = [g["vllm"]["log_dir"] for g in paper["generators"].values() if g["backend"] == "vllm"]
+    assert vllm and set(vllm) == {"results/paper/logs/vllm"}
+    mine = {"suite": "x", "generators": {"g": {"backend": "vllm", "model": "m", "vllm": {"log_dir": "/scratch/v"}}}}
+    assert config.suite_defaults(mine)["generators"]["g"]["vllm"]["log_dir"] == "/scratch/v"

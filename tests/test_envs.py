@@ -5,6 +5,7 @@ Apptainer definition is well formed and installs pinned packages."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,12 @@ def test_workflow_names_the_image_for_apptainer_runs():
     run = snakemake("--dry-run", "--forceall", "--cores", "1", "--print-compilation")
     assert run.returncode == 0, run.stderr[-2000:]
     assert 'containers/s3core.sif' in run.stdout
+
+
+@pytest.mark.skipif(not (shutil.which("conda") and shutil.which("apptainer")),
+                    reason="needs conda and apptainer on PATH (neither installs from PyPI; see README, "
+                           "'Software on the nodes')")
+def test_dry_run_with_conda_in_apptainer_builds_the_dag():
+    run = snakemake("--sdm", "conda", "apptainer", "--dry-run", "--forceall", "--cores", "1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "train_s3" in run.stdout

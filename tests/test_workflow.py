@@ -25,6 +25,14 @@ def test_dry_run_builds_the_dag(configfile):
     assert "table" in run.stdout and "evaluate" in run.stdout
 
 
+def test_a_configfile_replaces_the_demo_config_instead_of_merging_over_it():
+    run = snakemake("--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds",
+                    "--cores", "2", "all")
+    assert run.returncode == 0, run.stderr
+    assert "results/demo/" not in run.stdout and "smollm2-135m" not in run.stdout
+    assert '"model": "Qwen/Qwen2.5-7B-Instruct"' in run.stdout
+
+
 def test_bad_config_value_fails_with_the_key():
     run = snakemake("--config", "suite=bad suite!", "--dry-run", "--cores", "1")
     assert run.returncode != 0 and "Failed validating" in run.stdout + run.stderr and "suite" in run.stdout

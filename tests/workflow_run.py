@@ -8,13 +8,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+from snakemake.utils import update_config
+
 ROOT = Path(__file__).resolve().parents[1]
 ALL_METHODS = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval",
                "s3_step0", "s3"]
 
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:
-    """The demo at a tiny size: 4 questions per set, one PPO step of 2 questions, short loops and budgets."""
+    """The demo config at a tiny size: 4 questions per set, one PPO step of 2 questions, short loops and budgets."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    update_config(config, _tiny_overrides(suite, methods))
+    return config
+
+
+def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
     llm = f"results/{suite}/assets/llm"
     return {
         "suite": suite,

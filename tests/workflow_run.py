@@ -17,7 +17,8 @@ ALL_METHODS = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "
 
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:
-    """The demo config at a tiny size: 4 questions per set, one PPO step of 2 questions, short loops and budgets."""
+    """The demo config at a tiny size: 4 + 2 questions to answer, one PPO step of 2 questions, short loops and
+    prompts (one naive-RAG document), so the whole DAG runs in minutes on 2 cores."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     update_config(config, _tiny_overrides(suite, methods))
     return config
@@ -29,12 +30,13 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
         "suite": suite,
         "assets": {"corpus": {"distractors": 150}, "train": {"source": "nq_dev", "size": 4},
                    "eval": {"nq": {"source": "nq_test", "size": 4},
-                            "triviaqa": {"source": "triviaqa_test", "size": 4}}},
+                            "triviaqa": {"source": "triviaqa_test", "size": 2}}},
         "generators": {"smollm2-135m": {"backend": "hf", "model": llm, "max_new_tokens": 12, "batch_size": 4}},
-        "search": {"max_turns": 1, "extra_search_round": False, "max_new_tokens": 16, "max_obs_tokens": 128},
+        "search": {"max_turns": 1, "extra_search_round": False, "initial_topk": 1, "max_new_tokens": 16,
+                   "max_obs_tokens": 128},
         "searcher": {"model": llm, "batch_size": 4},
         "train": {"steps": 1, "batch_size": 2, "mini_batch_size": 2, "micro_batch_size": 2, "checkpoint_every": 1,
-                  "drop_rag_correct": False},
+                  "drop_rag_correct": False, "gradient_checkpointing": False},
         "baselines": {"cot": {"max_new_tokens": 24}, "ircot": {"max_steps": 2, "max_new_tokens": 12},
                       "search_o1": {"max_searches": 1, "max_new_tokens": 16, "condense_max_new_tokens": 12},
                       "search_r1": {"model": llm, "max_turns": 1, "max_new_tokens": 16},

@@ -74,7 +74,6 @@ def test_tiny_dag_through_slurm(slurm, tmp_path):
     shutil.rmtree(ROOT / "results" / suite, ignore_errors=True)
     shutil.rmtree(ROOT / ".snakemake" / "slurm_logs", ignore_errors=True)
     config = tiny_config(suite, SLURM_METHODS)
-    del config["assets"]["eval"]["triviaqa"]                           # one set is enough for the cluster path
     config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}}   # fake GRES: scheduled, runs on the CPU
     path = tmp_path / "slurm.yaml"
     path.write_text(yaml.safe_dump(config))

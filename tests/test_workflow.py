@@ -47,7 +47,7 @@ def test_tiny_dag_end_to_end(tmp_path):
     out = ROOT / "results" / "test-tiny"
     table = pd.read_csv(out / "tables" / "main.csv")
     assert sorted(table.method.unique()) == sorted(METHODS)
-    assert table.groupby("dataset").n.unique().map(list).to_dict() == {"nq": [4], "triviaqa": [2]}
+    assert list(table.dataset.unique()) == ["nq"] and (table.n == 4).all()
     for metric in ["genacc", "em", "f1"]:
         assert table[metric].between(0, 100).all()
     markdown = (out / "tables" / "main.md").read_text()

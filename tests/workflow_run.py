@@ -17,10 +17,11 @@ ALL_METHODS = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "
 
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:
-    """The demo config at a tiny size: 4 + 2 questions to answer, one PPO step of 2 questions, short loops and
+    """The demo config at a tiny size: 4 NQ questions to answer, one PPO step of 2 questions, short loops and
     prompts (one naive-RAG document), so the whole DAG runs in minutes on 2 cores."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     update_config(config, _tiny_overrides(suite, methods))
+    config["assets"]["eval"] = {"nq": config["assets"]["eval"]["nq"]}   # one set; the dry runs expand all
     return config
 
 
@@ -29,8 +30,7 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
     return {
         "suite": suite,
         "assets": {"corpus": {"distractors": 150}, "train": {"source": "nq_dev", "size": 4},
-                   "eval": {"nq": {"source": "nq_test", "size": 4},
-                            "triviaqa": {"source": "triviaqa_test", "size": 2}}},
+                   "eval": {"nq": {"source": "nq_test", "size": 4}}},
         "generators": {"smollm2-135m": {"backend": "hf", "model": llm, "max_new_tokens": 12, "batch_size": 4}},
         "search": {"max_turns": 1, "extra_search_round": False, "initial_topk": 1, "max_new_tokens": 16,
                    "max_obs_tokens": 128},

@@ -66,14 +66,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host or server["host"], port=args.port, log_level="warning")
 
 
-def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any]) -> list[str]:
-    """The command line that starts a retriever server on port `{port}` (for a Sidecar)."""
+def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any], host: str = "127.0.0.1") -> list[str]:
+    """The command line that starts a retriever server on `host`, port `{port}` (for a Sidecar)."""
     return [sys.executable, "-m", "s3core.cli", "serve", "--kind", kind, "--index", str(index),
-            "--corpus", str(corpus), "--retriever", json.dumps(retriever), "--port", "{port}"]
+            "--corpus", str(corpus), "--retriever", json.dumps(retriever), "--host", host, "--port", "{port}"]
 
 
-def _retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace) -> RetrieverClient:
-    """A client of `--retriever-url`, or of a sidecar server over `--index/--corpus` (stopped with `stack`)."""
+def retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace, host: str = "127.0.0.1") -> RetrieverClient:
+    """A client of `--retriever-url`, or of a sidecar server over `--index/--corpus` on `host` (stopped with
+    `stack`)."""
     from s3core.provenance import record_service, service_version
     from s3core.retrieval.client import RetrieverClient
     from s3core.sidecar import Sidecar
@@ -84,22 +85,26 @@ def _retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace) -> 
     else:
         if not (args.index and args.corpus):
             raise S3Error(f"{kind} retrieval needs --index and --corpus (or --retriever-url)")
-        command = serve_command(kind, args.index, args.corpus, args.retriever)
+        command = serve_command(kind, args.index, args.corpus, args.retriever, host)
         timeout = args.retriever["server"]["startup_timeout_s"]
-        sidecar = Sidecar(command, args.server_log, startup_timeout_s=timeout, role=f"retriever:{kind}")
+        sidecar = Sidecar(command, args.server_log, host=host, startup_timeout_s=timeout, role=f"retriever:{kind}")
         url = stack.enter_context(sidecar).url
     client = RetrieverClient(url, args.retriever["client"])
     stack.callback(client.close)
     return client
 
 
-def _answerers(args: argparse.Namespace) -> tuple[Generator, Generator | None]:
+def _require_generator(args: argparse.Namespace) -> None:
+    if args.generator not in args.generators:
+        raise S3Error(f"generator {args.generator!r} is not in config 'generators' ({sorted(args.generators)})")
+
+
+def answerers(args: argparse.Namespace) -> tuple[Generator, Generator | None]:
     """The frozen generator `--generator` and the judge (None when judging is off)."""
     from s3core.generation import load_generator
 
     generators = args.generators
-    if args.generator not in generators:
-        raise S3Error(f"generator {args.generator!r} is not in config 'generators' ({sorted(generators)})")
+    _require_generator(args)
     generator = load_generator(args.generator, generators[args.generator])
     if not args.judge["enabled"]:
         return generator, None
@@ -117,7 +122,7 @@ def cmd_infer(args: argparse.Namespace) -> None:
                 "searcher_model": args.searcher_model, "baselines": args.baselines, "generators": args.generators}
     with ExitStack() as stack:
         kind = method.index_kind(settings)
-        client = _retriever_client(stack, kind, args) if kind else None
+        client = retriever_client(stack, kind, args) if kind else None
         rows = method.run(questions, client, settings)
     write_jsonl(args.out, rows)
     log.info("%s: %d context rows in %s", method.name, len(rows), args.out)
@@ -129,7 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     from s3core.methods import get_method
 
-    generator, judge_model = _answerers(args)
+    generator, judge_model = answerers(args)
     contexts = read_jsonl(args.contexts)
     style = get_method(contexts[0]["method"]).answer_style if contexts else "direct"
     budget = args.baselines["cot"]["max_new_tokens"] if style == "cot" else None
@@ -146,10 +151,10 @@ def cmd_precompute(args: argparse.Namespace) -> None:
 
     questions = read_jsonl(args.qa)
     with ExitStack() as stack:
-        client = _retriever_client(stack, args.search["retriever"], args)
+        client = retriever_client(stack, args.search["retriever"], args)
         hits = client.search([q["question"] for q in questions], args.search["initial_topk"])
     contexts = [context_row(q, "rag", [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
-    generator, judge_model = _answerers(args)
+    generator, judge_model = answerers(args)
     rows = answer_contexts(contexts, generator, judge_model)
     write_jsonl(args.out, rows)
     correct = sum(r["genacc"] for r in rows)
@@ -158,24 +163,42 @@ def cmd_precompute(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from s3core.jsonl import read_jsonl
-    from s3core.train.environment import S3Environment
-    from s3core.train.loop import train
     from s3core.train.reward import training_pool
 
     settings = args.train
-    if settings["engine"] != "local":
-        raise S3Error(f"train.engine {settings['engine']!r} is not built yet (its Ray cluster is: s3core ray-run); "
-                      "use train.engine 'local'")
     pool = training_pool(read_jsonl(args.cache), settings["drop_rag_correct"], settings["drop_yes_no"])
     log.info("training pool: %d of the cached questions", len(pool))
-    generator, judge_model = _answerers(args)
-    with ExitStack() as stack:
-        client = _retriever_client(stack, args.search["retriever"], args)
-        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward["form"])
-        rows = train(pool, environment, args.searcher["model"], args.out, settings, args.searcher,
-                     args.search["temperature"])
+    rows = _train_verl(args, pool) if settings["engine"] == "verl" else _train_local(args, pool)
     if rows:
         log.info("last step: %s", json.dumps(rows[-1]))
+
+
+def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from s3core.train.environment import S3Environment
+    from s3core.train.loop import train
+
+    generator, judge_model = answerers(args)
+    with ExitStack() as stack:
+        client = retriever_client(stack, args.search["retriever"], args)
+        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward["form"])
+        return train(pool, environment, args.searcher["model"], args.out, args.train, args.searcher,
+                     args.search["temperature"])
+
+
+def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """verl's PPO on the job's Ray cluster; the retriever (and a vLLM generator) run here for its workers."""
+    from s3core.verl_engine.launch import cluster_shape, generator_spec, judge_spec, reachable_host, train_with_verl
+
+    _require_generator(args)
+    shape = cluster_shape(dict(os.environ), args.train["verl"])
+    host = reachable_host(shape[0])
+    with ExitStack() as stack:
+        client = retriever_client(stack, args.search["retriever"], args, host)
+        spec = {"search": args.search, "reward_form": args.reward["form"], "retriever_url": client.url,
+                "retriever_client": args.retriever["client"],
+                "generator": generator_spec(stack, args.generator, args.generators[args.generator], host),
+                "judge": judge_spec(stack, args.generators, args.generator, args.judge, host)}
+        return train_with_verl(pool, spec, args.searcher["model"], args.out, args.train, args.search, shape)
 
 
 def cmd_plot(args: argparse.Namespace) -> None:

@@ -12,11 +12,11 @@ from s3core.generation.openai_http import OpenAIGenerator
 from s3core.sidecar import Sidecar
 
 
-def vllm_command(settings: dict[str, Any]) -> list[str]:
-    """`vllm serve <model>` with the generator's settings; `{port}` is filled in by the sidecar."""
+def vllm_command(settings: dict[str, Any], host: str = "127.0.0.1") -> list[str]:
+    """`vllm serve <model>` on `host` with the generator's settings; `{port}` is filled in by the sidecar."""
     server = settings["vllm"]
     return [
-        *server["command"], settings["model"], "--host", "127.0.0.1", "--port", "{port}",
+        *server["command"], settings["model"], "--host", host, "--port", "{port}",
         "--served-model-name", settings["model"],
         "--tensor-parallel-size", str(server["tensor_parallel_size"]),
         "--max-model-len", str(server["max_model_len"]),
@@ -26,11 +26,12 @@ def vllm_command(settings: dict[str, Any]) -> list[str]:
 
 
 class VLLMGenerator(OpenAIGenerator):
-    """An OpenAI client of a vLLM server that this object started; `close` (or interpreter exit) stops it."""
+    """An OpenAI client of a vLLM server that this object started on `host` (loopback unless other nodes must
+    reach it); `close` (or interpreter exit) stops it."""
 
-    def __init__(self, name: str, settings: dict[str, Any]):
+    def __init__(self, name: str, settings: dict[str, Any], host: str = "127.0.0.1"):
         server = settings["vllm"]
-        self.sidecar = Sidecar(vllm_command(settings), Path(server["log_dir"]) / f"{name}.log",
+        self.sidecar = Sidecar(vllm_command(settings, host), Path(server["log_dir"]) / f"{name}.log", host=host,
                                startup_timeout_s=server["startup_timeout_s"], role=f"generator:{name}",
                                version_path="/version")
         self.sidecar.start()

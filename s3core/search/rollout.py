@@ -1,8 +1,14 @@
-"""Drive many s3 episodes in lock-step: one policy batch per turn, one retriever request per turn."""
+"""Drive many s3 episodes in lock-step: one policy batch per turn, one retriever request per turn.
+
+The loop is written once, as a coroutine over an async `generate` and `search`: the local trainer and
+inference run it with their synchronous policy and retriever client (`run_episodes`); verl's agent loop awaits
+it with its rollout server and an async retriever call (`s3core.verl_engine.agent_loop`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from s3core.corpus import Document
@@ -10,6 +16,8 @@ from s3core.search.episode import Episode
 from s3core.search.policy import Policy
 
 Search = Callable[[list[str], int], list[list[Document]]]
+AsyncSearch = Callable[[list[str], int], Awaitable[list[list[Document]]]]
+AsyncGenerate = Callable[[list[list[int]], int, float], Awaitable[list[list[int]]]]
 
 
 def search_rounds(settings: dict[str, Any]) -> int:
@@ -17,27 +25,27 @@ def search_rounds(settings: dict[str, Any]) -> int:
     return settings["max_turns"] + int(settings["extra_search_round"])
 
 
-def run_episodes(episodes: list[Episode], policy: Policy, search: Search, settings: dict[str, Any],
-                 temperature: float) -> None:
+async def drive_episodes(episodes: list[Episode], generate: AsyncGenerate, search: AsyncSearch,
+                         settings: dict[str, Any], temperature: float) -> None:
     """Play every episode to its end: the searching rounds, then one final turn without search."""
     rounds = search_rounds(settings)
     for round_no in range(rounds + 1):
         active = [e for e in episodes if not e.done]
         if not active:
             return
-        replies = policy.generate([e.ids for e in active], settings["max_new_tokens"], temperature)
+        replies = await generate([e.ids for e in active], settings["max_new_tokens"], temperature)
         actions = [e.respond(reply) for e, reply in zip(active, replies)]
         if round_no == rounds:
             for episode in active:
                 episode.finish()
             return
-        step(active, actions, search, settings["topk"])
+        await step(active, actions, search, settings["topk"])
 
 
-def step(active: list[Episode], actions: list[Any], search: Search, topk: int) -> None:
+async def step(active: list[Episode], actions: list[Any], search: AsyncSearch, topk: int) -> None:
     """Apply one round of actions: end, search (all queries in one request), or correct."""
     searching = [(e, a.query) for e, a in zip(active, actions) if a.query and not a.complete]
-    results = search([q for _, q in searching], topk) if searching else []
+    results = await search([q for _, q in searching], topk) if searching else []
     for (episode, _), docs in zip(searching, results):
         episode.add_information(docs)
     for episode, action in zip(active, actions):
@@ -46,6 +54,19 @@ def step(active: list[Episode], actions: list[Any], search: Search, topk: int) -
         elif not action.query:
             episode.add_correction()
         episode.check_budget()
+
+
+def run_episodes(episodes: list[Episode], policy: Policy, search: Search, settings: dict[str, Any],
+                 temperature: float) -> None:
+    """`drive_episodes` with a synchronous policy and retriever (local trainer, inference)."""
+
+    async def generate(contexts: list[list[int]], max_new_tokens: int, temp: float) -> list[list[int]]:
+        return policy.generate(contexts, max_new_tokens, temp)
+
+    async def search_now(queries: list[str], topk: int) -> list[list[Document]]:
+        return search(queries, topk)
+
+    asyncio.run(drive_episodes(episodes, generate, search_now, settings, temperature))
 
 
 def play(questions: list[dict[str, Any]], initial_docs: list[list[Document]], policy: Policy, search: Search,

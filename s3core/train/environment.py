@@ -8,10 +8,30 @@ from s3core.corpus import Document
 from s3core.evaluate import answer_contexts
 from s3core.generation import Generator
 from s3core.methods import context_row
+from s3core.search.episode import Episode
 from s3core.search.policy import STOP_STRINGS, Policy
 from s3core.search.rollout import Search, play
 from s3core.train.reward import gain_beyond_rag
 from s3core.train.trainer import Trajectory
+
+
+def initial_docs(item: dict[str, Any], topk: int) -> list[Document]:
+    """The naive-RAG documents a cache row's episode starts from."""
+    return [Document.from_row(d) for d in item["docs"][:topk]]
+
+
+def score_episodes(items: list[dict[str, Any]], episodes: list[Episode], generator: Generator,
+                   judge: Generator | None, reward_form: str) -> list[tuple[float, dict[str, float]]]:
+    """(reward, facts) per finished episode: the generator answers from its selected documents; the reward is
+    Gain Beyond RAG against the row's cached naive-RAG GenAcc."""
+    contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
+    answers = answer_contexts(contexts, generator, judge)
+    scored = []
+    for row, episode, answer in zip(items, episodes, answers):
+        info = {"genacc": answer["genacc"], "rag_genacc": row["genacc"], "gbr": answer["genacc"] - row["genacc"],
+                **episode.stats()}
+        scored.append((gain_beyond_rag(answer["genacc"], row["genacc"], reward_form), info))
+    return scored
 
 
 class S3Environment:
@@ -29,14 +49,7 @@ class S3Environment:
 
     def rollout(self, items: list[dict[str, Any]], policy: Policy, temperature: float) -> list[Trajectory]:
         """`items` are naive-RAG cache rows (question, golds, docs, RAG GenAcc)."""
-        initial = [[Document.from_row(d) for d in row["docs"][: self.settings["initial_topk"]]] for row in items]
+        initial = [initial_docs(row, self.settings["initial_topk"]) for row in items]
         episodes = play(items, initial, policy, self.search, self.settings, temperature)
-        contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
-        answers = answer_contexts(contexts, self.generator, self.judge)
-        trajectories = []
-        for row, episode, answer in zip(items, episodes, answers):
-            gbr = answer["genacc"] - row["genacc"]
-            score = gain_beyond_rag(answer["genacc"], row["genacc"], self.reward_form)
-            info = {"genacc": answer["genacc"], "rag_genacc": row["genacc"], "gbr": gbr, **episode.stats()}
-            trajectories.append(Trajectory(episode.ids, episode.action_mask, score, info))
-        return trajectories
+        scored = score_episodes(items, episodes, self.generator, self.judge, self.reward_form)
+        return [Trajectory(e.ids, e.action_mask, score, info) for e, (score, info) in zip(episodes, scored)]

@@ -27,6 +27,16 @@ class ValueModel(nn.Module):
         return self.head(hidden.float()).squeeze(-1)
 
 
+def enable_checkpointing(network: nn.Module) -> None:
+    """Non-reentrant activation checkpointing; transformers renamed the switch in 5.x (the training env pins
+    an older 5.x for verl)."""
+    enable = getattr(network, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        network.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def load_models(path: str, device: torch.device, with_reference: bool,
                 gradient_checkpointing: bool) -> tuple[nn.Module, ValueModel, nn.Module | None]:
     """Actor, critic and (when the KL penalty is on) reference, all initialised from `path`.
@@ -38,7 +48,7 @@ def load_models(path: str, device: torch.device, with_reference: bool,
     critic = ValueModel(AutoModel.from_pretrained(path, dtype=torch.float32)).to(device)
     if gradient_checkpointing:
         for network in (actor, critic.backbone):
-            network.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            enable_checkpointing(network)
     reference = None
     if with_reference:
         ref_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32

@@ -1,0 +1,89 @@
+"""s3's searcher as a verl agent loop: one episode per dataset row, played by the shared episode coroutine
+(`s3core.search.rollout.drive_episodes`) against verl's rollout servers, rewarded Gain Beyond RAG.
+
+verl builds one loop object per sample, so the retriever client, the frozen generator and the judge are made
+once per worker process from the services file that `launch` writes (`services(path)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from typing import Any
+from uuid import uuid4
+
+from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput
+
+from s3core.corpus import Document
+from s3core.generation import Generator, load_generator
+from s3core.retrieval.client import RetrieverClient
+from s3core.search.episode import Episode
+from s3core.search.policy import STOP_STRINGS
+from s3core.search.rollout import drive_episodes
+from s3core.train.environment import initial_docs, score_episodes
+from s3core.verl_engine.data import item_of
+
+
+class Services:
+    """What every episode of a worker shares: settings, the retriever client, the generator and the judge."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self.search = spec["search"]
+        self.reward_form = spec["reward_form"]
+        self.retriever = RetrieverClient(spec["retriever_url"], spec["retriever_client"])
+        self.generator: Generator = load_generator(spec["generator"]["name"], spec["generator"]["settings"])
+        judge = spec["judge"]
+        same = judge and judge["name"] == spec["generator"]["name"]
+        self.judge: Generator | None = self.generator if same else judge and load_generator(judge["name"], judge["settings"])
+
+
+@functools.cache
+def services(path: str) -> Services:
+    """The services described by the JSON file at `path`, built once per process."""
+    with open(path) as handle:
+        return Services(json.load(handle))
+
+
+class S3AgentLoop(AgentLoopBase):
+    """The agent loop verl instantiates per sample (`agent_name: s3_searcher`)."""
+
+    def __init__(self, *args: Any, services_path: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.services = services(services_path)
+        self.response_length = self.rollout_config.response_length
+
+    async def _generate(self, sampling_params: dict[str, Any], contexts: list[list[int]], max_new_tokens: int,
+                        temperature: float) -> list[list[int]]:
+        """One rollout-server request per context; a turn stops after `</query>` (kept in the output)."""
+        params = {**sampling_params, "temperature": temperature, "max_tokens": max_new_tokens,
+                  "stop": STOP_STRINGS, "include_stop_str_in_output": True}
+        outputs = await asyncio.gather(*(
+            self.server_manager.generate(request_id=uuid4().hex, prompt_ids=list(ids), sampling_params=dict(params))
+            for ids in contexts))
+        return [list(output.token_ids) for output in outputs]
+
+    async def _search(self, queries: list[str], topk: int) -> list[list[Document]]:
+        return await asyncio.to_thread(self.services.retriever.search, queries, topk)
+
+    async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
+        item = item_of(kwargs["extra_info"])
+        settings = self.services.search
+        episode = Episode(item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings)
+        began = time.perf_counter()
+        generate = functools.partial(self._generate, sampling_params)
+        await drive_episodes([episode], generate, self._search, settings, sampling_params["temperature"])
+        played = time.perf_counter()
+        [(reward, info)] = await asyncio.to_thread(
+            score_episodes, [item], [episode], self.services.generator, self.services.judge, self.services.reward_form)
+        metrics = AgentLoopMetrics(generate_sequences=played - began, compute_score=time.perf_counter() - played)
+        return AgentLoopOutput(
+            prompt_ids=episode.ids[: episode.prompt_length],
+            response_ids=episode.ids[episode.prompt_length :][: self.response_length],
+            response_mask=episode.action_mask[episode.prompt_length :][: self.response_length],
+            reward_score=reward,
+            num_turns=1 + 2 * episode.turns,
+            metrics=metrics,
+            extra_fields={"reward_extra_info": {key: float(value) for key, value in info.items()}},
+        )

@@ -1,0 +1,36 @@
+"""The training questions as verl's RLHF dataset reads them: one parquet row per naive-RAG cache row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+AGENT_NAME = "s3_searcher"
+
+
+def verl_row(item: dict[str, Any], index: int) -> dict[str, Any]:
+    """verl's columns; the whole cache row travels (as JSON) in `extra_info` to the agent loop."""
+    return {
+        "data_source": item["data_source"],
+        "prompt": [{"role": "user", "content": item["question"]}],
+        "agent_name": AGENT_NAME,
+        "reward_model": {"style": "s3_gbr", "ground_truth": json.dumps(item["golden_answers"])},
+        "extra_info": {"index": index, "s3_item": json.dumps(item)},
+    }
+
+
+def write_training_parquet(pool: list[dict[str, Any]], path: Path) -> Path:
+    """The training pool as parquet (written whole, then renamed into place)."""
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    pd.DataFrame([verl_row(item, i) for i, item in enumerate(pool)]).to_parquet(partial, index=False)
+    partial.replace(path)
+    return path
+
+
+def item_of(extra_info: dict[str, Any]) -> dict[str, Any]:
+    """The cache row a dataset row carries (inverse of `verl_row`)."""
+    return json.loads(extra_info["s3_item"])

@@ -3,12 +3,18 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.installed
+# The training stack (verl; envs/training.yaml without its GPU-only packages) for tests/verl_engine.
+TRAIN_VENV  := .venv-training
+TRAIN_BIN   := $(abspath $(TRAIN_VENV))/bin
+TRAIN_STAMP := $(TRAIN_VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup setup-training demo test lint bench clean
 
 setup: $(STAMP)
+
+setup-training: $(TRAIN_STAMP)
 
 $(STAMP): pyproject.toml requirements.lock requirements-assets.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,12 +23,20 @@ $(STAMP): pyproject.toml requirements.lock requirements-assets.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+$(TRAIN_STAMP): pyproject.toml requirements-training.lock requirements-assets.txt
+	test -d $(TRAIN_VENV) || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_BIN)/pip install --quiet -r requirements-training.lock
+	$(TRAIN_BIN)/pip install --quiet --no-deps -r requirements-assets.txt
+	$(TRAIN_BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
 demo: setup
 	$(BIN)/snakemake --profile workflow/profiles/local all
 	@echo "Results table: results/demo/tables/main.md (and main.csv)"
 
-test: setup
+test: setup setup-training
 	$(BIN)/python -m pytest -q -ra
+	$(TRAIN_BIN)/python -m pytest -q -ra tests/verl_engine
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -186,19 +186,20 @@ def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[d
 
 
 def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """verl's PPO on the job's Ray cluster; the retriever (and a vLLM generator) run here for its workers."""
-    from s3core.verl_engine.launch import cluster_shape, generator_spec, judge_spec, reachable_host, train_with_verl
+    """verl's PPO (on the job's Ray cluster); the retriever and vLLM generators run here for its workers."""
+    from s3core.verl_engine.launch import generator_spec, gpu_plan, judge_spec, reachable_host, train_with_verl
 
     _require_generator(args)
-    shape = cluster_shape(dict(os.environ), args.train["verl"])
-    host = reachable_host(shape[0])
+    plan = gpu_plan(dict(os.environ), args.train["verl"], args.train["batch_size"])
+    host = reachable_host(plan.nodes)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args, host)
+        answering = generator_spec(stack, args.generator, args.generators[args.generator], host,
+                                   plan.generator_devices)
         spec = {"search": args.search, "reward_form": args.reward["form"], "retriever_url": client.url,
-                "retriever_client": args.retriever["client"],
-                "generator": generator_spec(stack, args.generator, args.generators[args.generator], host),
-                "judge": judge_spec(stack, args.generators, args.generator, args.judge, host)}
-        return train_with_verl(pool, spec, args.searcher["model"], args.out, args.train, args.search, shape)
+                "retriever_client": args.retriever["client"], "generator": answering,
+                "judge": judge_spec(stack, args.generators, answering, args.judge, host, plan.generator_devices)}
+        return train_with_verl(pool, spec, args.searcher["model"], args.out, args.train, args.search, plan)
 
 
 def cmd_plot(args: argparse.Namespace) -> None:

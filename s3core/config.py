@@ -53,11 +53,16 @@ def validate(data: dict[str, Any], subschema: dict[str, Any] | None = None) -> d
 
 
 def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """Rules the schema cannot say: several training nodes only for an engine that uses them."""
+    """Rules the schema cannot say: several training nodes only for an engine that uses them, and GPUs set
+    aside for the reward generator only on one node."""
     nodes = data["resources"].get("train_s3", {}).get("nodes", 1)
     if nodes > 1 and data["train"]["engine"] == "local":
         raise ConfigError(f"config key 'resources.train_s3.nodes': {nodes} nodes, but train.engine 'local' trains "
                           "in one process; use 1 node, or train.engine 'verl' for a Ray cluster across nodes")
+    if nodes > 1 and data["train"]["verl"]["generator_gpus"]:
+        raise ConfigError("config key 'train.verl.generator_gpus': GPUs for the reward generator are set aside on "
+                          f"one node only, but resources.train_s3.nodes is {nodes}; use 0 and give the generator "
+                          "a server of its own (generators.<name>.backend: openai)")
     return data
 
 

@@ -51,10 +51,12 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 class Sidecar:
     """Start `command` (with `{port}` filled in), wait until GET `health_path` answers 200, stop on exit.
-    `role` names it in the provenance record; `version_path` is where it tells its version (default: health)."""
+    `role` names it in the provenance record; `version_path` is where it tells its version (default: health);
+    `env` replaces the environment it runs in (e.g. its own CUDA_VISIBLE_DEVICES)."""
 
     def __init__(self, command: list[str], log: Path, host: str = "127.0.0.1", health_path: str = "/health",
-                 startup_timeout_s: float = 600, role: str = "server", version_path: str | None = None):
+                 startup_timeout_s: float = 600, role: str = "server", version_path: str | None = None,
+                 env: dict[str, str] | None = None):
         self.port = free_port(host)
         self.command = [part.replace("{port}", str(self.port)) for part in command]
         self.url = f"http://{host}:{self.port}"
@@ -63,6 +65,7 @@ class Sidecar:
         self.startup_timeout_s = startup_timeout_s
         self.role = role
         self.version_path = version_path or health_path
+        self.env = env
         self.process: subprocess.Popen | None = None
         self.record: dict | None = None
 
@@ -76,7 +79,8 @@ class Sidecar:
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            env=self.env)
         try:
             self._wait_healthy()
         except BaseException:

@@ -1,6 +1,7 @@
-"""Per-rule software, checked statically (conda and Apptainer cannot run here): every rule names a conda env,
-every env file parses and pins every package, the s3core env agrees with requirements.lock, and every
-Apptainer definition is well formed and installs pinned packages."""
+"""Per-rule software, checked statically (conda and Apptainer cannot run here): every rule names its stage's
+conda env, every env file parses and pins every package, the envs agree with the locks the tests run in, every
+package a rule's verb imports is pinned in that rule's env, and every Apptainer definition is well formed and
+installs the pins of its env."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from verb_imports import distributions, verb_modules
 from workflow_run import ROOT, snakemake
 
 ENVS = sorted((ROOT / "envs").glob("*.yaml"))
@@ -18,11 +20,34 @@ DEFS = sorted((ROOT / "containers").glob("*.def"))
 CONDA_PIN = re.compile(r"^[A-Za-z0-9_.\-]+=[0-9][^=<>*]*$")      # conda: name=version
 PIP_PIN = re.compile(r"^[A-Za-z0-9_.\-\[\]]+==[0-9][^=<>*,;]*$")  # pip: name==version
 SECTIONS = {"%labels", "%help", "%files", "%post", "%environment", "%runscript", "%test"}
+S3CORE_ENVS = {"retrieval": "requirements.lock", "evaluation": "requirements.lock",
+               "training": "requirements-training.lock"}
+# The training env's GPU-only pins (verl 0.9.1's `vllm` extra); its test twin has CPU torch and no vLLM.
+GPU_ONLY = {"torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0", "vllm": "0.24.0"}
+# What a verb needs beyond its static imports: transformers loads GGUF files through gguf; the trainer logs
+# through torch.utils.tensorboard; train_s3 may run under `s3core ray-run` (the ray CLI) and `python -m verl...`.
+RUNTIME_NEEDS = {"convert-llm": {"gguf"}, "train": {"tensorboard", "ray", "verl"}}
+VERB_FUNCTIONS = {"convert-llm": "cmd_convert_llm"}
 
 
-def lock_pins() -> dict[str, str]:
-    lines = (ROOT / "requirements.lock").read_text().splitlines()
-    return dict(line.lower().split("==") for line in lines if "==" in line and not line.startswith("#"))
+def _name(package: str) -> str:
+    return re.sub(r"[-_.]+", "-", package.lower())
+
+
+def lock_pins(lock: str = "requirements.lock") -> dict[str, str]:
+    lines = (ROOT / lock).read_text().splitlines()
+    pairs = (line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+    return {_name(name): version for name, version in pairs}
+
+
+def pip_pins(path: Path) -> dict[str, str]:
+    return {_name(name): version for name, version in (e.split("==") for e in env_packages(path)[1])}
+
+
+def rule_blocks() -> list[tuple[str, str]]:
+    """(file name, text) of every rule in workflow/rules."""
+    rules = [p for p in (ROOT / "workflow" / "rules").glob("*.smk") if p.name != "common.smk"]
+    return [(path.name, block) for path in rules for block in re.split(r"^\s*rule\b", path.read_text(), flags=re.M)[1:]]
 
 
 def env_packages(path: Path) -> tuple[list[str], list[str]]:
@@ -34,15 +59,23 @@ def env_packages(path: Path) -> tuple[list[str], list[str]]:
 
 
 def test_every_rule_names_a_conda_env_that_exists():
-    rules = [p for p in (ROOT / "workflow" / "rules").glob("*.smk") if p.name != "common.smk"]
-    for path in rules:
-        text = path.read_text()
-        blocks = re.split(r"^\s*rule\b", text, flags=re.M)[1:]
-        assert blocks, f"{path.name} defines no rule"
-        for block in blocks:
-            env = re.search(r'conda:\s*\n\s*"([^"]+)"', block)
-            assert env, f"a rule in {path.name} has no conda: directive"
-            assert (path.parent / env.group(1)).resolve().is_file(), env.group(1)
+    blocks = rule_blocks()
+    assert len(blocks) >= 9
+    for name, block in blocks:
+        env = re.search(r'conda:\s*\n\s*"([^"]+)"', block)
+        assert env, f"a rule in {name} has no conda: directive"
+        assert (ROOT / "workflow" / "rules" / env.group(1)).resolve().is_file(), env.group(1)
+
+
+def test_every_package_a_rules_verb_imports_is_pinned_in_the_rules_env():
+    for name, block in rule_blocks():
+        env = Path(re.search(r'conda:\s*\n\s*"([^"]+)"', block).group(1)).stem
+        verb = re.search(r"s3core(?: --[\w-]+ \S+)* ([a-z][\w-]*)", block).group(1)
+        needed = distributions(verb_modules(VERB_FUNCTIONS.get(verb, f"cmd_{verb}"))) | RUNTIME_NEEDS.get(verb, set())
+        if "--server-log" in block:  # the job starts a retriever sidecar: `s3core serve` in the same env
+            needed |= distributions(verb_modules("cmd_serve"))
+        missing = {_name(d) for d in needed} - set(pip_pins(ROOT / "envs" / f"{env}.yaml"))
+        assert not missing, f"{name}: verb {verb!r} imports {sorted(missing)}, not pinned in envs/{env}.yaml"
 
 
 @pytest.mark.parametrize("path", ENVS, ids=lambda p: p.name)
@@ -57,14 +90,21 @@ def test_env_file_parses_and_pins_every_package(path):
         assert PIP_PIN.match(entry), f"{path.name}: pip package {entry!r} is not pinned (name==version)"
 
 
-def test_s3core_env_matches_the_lock_and_installs_the_project():
-    locked = lock_pins()
-    _, pip = env_packages(ROOT / "envs" / "s3core.yaml")
-    for entry in pip:
-        name, version = entry.lower().split("==")
-        assert locked.get(name) == version, f"envs/s3core.yaml pins {entry}, requirements.lock {locked.get(name)}"
-    post_deploy = (ROOT / "envs" / "s3core.post-deploy.sh").read_text()
-    assert "pip install --no-deps" in post_deploy and "-e ." in post_deploy
+@pytest.mark.parametrize("env", sorted(S3CORE_ENVS))
+def test_stage_env_matches_the_lock_the_tests_run_in_and_installs_the_project(env):
+    locked = lock_pins(S3CORE_ENVS[env])
+    for name, version in pip_pins(ROOT / "envs" / f"{env}.yaml").items():
+        expected = GPU_ONLY.get(name) if env == "training" and name in GPU_ONLY else locked.get(name)
+        assert version == expected, f"envs/{env}.yaml pins {name}=={version}, {S3CORE_ENVS[env]} {expected}"
+    post_deploy = ROOT / "envs" / f"{env}.post-deploy.sh"
+    assert post_deploy.resolve() == ROOT / "envs" / "install-s3core.sh"
+    assert "pip install --no-deps" in post_deploy.read_text() and "-e ." in post_deploy.read_text()
+
+
+def test_the_training_env_holds_verl_and_its_rollout_engine():
+    pins = pip_pins(ROOT / "envs" / "training.yaml")
+    assert pins["verl"] == lock_pins("requirements-training.lock")["verl"]
+    assert {name: pins[name] for name in GPU_ONLY} == GPU_ONLY
 
 
 @pytest.mark.parametrize("path", DEFS, ids=lambda p: p.name)
@@ -90,16 +130,17 @@ def _section(lines: list[str], name: str) -> list[str]:
     return [line.strip() for line in lines[start:end] if line.strip()]
 
 
-def test_vllm_env_and_image_share_their_pins():
-    _, pip = env_packages(ROOT / "envs" / "vllm.yaml")
-    image = (ROOT / "containers" / "vllm.def").read_text()
-    assert all(entry in image for entry in pip), "containers/vllm.def must install envs/vllm.yaml's pins"
+@pytest.mark.parametrize("env", ["llm-serving", "training"])
+def test_env_and_image_share_their_pins(env):
+    image = (ROOT / "containers" / f"{env}.def").read_text()
+    _, pip = env_packages(ROOT / "envs" / f"{env}.yaml")
+    assert all(entry in image.split() for entry in pip), f"containers/{env}.def must install envs/{env}.yaml's pins"
 
 
 def test_workflow_names_the_image_for_apptainer_runs():
     run = snakemake("--dry-run", "--forceall", "--cores", "1", "--print-compilation")
     assert run.returncode == 0, run.stderr[-2000:]
-    assert 'containers/s3core.sif' in run.stdout
+    assert "containers/s3core.sif" in run.stdout and "containers/training.sif" in run.stdout
 
 
 @pytest.mark.skipif(not (shutil.which("conda") and shutil.which("apptainer")),

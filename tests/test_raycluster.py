@@ -57,6 +57,7 @@ def test_outside_an_allocation_ray_run_says_how_to_use_it():
 def test_several_training_nodes_need_an_engine_that_uses_them():
     config = validate(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
     config["resources"]["train_s3"]["nodes"] = 2
+    config["train"].update(engine="local", verl={**config["train"]["verl"], "generator_gpus": 0})
     with pytest.raises(ConfigError, match=r"resources\.train_s3\.nodes.*train\.engine 'verl'"):
         check_across_keys(config)
     config["train"]["engine"] = "verl"
@@ -65,7 +66,7 @@ def test_several_training_nodes_need_an_engine_that_uses_them():
 
 def test_multi_node_training_rule_starts_a_ray_cluster_first(tmp_path):
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    config["train"] = {**config.get("train", {}), "engine": "verl"}
+    config["train"] = {**config.get("train", {}), "engine": "verl", "verl": {"generator_gpus": 0}}
     config["resources"]["train_s3"].update(nodes=2, gpu=16)
     path = tmp_path / "multinode.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -75,6 +76,14 @@ def test_multi_node_training_rule_starts_a_ray_cluster_first(tmp_path):
     job = run.stdout.split("rule train_s3:", 1)[1].split("\n\n", 1)[0]
     assert "nodes=2" in job and "gpu=16" in job
     assert " s3core ray-run -- s3core --threads" in run.stdout.split("rule train_s3:", 1)[1]
+
+
+def test_one_node_verl_training_lets_verl_start_its_own_ray():
+    run = snakemake("--configfile", str(ROOT / "config" / "paper.yaml"), "--dry-run", "--forceall",
+                    "--printshellcmds", "--cores", "2", "results/paper/train/s3/searcher")
+    assert run.returncode == 0, run.stderr[-3000:]
+    job = run.stdout.split("rule train_s3:", 1)[1]
+    assert "gpu=8" in job.split("\n\n", 1)[0] and "ray-run" not in job and '"engine": "verl"' in job
 
 
 def test_a_real_ray_cluster_in_a_slurm_job(slurm, tmp_path):

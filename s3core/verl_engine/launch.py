@@ -13,7 +13,7 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -25,17 +25,37 @@ from s3core.verl_engine.hydra_overrides import verl_overrides
 AGENT_LOOP_CLASS = "s3core.verl_engine.agent_loop.S3AgentLoop"
 
 
-def cluster_shape(env: dict[str, str], verl: dict[str, Any]) -> tuple[int, int]:
-    """(nodes, GPUs per node) of the allocation: `train.verl.n_gpus_per_node`, else the visible GPUs."""
+class GpuPlan(NamedTuple):
+    """How the job's GPUs are used: verl's cluster shape, and the devices of verl and of the reward generator
+    when some are set aside for it (None: unchanged / shared)."""
+
+    nodes: int
+    gpus_per_node: int
+    verl_devices: str | None
+    generator_devices: str | None
+
+
+def gpu_plan(env: dict[str, str], verl: dict[str, Any], batch_size: int) -> GpuPlan:
+    """Split the job's visible GPUs: the first `train.verl.generator_gpus` for the generator, the rest for verl
+    (`train.verl.n_gpus_per_node` overrides verl's count), whose GPUs must divide the batch (verl's rule)."""
     nodes = int(env.get("SLURM_JOB_NUM_NODES", "1"))
-    gpus = verl["n_gpus_per_node"]
-    if gpus is None:
-        visible = env.get("CUDA_VISIBLE_DEVICES", "")
-        gpus = len([d for d in visible.split(",") if d.strip()])
+    visible = [d.strip() for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    reserved = verl["generator_gpus"]
+    if reserved and reserved >= len(visible):
+        raise S3Error(f"train.verl.generator_gpus is {reserved}, but the job sees {len(visible)} GPU(s) and verl "
+                      "needs at least one more: raise resources.train_s3.gpu")
+    rest = visible[reserved:]
+    gpus = verl["n_gpus_per_node"] or len(rest)
     if gpus < 1:
         raise S3Error("train.engine 'verl' needs GPUs: none are visible (CUDA_VISIBLE_DEVICES is empty); "
                       "ask for them with resources.train_s3.gpu or set train.verl.n_gpus_per_node")
-    return nodes, gpus
+    if batch_size % (nodes * gpus):
+        raise S3Error(f"verl splits train.batch_size ({batch_size}) evenly over its {nodes * gpus} GPU(s) "
+                      f"({nodes} node(s) x {gpus}); change resources.train_s3.gpu, train.verl.generator_gpus or "
+                      "train.batch_size")
+    if not reserved:
+        return GpuPlan(nodes, gpus, None, None)
+    return GpuPlan(nodes, gpus, ",".join(rest), ",".join(visible[:reserved]))
 
 
 def reachable_host(nodes: int) -> str:
@@ -43,14 +63,17 @@ def reachable_host(nodes: int) -> str:
     return "127.0.0.1" if nodes == 1 else socket.gethostname()
 
 
-def generator_spec(stack: ExitStack, name: str, settings: dict[str, Any], host: str) -> dict[str, Any]:
-    """How agent loops reach generator `name`: a vLLM generator is started here (on `host`) and handed over as
-    an OpenAI endpoint; HF and OpenAI generators are loaded by each rollout worker as configured."""
+def generator_spec(stack: ExitStack, name: str, settings: dict[str, Any], host: str,
+                   devices: str | None) -> dict[str, Any]:
+    """How agent loops reach generator `name`: a vLLM generator is started here (on `host`, on `devices` when
+    GPUs are set aside for it) and handed over as an OpenAI endpoint; HF and OpenAI generators are loaded by
+    each rollout worker as configured."""
     if settings["backend"] != "vllm":
         return {"name": name, "settings": settings}
     from s3core.generation.vllm import VLLMGenerator
 
-    generator = VLLMGenerator(name, settings, host)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": devices} if devices else None
+    generator = VLLMGenerator(name, settings, host, env)
     stack.callback(generator.close)
     return {"name": name, "settings": {**settings, "backend": "openai", "base_url": f"{generator.sidecar.url}/v1"}}
 
@@ -96,20 +119,20 @@ def metric_rows(attempts: list[Path]) -> list[dict[str, Any]]:
     return [by_step[step] for step in sorted(by_step)]
 
 
-def judge_spec(stack: ExitStack, generators: dict[str, Any], generator: str, judge: dict[str, Any],
-               host: str) -> dict[str, Any] | None:
-    """The judge as agent loops reach it: None when judging is off, else like `generator_spec`."""
+def judge_spec(stack: ExitStack, generators: dict[str, Any], answering: dict[str, Any], judge: dict[str, Any],
+               host: str, devices: str | None) -> dict[str, Any] | None:
+    """The judge as agent loops reach it: None when judging is off, the answering generator's spec when it
+    judges itself (one server serves both), else like `generator_spec`."""
     if not judge["enabled"]:
         return None
-    name = judge["generator"] or generator
-    return generator_spec(stack, name, generators[name], host)
+    name = judge["generator"] or answering["name"]
+    return answering if name == answering["name"] else generator_spec(stack, name, generators[name], host, devices)
 
 
 def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str, out: Path,
-                    settings: dict[str, Any], search: dict[str, Any], shape: tuple[int, int]) -> list[dict[str, Any]]:
-    """Run verl's PPO over `pool` on `shape` = (nodes, GPUs per node); the services are already started and
-    `spec` says how rollout workers reach them."""
-    nodes, gpus = shape
+                    settings: dict[str, Any], search: dict[str, Any], plan: GpuPlan) -> list[dict[str, Any]]:
+    """Run verl's PPO over `pool` as `plan` says; the services are already started and `spec` says how
+    rollout workers reach them."""
     work = out / "verl"
     work.mkdir(parents=True, exist_ok=True)
     services_path = work / "services.json"
@@ -117,10 +140,13 @@ def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str
     parquet = write_training_parquet(pool, work / "train.parquet")
     agent_loops = write_agent_loops(work / "agent_loops.yaml", services_path)
     checkpoints = out / "checkpoints"
-    overrides = verl_overrides(settings, search, model, parquet, agent_loops, checkpoints, nodes, gpus)
+    overrides = verl_overrides(settings, search, model, parquet, agent_loops, checkpoints, plan.nodes,
+                               plan.gpus_per_node)
     attempt = work / "logs" / f"metrics.{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     attempt.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "VERL_FILE_LOGGER_PATH": str(attempt), "TENSORBOARD_DIR": str(out / "tensorboard")}
+    if plan.verl_devices:
+        env["CUDA_VISIBLE_DEVICES"] = plan.verl_devices
     log = work / "logs" / "verl.log"
     run_logged([sys.executable, "-m", "verl.trainer.main_ppo", *overrides], log, env, "verl's PPO trainer")
     merge_searcher(checkpoints, settings["steps"], out / "searcher", log)

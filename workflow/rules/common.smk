@@ -99,8 +99,10 @@ def training_models():
 
 
 def training_launcher():
-    """What the training command runs under: with train.engine verl, a Ray cluster across the job's nodes."""
-    return "s3core ray-run --" if config["train"]["engine"] == "verl" else ""
+    """What the training command runs under: with train.engine verl on several nodes, a Ray cluster across them
+    (on one node verl starts its own Ray, seeing only the GPUs the training job leaves it)."""
+    nodes = job_resources("train_s3").get("nodes", 1)
+    return "s3core ray-run --" if config["train"]["engine"] == "verl" and nodes > 1 else ""
 
 
 def training_outputs():

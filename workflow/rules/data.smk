@@ -11,7 +11,7 @@ rule download:
         assets=section_json("assets"),
         out=lambda wildcards, output: os.path.dirname(output.manifest),
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/retrieval.yaml"
     resources:
         **job_resources("download"),
     log:
@@ -28,7 +28,7 @@ rule convert_llm:
     params:
         gguf=config["assets"]["llm"]["gguf"],
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/retrieval.yaml"
     resources:
         **job_resources("convert_llm"),
     log:

@@ -12,7 +12,7 @@ rule evaluate:
         judge=section_json("judge"),
         baselines=section_json("baselines"),
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/evaluation.yaml"
     resources:
         **job_resources("evaluate"),
     log:

@@ -9,7 +9,7 @@ rule index:
     params:
         retriever=section_json("retriever"),
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/retrieval.yaml"
     resources:
         **job_resources("index"),
     log:

@@ -21,7 +21,7 @@ for method in METHODS:
             generators=section_json("generators"),
             extra=infer_args(method),
         conda:
-            "../../envs/s3core.yaml"
+            "../../envs/evaluation.yaml"
         resources:
             **job_resources("infer", f"infer_{method}"),
         log:

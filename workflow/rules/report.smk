@@ -8,7 +8,7 @@ rule table:
         md=f"{RESULTS}/tables/main.md",
         csv=f"{RESULTS}/tables/main.csv",
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/evaluation.yaml"
     log:
         f"{RESULTS}/logs/table.log",
     benchmark:

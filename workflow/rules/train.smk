@@ -19,7 +19,7 @@ rule precompute:
         judge=section_json("judge"),
         generator=REWARD_GENERATOR,
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/evaluation.yaml"
     resources:
         **job_resources("precompute"),
     log:
@@ -57,7 +57,9 @@ rule train_s3:
         generator=REWARD_GENERATOR,
         launcher=training_launcher(),
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/training.yaml"
+    container:
+        "containers/training.sif"
     resources:
         **job_resources("train_s3"),
     log:
@@ -81,7 +83,7 @@ rule plot_training:
     output:
         f"{TRAIN_RUN}/curve.png",
     conda:
-        "../../envs/s3core.yaml"
+        "../../envs/evaluation.yaml"
     log:
         f"{RESULTS}/logs/plot_training.log",
     benchmark:

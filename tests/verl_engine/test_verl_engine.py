@@ -5,10 +5,13 @@ dataset, and s3's agent loop plays real episodes (real retriever server, demo LL
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 from pathlib import Path
 
 import pytest
+import verl
+import yaml
 from hydra import compose, initialize_config_dir
 from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.utils.dataset.rl_dataset import RLHFDataset
@@ -25,9 +28,7 @@ from s3core.train.reward import gain_beyond_rag
 from s3core.verl_engine import agent_loop
 from s3core.verl_engine.data import AGENT_NAME, item_of, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
-from s3core.verl_engine.launch import write_agent_loops
-
-import verl
+from s3core.verl_engine.launch import gpu_plan, write_agent_loops
 
 VERL_CONFIG = Path(verl.__file__).parent / "trainer" / "config"
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +145,7 @@ def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search):
     services_path.write_text(json.dumps(spec))
     registry = write_agent_loops(tmp_path / "agent_loops.yaml", services_path)
     cfg = composed([f"data.max_response_length={search['max_context_tokens']}"])
-    entry = __import__("yaml").safe_load(registry.read_text())[0]
+    entry = yaml.safe_load(registry.read_text())[0]
     assert entry["_target_"] == "s3core.verl_engine.agent_loop.S3AgentLoop"
     return agent_loop.S3AgentLoop(trainer_config=DictConfigWrap(cfg), server_manager=server, tokenizer=tokenizer,
                                   processor=None, dataset_cls=RLHFDataset, data_config=DictConfigWrap(cfg.data),
@@ -205,3 +206,35 @@ def test_the_agent_loop_with_a_real_model_server_plays_to_the_end(
     assert len(output.response_ids) == len(output.response_mask) > 0
     assert sum(output.response_mask) == info["response_tokens"] > 0
     assert info["genacc"] in (0.0, 1.0) and output.reward_score == info["genacc"] - row["genacc"]
+
+
+def test_the_training_env_pins_what_verls_vllm_extra_asks_for():
+    """envs/training.yaml's GPU stack = the pins of the installed verl's `vllm` extra."""
+    extra = {}
+    for requirement in importlib.metadata.requires("verl"):
+        spec, _, marker = requirement.partition(";")
+        if 'extra == "vllm"' in marker and "==" in spec:
+            name, version = spec.strip().split("==")
+            extra[name.lower()] = version
+    env = yaml.safe_load((ROOT / "envs" / "training.yaml").read_text())["dependencies"][-1]["pip"]
+    pins = dict(entry.lower().split("==") for entry in env)
+    assert {"torch", "vllm", "transformers"} <= extra.keys()
+    assert {name: pins.get(name) for name in extra} == extra
+
+
+def test_the_paper_gpu_plan_passes_verls_own_config_validation(tmp_path, demo_llm):
+    """verl's checks of batch sizes against GPUs, on the paper config's plan (8 GPUs, 2 for the generator)."""
+    from verl.utils.config import validate_config
+
+    sections = paper_sections()
+    train, search = sections["train"], sections["search"]
+    devices = ",".join(str(i) for i in range(sections["resources"]["train_s3"]["gpu"]))
+    plan = gpu_plan({"CUDA_VISIBLE_DEVICES": devices}, train["verl"], train["batch_size"])
+    assert (plan.nodes, plan.gpus_per_node) == (1, 6)
+    overrides = verl_overrides(train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml",
+                               tmp_path / "c", plan.nodes, plan.gpus_per_node)
+    validate_config(composed(overrides), use_reference_policy=True, use_critic=True)
+    seven = verl_overrides(train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml",
+                           tmp_path / "c", 1, 7)
+    with pytest.raises(AssertionError, match="divisible"):
+        validate_config(composed(seven), use_reference_policy=True, use_critic=True)

@@ -1,0 +1,1 @@
+install-s3core.sh

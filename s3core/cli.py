@@ -190,7 +190,7 @@ def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[di
     from s3core.verl_engine.launch import generator_spec, gpu_plan, judge_spec, reachable_host, train_with_verl
 
     _require_generator(args)
-    plan = gpu_plan(dict(os.environ), args.train["verl"], args.train["batch_size"])
+    plan = gpu_plan(dict(os.environ), args.train)
     host = reachable_host(plan.nodes)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args, host)

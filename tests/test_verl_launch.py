@@ -16,26 +16,33 @@ from s3core.errors import ConfigError, S3Error
 from s3core.jsonl import write_jsonl
 from s3core.verl_engine.launch import GpuPlan, gpu_plan, metric_rows, reachable_host, write_agent_loops
 
-VERL = config.section("train", {})["verl"]
+TRAIN = config.section("train", {})
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def train_with(batch_size: int = 120, mini_batch_size: int = 30, **verl) -> dict:
+    return {**TRAIN, "batch_size": batch_size, "mini_batch_size": mini_batch_size, "verl": {**TRAIN["verl"], **verl}}
 
 
 def test_the_gpu_plan_reads_the_allocation_and_sets_gpus_aside_for_the_generator():
     env = {"SLURM_JOB_NUM_NODES": "2", "CUDA_VISIBLE_DEVICES": "0,1,2,3"}
-    assert gpu_plan(env, VERL, 120) == GpuPlan(2, 4, None, None)
-    assert gpu_plan({"CUDA_VISIBLE_DEVICES": "0"}, VERL, 4) == GpuPlan(1, 1, None, None)
-    assert gpu_plan(env, {**VERL, "n_gpus_per_node": 6}, 120).gpus_per_node == 6
-    aside = {**VERL, "generator_gpus": 2}
-    assert gpu_plan({"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}, aside, 120) == GpuPlan(1, 6, "2,3,4,5,6,7", "0,1")
+    assert gpu_plan(env, train_with(mini_batch_size=40)) == GpuPlan(2, 4, None, None)
+    assert gpu_plan({"CUDA_VISIBLE_DEVICES": "0"}, train_with(4, 2)) == GpuPlan(1, 1, None, None)
+    assert gpu_plan(env, train_with(n_gpus_per_node=3)).gpus_per_node == 3
+    eight = {"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}
+    assert gpu_plan(eight, train_with(generator_gpus=2)) == GpuPlan(1, 6, "2,3,4,5,6,7", "0,1")
 
 
 def test_the_gpu_plan_refuses_what_verl_cannot_run_with_the_keys_to_change():
     with pytest.raises(S3Error, match="resources.train_s3.gpu"):
-        gpu_plan({"CUDA_VISIBLE_DEVICES": ""}, VERL, 120)
+        gpu_plan({"CUDA_VISIBLE_DEVICES": ""}, train_with())
     with pytest.raises(S3Error, match="generator_gpus is 2, but the job sees 2"):
-        gpu_plan({"CUDA_VISIBLE_DEVICES": "0,1"}, {**VERL, "generator_gpus": 2}, 120)
+        gpu_plan({"CUDA_VISIBLE_DEVICES": "0,1"}, train_with(generator_gpus=2))
+    eight = {"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}
     with pytest.raises(S3Error, match=r"train.batch_size \(120\) evenly over its 7 GPU"):
-        gpu_plan({"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}, {**VERL, "generator_gpus": 1}, 120)
+        gpu_plan(eight, train_with(generator_gpus=1))
+    with pytest.raises(S3Error, match=r"train.mini_batch_size \(30\) evenly over its 8 GPU"):
+        gpu_plan(eight, train_with())
 
 
 def test_generator_gpus_are_refused_across_nodes():

@@ -17,6 +17,7 @@ from uuid import uuid4
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput
 
 from s3core.corpus import Document
+from s3core.errors import S3Error
 from s3core.generation import Generator, load_generator
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.episode import Episode
@@ -71,6 +72,9 @@ class S3AgentLoop(AgentLoopBase):
         item = item_of(kwargs["extra_info"])
         settings = self.services.search
         episode = Episode(item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings)
+        if episode.prompt_length > self.rollout_config.prompt_length:
+            raise S3Error(f"question {item['id']!r}: the searcher's first prompt has {episode.prompt_length} tokens, "
+                          f"more than train.verl.max_prompt_length ({self.rollout_config.prompt_length}); raise it")
         began = time.perf_counter()
         generate = functools.partial(self._generate, sampling_params)
         await drive_episodes([episode], generate, self._search, settings, sampling_params["temperature"])

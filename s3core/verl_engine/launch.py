@@ -35,9 +35,11 @@ class GpuPlan(NamedTuple):
     generator_devices: str | None
 
 
-def gpu_plan(env: dict[str, str], verl: dict[str, Any], batch_size: int) -> GpuPlan:
+def gpu_plan(env: dict[str, str], train: dict[str, Any]) -> GpuPlan:
     """Split the job's visible GPUs: the first `train.verl.generator_gpus` for the generator, the rest for verl
-    (`train.verl.n_gpus_per_node` overrides verl's count), whose GPUs must divide the batch (verl's rule)."""
+    (`train.verl.n_gpus_per_node` overrides verl's count), whose GPUs must divide the batch and the mini-batch
+    (verl's rules: the batch is split over data-parallel ranks, and so is each mini-batch)."""
+    verl = train["verl"]
     nodes = int(env.get("SLURM_JOB_NUM_NODES", "1"))
     visible = [d.strip() for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     reserved = verl["generator_gpus"]
@@ -49,10 +51,11 @@ def gpu_plan(env: dict[str, str], verl: dict[str, Any], batch_size: int) -> GpuP
     if gpus < 1:
         raise S3Error("train.engine 'verl' needs GPUs: none are visible (CUDA_VISIBLE_DEVICES is empty); "
                       "ask for them with resources.train_s3.gpu or set train.verl.n_gpus_per_node")
-    if batch_size % (nodes * gpus):
-        raise S3Error(f"verl splits train.batch_size ({batch_size}) evenly over its {nodes * gpus} GPU(s) "
-                      f"({nodes} node(s) x {gpus}); change resources.train_s3.gpu, train.verl.generator_gpus or "
-                      "train.batch_size")
+    for key in ("batch_size", "mini_batch_size"):
+        if train[key] % (nodes * gpus):
+            raise S3Error(f"verl splits train.{key} ({train[key]}) evenly over its {nodes * gpus} GPU(s) "
+                          f"({nodes} node(s) x {gpus}); change resources.train_s3.gpu, train.verl.generator_gpus "
+                          f"or train.{key}")
     if not reserved:
         return GpuPlan(nodes, gpus, None, None)
     return GpuPlan(nodes, gpus, ",".join(rest), ",".join(visible[:reserved]))

@@ -20,6 +20,7 @@ from verl.workers.rollout.replica import TokenOutput
 from s3core import config
 from s3core.cli import serve_command
 from s3core.corpus import Document
+from s3core.errors import S3Error
 from s3core.search.policy import HFPolicy, STOP_STRINGS, load_tokenizer
 from s3core.search.prompt import searcher_messages
 from s3core.search.rollout import search_rounds
@@ -137,14 +138,15 @@ class ModelServer:
         return TokenOutput(token_ids=ids)
 
 
-def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search):
+def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048):
     spec = {"search": search, "reward_form": "gbr", "retriever_url": retriever_url,
             "retriever_client": config.section("retriever", {})["client"],
             "generator": {"name": "smol", "settings": hf_settings}, "judge": None}
     services_path = tmp_path / "services.json"
     services_path.write_text(json.dumps(spec))
     registry = write_agent_loops(tmp_path / "agent_loops.yaml", services_path)
-    cfg = composed([f"data.max_response_length={search['max_context_tokens']}"])
+    cfg = composed([f"data.max_response_length={search['max_context_tokens']}",
+                    f"data.max_prompt_length={prompt_length}"])
     entry = yaml.safe_load(registry.read_text())[0]
     assert entry["_target_"] == "s3core.verl_engine.agent_loop.S3AgentLoop"
     return agent_loop.S3AgentLoop(trainer_config=DictConfigWrap(cfg), server_manager=server, tokenizer=tokenizer,
@@ -229,7 +231,7 @@ def test_the_paper_gpu_plan_passes_verls_own_config_validation(tmp_path, demo_ll
     sections = paper_sections()
     train, search = sections["train"], sections["search"]
     devices = ",".join(str(i) for i in range(sections["resources"]["train_s3"]["gpu"]))
-    plan = gpu_plan({"CUDA_VISIBLE_DEVICES": devices}, train["verl"], train["batch_size"])
+    plan = gpu_plan({"CUDA_VISIBLE_DEVICES": devices}, train)
     assert (plan.nodes, plan.gpus_per_node) == (1, 6)
     overrides = verl_overrides(train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml",
                                tmp_path / "c", plan.nodes, plan.gpus_per_node)
@@ -238,3 +240,14 @@ def test_the_paper_gpu_plan_passes_verls_own_config_validation(tmp_path, demo_ll
                            tmp_path / "c", 1, 7)
     with pytest.raises(AssertionError, match="divisible"):
         validate_config(composed(seven), use_reference_policy=True, use_critic=True)
+
+
+def test_a_first_prompt_longer_than_verls_prompt_length_is_refused_with_the_key(
+        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings):
+    tokenizer = load_tokenizer(str(demo_llm))
+    server = ScriptedServer(tokenizer, [])
+    loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search_settings(), prompt_length=64)
+    row = cache_rows(corpus_docs)[0]
+    with pytest.raises(S3Error, match="train.verl.max_prompt_length"):
+        asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(row)}))
+    assert server.requests == []

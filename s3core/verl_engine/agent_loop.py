@@ -27,6 +27,10 @@ from s3core.train.environment import initial_docs, score_episodes
 from s3core.verl_engine.data import item_of
 
 
+# How each rollout engine keeps the stop string in its output (the episode parses the closing `</query>`).
+KEEP_STOP = {"vllm": {"include_stop_str_in_output": True}, "sglang": {"no_stop_trim": True}}
+
+
 class Services:
     """What every episode of a worker shares: settings, the retriever client, the generator and the judge."""
 
@@ -59,7 +63,7 @@ class S3AgentLoop(AgentLoopBase):
                         temperature: float) -> list[list[int]]:
         """One rollout-server request per context; a turn stops after `</query>` (kept in the output)."""
         params = {**sampling_params, "temperature": temperature, "max_tokens": max_new_tokens,
-                  "stop": STOP_STRINGS, "include_stop_str_in_output": True}
+                  "stop": STOP_STRINGS, **KEEP_STOP[self.rollout_config.name]}
         outputs = await asyncio.gather(*(
             self.server_manager.generate(request_id=uuid4().hex, prompt_ids=list(ids), sampling_params=dict(params))
             for ids in contexts))

@@ -146,7 +146,7 @@ def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, p
     services_path.write_text(json.dumps(spec))
     registry = write_agent_loops(tmp_path / "agent_loops.yaml", services_path)
     cfg = composed([f"data.max_response_length={search['max_context_tokens']}",
-                    f"data.max_prompt_length={prompt_length}"])
+                    f"data.max_prompt_length={prompt_length}", "actor_rollout_ref.rollout.name=vllm"])
     entry = yaml.safe_load(registry.read_text())[0]
     assert entry["_target_"] == "s3core.verl_engine.agent_loop.S3AgentLoop"
     return agent_loop.S3AgentLoop(trainer_config=DictConfigWrap(cfg), server_manager=server, tokenizer=tokenizer,

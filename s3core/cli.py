@@ -66,13 +66,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host or server["host"], port=args.port, log_level="warning")
 
 
-def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any], host: str = "127.0.0.1") -> list[str]:
+def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any],
+                  host: str = "127.0.0.1") -> list[str]:
     """The command line that starts a retriever server on `host`, port `{port}` (for a Sidecar)."""
     return [sys.executable, "-m", "s3core.cli", "serve", "--kind", kind, "--index", str(index),
             "--corpus", str(corpus), "--retriever", json.dumps(retriever), "--host", host, "--port", "{port}"]
 
 
-def retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace, host: str = "127.0.0.1") -> RetrieverClient:
+def retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace,
+                     host: str = "127.0.0.1") -> RetrieverClient:
     """A client of `--retriever-url`, or of a sidecar server over `--index/--corpus` on `host` (stopped with
     `stack`)."""
     from s3core.provenance import record_service, service_version

@@ -40,8 +40,10 @@ class Services:
         self.retriever = RetrieverClient(spec["retriever_url"], spec["retriever_client"])
         self.generator: Generator = load_generator(spec["generator"]["name"], spec["generator"]["settings"])
         judge = spec["judge"]
-        same = judge and judge["name"] == spec["generator"]["name"]
-        self.judge: Generator | None = self.generator if same else judge and load_generator(judge["name"], judge["settings"])
+        self.judge: Generator | None = None
+        if judge:
+            same = judge["name"] == spec["generator"]["name"]
+            self.judge = self.generator if same else load_generator(judge["name"], judge["settings"])
 
 
 @functools.cache

@@ -103,15 +103,10 @@ def _require_generator(args: argparse.Namespace) -> None:
 
 def answerers(args: argparse.Namespace) -> tuple[Generator, Generator | None]:
     """The frozen generator `--generator` and the judge (None when judging is off)."""
-    from s3core.generation import load_generator
+    from s3core.generation import load_answerers
 
-    generators = args.generators
     _require_generator(args)
-    generator = load_generator(args.generator, generators[args.generator])
-    if not args.judge["enabled"]:
-        return generator, None
-    judge_name = args.judge["generator"] or args.generator
-    return generator, generator if judge_name == args.generator else load_generator(judge_name, generators[judge_name])
+    return load_answerers(args.generator, args.generators, args.judge)
 
 
 def cmd_infer(args: argparse.Namespace) -> None:
@@ -189,18 +184,18 @@ def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[d
 
 def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """verl's PPO (on the job's Ray cluster); the retriever and vLLM generators run here for its workers."""
-    from s3core.verl_engine.launch import generator_spec, gpu_plan, judge_spec, reachable_host, train_with_verl
+    from s3core.verl_engine.launch import gpu_plan, reachable_generators, reachable_host, train_with_verl
 
     _require_generator(args)
     plan = gpu_plan(dict(os.environ), args.train)
     host = reachable_host(plan.nodes)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args, host)
-        answering = generator_spec(stack, args.generator, args.generators[args.generator], host,
-                                   plan.generator_devices)
+        generators = reachable_generators(stack, args.generators, args.generator, args.judge, host,
+                                          plan.generator_devices)
         spec = {"search": args.search, "reward_form": args.reward["form"], "retriever_url": client.url,
-                "retriever_client": args.retriever["client"], "generator": answering,
-                "judge": judge_spec(stack, args.generators, answering, args.judge, host, plan.generator_devices)}
+                "retriever_client": args.retriever["client"], "generator": args.generator,
+                "generators": generators, "judge": args.judge}
         return train_with_verl(pool, spec, args.searcher["model"], args.out, args.train, args.search, plan)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from s3core import config
 from s3core.cli import main
 from s3core.errors import ConfigError, S3Error
 from s3core.jsonl import write_jsonl
-from s3core.verl_engine.launch import GpuPlan, gpu_plan, metric_rows, reachable_host, write_agent_loops
+from s3core.verl_engine.launch import (GpuPlan, gpu_plan, metric_rows, reachable_generators, reachable_host,
+                                       write_agent_loops)
 
 TRAIN = config.section("train", {})
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,3 +92,15 @@ def test_train_with_verl_and_no_gpus_fails_before_starting_anything(tmp_path, sm
                  "--generator", "g", "--generators", generators, "--server-log", str(tmp_path / "server.log")])
     assert code == 2 and "needs GPUs" in caplog.text
     assert not (tmp_path / "server.log").exists() and not (tmp_path / "run").exists()
+
+
+def test_workers_get_the_answering_generator_and_its_judge_once():
+    generators = {"a": {"backend": "hf", "model": "x"}, "b": {"backend": "openai", "model": "y"}, "c": {}}
+    judge = config.section("judge", {})
+    with ExitStack() as stack:
+        assert reachable_generators(stack, generators, "a", judge, "127.0.0.1", None) == {"a": generators["a"]}
+        other = {**judge, "generator": "b"}
+        assert reachable_generators(stack, generators, "a", other, "127.0.0.1", None) == {
+            "a": generators["a"], "b": generators["b"]}
+        off = {**other, "enabled": False}
+        assert reachable_generators(stack, generators, "a", off, "127.0.0.1", None) == {"a": generators["a"]}

@@ -43,3 +43,20 @@ def load_generator(name: str, settings: dict[str, Any]) -> Generator:
     generator = OpenAIGenerator(name, settings)
     record_service(f"generator:{name}", settings["base_url"], external=True, model=settings["model"])
     return generator
+
+
+def judge_name(generator: str, judge: dict[str, Any]) -> str | None:
+    """The generator that judges (the `judge` config section): None when judging is off, the answering
+    generator itself when no other is named (upstream code)."""
+    return (judge["generator"] or generator) if judge["enabled"] else None
+
+
+def load_answerers(generator: str, generators: dict[str, Any],
+                   judge: dict[str, Any]) -> tuple[Generator, Generator | None]:
+    """The frozen generator `generator` and its judge (None when judging is off; the same object when the
+    generator judges itself)."""
+    answering = load_generator(generator, generators[generator])
+    name = judge_name(generator, judge)
+    if name is None:
+        return answering, None
+    return answering, answering if name == generator else load_generator(name, generators[name])

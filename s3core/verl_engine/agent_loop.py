@@ -18,7 +18,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 
 from s3core.corpus import Document
 from s3core.errors import S3Error
-from s3core.generation import Generator, load_generator
+from s3core.generation import load_answerers
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.episode import Episode
 from s3core.search.policy import STOP_STRINGS
@@ -38,12 +38,7 @@ class Services:
         self.search = spec["search"]
         self.reward_form = spec["reward_form"]
         self.retriever = RetrieverClient(spec["retriever_url"], spec["retriever_client"])
-        self.generator: Generator = load_generator(spec["generator"]["name"], spec["generator"]["settings"])
-        judge = spec["judge"]
-        self.judge: Generator | None = None
-        if judge:
-            same = judge["name"] == spec["generator"]["name"]
-            self.judge = self.generator if same else load_generator(judge["name"], judge["settings"])
+        self.generator, self.judge = load_answerers(spec["generator"], spec["generators"], spec["judge"])
 
 
 @functools.cache

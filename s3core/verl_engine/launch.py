@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from s3core.errors import S3Error
+from s3core.generation import judge_name
 from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.verl_engine.data import AGENT_NAME, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
@@ -66,19 +67,26 @@ def reachable_host(nodes: int) -> str:
     return "127.0.0.1" if nodes == 1 else socket.gethostname()
 
 
-def generator_spec(stack: ExitStack, name: str, settings: dict[str, Any], host: str,
-                   devices: str | None) -> dict[str, Any]:
-    """How agent loops reach generator `name`: a vLLM generator is started here (on `host`, on `devices` when
-    GPUs are set aside for it) and handed over as an OpenAI endpoint; HF and OpenAI generators are loaded by
-    each rollout worker as configured."""
+def reachable_settings(stack: ExitStack, name: str, settings: dict[str, Any], host: str,
+                       devices: str | None) -> dict[str, Any]:
+    """Generator `name`'s settings as rollout workers use them: a vLLM generator is started here (on `host`, on
+    `devices` when GPUs are set aside for it) and handed over as an OpenAI endpoint; HF and OpenAI generators
+    are loaded by each worker as configured."""
     if settings["backend"] != "vllm":
-        return {"name": name, "settings": settings}
+        return settings
     from s3core.generation.vllm import VLLMGenerator
 
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": devices} if devices else None
     generator = VLLMGenerator(name, settings, host, env)
     stack.callback(generator.close)
-    return {"name": name, "settings": {**settings, "backend": "openai", "base_url": f"{generator.sidecar.url}/v1"}}
+    return {**settings, "backend": "openai", "base_url": f"{generator.sidecar.url}/v1"}
+
+
+def reachable_generators(stack: ExitStack, generators: dict[str, Any], generator: str, judge: dict[str, Any],
+                         host: str, devices: str | None) -> dict[str, Any]:
+    """The answering generator and the judge (one server when they are the same), as workers reach them."""
+    names = {generator, judge_name(generator, judge)} - {None}
+    return {name: reachable_settings(stack, name, generators[name], host, devices) for name in sorted(names)}
 
 
 def write_agent_loops(path: Path, services_path: Path) -> Path:
@@ -120,16 +128,6 @@ def metric_rows(attempts: list[Path]) -> list[dict[str, Any]]:
             by_step[line["step"]] = {"step": line["step"], "reward": line["data"].get("critic/score/mean"),
                                      **line["data"]}
     return [by_step[step] for step in sorted(by_step)]
-
-
-def judge_spec(stack: ExitStack, generators: dict[str, Any], answering: dict[str, Any], judge: dict[str, Any],
-               host: str, devices: str | None) -> dict[str, Any] | None:
-    """The judge as agent loops reach it: None when judging is off, the answering generator's spec when it
-    judges itself (one server serves both), else like `generator_spec`."""
-    if not judge["enabled"]:
-        return None
-    name = judge["generator"] or answering["name"]
-    return answering if name == answering["name"] else generator_spec(stack, name, generators[name], host, devices)
 
 
 def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str, out: Path,

@@ -141,7 +141,8 @@ class ModelServer:
 def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048):
     spec = {"search": search, "reward_form": "gbr", "retriever_url": retriever_url,
             "retriever_client": config.section("retriever", {})["client"],
-            "generator": {"name": "smol", "settings": hf_settings}, "judge": None}
+            "generator": "smol", "generators": {"smol": hf_settings},
+            "judge": config.section("judge", {"enabled": False})}
     services_path = tmp_path / "services.json"
     services_path.write_text(json.dumps(spec))
     registry = write_agent_loops(tmp_path / "agent_loops.yaml", services_path)

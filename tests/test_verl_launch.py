@@ -1,5 +1,6 @@
 """The verl engine's launcher parts that need no verl: the allocation's shape, where sidecars listen, the
-agent-loop registry, metrics across a resumed run, and the CLI's refusal to start verl without GPUs."""
+agent-loop registry, metrics across a resumed run, checkpoint-merge failures, and the CLI's refusal to start
+verl without GPUs."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from s3core import config
 from s3core.cli import main
 from s3core.errors import ConfigError, S3Error
 from s3core.jsonl import write_jsonl
-from s3core.verl_engine.launch import (GpuPlan, gpu_plan, metric_rows, reachable_generators, reachable_host,
-                                       write_agent_loops)
+from s3core.verl_engine.launch import (GpuPlan, gpu_plan, merge_searcher, metric_rows, reachable_generators,
+                                       reachable_host, write_agent_loops)
 
 TRAIN = config.section("train", {})
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,22 @@ def test_metrics_of_a_resumed_run_keep_every_step_once_the_newest_winning(tmp_pa
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert rows[1] == {"step": 2, "reward": 0.25, "critic/score/mean": 0.25}
     assert rows[2]["reward"] is None
+
+
+def test_a_missing_checkpoint_names_the_step_and_path(tmp_path):
+    with pytest.raises(S3Error, match="no actor checkpoint for step 3 at .*global_step_3/actor"):
+        merge_searcher(tmp_path / "checkpoints", 3, tmp_path / "searcher", tmp_path / "verl.log")
+
+
+def test_a_failed_merge_names_its_log_and_keeps_the_previous_searcher(tmp_path):
+    (tmp_path / "checkpoints" / "global_step_2" / "actor").mkdir(parents=True)
+    target = tmp_path / "searcher"
+    target.mkdir()
+    (target / "config.json").write_text("{}")
+    log = tmp_path / "verl.log"
+    with pytest.raises(S3Error, match=f"verl's model merger exited with code [1-9].*see {log}"):
+        merge_searcher(tmp_path / "checkpoints", 2, target, log)
+    assert log.read_text() and (target / "config.json").read_text() == "{}"
 
 
 def test_train_with_verl_and_no_gpus_fails_before_starting_anything(tmp_path, small_corpus, bm25_index,

@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from s3core import config
 from s3core.assets import convert_gguf, load_wiki_summaries, resolve_path
 from s3core.corpus import Document
 from s3core.jsonl import write_jsonl
+from workflow_run import slurm_controller_up
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,13 +25,6 @@ BRING_UP = "sudo FAKE_GPUS=1 bash scripts/local-slurm-up.sh"
 # tests/verl_engine need verl, which lives in the training stack (.venv-training; `make test` runs them there).
 collect_ignore = [] if importlib.util.find_spec("verl") else ["verl_engine"]
 TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]
-
-
-def slurm_controller_up() -> bool:
-    if not shutil.which("sbatch"):
-        return False
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
-    return "UP" in ping.stdout
 
 
 @pytest.fixture()

@@ -1,31 +1,17 @@
-"""The cluster path: the SLURM profile, `s3core profile install`, per-rule resources, and the tiny demo DAG
-submitted rule by rule with sbatch to a real SLURM controller (`scripts/local-slurm-up.sh` brings one up)."""
+"""The cluster path: the SLURM profile, `s3core profile install` and per-rule resources (test_dag_runs.py
+submits the tiny demo DAG rule by rule to a real SLURM controller)."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
-import pandas as pd
 import pytest
 import yaml
 
 from s3core.cli import main
 from s3core.errors import S3Error
 from s3core.profile import install_profile
-from workflow_run import ROOT, snakemake, tiny_config
+from workflow_run import ROOT, snakemake
 
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
-SLURM_METHODS = ["direct", "rag_bm25", "s3"]
-#: Rules that run on the submit host (`localrules`); every other rule must be a SLURM job.
-LOCAL_RULES = {"all", "table", "plot_training"}
-
-
-def fake_gpus() -> int:
-    """GPUs the cluster's nodes advertise (fake GRES from local-slurm-up.sh count)."""
-    out = subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True).stdout
-    return sum(int(part.rsplit(":", 1)[1]) for part in out.split(",") if part.startswith("gpu:"))
 
 
 def test_profile_install_links_and_refuses_to_clobber(tmp_path):
@@ -68,25 +54,3 @@ def test_rules_ask_for_the_resources_the_config_names():
     assert f"mem_mb={paper['train_s3']['mem_mb']}" in jobs["train_s3:"]
     assert "gpu=" not in jobs["download:"] or "gpu=0" in jobs["download:"]
 
-
-def test_tiny_dag_through_slurm(slurm, tmp_path):
-    suite = "test-slurm"
-    shutil.rmtree(ROOT / "results" / suite, ignore_errors=True)
-    shutil.rmtree(ROOT / ".snakemake" / "slurm_logs", ignore_errors=True)
-    config = tiny_config(suite, SLURM_METHODS)
-    config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}}   # fake GRES: scheduled, runs on the CPU
-    path = tmp_path / "slurm.yaml"
-    path.write_text(yaml.safe_dump(config))
-    run = snakemake("all", "--profile", "workflow/profiles/slurm", "--configfile", str(path), timeout=1500)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-
-    table = pd.read_csv(ROOT / "results" / suite / "tables" / "main.csv")
-    assert sorted(table.method.unique()) == sorted(SLURM_METHODS) and (table.n == 4).all()
-    submitted = {p.name.removeprefix("rule_") for p in (ROOT / ".snakemake" / "slurm_logs").iterdir()}
-    expected = {"download", "convert_llm", "index", "precompute", "train_s3", "evaluate",
-                *(f"infer_{m}" for m in SLURM_METHODS)}
-    assert submitted == expected and submitted.isdisjoint(LOCAL_RULES), f"SLURM jobs: {sorted(submitted)}"
-    assert list((ROOT / ".snakemake" / "slurm_logs" / "rule_train_s3").rglob("*.log"))
-    training = json.loads((ROOT / "results" / suite / "logs" / "train_s3.provenance.json").read_text())
-    assert training["exit_status"] == 0 and training["slurm"]["SLURM_JOB_ID"]
-    assert [s["role"] for s in training["services"]] == ["retriever:dense"]

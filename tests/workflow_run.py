@@ -1,8 +1,11 @@
-"""Running the workflow from tests: a tiny config of the demo (any suite name) and a Snakemake subprocess."""
+"""Running the workflow from tests: a tiny config of the demo (any suite name) and Snakemake as a subprocess,
+waited for or in the background."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +20,8 @@ ALL_METHODS = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "
 
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:
-    """The demo config at a tiny size: 4 NQ questions to answer, one PPO step of 2 questions, short loops and
-    prompts (one naive-RAG document), so the whole DAG runs in minutes on 2 cores."""
+    """The demo config at a tiny size: 4 NQ questions to answer, one PPO step on 1 of 2 training questions,
+    short loops and prompts (one naive-RAG document), so the whole DAG runs in minutes on 2 cores."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     update_config(config, _tiny_overrides(suite, methods))
     config["assets"]["eval"] = {"nq": config["assets"]["eval"]["nq"]}   # one set; the dry runs expand all
@@ -29,13 +32,13 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
     llm = f"results/{suite}/assets/llm"
     return {
         "suite": suite,
-        "assets": {"corpus": {"distractors": 150}, "train": {"source": "nq_dev", "size": 4},
+        "assets": {"corpus": {"distractors": 150}, "train": {"source": "nq_dev", "size": 2},
                    "eval": {"nq": {"source": "nq_test", "size": 4}}},
         "generators": {"smollm2-135m": {"backend": "hf", "model": llm, "max_new_tokens": 12, "batch_size": 4}},
         "search": {"max_turns": 1, "extra_search_round": False, "initial_topk": 1, "max_new_tokens": 16,
                    "max_obs_tokens": 128},
         "searcher": {"model": llm, "batch_size": 4},
-        "train": {"steps": 1, "batch_size": 2, "mini_batch_size": 2, "micro_batch_size": 2, "checkpoint_every": 1,
+        "train": {"steps": 1, "batch_size": 1, "mini_batch_size": 1, "micro_batch_size": 1, "checkpoint_every": 1,
                   "drop_rag_correct": False, "gradient_checkpointing": False},
         "baselines": {"cot": {"max_new_tokens": 24}, "ircot": {"max_steps": 2, "max_new_tokens": 12},
                       "search_o1": {"max_searches": 1, "max_new_tokens": 16, "condense_max_new_tokens": 12},
@@ -45,8 +48,46 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
     }
 
 
-def snakemake(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    """`python -m snakemake ARGS` in the repository root with this interpreter's scripts on PATH."""
+def slurm_controller_up() -> bool:
+    """Whether a SLURM controller answers here (`scripts/local-slurm-up.sh` brings one up)."""
+    if not shutil.which("sbatch"):
+        return False
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+    return "UP" in ping.stdout
+
+
+def _command(args: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """`python -m snakemake ARGS` and its environment: this interpreter's scripts on PATH."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return [sys.executable, "-m", "snakemake", *args], env
+
+
+def snakemake(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run Snakemake in the repository root and wait for it."""
+    command, env = _command(args)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+class BackgroundRun:
+    """Snakemake started in the repository root without waiting, its output going to `log`; `finish` waits."""
+
+    def __init__(self, log: Path, *args: str):
+        command, env = _command(args)
+        self.log, self.args = log, args
+        with log.open("w") as handle:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def finish(self, timeout: int) -> tuple[int, str]:
+        """(exit status, output); a run still going after `timeout` seconds is stopped (TimeoutExpired)."""
+        try:
+            status = self.process.wait(timeout)
+        finally:
+            self.stop()
+        return status, self.log.read_text()
+
+    def stop(self) -> None:
+        """SIGTERM to Snakemake's process group (it cancels its SLURM jobs), then wait for it."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(120)

@@ -1,7 +1,8 @@
 # s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once), PPO on the
 # searcher with the Gain-Beyond-RAG reward, and the training curve. Checkpoints under train/s3/checkpoints are not
 # outputs: a killed run resumes from them. With train.engine verl the training job first starts a Ray cluster
-# across its nodes (resources.train_s3.nodes; s3core ray-run).
+# across its nodes (resources.train_s3.nodes; s3core ray-run). precompute and train_s3 go first when jobs wait for
+# cores or GPUs: they are the DAG's long chain (cache -> PPO -> s3 inference -> evaluation).
 
 
 rule precompute:
@@ -29,6 +30,7 @@ rule precompute:
     benchmark:
         f"{RESULTS}/benchmarks/precompute.tsv"
     threads: config["threads"]
+    priority: 10
     shell:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
@@ -69,6 +71,7 @@ rule train_s3:
     benchmark:
         f"{RESULTS}/benchmarks/train_s3.tsv"
     threads: config["threads"]
+    priority: 10
     shell:
         "{params.launcher} s3core --threads {threads} --provenance {log.provenance} train --cache {input.cache} --out {params.run} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_run import ROOT, BackgroundRun, slurm_controller_up, snakemake, tiny_config
+from slurm_cluster import slurm_controller_up
+from workflow_run import ROOT, BackgroundRun, snakemake, tiny_config
 
 # The local run covers every stage and every kind of method (closed-book, one-shot retrieval of both kinds, an
 # iterative retriever, s3 before and after training). CoT, Search-o1, Search-R1 and DeepRetrieval run end to end

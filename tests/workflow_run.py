@@ -4,7 +4,6 @@ waited for or in the background."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -46,14 +45,6 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
                       "deepretrieval": {"model": llm, "max_new_tokens": 16}},
         "eval": {"methods": methods},
     }
-
-
-def slurm_controller_up() -> bool:
-    """Whether a SLURM controller answers here (`scripts/local-slurm-up.sh` brings one up)."""
-    if not shutil.which("sbatch"):
-        return False
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
-    return "UP" in ping.stdout
 
 
 def _command(args: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:

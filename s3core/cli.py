@@ -133,9 +133,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     generator, judge_model = answerers(args)
     contexts = read_jsonl(args.contexts)
-    style = get_method(contexts[0]["method"]).answer_style if contexts else "direct"
-    budget = args.baselines["cot"]["max_new_tokens"] if style == "cot" else None
-    rows = answer_contexts(contexts, generator, judge_model, style, budget)
+    method = get_method(contexts[0]["method"] if contexts else "direct")
+    budget = args.baselines["cot"]["max_new_tokens"] if method.answer_style == "cot" else None
+    rows = answer_contexts(contexts, generator, judge_model, method.answer_style, budget, method.context_format)
     write_jsonl(args.out, rows)
     mean = sum(r["genacc"] for r in rows) / max(len(rows), 1)
     log.info("%s with %s: GenAcc %.3f over %d questions -> %s", args.contexts, args.generator, mean, len(rows), args.out)

@@ -1,4 +1,4 @@
-"""Corpus documents: the wiki-18 `contents` format, readers, and the `Doc k (Title: T) text` rendering."""
+"""Corpus documents: the wiki-18 `contents` format, readers, and upstream's three `Doc k` renderings."""
 
 from __future__ import annotations
 
@@ -20,18 +20,27 @@ class Document:
     text: str
 
     @property
+    def title_line(self) -> str:
+        """The first line of wiki-18 `contents`: the title in double quotes."""
+        return f'"{self.title}"'
+
+    @property
     def contents(self) -> str:
         """wiki-18 `contents`: the quoted title on the first line, then the text."""
-        return f'"{self.title}"\n{self.text}'
+        return f"{self.title_line}\n{self.text}"
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
     @classmethod
     def from_contents(cls, doc_id: str, contents: str) -> "Document":
-        """Parse wiki-18 `contents` (title on the first line, quotes optional)."""
+        """Parse wiki-18 `contents`: the title on the first line (one pair of surrounding quotes removed), the
+        text after it."""
         title, _, text = contents.partition("\n")
-        return cls(id=str(doc_id), title=title.strip().strip('"'), text=text.strip())
+        title = title.strip()
+        if len(title) >= 2 and title[0] == title[-1] == '"':
+            title = title[1:-1]
+        return cls(id=str(doc_id), title=title, text=text.strip())
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Document":
@@ -54,5 +63,18 @@ def read_corpus(path: str | Path) -> Iterator[Document]:
 
 
 def format_docs(docs: Iterable[Document]) -> str:
-    """Render docs as upstream does: `Doc 1 (Title: T) text` lines, numbered from 1."""
-    return "\n".join(f"Doc {i} (Title: {d.title}) {d.text}" for i, d in enumerate(docs, start=1))
+    """Upstream's retrieval dump (naive RAG, IRCoT, Search-o1): `Doc k (Title: "T") text` lines joined by newlines,
+    numbered from 1, the title line as wiki-18 stores it."""
+    return "\n".join(f"Doc {i} (Title: {d.title_line}) {d.text}" for i, d in enumerate(docs, start=1))
+
+
+def format_observation(docs: Iterable[Document]) -> str:
+    """A search result as the searcher reads it (upstream's rollout): `Doc k(Title: "T") text` lines, no space
+    before the parenthesis."""
+    return "".join(f"Doc {i}(Title: {d.title_line}) {d.text}\n" for i, d in enumerate(docs, start=1)).strip()
+
+
+def format_selected(docs: Iterable[Document]) -> str:
+    """The s3 searcher's selected documents as the generator reads them (upstream's reward and s3 inference):
+    `Doc k (Title: T)`, the text on the next line, a blank line after each."""
+    return "".join(f"Doc {i} (Title: {d.title})\n{d.text}\n\n" for i, d in enumerate(docs, start=1))

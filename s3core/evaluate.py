@@ -10,7 +10,9 @@ from s3core.generation import Generator
 from s3core.generation.prompts import generator_messages
 from s3core.metrics import exact_match, judge_messages, parse_judge, span_match, token_f1
 
-JUDGE_MAX_NEW_TOKENS = 4
+JUDGE_MAX_NEW_TOKENS = 10
+#: MIRAGE's medical sets (by `data_source`): scored by the judge alone, with no span check (paper App. A.4).
+JUDGE_ONLY_SOURCES = frozenset({"medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu"})
 ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
 ANSWER_IS = re.compile(r"answer is:?\s*(.+)", re.IGNORECASE)
 
@@ -33,26 +35,47 @@ def score(answer: str, golds: list[str]) -> dict[str, Any]:
     return {"em": exact_match(answer, golds), "f1": token_f1(answer, golds), "span": span_match(answer, golds)}
 
 
+def judge_only(row: dict[str, Any]) -> bool:
+    """Rows of a MIRAGE set, whose GenAcc is the judge's verdict alone."""
+    return row["data_source"] in JUDGE_ONLY_SOURCES
+
+
+def ask_judge(judge_model: Generator, rows: list[dict[str, Any]]) -> list[bool]:
+    """The judge's verdict per row; an unclear reply (neither yes nor no) is asked once more, then counts wrong."""
+    if not rows:
+        return []
+    conversations = [judge_messages(r["answer"], r["golden_answers"]) for r in rows]
+    verdicts = [parse_judge(reply) for reply in judge_model.chat(conversations, JUDGE_MAX_NEW_TOKENS)]
+    unclear = [i for i, verdict in enumerate(verdicts) if verdict is None]
+    if unclear:
+        replies = judge_model.chat([conversations[i] for i in unclear], JUDGE_MAX_NEW_TOKENS)
+        for i, reply in zip(unclear, replies):
+            verdicts[i] = parse_judge(reply)
+    return [bool(verdict) for verdict in verdicts]
+
+
 def judge(rows: list[dict[str, Any]], judge_model: Generator | None) -> None:
-    """Fill `judge` (None when not asked) and `genacc`: the span check, else the judge's yes/no."""
-    ask = [row for row in rows if not row["span"]] if judge_model else []
-    replies = judge_model.chat(
-        [judge_messages(r["answer"], r["golden_answers"]) for r in ask], JUDGE_MAX_NEW_TOKENS
-    ) if ask else []
-    verdicts = {id(row): parse_judge(reply) for row, reply in zip(ask, replies)}
+    """Fill `judge` (None when not asked) and `genacc`: the span check, else the judge's verdict; on a MIRAGE set
+    the judge's verdict alone. Without a judge GenAcc is the span check."""
+    ask = [row for row in rows if judge_only(row) or not row["span"]] if judge_model else []
+    verdicts = {id(row): verdict for row, verdict in zip(ask, ask_judge(judge_model, ask))} if ask else {}
     for row in rows:
         row["judge"] = verdicts.get(id(row))
-        row["genacc"] = float(row["span"] or bool(row["judge"]))
+        by_judge = judge_model is not None and judge_only(row)
+        row["genacc"] = float(bool(row["judge"]) if by_judge else bool(row["span"] or row["judge"]))
 
 
 def answer_contexts(
     contexts: list[dict[str, Any]], generator: Generator, judge_model: Generator | None,
-    style: str = "direct", max_new_tokens: int | None = None,
+    style: str = "direct", max_new_tokens: int | None = None, context_format: str = "rag",
 ) -> list[dict[str, Any]]:
     """Answer every context row with the frozen generator and score it (DESIGN §2 answer file). Style "cot"
-    lets the generator reason first; `raw_answer` keeps its whole output, `answer` the extracted answer."""
+    lets the generator reason first; `raw_answer` keeps its whole output, `answer` the extracted answer.
+    `context_format` renders the documents: "rag" (retrieval dump) or "selected" (the s3 searcher's)."""
     conversations = [
-        generator_messages(row["question"], [Document.from_row(d) for d in row["docs"]], style) for row in contexts
+        generator_messages(row["question"], [Document.from_row(d) for d in row["docs"]], style, context_format,
+                           generator.prompt_format)
+        for row in contexts
     ]
     outputs = generator.chat(conversations, max_new_tokens)
     answers = [cot_answer(o) for o in outputs] if style == "cot" else outputs

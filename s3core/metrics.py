@@ -1,19 +1,29 @@
-"""Answer metrics of the s3 paper: normalisation, EM, token F1, span check, and the LLM-judge prompt.
+"""Answer metrics of the s3 paper and its code: normalisation, EM, token F1, span check, and the LLM judge.
 
 GenAcc = span check, falling back to the judge when the span check fails (see `s3core.evaluate`).
 Normalisation is the SQuAD one upstream uses: lowercase, ASCII punctuation removed, articles
 a/an/the dropped, whitespace squeezed. Non-ASCII punctuation and accents are kept, as upstream does.
+The span check is pyserini's `has_answers(..., SimpleTokenizer(), regex=False)` on normalised strings.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
+import regex
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
+# pyserini's SimpleTokenizer: runs of letters/digits/marks, or any single other non-space, non-control character.
+_SPAN_TOKEN = regex.compile(r"([\p{L}\p{N}\p{M}]+)|([^\p{Z}\p{C}])",
+                            flags=regex.IGNORECASE | regex.UNICODE | regex.MULTILINE)
+
+JUDGE_PROMPT = ("Please check if any of the golden answers is contained in the following response: {response}\n\n"
+                "Golden answers: {golds}\n\nPlease directly answer with 'yes' or 'no'.")
 
 
 def normalize_answer(text: str) -> str:
@@ -45,24 +55,30 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
     return max((_f1(pred_tokens, normalize_answer(g).split()) for g in golds), default=0.0)
 
 
+def span_tokens(text: str) -> list[str]:
+    """pyserini's SimpleTokenizer words of `text` after NFD normalisation, lowercased."""
+    return [match.group().lower() for match in _SPAN_TOKEN.finditer(unicodedata.normalize("NFD", text))]
+
+
+def _contains(tokens: list[str], part: list[str]) -> bool:
+    return any(tokens[i : i + len(part)] == part for i in range(len(tokens) - len(part) + 1))
+
+
 def span_match(prediction: str, golds: Sequence[str]) -> bool:
-    """True when a normalised gold occurs as a contiguous token span of the normalised prediction."""
-    pred = f" {normalize_answer(prediction)} "
-    return any(gold and f" {gold} " in pred for gold in (normalize_answer(g) for g in golds))
+    """True when a normalised gold's tokens occur contiguously in the normalised prediction's tokens (upstream's
+    span check). A gold that normalises to nothing matches nothing (upstream: everything)."""
+    pred = span_tokens(normalize_answer(prediction))
+    return any(gold and _contains(pred, gold) for gold in (span_tokens(normalize_answer(g)) for g in golds))
 
 
 def judge_messages(prediction: str, golds: Sequence[str]) -> list[dict[str, str]]:
-    """Chat messages asking a judge whether any golden answer is contained in the response."""
-    content = (
-        "Decide whether a response contains the correct answer.\n"
-        f"Response: {prediction}\n"
-        f"Golden answers: {', '.join(golds)}\n"
-        "Is any of the golden answers contained in the response? Reply with only 'yes' or 'no'."
-    )
-    return [{"role": "user", "content": content}]
+    """The judge's one user message: is any golden answer (as a Python list) contained in the response?"""
+    return [{"role": "user", "content": JUDGE_PROMPT.format(response=prediction, golds=str(list(golds)))}]
 
 
-def parse_judge(reply: str) -> bool:
-    """A judge reply counts as correct when its first word is 'yes'."""
-    words = normalize_answer(reply).split()
-    return bool(words) and words[0] == "yes"
+def parse_judge(reply: str) -> bool | None:
+    """True when 'yes' occurs anywhere in the lowercased reply, else False when 'no' does, else None (unclear)."""
+    lowered = reply.lower()
+    if "yes" in lowered:
+        return True
+    return False if "no" in lowered else None

@@ -11,6 +11,7 @@ class Generator(Protocol):
     """Greedy chat completion for a batch of conversations."""
 
     name: str
+    prompt_format: str  # "chat" (system + user turns) or "single_user" (one user message)
 
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
         """The assistant's reply to each conversation (stripped)."""

@@ -30,6 +30,7 @@ class HFGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.name = name
+        self.prompt_format = settings["prompt_format"]
         self.settings = settings
         self.device = pick_device(settings["device"])
         path = str(resolve_path(settings["model"]))

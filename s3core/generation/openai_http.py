@@ -20,6 +20,7 @@ class OpenAIGenerator:
         if not settings.get("base_url"):
             raise ConfigError(f"config key 'generators.{name}.base_url' is required for backend 'openai'")
         self.name = name
+        self.prompt_format = settings["prompt_format"]
         self.settings = settings
         key = os.environ.get(settings["api_key_env"], "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -31,6 +32,7 @@ class OpenAIGenerator:
             "model": self.settings["model"],
             "messages": conversation,
             "temperature": 0,
+            "top_p": 1.0,
             "max_tokens": max_new_tokens,
         }
         if stop:

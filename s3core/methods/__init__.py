@@ -18,7 +18,8 @@ class Method:
     not retrieve) and the config sections it may read (`retriever`, `search`, `searcher`, `searcher_model`,
     `baselines`, `generators`). `settings_key` names its own config section (`search` for s3,
     `baselines.ircot`, ...); the index it queries is `retriever`, else that section's `retriever` key. `answer_style` is how the shared
-    evaluator asks the generator: `direct` (the paper's prompt) or `cot` (reason, then `<answer>`)."""
+    evaluator asks the generator: `direct` (the paper's prompt) or `cot` (reason, then `<answer>`); `context_format`
+    how it renders the documents: `rag` (upstream's retrieval dump) or `selected` (the s3 searcher's)."""
 
     name: str
     run: Callable[[list[Question], RetrieverClient | None, dict[str, Any]], list[ContextRow]]
@@ -27,6 +28,7 @@ class Method:
     uses_searcher: bool = False
     uses_reasoner: bool = False
     answer_style: str = "direct"
+    context_format: str = "rag"
 
     def _section(self, config: dict[str, Any]) -> dict[str, Any]:
         """This method's own config section ({} when it has none)."""

@@ -26,5 +26,6 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, sett
             for q, e in zip(questions, episodes)]
 
 
-S3_STEP0 = Method("s3_step0", partial(run, "s3_step0"), settings_key="search", uses_searcher=True)
-S3 = Method("s3", partial(run, "s3"), settings_key="search", uses_searcher=True)
+S3_STEP0 = Method("s3_step0", partial(run, "s3_step0"), settings_key="search", uses_searcher=True,
+                  context_format="selected")
+S3 = Method("s3", partial(run, "s3"), settings_key="search", uses_searcher=True, context_format="selected")

@@ -85,22 +85,19 @@ class Encoder:
         return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
 
 
-def _passage(doc: Document) -> str:
-    return f"{doc.title}\n{doc.text}"
-
-
 def _chunks(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
     while chunk := list(islice(docs, size)):
         yield chunk
 
 
 def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
-    """Encode the corpus chunk by chunk into a FAISS IndexFlatIP; returns the document count."""
+    """Encode the corpus chunk by chunk into a FAISS IndexFlatIP; returns the document count. A passage is encoded
+    as upstream's index builder does: the passage prefix, then wiki-18 `contents` (quoted title line, text)."""
     encoder = Encoder(settings)
     index = faiss.IndexFlatIP(encoder.dim)
     with tqdm(desc="encode passages", unit="doc") as bar:
         for chunk in _chunks(read_corpus(corpus), CHUNK):
-            index.add(encoder.encode([_passage(d) for d in chunk], settings["passage_prefix"]))
+            index.add(encoder.encode([d.contents for d in chunk], settings["passage_prefix"]))
             bar.update(len(chunk))
     out_dir.mkdir(parents=True, exist_ok=True)
     faiss.write_index(index, str(out_dir / INDEX_FILE))

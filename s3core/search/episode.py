@@ -10,7 +10,7 @@ from typing import Any
 
 from s3core.corpus import Document
 from s3core.search.actions import Action, parse_action
-from s3core.search.prompt import information, searcher_messages
+from s3core.search.prompt import observation, searcher_messages
 from s3core.search.selection import InformationBlock, selected_context
 
 QUERY_END = "</query>"
@@ -37,7 +37,7 @@ class Episode:
         self.tokenizer = tokenizer
         self.settings = settings
         self.blocks = [InformationBlock(list(initial_docs))]
-        messages = searcher_messages(question["question"], self.blocks[0].docs)
+        messages = searcher_messages(question["question"], self.blocks[0].docs, settings["max_selected"])
         self.ids: list[int] = list(tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
         self.prompt_length = len(self.ids)
@@ -57,16 +57,16 @@ class Episode:
         self._append(text, trained=True)
         self.turns += 1
         latest = self.blocks[-1]
-        action = parse_action(text, len(latest.docs), self.settings["max_selected"])
+        action = parse_action(text, len(latest.docs))
         if action.important_ids is not None:
-            latest.mark(action.important_ids)
+            latest.take(action.important_ids)
         return action
 
     def add_information(self, docs: list[Document]) -> None:
         """A search result: a new block, shown as an observation cut to `max_obs_tokens`."""
         self.searches += 1
         self.blocks.append(InformationBlock(list(docs)))
-        self._append(f"\n\n{information(docs)}\n\n", trained=False, limit=self.settings["max_obs_tokens"])
+        self._append(observation(docs), trained=False, limit=self.settings["max_obs_tokens"])
 
     def add_correction(self) -> None:
         """The observation after a turn without a valid action: ask for a JSON query."""

@@ -25,7 +25,7 @@ def score_episodes(items: list[dict[str, Any]], episodes: list[Episode], generat
     """(reward, facts) per finished episode: the generator answers from its selected documents; the reward is
     Gain Beyond RAG against the row's cached naive-RAG GenAcc."""
     contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
-    answers = answer_contexts(contexts, generator, judge)
+    answers = answer_contexts(contexts, generator, judge, context_format="selected")
     scored = []
     for row, episode, answer in zip(items, episodes, answers):
         info = {"genacc": answer["genacc"], "rag_genacc": row["genacc"], "gbr": answer["genacc"] - row["genacc"],

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3core.metrics import normalize_answer
-
-YES_NO = {"yes", "no"}
+BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
 
 
 def gain_beyond_rag(s3_genacc: float, rag_genacc: float, form: str) -> float:
@@ -19,8 +17,8 @@ def gain_beyond_rag(s3_genacc: float, rag_genacc: float, form: str) -> float:
 
 
 def is_yes_no(golden_answers: list[str]) -> bool:
-    """Every gold answer is yes or no (after normalisation)."""
-    return bool(golden_answers) and all(normalize_answer(a) in YES_NO for a in golden_answers)
+    """Any gold answer is yes, no, true or false, in any case (upstream's training filter)."""
+    return any(answer.lower() in BOOLEAN_ANSWERS for answer in golden_answers)
 
 
 def training_pool(cache: list[dict[str, Any]], drop_rag_correct: bool, drop_yes_no: bool) -> list[dict[str, Any]]:

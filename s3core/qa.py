@@ -1,0 +1,70 @@
+"""QA sets as upstream prepares them: question normalisation, the evaluation split, and the evaluation sample.
+
+Upstream (`test_s3.py`, `test_s3_sampled.py`): each set takes its test split, else dev; PopQA is deduplicated by
+normalised question; a set of more than its size (upstream: 3,000) is sampled as pandas'
+`sample(n, random_state=seed)` does; walking the sets in order, a question an earlier set already took is skipped; a set keeps its rows whose
+question was taken, in the file's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+#: Sets deduplicated by normalised question before sampling (upstream).
+DEDUPED_SETS = frozenset({"popqa"})
+
+
+def normalize_question(question: str) -> str:
+    """Stripped, with `?` appended when missing: the form every prompt and cache key uses."""
+    question = question.strip()
+    return question if question.endswith("?") else question + "?"
+
+
+def eval_split(splits: Iterable[str]) -> str:
+    """The split a set is evaluated on: test where it exists, else dev, else train."""
+    available = set(splits)
+    for split in ("test", "dev", "train"):
+        if split in available:
+            return split
+    raise ValueError(f"no test, dev or train split among {sorted(available)}")
+
+
+def dedupe_questions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first row of each normalised question."""
+    seen: set[str] = set()
+    kept = []
+    for row in rows:
+        question = normalize_question(row["question"])
+        if question not in seen:
+            seen.add(question)
+            kept.append(row)
+    return kept
+
+
+def sample_positions(count: int, size: int, seed: int) -> list[int]:
+    """Row positions of pandas' `DataFrame.sample(n=size, random_state=seed)` (all rows when `size` >= `count`), in
+    the sampled order."""
+    if size >= count:
+        return list(range(count))
+    return np.random.RandomState(seed).permutation(count)[:size].tolist()
+
+
+def sample_eval_sets(sets: dict[str, list[dict[str, Any]]], sizes: dict[str, int],
+                     seed: int) -> dict[str, list[dict[str, Any]]]:
+    """Upstream's evaluation sample of every set (in the order given), at most `sizes[name]` questions each, rows
+    in file order."""
+    taken: set[str] = set()
+    sampled = {}
+    for name, rows in sets.items():
+        rows = dedupe_questions(rows) if name in DEDUPED_SETS else rows
+        own: set[str] = set()
+        for position in sample_positions(len(rows), sizes[name], seed):
+            question = normalize_question(rows[position]["question"])
+            if question not in taken:
+                taken.add(question)
+                own.add(question)
+        sampled[name] = [row for row in rows if normalize_question(row["question"]) in own]
+    return sampled

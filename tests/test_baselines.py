@@ -26,6 +26,7 @@ class ScriptedModel:
     """A Generator whose continuation is `script(messages, prefix)`; records every batch it is given."""
 
     name = "scripted"
+    prompt_format = "chat"
 
     def __init__(self, script: Callable[[Messages, str], str]):
         self.script = script

@@ -15,6 +15,19 @@ def test_demo_and_paper_configs_validate_with_defaults():
     assert paper["retriever"]["dense"]["query_prefix"] == "query: "
 
 
+def test_paper_config_has_the_papers_models():
+    paper = config.load(ROOT / "config/paper.yaml")
+    assert {g: s["model"] for g, s in paper["generators"].items()} == {
+        "qwen2.5-7b-instruct": "Qwen/Qwen2.5-7B-Instruct",
+        "qwen2.5-14b-instruct-gptq-int4": "Qwen/Qwen2.5-14B-Instruct-GPTQ-Int4"}
+    reward = paper["generators"][paper["reward"]["generator"]]
+    assert reward["model"] == "Qwen/Qwen2.5-14B-Instruct-GPTQ-Int4" and reward["backend"] == "vllm"
+    assert (reward["vllm"]["tensor_parallel_size"], reward["vllm"]["max_model_len"]) == (2, 8192)
+    assert paper["train"]["verl"]["generator_gpus"] == 2
+    assert paper["judge"]["generator"] is None                      # each generator judges its own answers
+    assert paper["searcher"]["model"] == "Qwen/Qwen2.5-7B-Instruct-1M"
+
+
 def test_workflow_schema_is_the_package_schema():
     assert (ROOT / "workflow/schemas/config.schema.yaml").resolve() == (
         ROOT / "s3core/resources/config.schema.yaml").resolve()

@@ -13,6 +13,7 @@ class ScriptedJudge:
     """A judge whose replies are given in advance (the judge *logic* is under test, not a model)."""
 
     name = "scripted"
+    prompt_format = "chat"
 
     def __init__(self, replies):
         self.replies = list(replies)
@@ -23,8 +24,8 @@ class ScriptedJudge:
         return [self.replies.pop(0) for _ in conversations]
 
 
-def _row(answer, golds):
-    return {"answer": answer, "golden_answers": golds, **score(answer, golds)}
+def _row(answer, golds, data_source="nq"):
+    return {"answer": answer, "golden_answers": golds, "data_source": data_source, **score(answer, golds)}
 
 
 def test_genacc_is_span_else_judge():
@@ -32,10 +33,31 @@ def test_genacc_is_span_else_judge():
     scripted = ScriptedJudge(["Yes", "no"])
     judge(rows, scripted)
     assert len(scripted.asked) == 2  # the span hit is not sent to the judge
+    assert scripted.asked[0][0]["content"].startswith(
+        "Please check if any of the golden answers is contained in the following response: The French capital")
     assert [(r["span"], r["judge"], r["genacc"]) for r in rows] == [
         (True, None, 1.0), (False, True, 1.0), (False, False, 0.0)]
     judge(rows, None)
     assert [r["genacc"] for r in rows] == [1.0, 0.0, 0.0]
+
+
+def test_unclear_judge_reply_is_asked_once_more_then_wrong():
+    rows = [_row("Lyon", ["Paris"]), _row("Nice", ["Paris"]), _row("Rome", ["Paris"])]
+    scripted = ScriptedJudge(["Maybe", "hmm", "No", "Yes!", "unsure"])   # rows 1 and 2 unclear, asked again
+    judge(rows, scripted)
+    assert [c[0]["content"] for c in scripted.asked[3:]] == [scripted.asked[0][0]["content"],
+                                                             scripted.asked[1][0]["content"]]
+    assert [(r["judge"], r["genacc"]) for r in rows] == [(True, 1.0), (False, 0.0), (False, 0.0)]
+
+
+def test_mirage_rows_are_scored_by_the_judge_alone():
+    rows = [_row("A: Aspirin", ["A: Aspirin"], "medqa"), _row("B: Insulin", ["A: Aspirin"], "pubmedqa")]
+    scripted = ScriptedJudge(["no", "yes"])
+    judge(rows, scripted)
+    assert len(scripted.asked) == 2 and rows[0]["span"]     # the span check does not decide on MIRAGE sets
+    assert [(r["judge"], r["genacc"]) for r in rows] == [(False, 0.0), (True, 1.0)]
+    judge(rows, None)                                       # judging off: the span check is all there is
+    assert [r["genacc"] for r in rows] == [1.0, 0.0]
 
 
 def test_answer_contexts_with_demo_llm(hf_generator):

@@ -19,14 +19,28 @@ from s3core.generation.vllm import vllm_command
 from s3core.sidecar import free_port
 
 
-def test_generator_prompt_structure():
+def test_generator_prompts_are_upstreams():
     docs = [Document("1", "Paris", "Paris is the capital of France."), Document("2", "Lyon", "A city.")]
-    system, user = generator_messages("What is the capital of France?", docs)
-    assert system["role"] == "system" and user == {"role": "user", "content": "What is the capital of France?"}
-    assert system["content"].startswith("Use the following contexts (some might be irrelevant) on demand:")
-    assert "Doc 1 (Title: Paris) Paris is the capital of France.\nDoc 2 (Title: Lyon) A city." in system["content"]
-    assert system["content"].endswith("You MUST directly answer the question without any other text and thinking.")
-    assert "Contexts" not in generator_messages("q", [])[0]["content"]
+    question = "What is the capital of France?"
+    answer_now = "Important: You MUST directly answer the question without any other text and thinking."
+    system, user = generator_messages(question, docs)                  # naive RAG: upstream's retrieval dump
+    assert user == {"role": "user", "content": question}
+    assert system == {"role": "system", "content": (
+        'Use the following contexts (some might be irrelevant) on demand:\nContexts:\n'
+        'Doc 1 (Title: "Paris") Paris is the capital of France.\nDoc 2 (Title: "Lyon") A city.\n\n' + answer_now)}
+    system, _ = generator_messages(question, docs, context_format="selected")   # the s3 searcher's documents
+    assert system["content"] == (
+        "Use the following contexts (some might be irrelevant) on demand:\nContexts:\n"
+        "Doc 1 (Title: Paris)\nParis is the capital of France.\n\nDoc 2 (Title: Lyon)\nA city.\n\n\n\n" + answer_now)
+    assert generator_messages("q?", []) == [{"role": "system", "content": answer_now}, {"role": "user", "content": "q?"}]
+    [single] = generator_messages(question, docs[:1], context_format="selected", prompt_format="single_user")
+    assert single == {"role": "user", "content": (
+        "Use the following contexts (some might be irrelevant) on demand:\n\nContexts:\n"
+        "Doc 1 (Title: Paris)\nParis is the capital of France.\n\n\n\nQuestion: " + question + "\n\n" + answer_now)}
+    assert generator_messages("q?", [], prompt_format="single_user") == [
+        {"role": "user", "content": answer_now + "\n\nQuestion: q?"}]
+    [cot] = generator_messages("q?", [], style="cot", prompt_format="single_user")
+    assert cot["content"].endswith("</answer>.\n\nQuestion: q?")
 
 
 def test_hf_batched_generation_matches_single(hf_generator):

@@ -43,8 +43,11 @@ def test_document_formats():
     assert Document.from_contents("7", doc.contents) == doc
     assert Document.from_row({"id": 3, "title": "T", "text": "x"}) == Document("3", "T", "x")
     assert format_docs([doc, Document("8", "Lyon", "A city.")]) == (
-        "Doc 1 (Title: Paris) Paris is the capital of France.\nDoc 2 (Title: Lyon) A city."
+        'Doc 1 (Title: "Paris") Paris is the capital of France.\nDoc 2 (Title: "Lyon") A city.'
     )
+    quoted = Document.from_contents("9", '""Weird Al" Yankovic"\nA musician.')   # one pair of quotes removed
+    assert quoted.title == '"Weird Al" Yankovic' and quoted.contents == '""Weird Al" Yankovic"\nA musician.'
+    assert Document.from_contents("1", "Unquoted\nx").title == "Unquoted"
 
 
 def test_corpus_row_without_text_names_row(tmp_path):

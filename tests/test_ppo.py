@@ -66,7 +66,8 @@ def test_reward_forms_and_training_filter():
     assert gain_beyond_rag(1.0, 1.0, "upstream") == 1.0 and gain_beyond_rag(0.0, 1.0, "upstream") == -1.0
     with pytest.raises(ValueError, match="gbr"):
         gain_beyond_rag(1.0, 0.0, "other")
-    assert is_yes_no(["Yes"]) and is_yes_no(["no.", "NO"]) and not is_yes_no(["yes", "maybe"]) and not is_yes_no([])
+    assert is_yes_no(["Yes"]) and is_yes_no(["maybe", "NO"]) and is_yes_no(["True"]) and is_yes_no(["fAlSe"])
+    assert not is_yes_no(["no."]) and not is_yes_no(["yes sir"]) and not is_yes_no([])   # whole answers only
     cache = [{"id": "a", "genacc": 1.0, "golden_answers": ["Paris"]},
              {"id": "b", "genacc": 0.0, "golden_answers": ["yes"]},
              {"id": "c", "genacc": 0.0, "golden_answers": ["Rome"]}]

@@ -54,7 +54,9 @@ def test_prompt_has_protocol_marker_question_and_initial_docs(tokenizer):
     episode = Episode({"question": "Who wrote Hamlet?"}, _docs("r", 3), tokenizer, _settings())
     prompt = tokenizer.decode(episode.ids)
     assert MARKER in prompt and "<question>Who wrote Hamlet?</question>" in prompt
-    assert prompt.index(MARKER) < prompt.index("<information>Doc 1 (Title: Title r1) text of r1")
+    assert prompt.index(MARKER) < prompt.index('<information>Doc 1 (Title: "Title r1") text of r1\nDoc 2 (Title:')
+    assert "at most 3 ids" in prompt and "at most 2 ids" in tokenizer.decode(
+        Episode({"question": "q"}, _docs("r", 3), tokenizer, _settings(max_selected=2)).ids)
     assert episode.action_mask == [0] * len(episode.ids)
 
 
@@ -70,8 +72,10 @@ def test_search_then_complete_masks_observations_and_selects_docs(tokenizer):
     assert tokenizer.decode(trained) == turn1 + turn2                     # cut after </query>; trained = turns only
     observed = [t for t, m in zip(episode.ids[episode.prompt_length :], episode.action_mask[episode.prompt_length :])
                 if not m]
-    assert tokenizer.decode(observed).strip().startswith("<information>Doc 1 (Title: Title H1-1)")
-    assert [d.id for d in episode.selected_docs()] == ["r1", "r2", "r3", "H1-2"]   # initial block unmarked: all
+    assert tokenizer.decode(observed) == ('\n\n<information>Doc 1(Title: "Title H1-1") text of H1-1\n'
+                                          + "".join(f'Doc {i}(Title: "Title H1-{i}") text of H1-{i}\n' for i in (2, 3))
+                                          + 'Doc 4(Title: "Title H1-4") text of H1-4</information>\n\n')
+    assert [d.id for d in episode.selected_docs()] == ["H1-2", "r1", "r2", "r3"]   # tagged first, then untagged blocks
 
 
 def test_invalid_turn_gets_correction_and_the_episode_goes_on(tokenizer):
@@ -82,6 +86,22 @@ def test_invalid_turn_gets_correction_and_the_episode_goes_on(tokenizer):
     transcript = episode.transcript()
     assert CORRECTION.strip() in transcript
     assert '<query>\n{"query": "capital"}</query>' in transcript      # a lone closing tag gets its opening one
+
+
+def test_tags_refer_to_the_latest_block_no_earlier_tag_took(tokenizer):
+    turns = [
+        "<important_info>[3, 1]</important_info> no query",             # invalid turn: takes the initial block
+        '<important_info>[2]</important_info><query>{"query": "a"}</query>',  # initial block already taken: ignored
+        '<query>{"query": "b"}</query>',                                # block a1 stays untagged: all of it
+        "<important_info>[4, 2, 9]</important_info><important_info>[1]</important_info>"  # 9 not in 1..8; 2nd tag ignored
+        '<search_complete>False</search_complete><query>{"query": "c"}</query>',
+        "<important_info>[2]</important_info>",                         # final turn: takes block c3
+    ]
+    policy = ScriptedPolicy(tokenizer, {"q?": turns})
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), _settings(), 0.0)
+    assert (episode.turns, episode.searches, episode.invalid) == (5, 3, 1)
+    assert [d.id for d in episode.selected_docs()] == [
+        "r1", "r3", "b2-2", "b2-4", "c3-2", "a1-1", "a1-2", "a1-3", "a1-4"]
 
 
 def test_turn_limit_searches_max_turns_plus_one_then_one_final_turn(tokenizer):

@@ -24,6 +24,8 @@ def test_a_configfile_replaces_the_demo_config_instead_of_merging_over_it():
     assert run.returncode == 0, run.stderr
     assert "results/demo/" not in run.stdout and "smollm2-135m" not in run.stdout
     assert '"model": "Qwen/Qwen2.5-7B-Instruct"' in run.stdout
+    assert "--searcher-model Qwen/Qwen2.5-7B-Instruct-1M" in run.stdout                    # s3 (step 0)
+    assert "cache/rag/qwen2.5-14b-instruct-gptq-int4/train.jsonl" in run.stdout            # the reward generator
 
 
 def test_bad_config_value_fails_with_the_key():

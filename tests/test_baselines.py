@@ -148,7 +148,7 @@ def test_search_r1_loop_batches_rounds_and_collects_documents():
     assert model.batches == [3, 3, 3]                   # all questions in one batch per round
     assert search.requests == [["topic 0"] * 3, ["topic 1"] * 3]  # one retriever request per round
     assert all(t.searches == 2 and t.done for t in trails)
-    assert trails[0].text.count("<information>Doc 1 (Title: topic 0)") == 1 and trails[0].text.endswith("</answer>")
+    assert trails[0].text.count('<information>Doc 1 (Title: "topic 0")') == 1 and trails[0].text.endswith("</answer>")
     rows = trail_rows(trails, "search_r1")
     assert [d["id"] for d in rows[0]["docs"]] == [f"topic {i}-{k}" for i in range(2) for k in range(3)]
     assert rows[0]["method"] == "search_r1" and "<search> topic 1 </search>" in rows[0]["trace"]
@@ -174,7 +174,7 @@ def test_ircot_retrieves_with_the_question_then_with_each_sentence():
     trails = run_agent(QUESTIONS[:2], IRCoT(), model, search, topk=3, max_searches=3, max_new_tokens=20)
     assert search.requests == [["question 0?", "question 1?"], ["Step one is here."] * 2, ["Step two follows."] * 2]
     assert trails[0].text == "Step one is here. Step two follows. So the answer is: x."
-    assert "Doc 1 (Title: question 0?)" in IRCoT().messages(trails[0])[1]["content"]
+    assert 'Doc 1 (Title: "question 0?")' in IRCoT().messages(trails[0])[1]["content"]
 
 
 def test_ircot_stops_after_max_steps():

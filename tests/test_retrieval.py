@@ -40,3 +40,24 @@ def test_encoder_vectors_are_unit_length_and_batch_independent(retriever_setting
     np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(batched, single, atol=1e-5)  # padding does not leak into mean pooling
     assert encoder.encode([], "").shape == (0, encoder.dim)
+
+
+def test_dense_index_encodes_prefix_and_wiki18_contents(tmp_path, retriever_settings):
+    """Passages are encoded as upstream's index builder does: the passage prefix, then `contents` as stored
+    (the quoted title line, a newline, the text)."""
+    import faiss
+
+    from s3core.jsonl import write_jsonl
+    from s3core.retrieval.dense import INDEX_FILE, build_dense_index
+
+    corpus = tmp_path / "corpus.jsonl"
+    contents = ['"Paris"\nParis is the capital of France.', '"Lyon"\nLyon is a city in France.']
+    write_jsonl(corpus, [{"id": str(i), "contents": c} for i, c in enumerate(contents)])
+    settings = {**retriever_settings["dense"], "passage_prefix": "passage: "}
+    build_dense_index(corpus, tmp_path / "index", settings)
+    index = faiss.read_index(str(tmp_path / "index" / INDEX_FILE))
+    stored = np.stack([index.reconstruct(i) for i in range(index.ntotal)])
+    expected = Encoder(settings).encode(contents, "passage: ")
+    np.testing.assert_allclose(stored, expected, atol=1e-5)
+    unquoted = Encoder(settings).encode([c.replace('"', "") for c in contents], "passage: ")
+    assert not np.allclose(stored, unquoted, atol=1e-3)

@@ -28,8 +28,8 @@ def rewriter_messages(question: str) -> Messages:
 def rewritten_query(output: str, question: str) -> str:
     """The query in the last `<answer>` (JSON or raw text; an unclosed tag counts); the question when none."""
     found = ANSWER.findall(output)
-    query = parse_query(found[-1]) if found else ""
-    return query or question
+    query = parse_query(found[-1].strip()) if found else ""
+    return query if query.strip() else question
 
 
 def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:

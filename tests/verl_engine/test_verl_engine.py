@@ -171,7 +171,7 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
     output = asyncio.run(loop.run({"temperature": 0.6, "top_p": 1.0}, extra_info={"s3_item": json.dumps(row)}))
 
     initial = [Document.from_row(d) for d in row["docs"][:2]]
-    expected_prompt = tokenizer.apply_chat_template(searcher_messages(row["question"], initial),
+    expected_prompt = tokenizer.apply_chat_template(searcher_messages(row["question"], initial, search["max_selected"]),
                                                     add_generation_prompt=True, tokenize=True, return_dict=True)
     assert output.prompt_ids == list(expected_prompt["input_ids"])
     first, second = server.requests

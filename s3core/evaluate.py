@@ -57,12 +57,15 @@ def ask_judge(judge_model: Generator, rows: list[dict[str, Any]]) -> list[bool]:
 def judge(rows: list[dict[str, Any]], judge_model: Generator | None) -> None:
     """Fill `judge` (None when not asked) and `genacc`: the span check, else the judge's verdict; on a MIRAGE set
     the judge's verdict alone. Without a judge GenAcc is the span check."""
-    ask = [row for row in rows if judge_only(row) or not row["span"]] if judge_model else []
-    verdicts = {id(row): verdict for row, verdict in zip(ask, ask_judge(judge_model, ask))} if ask else {}
+    if judge_model is None:
+        for row in rows:
+            row["judge"], row["genacc"] = None, float(row["span"])
+        return
+    ask = [row for row in rows if judge_only(row) or not row["span"]]
+    verdicts = dict(zip(map(id, ask), ask_judge(judge_model, ask)))
     for row in rows:
         row["judge"] = verdicts.get(id(row))
-        by_judge = judge_model is not None and judge_only(row)
-        row["genacc"] = float(bool(row["judge"]) if by_judge else bool(row["span"] or row["judge"]))
+        row["genacc"] = float(bool(row["judge"] if judge_only(row) else row["span"] or row["judge"]))
 
 
 def answer_contexts(

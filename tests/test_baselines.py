@@ -148,7 +148,7 @@ def test_search_r1_loop_batches_rounds_and_collects_documents():
     assert model.batches == [3, 3, 3]                   # all questions in one batch per round
     assert search.requests == [["topic 0"] * 3, ["topic 1"] * 3]  # one retriever request per round
     assert all(t.searches == 2 and t.done for t in trails)
-    assert trails[0].text.count('<information>Doc 1 (Title: "topic 0")') == 1 and trails[0].text.endswith("</answer>")
+    assert trails[0].text.count('<information>Doc 1(Title: "topic 0")') == 1 and trails[0].text.endswith("</answer>")
     rows = trail_rows(trails, "search_r1")
     assert [d["id"] for d in rows[0]["docs"]] == [f"topic {i}-{k}" for i in range(2) for k in range(3)]
     assert rows[0]["method"] == "search_r1" and "<search> topic 1 </search>" in rows[0]["trace"]

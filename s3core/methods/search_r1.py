@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from s3core.corpus import Document, format_docs
+from s3core.corpus import Document
 from s3core.generation import Messages
 from s3core.methods import ContextRow, Method, Question
 from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import policy_model
 from s3core.retrieval.client import RetrieverClient
+from s3core.search.prompt import observation
 
 PROMPT = (
     "Answer the question below. Reason inside <think> and </think> whenever you receive new information. If "
@@ -46,7 +47,8 @@ class SearchR1:
         return parse_turn(output)
 
     def observe(self, trails: list[Trail], queries: list[str], results: list[list[Document]]) -> list[str]:
-        return [f"\n\n<information>{format_docs(docs)}</information>\n\n" for docs in results]
+        """Search results as Search-R1's rollout renders them (the same observation as s3's)."""
+        return [observation(docs) for docs in results]
 
 
 def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:

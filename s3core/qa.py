@@ -1,14 +1,13 @@
-"""QA sets as upstream prepares them: question normalisation, the evaluation split, and the evaluation sample.
+"""QA sets as upstream prepares them: question normalisation and the evaluation sample.
 
-Upstream (`test_s3.py`, `test_s3_sampled.py`): each set takes its test split, else dev; PopQA is deduplicated by
-normalised question; a set of more than its size (upstream: 3,000) is sampled as pandas'
-`sample(n, random_state=seed)` does; walking the sets in order, a question an earlier set already took is skipped; a set keeps its rows whose
-question was taken, in the file's order.
+Upstream (`test_s3.py`, `test_s3_sampled.py`; each set's split, test else dev, is named in the config): PopQA is
+deduplicated by normalised question; a set of more than its size (upstream: 3,000) is sampled as pandas'
+`sample(n, random_state=seed)` does; walking the sets in order, a question an earlier set already took is
+skipped; a set keeps its rows whose question was taken, in the file's order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -21,15 +20,6 @@ def normalize_question(question: str) -> str:
     """Stripped, with `?` appended when missing: the form every prompt and cache key uses."""
     question = question.strip()
     return question if question.endswith("?") else question + "?"
-
-
-def eval_split(splits: Iterable[str]) -> str:
-    """The split a set is evaluated on: test where it exists, else dev, else train."""
-    available = set(splits)
-    for split in ("test", "dev", "train"):
-        if split in available:
-            return split
-    raise ValueError(f"no test, dev or train split among {sorted(available)}")
 
 
 def dedupe_questions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -28,6 +28,16 @@ def test_paper_config_has_the_papers_models():
     assert paper["searcher"]["model"] == "Qwen/Qwen2.5-7B-Instruct-1M"
 
 
+def test_paper_config_evaluates_on_test_else_dev_at_most_3000():
+    """Upstream evaluates each set on its test split where FlashRAG has one, else on dev."""
+    flashrag_splits = {"nq": {"train", "dev", "test"}, "triviaqa": {"train", "dev", "test"}, "popqa": {"test"},
+                       "hotpotqa": {"train", "dev"}, "2wikimultihopqa": {"train", "dev"}, "musique": {"train", "dev"}}
+    paper = config.load(ROOT / "config/paper.yaml")
+    for spec in paper["assets"]["eval"].values():
+        dataset, split = spec["source"].removeprefix("flashrag:").split("/")
+        assert split == ("test" if "test" in flashrag_splits[dataset] else "dev") and spec["size"] == 3000
+
+
 def test_workflow_schema_is_the_package_schema():
     assert (ROOT / "workflow/schemas/config.schema.yaml").resolve() == (
         ROOT / "s3core/resources/config.schema.yaml").resolve()

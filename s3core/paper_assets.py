@@ -1,0 +1,107 @@
+"""The paper's data assets and how each becomes this project's formats.
+
+- wiki-18 (`PeterJinGo/wiki-18-corpus`, `wiki-18.jsonl.gz`): rows `{"id", "contents"}` as they are, streamed;
+- its e5 flat index (`PeterJinGo/wiki-18-e5-index`, `part_aa` + `part_ab`, one FAISS file cut in two): joined
+  in order into a dense index of ours without re-encoding (FAISS row i = corpus line i);
+- the FlashRAG QA sets (`RUC-NLPIR/FlashRAG_datasets`, `<dataset>/<split>.jsonl`): one file per set and split.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from s3core.errors import DataError
+from s3core.hub import Remote, fetch_all
+from s3core.jsonl import atomic_open, iter_jsonl, write_json, write_jsonl
+from s3core.qa import normalize_question, sample_eval_sets, sample_positions
+
+WIKI18 = Remote("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz")
+E5_INDEX_REPO = "PeterJinGo/wiki-18-e5-index"
+E5_INDEX_PARTS = ("part_aa", "part_ab")
+FLASHRAG_REPO = "RUC-NLPIR/FlashRAG_datasets"
+
+
+def flashrag_remote(source: str, revision: str) -> Remote:
+    """The file of a `flashrag:<dataset>/<split>` source."""
+    dataset, split = source.removeprefix("flashrag:").split("/")
+    return Remote(FLASHRAG_REPO, f"{dataset}/{split}.jsonl", revision)
+
+
+def e5_index_remotes(revision: str) -> list[Remote]:
+    return [Remote(E5_INDEX_REPO, part, revision) for part in E5_INDEX_PARTS]
+
+
+def corpus_from_wiki18(gz_path: Path, out: Path) -> int:
+    """Stream the gzipped wiki-18 JSONL into `out`, checking that every row has `id` and `contents`; the row count."""
+    count = 0
+    with gzip.open(gz_path, "rt", encoding="utf-8") as source, atomic_open(out) as target:
+        for lineno, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                row["id"], row["contents"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise DataError(f"{gz_path}:{lineno}: not a wiki-18 row with 'id' and 'contents' ({exc})") from exc
+            target.write(line if line.endswith("\n") else line + "\n")
+            count += 1
+    return count
+
+
+def flashrag_rows(path: Path, dataset: str, split: str) -> list[dict[str, Any]]:
+    """A FlashRAG QA file as QA rows; questions normalised as upstream keys them (stripped, `?` appended)."""
+    rows = []
+    for lineno, row in enumerate(iter_jsonl(path), start=1):
+        if not isinstance(row.get("question"), str) or not isinstance(row.get("golden_answers"), list):
+            raise DataError(f"{path}: row {lineno} needs a string 'question' and a list 'golden_answers'")
+        rows.append({"id": f"{dataset}_{row['id']}" if "id" in row else f"{dataset}_{split}_{lineno - 1}",
+                     "question": normalize_question(row["question"]), "golden_answers": [str(a) for a in row["golden_answers"]], "data_source": dataset,
+                     "split": split, "metadata": row.get("metadata") or {}})
+    return rows
+
+
+def _sources(spec: dict[str, Any]) -> list[str]:
+    """The sources of a QA entry (one or several)."""
+    return [spec["source"]] if isinstance(spec["source"], str) else list(spec["source"])
+
+
+def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
+    """Every remote file the paper's data needs (the e5 index parts when `dense_index`), at its pinned revision."""
+    revision = assets["revisions"]
+    remotes = [Remote(WIKI18.repo, WIKI18.path, revision.get(WIKI18.repo, "main"))]
+    sources = [s for spec in (assets["train"], *assets["eval"].values()) for s in _sources(spec)]
+    remotes += [flashrag_remote(s, revision.get(FLASHRAG_REPO, "main")) for s in dict.fromkeys(sources)]
+    if dense_index:
+        remotes += e5_index_remotes(revision.get(E5_INDEX_REPO, "main"))
+    return remotes
+
+
+def _qa_rows(folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for source in _sources(spec):
+        dataset, split = source.removeprefix("flashrag:").split("/")
+        rows += flashrag_rows(folder / flashrag_remote(source, "").local, dataset, split)
+    return rows
+
+
+def build_paper_data(assets: dict[str, Any], out_dir: Path, dense_index: bool) -> dict[str, Any]:
+    """Fetch the paper's data (from `assets.mirror` when set) and write corpus.jsonl, qa/<set>.jsonl and
+    manifest.json (every remote file with its commit, size and sha256); return the manifest."""
+    folder = Path(assets["download_dir"])
+    mirror = Path(assets["mirror"]) if assets["mirror"] else None
+    files = fetch_all(paper_remotes(assets, dense_index), folder, mirror)
+    documents = corpus_from_wiki18(folder / WIKI18.local, out_dir / "corpus.jsonl")
+    seed = assets["seed"]
+    train = _qa_rows(folder, assets["train"])
+    picked = {"train": [train[i] for i in sorted(sample_positions(len(train), assets["train"]["size"], seed))],
+              **sample_eval_sets({name: _qa_rows(folder, spec) for name, spec in assets["eval"].items()},
+                                 {name: spec["size"] for name, spec in assets["eval"].items()}, seed)}
+    for name, rows in picked.items():
+        write_jsonl(out_dir / "qa" / f"{name}.jsonl", rows)
+    manifest = {"seed": seed, "files": files, "corpus": {"documents": documents},
+                "qa": {name: {"sampled": len(rows)} for name, rows in picked.items()}}
+    write_json(out_dir / "manifest.json", manifest)
+    return manifest

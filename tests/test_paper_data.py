@@ -1,0 +1,191 @@
+"""The paper's data fetched from a stand-in hub serving miniature repos in upstream's formats: a gzipped wiki-18
+JSONL, a real FAISS flat index cut into part_aa/part_ab at a byte boundary, FlashRAG-layout QA files; then the
+prebuilt index is imported without re-encoding and retrieves the right passages."""
+
+import gzip
+import json
+import random
+
+import shutil
+
+import faiss
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from fake_hub import FakeHub, Repo
+from workflow_run import ROOT, snakemake
+from s3core import config
+from s3core.errors import AssetError, ConfigError, DataError
+from s3core.jsonl import read_jsonl
+from s3core.paper_assets import build_paper_data
+from s3core.qa import normalize_question, sample_positions
+from s3core.retrieval.base import load_retriever
+from s3core.retrieval.dense import Encoder, import_dense_index
+
+TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]
+CARD = """---
+configs:
+- config_name: nq
+  data_files:
+  - {split: train, path: nq/train.jsonl}
+  - {split: test, path: nq/test.jsonl}
+- config_name: hotpotqa
+  data_files:
+  - {split: train, path: hotpotqa/train.jsonl}
+  - {split: dev, path: hotpotqa/dev.jsonl}
+---
+"""
+
+
+def _jsonl(rows) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def _qa(prefix, count, extra=()):
+    rows = [{"id": f"{prefix}_{i}", "question": f"question {prefix} {i}", "golden_answers": [f"answer {i}"],
+             "metadata": {}} for i in range(count)]
+    return rows + list(extra)
+
+
+@pytest.fixture(scope="module")
+def mini_hub(wiki_docs, retriever_settings):
+    docs = [d for d in wiki_docs if d.title in TITLES] + random.Random(1).sample(wiki_docs, 30)
+    corpus = [{"id": str(i), "contents": d.contents} for i, d in enumerate(docs)]
+    dense = {**retriever_settings["dense"], "passage_prefix": "passage: ", "query_prefix": "query: "}
+    vectors = Encoder(dense).encode([r["contents"] for r in corpus], "passage: ")
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    blob = faiss.serialize_index(index).tobytes()
+    cut = len(blob) // 3                                       # upstream cut the file at 40 GiB
+    nq_test = _qa("nq_test", 8, [{"id": "dup", "question": "question nq_test 1  ", "golden_answers": ["again"]}])
+    repos = {
+        ("dataset", "PeterJinGo/wiki-18-corpus"): Repo({"wiki-18.jsonl.gz": gzip.compress(_jsonl(corpus))}),
+        ("dataset", "PeterJinGo/wiki-18-e5-index"): Repo({"part_aa": blob[:cut], "part_ab": blob[cut:]}),
+        ("dataset", "RUC-NLPIR/FlashRAG_datasets"): Repo({
+            "README.md": CARD.encode(), "nq/train.jsonl": _jsonl(_qa("nq_train", 6)),
+            "nq/test.jsonl": _jsonl(nq_test), "hotpotqa/train.jsonl": _jsonl(_qa("hp_train", 5)),
+            "hotpotqa/dev.jsonl": _jsonl(_qa("hp_dev", 7)), "triviaqa/test.jsonl": _jsonl(_qa("tqa", 4)),
+            "popqa/test.jsonl": _jsonl(_qa("pop", 4)), "2wikimultihopqa/dev.jsonl": _jsonl(_qa("wiki", 4)),
+            "musique/dev.jsonl": _jsonl(_qa("mus", 4))}),
+    }
+    hub = FakeHub(repos)
+    url = hub.start()
+    yield hub, url, docs, dense
+    hub.stop()
+
+
+@pytest.fixture
+def online(mini_hub, monkeypatch):
+    hub, url, docs, dense = mini_hub
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    return mini_hub
+
+
+def _assets(tmp_path, **overrides):
+    return config.section("assets", {
+        "kind": "paper", "download_dir": str(tmp_path / "downloads"),
+        "train": {"source": ["flashrag:nq/train", "flashrag:hotpotqa/train"], "size": 8},
+        "eval": {"nq": {"source": "flashrag:nq/test", "size": 5}, "hotpotqa": {"source": "flashrag:hotpotqa/dev", "size": 100}},
+        **overrides})
+
+
+def test_paper_data_from_the_hub_then_the_index_imported_without_re_encoding(online, tmp_path):
+    hub, url, docs, dense = online
+    out = tmp_path / "data"
+    manifest = build_paper_data(_assets(tmp_path), out, dense_index=True)
+    corpus = read_jsonl(out / "corpus.jsonl")
+    assert [r["contents"] for r in corpus] == [d.contents for d in docs] and manifest["corpus"]["documents"] == len(docs)
+    files = {(f["repo"], f["path"]): f for f in manifest["files"]}
+    assert set(files) == {("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz"), ("PeterJinGo/wiki-18-e5-index", "part_aa"),
+                          ("PeterJinGo/wiki-18-e5-index", "part_ab"), ("RUC-NLPIR/FlashRAG_datasets", "nq/train.jsonl"),
+                          ("RUC-NLPIR/FlashRAG_datasets", "hotpotqa/train.jsonl"),
+                          ("RUC-NLPIR/FlashRAG_datasets", "nq/test.jsonl"), ("RUC-NLPIR/FlashRAG_datasets", "hotpotqa/dev.jsonl")}
+    corpus_file = files[("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz")]
+    assert corpus_file["commit"] == hub.repos[("dataset", "PeterJinGo/wiki-18-corpus")].commit and corpus_file["sha256"]
+
+    train = read_jsonl(out / "qa" / "train.jsonl")
+    assert len(train) == 8 and {r["data_source"] for r in train} == {"nq", "hotpotqa"}
+    assert all(r["question"].endswith("?") for r in train)                     # upstream's question keys
+    nq = read_jsonl(out / "qa" / "nq.jsonl")
+    file_questions = [normalize_question(r["question"]) for r in _qa("nq_test", 8)] + ["question nq_test 1?"]
+    taken = {file_questions[i] for i in sample_positions(len(file_questions), 5, 42)}   # pandas' sample, seed 42
+    assert [r["question"] for r in nq] == [q for q in file_questions if q in taken]    # file order, repeats kept
+    assert all(r["split"] == "test" and r["data_source"] == "nq" for r in nq)
+    assert len(read_jsonl(out / "qa" / "hotpotqa.jsonl")) == 7                 # fewer than 100: all
+
+    parts = [tmp_path / "downloads/PeterJinGo/wiki-18-e5-index" / p for p in ("part_aa", "part_ab")]
+    assert import_dense_index(parts, out / "corpus.jsonl", tmp_path / "index", dense) == len(docs)
+    retriever = load_retriever("dense", tmp_path / "index", out / "corpus.jsonl", config.section("retriever", {"dense": dense}))
+    hits = retriever.search(["who wrote hamlet", "the largest planet of the solar system"], 1)
+    assert [h[0][0].title for h in hits] == ["William Shakespeare", "Jupiter"]   # FAISS row i = corpus line i
+
+    hub.requests.clear()
+    assert build_paper_data(_assets(tmp_path), out, dense_index=True)["files"] == manifest["files"]
+    assert not [r for r in hub.requests if r[0] == "GET"]                       # a re-run verifies, fetches nothing
+
+
+def test_an_index_of_another_corpus_is_refused(online, tmp_path):
+    hub, url, docs, dense = online
+    out = tmp_path / "data"
+    build_paper_data(_assets(tmp_path), out, dense_index=True)
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join((out / "corpus.jsonl").read_text().splitlines(keepends=True)[:-1]))
+    parts = sorted((tmp_path / "downloads/PeterJinGo/wiki-18-e5-index").glob("part_*"))
+    with pytest.raises(DataError, match=f"the index has {len(docs)} rows but .* has {len(docs) - 1} documents"):
+        import_dense_index(parts, short, tmp_path / "index", dense)
+
+
+def test_a_missing_qa_file_names_repo_revision_and_path(online, tmp_path):
+    assets = _assets(tmp_path, eval={"bamboogle": {"source": "flashrag:bamboogle/test", "size": 3}},
+                     revisions={"RUC-NLPIR/FlashRAG_datasets": "main"})
+    with pytest.raises(AssetError, match="RUC-NLPIR/FlashRAG_datasets, revision main: cannot fetch bamboogle/test.jsonl"):
+        build_paper_data(assets, tmp_path / "data", dense_index=False)
+
+
+def test_sources_must_fit_the_asset_kind():
+    base = {"suite": "x", "generators": {"g": {"backend": "hf", "model": "m"}}}
+    with pytest.raises(ConfigError, match="assets.train.source': assets.kind 'paper' reads flashrag"):
+        config.check_across_keys(config.validate({**base, "assets": {
+            "kind": "paper", "train": {"source": "nq_dev", "size": 1}, "eval": {"nq": {"source": "flashrag:nq/test", "size": 1}}}}))
+    with pytest.raises(ConfigError, match="assets.eval.nq.source': the demo reads one DPR file"):
+        config.check_across_keys(config.validate({**base, "assets": {
+            "kind": "demo", "train": {"source": "nq_dev", "size": 1}, "eval": {"nq": {"source": ["nq_test"], "size": 1}}}}))
+    with pytest.raises(ConfigError, match="retriever.dense.source': 'download' .* needs assets.kind 'paper'"):
+        config.check_across_keys(config.validate({**base, "retriever": {"dense": {"source": "download"}}, "assets": {
+            "kind": "demo", "train": {"source": "nq_dev", "size": 1}, "eval": {"nq": {"source": "nq_test", "size": 1}}}}))
+
+
+def test_offline_mode_is_named(mini_hub, monkeypatch, tmp_path):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_ENDPOINT", mini_hub[1])
+    with pytest.raises(AssetError, match="HF_HUB_OFFLINE is set, but PeterJinGo/wiki-18-corpus/wiki-18.jsonl.gz"):
+        build_paper_data(_assets(tmp_path), tmp_path / "data", dense_index=False)
+
+
+def test_the_paper_config_fetches_and_indexes_through_the_workflow(online, tmp_path, monkeypatch):
+    """`--configfile config/paper.yaml` with only sizes, model ids, devices and folders changed: the download rule
+    fetches from the hub, the dense index is imported from upstream's pieces and BM25 is built."""
+    hub, url, docs, dense = online
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    suite = "test-paper-data"
+    update_config(paper, {
+        "suite": suite, "threads": 1,
+        "assets": {"download_dir": str(tmp_path / "downloads"), "train": {"size": 8},
+                   "eval": {name: {"size": 3} for name in paper["assets"]["eval"]}},
+        "retriever": {"dense": {"encoder": dense["encoder"], "max_length": dense["max_length"], "device": "cpu"}}})
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(paper))
+    shutil.rmtree(ROOT / "results" / suite, ignore_errors=True)
+    results = ROOT / "results" / suite
+    run = snakemake("--configfile", str(path), "--cores", "2", f"results/{suite}/index/dense", f"results/{suite}/index/bm25")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    manifest = json.loads((results / "data" / "manifest.json").read_text())
+    assert {f["path"] for f in manifest["files"]} >= {"wiki-18.jsonl.gz", "part_aa", "part_ab", "musique/dev.jsonl"}
+    questions = {n: {r["question"] for r in read_jsonl(results / "data" / "qa" / f"{n}.jsonl")} for n in paper["assets"]["eval"]}
+    assert all(len(q) == 3 for q in questions.values()) and len(read_jsonl(results / "data" / "qa" / "train.jsonl")) == 8
+    assert faiss.read_index(str(results / "index" / "dense" / "index.faiss")).ntotal == len(docs)
+    assert (results / "index" / "bm25").is_dir()
+    shutil.rmtree(results, ignore_errors=True)

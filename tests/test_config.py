@@ -19,7 +19,10 @@ def test_paper_config_has_the_papers_models():
     paper = config.load(ROOT / "config/paper.yaml")
     assert {g: s["model"] for g, s in paper["generators"].items()} == {
         "qwen2.5-7b-instruct": "Qwen/Qwen2.5-7B-Instruct",
-        "qwen2.5-14b-instruct-gptq-int4": "Qwen/Qwen2.5-14B-Instruct-GPTQ-Int4"}
+        "qwen2.5-14b-instruct-gptq-int4": "Qwen/Qwen2.5-14B-Instruct-GPTQ-Int4",
+        "claude-3-haiku": "anthropic.claude-3-haiku-20240307-v1:0"}
+    claude = paper["generators"]["claude-3-haiku"]
+    assert (claude["backend"], claude["prompt_format"], claude["aws_region"]) == ("bedrock", "single_user", "us-west-2")
     reward = paper["generators"][paper["reward"]["generator"]]
     assert reward["model"] == "Qwen/Qwen2.5-14B-Instruct-GPTQ-Int4" and reward["backend"] == "vllm"
     assert (reward["vllm"]["tensor_parallel_size"], reward["vllm"]["max_model_len"]) == (2, 8192)

@@ -38,6 +38,13 @@ def load_generator(name: str, settings: dict[str, Any]) -> Generator:
         from s3core.generation.vllm import VLLMGenerator
 
         return VLLMGenerator(name, settings)
+    if settings["backend"] in ("anthropic", "bedrock"):
+        from s3core.generation.claude import ClaudeGenerator
+        from s3core.provenance import record_service
+
+        record_service(f"generator:{name}", settings["base_url"] or settings["backend"], external=True,
+                       model=settings["model"])
+        return ClaudeGenerator(name, settings)
     from s3core.generation.openai_http import OpenAIGenerator
     from s3core.provenance import record_service
 

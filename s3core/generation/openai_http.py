@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 
 from s3core.errors import ConfigError
 from s3core.generation import Messages, cut_at_stop
+from s3core.generation.remote import RemoteGenerator
 from s3core.retrieval.client import post_with_retries
 
 
-class OpenAIGenerator:
+class OpenAIGenerator(RemoteGenerator):
     """POST /chat/completions at `base_url`, temperature 0; the key comes from `api_key_env` if set."""
 
     def __init__(self, name: str, settings: dict[str, Any]):
         if not settings.get("base_url"):
             raise ConfigError(f"config key 'generators.{name}.base_url' is required for backend 'openai'")
-        self.name = name
-        self.prompt_format = settings["prompt_format"]
-        self.settings = settings
+        super().__init__(name, settings)
         key = os.environ.get(settings["api_key_env"], "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(timeout=settings["timeout_s"], headers=headers)
@@ -42,12 +40,3 @@ class OpenAIGenerator:
                            continue_final_message=True, add_generation_prompt=False)
         body = post_with_retries(self._http, self.url, payload, self.settings["retries"], backoff_s=1.0)
         return cut_at_stop(body["choices"][0]["message"]["content"] or "", stop)
-
-    def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
-        return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
-
-    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
-                 stop: list[str] | None = None) -> list[str]:
-        limit = max_new_tokens or self.settings["max_new_tokens"]
-        with ThreadPoolExecutor(self.settings["concurrency"]) as pool:
-            return list(pool.map(lambda c, p: self._one(c, p, limit, stop), conversations, prefixes))

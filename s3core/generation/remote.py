@@ -1,0 +1,29 @@
+"""Generators behind a network API: one request per conversation, sent `concurrency` at a time."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from s3core.generation import Messages
+
+
+class RemoteGenerator:
+    """The batch interface of `Generator` over `_one`, a single request (subclasses: OpenAI, Claude)."""
+
+    def __init__(self, name: str, settings: dict[str, Any]):
+        self.name = name
+        self.prompt_format = settings["prompt_format"]
+        self.settings = settings
+
+    def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
+        raise NotImplementedError
+
+    def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
+        return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
+
+    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
+                 stop: list[str] | None = None) -> list[str]:
+        limit = max_new_tokens or self.settings["max_new_tokens"]
+        with ThreadPoolExecutor(self.settings["concurrency"]) as pool:
+            return list(pool.map(lambda c, p: self._one(c, p, limit, stop), conversations, prefixes))

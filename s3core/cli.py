@@ -39,6 +39,15 @@ def cmd_download(args: argparse.Namespace) -> None:
     log.info("%s data in %s: %s", args.assets["kind"], args.out, json.dumps(manifest["corpus"]))
 
 
+def cmd_fetch_models(args: argparse.Namespace) -> None:
+    from s3core.hub import fetch_models
+    from s3core.jsonl import write_json
+
+    rows = fetch_models(args.models, args.revisions)
+    write_json(args.out, {"models": rows})
+    log.info("%d models in the Hugging Face cache -> %s", len(rows), args.out)
+
+
 def cmd_convert_llm(args: argparse.Namespace) -> None:
     from s3core.assets import convert_gguf
 
@@ -178,13 +187,15 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from s3core.search.prompt import load_prompt
     from s3core.train.environment import S3Environment
     from s3core.train.loop import train
 
     generator, judge_model = answerers(args)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args)
-        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward["form"])
+        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward["form"],
+                                    load_prompt(args.searcher["prompt_file"]))
         return train(pool, environment, args.searcher["model"], args.out, args.train, args.searcher,
                      args.search["temperature"])
 
@@ -202,6 +213,7 @@ def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[di
                                           plan.generator_devices)
         spec = {"search": args.search, "reward_form": args.reward["form"], "retriever_url": client.url,
                 "retriever_client": args.retriever["client"], "generator": args.generator,
+                "prompt_file": args.searcher["prompt_file"],
                 "generators": generators, "judge": args.judge}
         return train_with_verl(pool, spec, args.searcher["model"], args.out, args.train, args.search, plan)
 
@@ -284,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
     p.set_defaults(func=cmd_download)
+
+    p = verbs.add_parser("fetch-models", help="fetch hub models into the Hugging Face cache, once, before GPU jobs")
+    p.add_argument("--models", nargs="*", default=[], help="hub ids (org/name)")
+    p.add_argument("--revisions", type=json.loads, default={}, help="JSON: repo id -> revision (assets.revisions)")
+    p.add_argument("--out", type=Path, required=True, help="the manifest: repo, revision, commit, folder")
+    p.set_defaults(func=cmd_fetch_models)
 
     p = verbs.add_parser("convert-llm", help="dequantise the demo GGUF LLM into a Hugging Face folder")
     p.add_argument("--gguf", required=True)

@@ -209,3 +209,24 @@ def fetch_all(remotes: list[Remote], folder: Path, mirror: Path | None = None) -
         log.info("%s/%s: %d bytes, commit %s", remote.repo, remote.path, fetched.size, fetched.commit)
         rows.append(asdict(fetched))
     return rows
+
+
+def fetch_models(models: list[str], revisions: dict[str, str]) -> list[dict[str, Any]]:
+    """Every file of each hub model repo into the Hugging Face cache (HF_HUB_CACHE, where transformers, vLLM and the
+    jobs look), at its revision; the manifest rows (repo, revision, resolved commit, folder). huggingface_hub resumes
+    within the process and skips files already cached."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    rows = []
+    for repo in models:
+        revision = revisions.get(repo, "main")
+        try:
+            folder = Path(snapshot_download(repo, revision=revision, endpoint=_hub_endpoint(), token=_token()))
+        except (HfHubHTTPError, OfflineModeIsEnabled, OSError) as exc:
+            raise AssetError(f"model repo {repo}, revision {revision}: cannot fetch it from {_hub_endpoint()} "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0]}); set HF_TOKEN for a gated model, "
+                             "unset HF_HUB_OFFLINE for this step") from exc
+        log.info("model %s at %s: %s", repo, folder.name, folder)
+        rows.append({"repo": repo, "revision": revision, "commit": folder.name, "folder": str(folder)})
+    return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,23 @@ def build_paper_data(assets: dict[str, Any], out_dir: Path, dense_index: bool) -
                 "qa": {name: {"sampled": len(rows)} for name, rows in picked.items()}}
     write_json(out_dir / "manifest.json", manifest)
     return manifest
+
+
+def is_hub_id(model: str) -> bool:
+    """`org/name` that is not a folder here (local folders, `pkg:` paths and built models are not fetched)."""
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", model)) and not Path(model).exists() and not model.startswith("results/")
+
+
+def hub_models(config: dict[str, Any]) -> list[str]:
+    """The hub models a run loads: the dense encoder, every generator a job serves (hf, vllm), the searcher each
+    s3 method starts from and the baselines' own models."""
+    from s3core.methods import get_method
+
+    models = [config["retriever"]["dense"]["encoder"]]
+    models += [g["model"] for g in config["generators"].values() if g["backend"] in ("hf", "vllm")]
+    for name in config["eval"]["methods"]:
+        method = get_method(name)
+        models += method.model_paths(config)
+        if method.uses_searcher:
+            models.append(config["searcher"]["released"] if name == "s3_released" else config["searcher"]["model"])
+    return [m for m in dict.fromkeys(models) if is_hub_id(m)]

@@ -9,11 +9,12 @@ import pandas as pd
 from s3core.jsonl import atomic_open, read_jsonl
 
 #: Row order of the paper's tables (methods not run are skipped).
-PAPER_ORDER = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval", "s3_step0", "s3"]
+PAPER_ORDER = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval", "s3_step0",
+               "s3", "s3_released"]
 LABELS = {
     "direct": "Direct", "cot": "CoT", "rag_bm25": "RAG-BM25", "rag_dense": "RAG-dense", "ircot": "IRCoT",
     "search_o1": "Search-o1", "search_r1": "Search-R1", "deepretrieval": "DeepRetrieval",
-    "s3_step0": "s3 (step 0)", "s3": "s3",
+    "s3_step0": "s3 (step 0)", "s3": "s3", "s3_released": "s3 (released)",
 }
 METRICS = ["genacc", "em", "f1"]
 

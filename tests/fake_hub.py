@@ -1,7 +1,7 @@
 """A stand-in for the Hugging Face hub (and raw GitHub) on a loopback port, speaking the protocol that
 huggingface_hub's downloads use: HEAD/GET `/<datasets/>repo/resolve/<revision>/<path>` with X-Repo-Commit, ETag
 (sha256 for large "LFS" files, the git blob sha1 otherwise) and Content-Length; Range requests (206); 404 with
-X-Error-Code EntryNotFound / RevisionNotFound / RepoNotFound; the revision API. Raw GitHub files live under
+X-Error-Code EntryNotFound / RevisionNotFound / RepoNotFound; the revision and tree APIs. Raw GitHub files live under
 `/github/<owner>/<repo>/<revision>/<path>`. `cut_after` drops the connection once, mid-file, to test resuming."""
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ class FakeHub:
             payload = json.dumps({"id": found[2], "sha": repo.commit,
                                   "siblings": [{"rfilename": f} for f in sorted(repo.files)]}).encode()
             return self._send(handler, 200, payload, {"Content-Type": "application/json"}, body)
+        if found := re.match(r"^/api/(datasets|models)/([^/]+/[^/]+)/tree/([^/?]+)", handler.path):
+            repo = self.repos.get((found[1][:-1], found[2]))
+            if repo is None or found[3] not in ("main", repo.commit):
+                return self._error(handler, 404, "RepoNotFound" if repo is None else "RevisionNotFound")
+            payload = json.dumps([self._entry(path, data) for path, data in sorted(repo.files.items())]).encode()
+            return self._send(handler, 200, payload, {"Content-Type": "application/json"}, body)
         route = self._route(handler.path)
         if route is None:
             return self._error(handler, 404, None)
@@ -102,6 +108,15 @@ class FakeHub:
             handler.close_connection = True
             return
         self._send(handler, status, data[start:], headers, body)
+
+    @staticmethod
+    def _entry(path: str, data: bytes) -> dict:
+        """A tree API row: git blob sha1, and sha256 for an LFS file."""
+        entry = {"type": "file", "path": path, "size": len(data),
+                 "oid": hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()}
+        if len(data) >= LFS_MIN:
+            entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 130}
+        return entry
 
     def _send(self, handler, status, data, headers, body) -> None:
         handler.send_response(status)

@@ -6,7 +6,9 @@ import pytest
 
 from fake_hub import FakeHub, Repo
 from s3core.errors import AssetError
-from s3core.hub import Remote, check_free_space, fetch_all
+from pathlib import Path
+
+from s3core.hub import Remote, check_free_space, fetch_all, fetch_models
 
 BIG = bytes(range(256)) * 64          # 16 KiB: served as an LFS file (sha256 ETag)
 SMALL = b'{"id": "0"}\n'              # served as a regular file (git blob sha1 ETag)
@@ -92,3 +94,18 @@ def test_a_mirror_replaces_the_network(hub, tmp_path):
     assert rows[0]["commit"] == "mirror" and rows[0]["sha256"] == hashlib.sha256(BIG).hexdigest()
     with pytest.raises(AssetError, match="assets.mirror: .*org/data/other.bin is missing"):
         fetch_all([Remote("org/data", "other.bin")], tmp_path / "third", mirror=tmp_path / "first")
+
+
+def test_models_land_in_the_hugging_face_cache(hub, tmp_path, monkeypatch):
+    from huggingface_hub import try_to_load_from_cache
+
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    hub.repos[("model", "org/model")].files["model.safetensors"] = BIG
+    [row] = fetch_models(["org/model"], {})
+    commit = hub.repos[("model", "org/model")].commit
+    assert (row["repo"], row["revision"], row["commit"]) == ("org/model", "main", commit)
+    assert (Path(row["folder"]) / "model.safetensors").read_bytes() == BIG
+    cached = try_to_load_from_cache("org/model", "config.json", cache_dir=str(tmp_path / "hub"))
+    assert cached and Path(cached).read_bytes() == b"{}"            # where transformers looks when offline
+    with pytest.raises(AssetError, match="model repo org/none, revision main: cannot fetch it"):
+        fetch_models(["org/none"], {})

@@ -18,7 +18,7 @@ from workflow_run import ROOT, snakemake
 from s3core import config
 from s3core.errors import AssetError, ConfigError, DataError
 from s3core.jsonl import read_jsonl
-from s3core.paper_assets import build_paper_data
+from s3core.paper_assets import build_paper_data, hub_models
 from s3core.qa import normalize_question, sample_positions
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import Encoder, import_dense_index
@@ -189,3 +189,14 @@ def test_the_paper_config_fetches_and_indexes_through_the_workflow(online, tmp_p
     assert faiss.read_index(str(results / "index" / "dense" / "index.faiss")).ntotal == len(docs)
     assert (results / "index" / "bm25").is_dir()
     shutil.rmtree(results, ignore_errors=True)
+
+
+def test_the_models_a_run_loads_are_fetched_once():
+    paper = config.load(ROOT / "config" / "paper.yaml")
+    assert hub_models(paper) == [
+        "intfloat/e5-base-v2", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-14B-Instruct-GPTQ-Int4",
+        "PeterJinGo/SearchR1-nq_hotpotqa_train-qwen2.5-7b-em-ppo", "DeepRetrieval/DeepRetrieval-NQ-BM25-3B",
+        "Qwen/Qwen2.5-7B-Instruct-1M"]                                  # not Claude (an API), not local folders
+    released = {**paper, "eval": {"methods": ["s3_released"]}}
+    assert hub_models(released)[-1] == "pat-jj/s3-8-3-3-20steps"
+    assert hub_models(config.load(ROOT / "config" / "config.yaml")) == []   # the demo loads packaged models

@@ -6,7 +6,8 @@ from s3core import config
 from s3core.corpus import Document
 from s3core.search.episode import CORRECTION, Episode, cut_response
 from s3core.search.policy import load_tokenizer
-from s3core.search.prompt import MARKER
+from s3core.errors import DataError
+from s3core.search.prompt import MARKER, load_prompt
 from s3core.search.rollout import play, search_rounds
 
 
@@ -58,6 +59,22 @@ def test_prompt_has_protocol_marker_question_and_initial_docs(tokenizer):
     assert "at most 3 ids" in prompt and "at most 2 ids" in tokenizer.decode(
         Episode({"question": "q"}, _docs("r", 3), tokenizer, _settings(max_selected=2)).ids)
     assert episode.action_mask == [0] * len(episode.ids)
+
+
+def test_a_checkpoints_own_prompt_file_fills_question_and_initial_docs(tokenizer, tmp_path):
+    path = tmp_path / "upstream_prompt.txt"
+    path.write_text('Loop with JSON {"query": "..."}.\n<question>\n{question}\n</question>\n<information>\n{initial_docs}\n</information>\n')
+    episode = Episode({"question": "Who wrote Hamlet?"}, _docs("r", 2), tokenizer, _settings(), load_prompt(str(path)))
+    [message] = load_prompt(str(path)).messages("Who wrote Hamlet?", _docs("r", 2), 3)
+    assert message["content"] == ('Loop with JSON {"query": "..."}.\n<question>\nWho wrote Hamlet?\n</question>\n'
+                                  '<information>\nDoc 1 (Title: "Title r1") text of r1\nDoc 2 (Title: "Title r2") '
+                                  'text of r2\n</information>\n')
+    assert message["content"] in tokenizer.decode(episode.ids) and MARKER not in tokenizer.decode(episode.ids)
+    path.write_text("no placeholders")
+    with pytest.raises(DataError, match="no {question} or {initial_docs} in it"):
+        load_prompt(str(path))
+    with pytest.raises(DataError, match="cannot read .*missing.txt"):
+        load_prompt(str(tmp_path / "missing.txt"))
 
 
 def test_search_then_complete_masks_observations_and_selects_docs(tokenizer):

@@ -32,3 +32,17 @@ def test_bad_config_value_fails_with_the_key():
     run = snakemake("--config", "suite=bad suite!", "--dry-run", "--cores", "1")
     assert run.returncode != 0 and "Failed validating" in run.stdout + run.stderr and "suite" in run.stdout
 
+
+
+def test_the_released_checkpoint_runs_with_its_prompt_file(tmp_path):
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("{question} {initial_docs}")
+    run = snakemake("--configfile", "config/paper.yaml", "--config", "eval={'methods': ['s3_released']}",
+                    f"searcher={{'prompt_file': '{prompt}'}}", "--dry-run", "--forceall", "--printshellcmds",
+                    "--cores", "2", "all")
+    assert run.returncode == 0, run.stderr
+    assert "infer_s3_released" in run.stdout and "--searcher-model pat-jj/s3-8-3-3-20steps" in run.stdout
+    assert "train_s3" not in run.stdout                               # nothing to train for it
+    refused = snakemake("--configfile", "config/paper.yaml", "--config", "eval={'methods': ['s3_released']}",
+                        "--dry-run", "--cores", "2", "all")
+    assert refused.returncode != 0 and "searcher.prompt_file" in refused.stdout + refused.stderr

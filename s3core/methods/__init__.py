@@ -71,7 +71,7 @@ def get_method(name: str) -> Method:
     from s3core.methods import deepretrieval, direct, ircot, rag, s3, search_o1, search_r1
 
     methods = (direct.DIRECT, direct.COT, rag.RAG_BM25, rag.RAG_DENSE, ircot.METHOD, search_o1.METHOD,
-               search_r1.METHOD, deepretrieval.METHOD, s3.S3_STEP0, s3.S3)
+               search_r1.METHOD, deepretrieval.METHOD, s3.S3_STEP0, s3.S3, s3.S3_RELEASED)
     registry = {m.name: m for m in methods}
     if name not in registry:
         raise ValueError(f"unknown method {name!r}; known: {sorted(registry)}")

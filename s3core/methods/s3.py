@@ -1,5 +1,6 @@
-"""s3 inference: the searcher (untrained or trained) runs its episodes greedily; the selected documents are the
-context. The initial block is the question's naive-RAG top-k from the same retriever."""
+"""s3 inference: the searcher (untrained, trained here, or upstream's released checkpoint) runs its episodes greedily;
+the selected documents are the context. The initial block is the question's naive-RAG top-k from the same retriever;
+the first message is `searcher.prompt_file`'s when set (the prompt a checkpoint was trained with), else ours."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ from s3core.errors import ConfigError
 from s3core.methods import ContextRow, Method, Question, context_row
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.policy import load_policy
+from s3core.search.prompt import load_prompt
 from s3core.search.rollout import play
 
 
 def run(method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
-    """`settings['searcher_model']` is the searcher folder (the base model for s3_step0, the trained one for s3)."""
+    """`settings['searcher_model']` is the searcher (the base model for s3_step0, the trained one for s3, upstream's
+    checkpoint for s3_released)."""
     model = settings.get("searcher_model")
     if not model:
         raise ConfigError(f"method {method!r} needs --searcher-model (a Hugging Face folder or id)")
     search = settings["search"]
     policy = load_policy(model, settings["searcher"])
     initial = retriever.search([q["question"] for q in questions], search["initial_topk"])
-    episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0)
+    prompt = load_prompt(settings["searcher"]["prompt_file"])
+    episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0, prompt=prompt)
     return [context_row(q, method, [d.to_dict() for d in e.selected_docs()], trace=e.transcript())
             for q, e in zip(questions, episodes)]
 
@@ -29,3 +33,5 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, sett
 S3_STEP0 = Method("s3_step0", partial(run, "s3_step0"), settings_key="search", uses_searcher=True,
                   context_format="selected")
 S3 = Method("s3", partial(run, "s3"), settings_key="search", uses_searcher=True, context_format="selected")
+S3_RELEASED = Method("s3_released", partial(run, "s3_released"), settings_key="search", uses_searcher=True,
+                     context_format="selected")

@@ -10,7 +10,7 @@ from typing import Any
 
 from s3core.corpus import Document
 from s3core.search.actions import Action, parse_action
-from s3core.search.prompt import observation, searcher_messages
+from s3core.search.prompt import SearcherPrompt, observation
 from s3core.search.selection import InformationBlock, selected_context
 
 QUERY_END = "</query>"
@@ -32,12 +32,12 @@ class Episode:
     """The state of one question's search; `run_episodes` drives many of them in lock-step."""
 
     def __init__(self, question: dict[str, Any], initial_docs: list[Document], tokenizer: Any,
-                 settings: dict[str, Any]):
+                 settings: dict[str, Any], prompt: SearcherPrompt = SearcherPrompt()):
         self.question = question
         self.tokenizer = tokenizer
         self.settings = settings
         self.blocks = [InformationBlock(list(initial_docs))]
-        messages = searcher_messages(question["question"], self.blocks[0].docs, settings["max_selected"])
+        messages = prompt.messages(question["question"], self.blocks[0].docs, settings["max_selected"])
         self.ids: list[int] = list(tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
         self.prompt_length = len(self.ids)

@@ -8,7 +8,11 @@ come back as upstream's rollout renders them (`Doc k(Title: "T") text`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from s3core.corpus import Document, format_docs, format_observation
+from s3core.errors import DataError
 from s3core.generation import Messages
 
 MARKER = "Now it is your turn. The question and the documents found by searching for it:"
@@ -46,8 +50,34 @@ def observation(docs: list[Document]) -> str:
     return f"\n\n<information>{format_observation(docs)}</information>\n\n"
 
 
-def searcher_messages(question: str, initial_docs: list[Document], max_selected: int) -> Messages:
-    """The searcher's conversation before its first turn; the prompt asks for at most `max_selected` ids per turn."""
-    protocol = PROTOCOL.replace("{max_selected}", str(max_selected))  # the protocol's JSON braces stay as written
-    body = f"{protocol}\n{MARKER}\n<question>{question}</question>\n<information>{format_docs(initial_docs)}</information>"
-    return [{"role": "user", "content": body}]
+@dataclass(frozen=True)
+class SearcherPrompt:
+    """The searcher's first message: ours, or the text a checkpoint was trained with (`searcher.prompt_file`), in
+    which `{question}` and `{initial_docs}` (the naive-RAG documents, upstream's retrieval dump) are filled in."""
+
+    template: str | None = None
+
+    def messages(self, question: str, initial_docs: list[Document], max_selected: int) -> Messages:
+        """The conversation before the first turn; our prompt asks for at most `max_selected` ids per turn."""
+        if self.template is not None:
+            body = self.template.replace("{question}", question).replace("{initial_docs}", format_docs(initial_docs))
+        else:
+            protocol = PROTOCOL.replace("{max_selected}", str(max_selected))  # its JSON braces stay as written
+            body = (f"{protocol}\n{MARKER}\n<question>{question}</question>\n"
+                    f"<information>{format_docs(initial_docs)}</information>")
+        return [{"role": "user", "content": body}]
+
+
+def load_prompt(path: str | None) -> SearcherPrompt:
+    """Our prompt (no file), or a checkpoint's own from `path`, which must hold both placeholders."""
+    if path is None:
+        return SearcherPrompt()
+    try:
+        template = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"searcher.prompt_file: cannot read {path} ({exc.strerror})") from exc
+    missing = [p for p in ("{question}", "{initial_docs}") if p not in template]
+    if missing:
+        raise DataError(f"searcher.prompt_file {path}: no {' or '.join(missing)} in it; mark where the question and "
+                        "the initial documents go")
+    return SearcherPrompt(template)

@@ -14,6 +14,7 @@ from typing import Any
 from s3core.corpus import Document
 from s3core.search.episode import Episode
 from s3core.search.policy import Policy
+from s3core.search.prompt import SearcherPrompt
 
 Search = Callable[[list[str], int], list[list[Document]]]
 AsyncSearch = Callable[[list[str], int], Awaitable[list[list[Document]]]]
@@ -70,8 +71,8 @@ def run_episodes(episodes: list[Episode], policy: Policy, search: Search, settin
 
 
 def play(questions: list[dict[str, Any]], initial_docs: list[list[Document]], policy: Policy, search: Search,
-         settings: dict[str, Any], temperature: float) -> list[Episode]:
+         settings: dict[str, Any], temperature: float, prompt: SearcherPrompt = SearcherPrompt()) -> list[Episode]:
     """One finished episode per question, started from its naive-RAG documents."""
-    episodes = [Episode(q, docs, policy.tokenizer, settings) for q, docs in zip(questions, initial_docs)]
+    episodes = [Episode(q, docs, policy.tokenizer, settings, prompt) for q, docs in zip(questions, initial_docs)]
     run_episodes(episodes, policy, search, settings, temperature)
     return episodes

@@ -10,6 +10,7 @@ from s3core.generation import Generator
 from s3core.methods import context_row
 from s3core.search.episode import Episode
 from s3core.search.policy import STOP_STRINGS, Policy
+from s3core.search.prompt import SearcherPrompt
 from s3core.search.rollout import Search, play
 from s3core.train.reward import gain_beyond_rag
 from s3core.train.trainer import Trajectory
@@ -40,16 +41,17 @@ class S3Environment:
     stop_strings = STOP_STRINGS
 
     def __init__(self, search: Search, generator: Generator, judge: Generator | None, search_settings: dict[str, Any],
-                 reward_form: str):
+                 reward_form: str, prompt: SearcherPrompt = SearcherPrompt()):
         self.search = search
         self.generator = generator
         self.judge = judge
         self.settings = search_settings
         self.reward_form = reward_form
+        self.prompt = prompt
 
     def rollout(self, items: list[dict[str, Any]], policy: Policy, temperature: float) -> list[Trajectory]:
         """`items` are naive-RAG cache rows (question, golds, docs, RAG GenAcc)."""
         initial = [initial_docs(row, self.settings["initial_topk"]) for row in items]
-        episodes = play(items, initial, policy, self.search, self.settings, temperature)
+        episodes = play(items, initial, policy, self.search, self.settings, temperature, self.prompt)
         scored = score_episodes(items, episodes, self.generator, self.judge, self.reward_form)
         return [Trajectory(e.ids, e.action_mask, score, info) for e, (score, info) in zip(episodes, scored)]

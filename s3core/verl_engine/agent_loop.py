@@ -22,6 +22,7 @@ from s3core.generation import load_answerers
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.episode import Episode
 from s3core.search.policy import STOP_STRINGS
+from s3core.search.prompt import load_prompt
 from s3core.search.rollout import drive_episodes
 from s3core.train.environment import initial_docs, score_episodes
 from s3core.verl_engine.data import item_of
@@ -39,6 +40,7 @@ class Services:
         self.reward_form = spec["reward_form"]
         self.retriever = RetrieverClient(spec["retriever_url"], spec["retriever_client"])
         self.generator, self.judge = load_answerers(spec["generator"], spec["generators"], spec["judge"])
+        self.prompt = load_prompt(spec["prompt_file"])
 
 
 @functools.cache
@@ -72,7 +74,8 @@ class S3AgentLoop(AgentLoopBase):
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         item = item_of(kwargs["extra_info"])
         settings = self.services.search
-        episode = Episode(item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings)
+        episode = Episode(item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings,
+                          self.services.prompt)
         if episode.prompt_length > self.rollout_config.prompt_length:
             raise S3Error(f"question {item['id']!r}: the searcher's first prompt has {episode.prompt_length} tokens, "
                           f"more than train.verl.max_prompt_length ({self.rollout_config.prompt_length}); raise it")

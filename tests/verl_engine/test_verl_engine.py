@@ -22,7 +22,7 @@ from s3core.cli import serve_command
 from s3core.corpus import Document
 from s3core.errors import S3Error
 from s3core.search.policy import HFPolicy, STOP_STRINGS, load_tokenizer
-from s3core.search.prompt import searcher_messages
+from s3core.search.prompt import SearcherPrompt
 from s3core.search.rollout import search_rounds
 from s3core.sidecar import Sidecar
 from s3core.train.reward import gain_beyond_rag
@@ -141,7 +141,7 @@ class ModelServer:
 def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048):
     spec = {"search": search, "reward_form": "gbr", "retriever_url": retriever_url,
             "retriever_client": config.section("retriever", {})["client"],
-            "generator": "smol", "generators": {"smol": hf_settings},
+            "generator": "smol", "generators": {"smol": hf_settings}, "prompt_file": None,
             "judge": config.section("judge", {"enabled": False})}
     services_path = tmp_path / "services.json"
     services_path.write_text(json.dumps(spec))
@@ -171,8 +171,9 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
     output = asyncio.run(loop.run({"temperature": 0.6, "top_p": 1.0}, extra_info={"s3_item": json.dumps(row)}))
 
     initial = [Document.from_row(d) for d in row["docs"][:2]]
-    expected_prompt = tokenizer.apply_chat_template(searcher_messages(row["question"], initial, search["max_selected"]),
-                                                    add_generation_prompt=True, tokenize=True, return_dict=True)
+    messages = SearcherPrompt().messages(row["question"], initial, search["max_selected"])
+    expected_prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True)
     assert output.prompt_ids == list(expected_prompt["input_ids"])
     first, second = server.requests
     assert first["prompt_ids"] == output.prompt_ids

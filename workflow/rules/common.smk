@@ -1,8 +1,10 @@
 # Helpers shared by the rules: result paths, config sections as JSON, and per-method inputs.
 import json
 import os
+import shlex
 
 from s3core.methods import get_method
+from s3core.paper_assets import hub_models, is_hub_id
 
 RESULTS = f"results/{config['suite']}"
 DATASETS = list(config["assets"]["eval"])
@@ -15,6 +17,9 @@ SEARCHER_DIR = f"{TRAIN_RUN}/searcher"
 # The frozen generator that answers during training (reward.generator, else the first configured one).
 REWARD_GENERATOR = config["reward"]["generator"] or GENERATORS[0]
 RAG_CACHE = f"{RESULTS}/cache/rag/{REWARD_GENERATOR}/train.jsonl"
+# The paper's run fetches every hub model it loads into the Hugging Face cache once, before any job loads one.
+FETCH_MODELS = config["assets"]["kind"] == "paper"
+MODELS_MANIFEST = f"{RESULTS}/data/models.json"
 
 
 wildcard_constraints:
@@ -57,13 +62,23 @@ def retriever_kind(method):
 
 
 def built_models(*paths):
-    """The model folders among `paths` that this workflow builds (the converted demo LLM, the trained searcher)."""
-    return sorted(set(paths) & {LLM_DIR, SEARCHER_DIR})
+    """What loading `paths` waits for: the model folders this workflow builds (the converted demo LLM, the trained
+    searcher) and, in the paper's run, the fetch of the hub models into the Hugging Face cache."""
+    fetched = [MODELS_MANIFEST] if FETCH_MODELS and any(is_hub_id(p) for p in paths) else []
+    return sorted(set(paths) & {LLM_DIR, SEARCHER_DIR}) + fetched
+
+
+def index_models(wildcards):
+    """Input function of the index rule: the encoder, when the dense index is encoded here."""
+    dense = config["retriever"]["dense"]
+    return built_models(dense["encoder"]) if wildcards.kind == "dense" and dense["source"] == "build" else []
 
 
 def searcher_model(method):
-    """The searcher an s3 method runs: the trained one for `s3`, the base model for `s3_step0`."""
-    return SEARCHER_DIR if method == "s3" else config["searcher"]["model"]
+    """The searcher an s3 method runs: the trained one for `s3`, upstream's for `s3_released`, the base model for
+    `s3_step0`."""
+    models = {"s3": SEARCHER_DIR, "s3_released": config["searcher"]["released"]}
+    return models.get(method, config["searcher"]["model"])
 
 
 def infer_inputs(method):
@@ -91,7 +106,7 @@ def infer_args(method):
     if kind:
         args.append(f"--index {RESULTS}/index/{kind} --corpus {CORPUS}")
     if get_method(method).uses_searcher:
-        args.append(f"--searcher-model {searcher_model(method)}")
+        args.append(f"--searcher-model {shlex.quote(searcher_model(method))}")
     return " ".join(args)
 
 

@@ -1,5 +1,6 @@
 # Data: the demo's corpus subset and QA sets from packages, or the paper's fetched from the hub (with upstream's
 # e5 index pieces when retriever.dense.source is download); the demo LLM converted once from GGUF.
+import json
 import os
 
 
@@ -41,3 +42,19 @@ rule convert_llm:
     threads: config["threads"]
     shell:
         "s3core --threads {threads} convert-llm --gguf {params.gguf:q} --out {output} 2> {log}"
+
+
+rule fetch_models:
+    output:
+        MODELS_MANIFEST,
+    params:
+        models=hub_models(config),
+        revisions=json.dumps(config["assets"]["revisions"]),
+    conda:
+        "../../envs/retrieval.yaml"
+    log:
+        f"{RESULTS}/logs/fetch_models.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fetch_models.tsv"
+    shell:
+        "s3core fetch-models --models {params.models:q} --revisions {params.revisions:q} --out {output} 2> {log}"

@@ -6,6 +6,7 @@ rule index:
     input:
         corpus=CORPUS,
         parts=index_parts,
+        models=index_models,
     output:
         directory(f"{RESULTS}/index/{{kind}}"),
     params:

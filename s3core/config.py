@@ -71,9 +71,10 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     node, and upstream's prebuilt dense index only with the paper's corpus."""
     check_sources(data["assets"])
     if "s3_released" in data["eval"]["methods"] and data["searcher"]["prompt_file"] is None:
-        raise ConfigError("config key 'searcher.prompt_file': eval.methods has s3_released, whose checkpoint was trained "
-                          "with upstream's searcher prompt; put that text in a file ({question} and {initial_docs} "
-                          "where it takes them: make_prefix in pat-jj/s3 scripts/data_process/test_s3.py) and name it here")
+        raise ConfigError("config key 'searcher.prompt_file': eval.methods has s3_released, whose checkpoint was "
+                          "trained with upstream's searcher prompt; put that text in a file ({question} and "
+                          "{initial_docs} where it takes them: make_prefix in pat-jj/s3 "
+                          "scripts/data_process/test_s3.py) and name it here")
     if data["retriever"]["dense"]["source"] == "download" and data["assets"]["kind"] != "paper":
         raise ConfigError("config key 'retriever.dense.source': 'download' imports upstream's e5 index of wiki-18, "
                           "which needs assets.kind 'paper'; use 'build'")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ def flashrag_remote(source: str, revision: str) -> Remote:
 
 
 def e5_index_remotes(revision: str) -> list[Remote]:
+    """The pieces of upstream's e5 index, in the order they join."""
     return [Remote(E5_INDEX_REPO, part, revision) for part in E5_INDEX_PARTS]
 
 
@@ -44,9 +44,10 @@ def corpus_from_wiki18(gz_path: Path, out: Path) -> int:
                 continue
             try:
                 row = json.loads(line)
-                row["id"], row["contents"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise DataError(f"{gz_path}:{lineno}: not a wiki-18 row with 'id' and 'contents' ({exc})") from exc
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{gz_path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or "id" not in row or "contents" not in row:
+                raise DataError(f"{gz_path}:{lineno}: not a wiki-18 row with 'id' and 'contents'")
             target.write(line if line.endswith("\n") else line + "\n")
             count += 1
     return count
@@ -59,7 +60,8 @@ def flashrag_rows(path: Path, dataset: str, split: str) -> list[dict[str, Any]]:
         if not isinstance(row.get("question"), str) or not isinstance(row.get("golden_answers"), list):
             raise DataError(f"{path}: row {lineno} needs a string 'question' and a list 'golden_answers'")
         rows.append({"id": f"{dataset}_{row['id']}" if "id" in row else f"{dataset}_{split}_{lineno - 1}",
-                     "question": normalize_question(row["question"]), "golden_answers": [str(a) for a in row["golden_answers"]], "data_source": dataset,
+                     "question": normalize_question(row["question"]),
+                     "golden_answers": [str(a) for a in row["golden_answers"]], "data_source": dataset,
                      "split": split, "metadata": row.get("metadata") or {}})
     return rows
 
@@ -107,22 +109,3 @@ def build_paper_data(assets: dict[str, Any], out_dir: Path, dense_index: bool) -
     write_json(out_dir / "manifest.json", manifest)
     return manifest
 
-
-def is_hub_id(model: str) -> bool:
-    """`org/name` that is not a folder here (local folders, `pkg:` paths and built models are not fetched)."""
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", model)) and not Path(model).exists() and not model.startswith("results/")
-
-
-def hub_models(config: dict[str, Any]) -> list[str]:
-    """The hub models a run loads: the dense encoder, every generator a job serves (hf, vllm), the searcher each
-    s3 method starts from and the baselines' own models."""
-    from s3core.methods import get_method
-
-    models = [config["retriever"]["dense"]["encoder"]]
-    models += [g["model"] for g in config["generators"].values() if g["backend"] in ("hf", "vllm")]
-    for name in config["eval"]["methods"]:
-        method = get_method(name)
-        models += method.model_paths(config)
-        if method.uses_searcher:
-            models.append(config["searcher"]["released"] if name == "s3_released" else config["searcher"]["model"])
-    return [m for m in dict.fromkeys(models) if is_hub_id(m)]

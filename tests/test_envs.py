@@ -27,9 +27,6 @@ GPU_ONLY = {"torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0", 
 # What a verb needs beyond its static imports: transformers loads GGUF files through gguf; the trainer logs
 # through torch.utils.tensorboard; train_s3 may run under `s3core ray-run` (the ray CLI) and `python -m verl...`.
 RUNTIME_NEEDS = {"convert-llm": {"gguf"}, "train": {"tensorboard", "ray", "verl"}}
-VERB_FUNCTIONS = {"convert-llm": "cmd_convert_llm"}
-
-
 def _name(package: str) -> str:
     return re.sub(r"[-_.]+", "-", package.lower())
 
@@ -71,7 +68,7 @@ def test_every_package_a_rules_verb_imports_is_pinned_in_the_rules_env():
     for name, block in rule_blocks():
         env = Path(re.search(r'conda:\s*\n\s*"([^"]+)"', block).group(1)).stem
         verb = re.search(r"s3core(?: --[\w-]+ \S+)* ([a-z][\w-]*)", block).group(1)
-        needed = distributions(verb_modules(VERB_FUNCTIONS.get(verb, f"cmd_{verb}"))) | RUNTIME_NEEDS.get(verb, set())
+        needed = distributions(verb_modules(f"cmd_{verb.replace('-', '_')}")) | RUNTIME_NEEDS.get(verb, set())
         if "--server-log" in block:  # the job starts a retriever sidecar: `s3core serve` in the same env
             needed |= distributions(verb_modules("cmd_serve"))
         missing = {_name(d) for d in needed} - set(pip_pins(ROOT / "envs" / f"{env}.yaml"))

@@ -18,7 +18,8 @@ from workflow_run import ROOT, snakemake
 from s3core import config
 from s3core.errors import AssetError, ConfigError, DataError
 from s3core.jsonl import read_jsonl
-from s3core.paper_assets import build_paper_data, hub_models
+from s3core.paper_assets import build_paper_data
+from s3core.run_models import hub_models
 from s3core.qa import normalize_question, sample_positions
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import Encoder, import_dense_index

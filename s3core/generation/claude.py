@@ -29,8 +29,9 @@ def claude_client(name: str, settings: dict[str, Any]) -> Any:
     missing = [k for k in AWS_KEYS if not os.environ.get(k)]
     region = settings["aws_region"] or os.environ.get("AWS_REGION")
     if missing or not region:
-        raise ConfigError(f"generators.{name}: backend 'bedrock' needs {', '.join(missing + ['AWS_REGION'] * (not region))} "
-                          f"in the environment (or config key 'generators.{name}.aws_region' for the region)")
+        needed = ", ".join(missing + ([] if region else ["AWS_REGION"]))
+        raise ConfigError(f"generators.{name}: backend 'bedrock' needs {needed} in the environment (or config key "
+                          f"'generators.{name}.aws_region' for the region)")
     return anthropic.AnthropicBedrock(aws_access_key=os.environ[AWS_KEYS[0]], aws_secret_key=os.environ[AWS_KEYS[1]],
                                       aws_session_token=os.environ.get("AWS_SESSION_TOKEN"), aws_region=region,
                                       **common)

@@ -4,7 +4,7 @@ import os
 import shlex
 
 from s3core.methods import get_method
-from s3core.paper_assets import hub_models, is_hub_id
+from s3core.run_models import hub_models, is_hub_id
 
 RESULTS = f"results/{config['suite']}"
 DATASETS = list(config["assets"]["eval"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
@@ -14,11 +15,13 @@ from s3core.errors import DataError
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield one dict per non-empty line; a bad line raises DataError naming file and line."""
+    """Yield one dict per non-empty line (of a gzipped file too: `.gz`); a bad line raises DataError naming file and
+    line."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    with path.open(encoding="utf-8") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import gzip
-import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from s3core.errors import DataError
 from s3core.hub import Remote, fetch_all
-from s3core.jsonl import atomic_open, iter_jsonl, write_json, write_jsonl
+from s3core.jsonl import iter_jsonl, write_json, write_jsonl
 from s3core.qa import normalize_question, sample_eval_sets, sample_positions
 
 WIKI18 = Remote("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz")
@@ -36,21 +35,15 @@ def e5_index_remotes(revision: str) -> list[Remote]:
 
 
 def corpus_from_wiki18(gz_path: Path, out: Path) -> int:
-    """Stream the gzipped wiki-18 JSONL into `out`, checking that every row has `id` and `contents`; the row count."""
-    count = 0
-    with gzip.open(gz_path, "rt", encoding="utf-8") as source, atomic_open(out) as target:
-        for lineno, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{gz_path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict) or "id" not in row or "contents" not in row:
-                raise DataError(f"{gz_path}:{lineno}: not a wiki-18 row with 'id' and 'contents'")
-            target.write(line if line.endswith("\n") else line + "\n")
-            count += 1
-    return count
+    """Stream the gzipped wiki-18 JSONL into `out` as `{"id", "contents"}` rows, in order; the row count."""
+
+    def rows() -> Iterator[dict[str, str]]:
+        for number, row in enumerate(iter_jsonl(gz_path), start=1):
+            if "id" not in row or "contents" not in row:
+                raise DataError(f"{gz_path}: row {number} lacks 'id' or 'contents' (wiki-18 rows have both)")
+            yield {"id": str(row["id"]), "contents": row["contents"]}
+
+    return write_jsonl(out, rows())
 
 
 def flashrag_rows(path: Path, dataset: str, split: str) -> list[dict[str, Any]]:

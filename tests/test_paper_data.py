@@ -201,3 +201,16 @@ def test_the_models_a_run_loads_are_fetched_once():
     released = {**paper, "eval": {"methods": ["s3_released"]}}
     assert hub_models(released)[-1] == "pat-jj/s3-8-3-3-20steps"
     assert hub_models(config.load(ROOT / "config" / "config.yaml")) == []   # the demo loads packaged models
+
+
+def test_a_corrupt_wiki18_line_names_file_and_line(tmp_path):
+    from s3core.paper_assets import corpus_from_wiki18
+
+    gz = tmp_path / "wiki-18.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"id": "0", "contents": "\\"A\\"\\ntext"}\n{oops\n'))
+    with pytest.raises(DataError, match=r"wiki-18.jsonl.gz:2: not valid JSON"):
+        corpus_from_wiki18(gz, tmp_path / "corpus.jsonl")
+    gz.write_bytes(gzip.compress(b'{"id": "0"}\n'))
+    with pytest.raises(DataError, match="row 1 lacks 'id' or 'contents'"):
+        corpus_from_wiki18(gz, tmp_path / "corpus.jsonl")
+    assert not (tmp_path / "corpus.jsonl").exists()                  # nothing half-written

@@ -58,7 +58,7 @@ def cmd_index(args: argparse.Namespace) -> None:
     if args.kind == "bm25":
         from s3core.retrieval.bm25 import build_bm25_index
 
-        count = build_bm25_index(args.corpus, args.out, args.retriever["bm25"])
+        count = build_bm25_index(args.corpus, args.out, args.retriever["bm25"], args.threads or os.cpu_count() or 1)
     elif args.parts:
         from s3core.retrieval.dense import import_dense_index
 

@@ -9,7 +9,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 def test_demo_and_paper_configs_validate_with_defaults():
     demo = config.load(ROOT / "config/config.yaml")
     assert demo["retriever"]["server"]["host"] == "127.0.0.1"
-    assert demo["retriever"]["bm25"] == {"k1": 0.9, "b": 0.4, "stemmer": "english", "stopwords": "english"}
+    assert demo["retriever"]["bm25"] == {"engine": "bm25s", "k1": 0.9, "b": 0.4, "stemmer": "english",
+                                         "stopwords": "english"}
     assert demo["judge"] == {"generator": None, "enabled": True}
     paper = config.load(ROOT / "config/paper.yaml")
     assert paper["retriever"]["dense"]["query_prefix"] == "query: "

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import Encoder
@@ -61,3 +62,38 @@ def test_dense_index_encodes_prefix_and_wiki18_contents(tmp_path, retriever_sett
     np.testing.assert_allclose(stored, expected, atol=1e-5)
     unquoted = Encoder(settings).encode([c.replace('"', "") for c in contents], "passage: ")
     assert not np.allclose(stored, unquoted, atol=1e-3)
+
+
+def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_settings, tmp_path):
+    """`engine: pyserini`: Anserini's indexer and BM25 searcher (Java 17) over the same corpus."""
+    import os
+    import shutil
+
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the Lucene test: install openjdk-17-jdk-headless")
+        pytest.skip("no Java here: install a JDK 17 to run Lucene (apt-get install openjdk-17-jdk-headless)")
+    from s3core import config
+    from s3core.retrieval.bm25 import build_bm25_index
+
+    settings = config.section("retriever", {"bm25": {"engine": "pyserini"}})
+    assert build_bm25_index(small_corpus, tmp_path / "lucene", settings["bm25"], threads=1) == 60
+    retriever = load_retriever("bm25", tmp_path / "lucene", small_corpus, settings)
+    assert len(retriever) == 60 and type(retriever).__name__ == "LuceneRetriever"
+    tops = _top_titles(retriever)
+    assert all(title in top for title, top in zip(QUESTIONS, tops))
+    hits = retriever.search(["jupiter planet"], 5)[0]
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True) and hits[0][0].title == "Jupiter"
+    assert hits[0][0].contents.startswith('"Jupiter"\n')          # the raw wiki-18 row comes back whole
+    from concurrent.futures import ThreadPoolExecutor
+
+    from s3core.cli import serve_command
+    from s3core.retrieval.client import RetrieverClient
+    from s3core.sidecar import Sidecar
+
+    queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "capital", "war"] * 3]
+    with Sidecar(serve_command("bm25", tmp_path / "lucene", small_corpus, settings), tmp_path / "server.log") as server:
+        client = RetrieverClient(server.url, settings["client"])
+        with ThreadPoolExecutor(8) as pool:                           # the JVM answers from the server's threads
+            remote = list(pool.map(lambda q: [d.id for d in client.search([q], 4)[0]], queries))
+    assert remote == [[d.id for d, _ in hits] for hits in retriever.search(queries, 4)]

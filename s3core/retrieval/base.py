@@ -26,9 +26,9 @@ KINDS = ("bm25", "dense")
 def load_retriever(kind: str, index_dir: Path, corpus: Path, settings: dict[str, Any]) -> Retriever:
     """Open a built index (`settings` is the `retriever` config section)."""
     if kind == "bm25":
-        from s3core.retrieval.bm25 import BM25Retriever
+        from s3core.retrieval.bm25 import open_bm25
 
-        return BM25Retriever(index_dir, corpus)
+        return open_bm25(index_dir, corpus)
     if kind == "dense":
         from s3core.retrieval.dense import DenseRetriever
 

@@ -1,4 +1,5 @@
-"""BM25 over the corpus with bm25s (Lucene scoring), saved to and loaded from disk."""
+"""BM25 over the corpus, saved to and loaded from disk: bm25s (Lucene scoring, the default) or Lucene itself
+(`engine: pyserini`, `s3core.retrieval.lucene`)."""
 
 from __future__ import annotations
 
@@ -29,16 +30,32 @@ def _tokenize(texts: Iterable[str], settings: dict[str, Any], return_ids: bool =
     return bm25s.tokenize(list(texts), stopwords=stopwords, stemmer=stemmer, show_progress=False, return_ids=return_ids)
 
 
-def build_bm25_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
-    """Index title + text of every document; returns the document count."""
-    texts = [f"{d.title}\n{d.text}" for d in read_corpus(corpus)]
-    model = bm25s.BM25(k1=settings["k1"], b=settings["b"], method="lucene")
-    model.index(_tokenize(texts, settings), show_progress=False)
+def build_bm25_index(corpus: Path, out_dir: Path, settings: dict[str, Any], threads: int = 1) -> int:
+    """Index title + text of every document with the configured engine; returns the document count."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir, show_progress=False)
-    np.save(out_dir / OFFSETS_FILE, line_offsets(corpus))
+    offsets = line_offsets(corpus)
+    if settings["engine"] == "pyserini":
+        from s3core.retrieval.lucene import build_lucene_index
+
+        build_lucene_index(corpus, out_dir, threads)
+    else:
+        texts = [f"{d.title}\n{d.text}" for d in read_corpus(corpus)]
+        model = bm25s.BM25(k1=settings["k1"], b=settings["b"], method="lucene")
+        model.index(_tokenize(texts, settings), show_progress=False)
+        model.save(out_dir, show_progress=False)
+    np.save(out_dir / OFFSETS_FILE, offsets)
     (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
-    return len(texts)
+    return len(offsets)
+
+
+def open_bm25(index_dir: Path, corpus: Path) -> Any:
+    """The retriever of a built BM25 index, by the engine it was built with."""
+    settings = json.loads((Path(index_dir) / SETTINGS_FILE).read_text())
+    if settings.get("engine") == "pyserini":
+        from s3core.retrieval.lucene import LuceneRetriever
+
+        return LuceneRetriever(index_dir, settings)
+    return BM25Retriever(index_dir, corpus)
 
 
 class BM25Retriever:

@@ -147,7 +147,7 @@ def _resolve_mirror(remote: Remote, mirror: Path) -> Resolved:
     return Resolved(str(source), "mirror", source.stat().st_size, remote.checksum)
 
 
-def _download(resolved: Resolved, part: Path) -> None:
+def _download(remote: Remote, resolved: Resolved, part: Path) -> None:
     """Append the missing bytes of the file to `part` (an HTTP Range from its current size; a copy from a mirror)."""
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
@@ -156,7 +156,7 @@ def _download(resolved: Resolved, part: Path) -> None:
     if resolved.commit == "mirror":
         shutil.copyfile(resolved.url, part)
         return
-    headers = build_hf_headers(token=_token()) if resolved.url.startswith(_hub_endpoint()) else {}
+    headers = {} if remote.kind == "github" else build_hf_headers(token=_token())  # the hub token goes to the hub only
     with part.open("ab") as handle:
         http_get(resolved.url, handle, resume_size=handle.tell(), headers=headers, expected_size=resolved.size,
                  displayed_filename=part.name.removesuffix(".part"))
@@ -167,7 +167,7 @@ def fetch(remote: Remote, resolved: Resolved, folder: Path) -> Fetched:
     dest = folder / remote.local
     if not dest.exists():
         part = dest.with_name(dest.name + ".part")
-        _download(resolved, part)
+        _download(remote, resolved, part)
         sha256 = verify(part, remote, resolved.checksum)
         part.rename(dest)
     else:

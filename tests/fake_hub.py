@@ -30,6 +30,7 @@ class FakeHub:
     repos: dict[tuple[str, str], Repo]          # (kind, repo id) -> files; kind model | dataset | github
     cut_after: dict[str, int] = field(default_factory=dict)   # path -> bytes sent before the connection drops once
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
+    authorizations: list[str | None] = field(default_factory=list)              # the Authorization header of each
 
     def start(self) -> str:
         hub = self
@@ -62,6 +63,7 @@ class FakeHub:
 
     def answer(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
         self.requests.append((handler.command, handler.path, handler.headers.get("Range")))
+        self.authorizations.append(handler.headers.get("Authorization"))
         if found := re.match(r"^/api/(datasets|models)/([^/]+/[^/]+)/revision/([^/?]+)", handler.path):
             repo = self.repos.get((found[1][:-1], found[2]))
             if repo is None:

@@ -1,6 +1,7 @@
 """Fetching remote files against a stand-in hub: resume, checksums, missing files, disk space, mirror, manifest."""
 
 import hashlib
+import json
 
 import pytest
 
@@ -109,3 +110,14 @@ def test_models_land_in_the_hugging_face_cache(hub, tmp_path, monkeypatch):
     assert cached and Path(cached).read_bytes() == b"{}"            # where transformers looks when offline
     with pytest.raises(AssetError, match="model repo org/none, revision main: cannot fetch it"):
         fetch_models(["org/none"], {})
+
+
+def test_the_hub_token_comes_from_the_environment_and_is_never_logged(hub, tmp_path, monkeypatch, caplog):
+    caplog.set_level("DEBUG")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_token_123")
+    rows = fetch_all(_remotes(), tmp_path)
+    sent = [a for (method, path, _), a in zip(hub.requests, hub.authorizations) if not path.startswith("/github/")]
+    assert sent and all(a == "Bearer hf_secret_token_123" for a in sent)          # to the hub only
+    github = [a for (method, path, _), a in zip(hub.requests, hub.authorizations) if path.startswith("/github/")]
+    assert github and not any(github)
+    assert "hf_secret_token_123" not in caplog.text + json.dumps(rows)

@@ -160,12 +160,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_precompute(args: argparse.Namespace) -> None:
     from s3core.evaluate import answer_contexts
     from s3core.jsonl import read_jsonl, write_jsonl
-    from s3core.methods import context_row
+    from s3core.methods import context_row, search_text
 
     questions = read_jsonl(args.qa)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args)
-        hits = client.search([q["question"] for q in questions], args.search["initial_topk"])
+        hits = client.search([search_text(q) for q in questions], args.search["initial_topk"])
     contexts = [context_row(q, "rag", [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
     generator, judge_model = answerers(args)
     rows = answer_contexts(contexts, generator, judge_model)

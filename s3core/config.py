@@ -56,10 +56,10 @@ def check_sources(assets: dict[str, Any]) -> None:
     """The QA sources fit the asset kind: one DPR file per set in the demo, FlashRAG files in the paper's run."""
     for name, spec in {"train": assets["train"], **assets["eval"]}.items():
         sources = [spec["source"]] if isinstance(spec["source"], str) else spec["source"]
-        paper = all(s.startswith("flashrag:") for s in sources)
+        paper = all(s.startswith(("flashrag:", "mirage:")) for s in sources)
         if assets["kind"] == "paper" and not paper:
             raise ConfigError(f"config key 'assets.{'eval.' if name != 'train' else ''}{name}.source': assets.kind "
-                              f"'paper' reads flashrag:<dataset>/<split> files, not {spec['source']!r}")
+                              f"'paper' reads flashrag:<dataset>/<split> or mirage:<subset>, not {spec['source']!r}")
         if assets["kind"] == "demo" and (paper or len(sources) != 1 or not isinstance(spec["source"], str)):
             raise ConfigError(f"config key 'assets.{'eval.' if name != 'train' else ''}{name}.source': the demo reads "
                               f"one DPR file (nq_dev, nq_test, ...), not {spec['source']!r}")

@@ -3,11 +3,13 @@
 - wiki-18 (`PeterJinGo/wiki-18-corpus`, `wiki-18.jsonl.gz`): rows `{"id", "contents"}` as they are, streamed;
 - its e5 flat index (`PeterJinGo/wiki-18-e5-index`, `part_aa` + `part_ab`, one FAISS file cut in two): joined
   in order into a dense index of ours without re-encoding (FAISS row i = corpus line i);
-- the FlashRAG QA sets (`RUC-NLPIR/FlashRAG_datasets`, `<dataset>/<split>.jsonl`): one file per set and split.
+- the FlashRAG QA sets (`RUC-NLPIR/FlashRAG_datasets`, `<dataset>/<split>.jsonl`): one file per set and split;
+- MIRAGE (`Teddy-XiongGZ/MIRAGE` on GitHub, `benchmark.json`): the medical sets as upstream formats them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,15 @@ WIKI18 = Remote("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz")
 E5_INDEX_REPO = "PeterJinGo/wiki-18-e5-index"
 E5_INDEX_PARTS = ("part_aa", "part_ab")
 FLASHRAG_REPO = "RUC-NLPIR/FlashRAG_datasets"
+MIRAGE_REPO = "Teddy-XiongGZ/MIRAGE"
+#: git blob sha1 of benchmark.json on MIRAGE's main branch when this was written: a changed file is refused.
+MIRAGE_MAIN_BLOB = "85bdd2857e62723921a81b6560b98937e5238776"
+
+
+def mirage_remote(revision: str) -> Remote:
+    """MIRAGE's benchmark.json (pinned by its blob on `main`)."""
+    return Remote(MIRAGE_REPO, "benchmark.json", revision, kind="github",
+                  checksum=MIRAGE_MAIN_BLOB if revision == "main" else None)
 
 
 def flashrag_remote(source: str, revision: str) -> Remote:
@@ -59,6 +70,23 @@ def flashrag_rows(path: Path, dataset: str, split: str) -> list[dict[str, Any]]:
     return rows
 
 
+def mirage_rows(benchmark: Path, subset: str) -> list[dict[str, Any]]:
+    """One MIRAGE subset as QA rows, as upstream formats them: the question and an `Options:` block (`K: text`
+    lines), gold `K: text`, searched with the question alone (`query`); judged only (see `s3core.evaluate`)."""
+    try:
+        items = json.loads(benchmark.read_text(encoding="utf-8"))[subset]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise DataError(f"{benchmark}: no MIRAGE subset {subset!r} in it ({type(exc).__name__}: {exc})") from exc
+    rows = []
+    for qid, item in items.items():
+        options = "".join(f"{key}: {text}\n" for key, text in item["options"].items())
+        gold = f"{item['answer']}: {item['options'][item['answer']]}"
+        rows.append({"id": f"{subset}_{qid}", "question": f"{item['question']}\nOptions:\n{options}",
+                     "query": item["question"], "golden_answers": [gold], "data_source": subset, "split": "test",
+                     "metadata": {}})
+    return rows
+
+
 def _sources(spec: dict[str, Any]) -> list[str]:
     """The sources of a QA entry (one or several)."""
     return [spec["source"]] if isinstance(spec["source"], str) else list(spec["source"])
@@ -69,7 +97,10 @@ def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
     revision = assets["revisions"]
     remotes = [Remote(WIKI18.repo, WIKI18.path, revision.get(WIKI18.repo, "main"))]
     sources = [s for spec in (assets["train"], *assets["eval"].values()) for s in _sources(spec)]
-    remotes += [flashrag_remote(s, revision.get(FLASHRAG_REPO, "main")) for s in dict.fromkeys(sources)]
+    remotes += [flashrag_remote(s, revision.get(FLASHRAG_REPO, "main")) for s in dict.fromkeys(sources)
+                if s.startswith("flashrag:")]
+    if any(s.startswith("mirage:") for s in sources):
+        remotes.append(mirage_remote(revision.get(MIRAGE_REPO, "main")))
     if dense_index:
         remotes += e5_index_remotes(revision.get(E5_INDEX_REPO, "main"))
     return remotes
@@ -78,8 +109,11 @@ def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
 def _qa_rows(folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for source in _sources(spec):
-        dataset, split = source.removeprefix("flashrag:").split("/")
-        rows += flashrag_rows(folder / flashrag_remote(source, "").local, dataset, split)
+        if source.startswith("mirage:"):
+            rows += mirage_rows(folder / mirage_remote("").local, source.removeprefix("mirage:"))
+        else:
+            dataset, split = source.removeprefix("flashrag:").split("/")
+            rows += flashrag_rows(folder / flashrag_remote(source, "").local, dataset, split)
     return rows
 
 

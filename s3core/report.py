@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from s3core.evaluate import JUDGE_ONLY_SOURCES
 from s3core.jsonl import atomic_open, read_jsonl
 
 #: Row order of the paper's tables (methods not run are skipped).
@@ -17,20 +18,25 @@ LABELS = {
     "s3_step0": "s3 (step 0)", "s3": "s3", "s3_released": "s3 (released)",
 }
 METRICS = ["genacc", "em", "f1"]
+#: Heading suffix of each suite's table (general QA first, then MIRAGE's medical sets, judged only).
+SUITE_TITLES = {"general": "", "medical": ", medical QA (MIRAGE; GenAcc = the judge alone)"}
 
 
 def collect(answer_files: list[Path]) -> pd.DataFrame:
-    """Per (generator, method, dataset): question count and mean GenAcc, EM, F1 in percent."""
+    """Per (generator, suite, method, dataset): question count and mean GenAcc, EM, F1 in percent; the suite is
+    `medical` for MIRAGE's sets, else `general`."""
     frames = []
     for path in answer_files:
         rows = read_jsonl(path)
         if rows:
-            frame = pd.DataFrame(rows)[["generator", "method", *METRICS]]
+            frame = pd.DataFrame(rows)[["generator", "method", "data_source", *METRICS]]
+            frame["suite"] = frame.pop("data_source").isin(JUDGE_ONLY_SOURCES).map({True: "medical", False: "general"})
             frame["dataset"] = Path(path).stem
             frames.append(frame)
     data = pd.concat(frames)
-    table = data.groupby(["generator", "method", "dataset"])[METRICS].mean().mul(100).round(1)
-    table["n"] = data.groupby(["generator", "method", "dataset"]).size()
+    keys = ["generator", "suite", "method", "dataset"]
+    table = data.groupby(keys)[METRICS].mean().mul(100).round(1)
+    table["n"] = data.groupby(keys).size()
     return table.reset_index()
 
 
@@ -53,9 +59,14 @@ def write_tables(answer_files: list[Path], out_md: Path, out_csv: Path) -> pd.Da
     frame = collect(answer_files)
     datasets = list(dict.fromkeys(frame["dataset"]))
     parts = ["# Results\n", "Cells: GenAcc (EM) / F1, in %. Avg = unweighted mean over datasets.\n"]
-    for generator, group in frame.groupby("generator", sort=False):
-        counts = ", ".join(f"{d} n={int(group[group.dataset == d].n.max())}" for d in datasets)
-        parts.append(f"\n## Generator: {generator}\n\n{counts}\n\n{_pivot(group, datasets).to_markdown()}\n")
+    for generator, by_generator in frame.groupby("generator", sort=False):
+        for suite, title in SUITE_TITLES.items():
+            group = by_generator[by_generator.suite == suite]
+            sets = [d for d in datasets if d in set(group.dataset)]
+            if sets:
+                counts = ", ".join(f"{d} n={int(group[group.dataset == d].n.max())}" for d in sets)
+                table = _pivot(group, sets).to_markdown()
+                parts.append(f"\n## Generator: {generator}{title}\n\n{counts}\n\n{table}\n")
     with atomic_open(out_md) as handle:
         handle.write("".join(parts))
     with atomic_open(out_csv) as handle:

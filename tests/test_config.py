@@ -37,9 +37,15 @@ def test_paper_config_evaluates_on_test_else_dev_at_most_3000():
     flashrag_splits = {"nq": {"train", "dev", "test"}, "triviaqa": {"train", "dev", "test"}, "popqa": {"test"},
                        "hotpotqa": {"train", "dev"}, "2wikimultihopqa": {"train", "dev"}, "musique": {"train", "dev"}}
     paper = config.load(ROOT / "config/paper.yaml")
-    for spec in paper["assets"]["eval"].values():
+    general = [s for s in paper["assets"]["eval"].values() if s["source"].startswith("flashrag:")]
+    assert len(general) == 6
+    for spec in general:
         dataset, split = spec["source"].removeprefix("flashrag:").split("/")
         assert split == ("test" if "test" in flashrag_splits[dataset] else "dev") and spec["size"] == 3000
+    medical = {n: s for n, s in paper["assets"]["eval"].items() if s["source"].startswith("mirage:")}
+    assert {n: s["source"] for n, s in medical.items()} == {n: f"mirage:{n}" for n in
+                                                              ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")}
+    assert all(s["size"] >= 4183 for s in medical.values())           # every MIRAGE question (MedMCQA: 4,183)
 
 
 def test_workflow_schema_is_the_package_schema():

@@ -111,5 +111,19 @@ def test_tables_order_averages_and_generators(tmp_path):
     assert "nq n=2, tqa n=1" in text
     long = pd.read_csv(csv)
     assert len(long) == len(frame) == 6 and set(long.columns) == {
-        "generator", "method", "dataset", "genacc", "em", "f1", "n"}
+        "generator", "suite", "method", "dataset", "genacc", "em", "f1", "n"}
     assert long.query("generator == 'g1' and method == 'direct' and dataset == 'nq'").genacc.item() == pytest.approx(50.0)
+
+
+def test_medical_sets_get_their_own_table_and_average(tmp_path):
+    files = [_answers(tmp_path, "g", "rag_dense", "nq", [(1, 1, 1.0)]),
+             _answers(tmp_path, "g", "rag_dense", "medqa", [(0, 0, 0.0), (1, 0, 0.5)]),
+             _answers(tmp_path, "g", "rag_dense", "pubmedqa", [(0, 0, 0.0)])]
+    md, csv = tmp_path / "t" / "main.md", tmp_path / "t" / "main.csv"
+    write_tables(files, md, csv)
+    general, medical = md.read_text().split("## Generator: g, medical QA (MIRAGE; GenAcc = the judge alone)")
+    assert "nq n=1" in general and "medqa" not in general
+    assert "medqa n=2, pubmedqa n=1" in medical and "| nq" not in medical
+    row = next(line for line in medical.splitlines() if line.startswith("| RAG-dense"))
+    assert [c.strip() for c in row.split("|")[2:-1]] == ["50.0 (0.0) / 25.0", "0.0 (0.0) / 0.0", "25.0 (0.0) / 12.5"]
+    assert set(pd.read_csv(csv).query("dataset == 'medqa'").suite) == {"medical"}

@@ -39,6 +39,12 @@ configs:
 """
 
 
+MIRAGE = {subset: {f"{subset}-{i}": {"question": f"Which drug treats {subset} case {i}?",
+                                     "options": {"A": "Aspirin", "B": "Insulin", "C": "Heparin", "D": "None"},
+                                     "answer": "AB"[i % 2]} for i in range(4)}
+          for subset in ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")}
+
+
 def _jsonl(rows) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
@@ -70,6 +76,7 @@ def mini_hub(wiki_docs, retriever_settings):
             "popqa/test.jsonl": _jsonl(_qa("pop", 4)), "2wikimultihopqa/dev.jsonl": _jsonl(_qa("wiki", 4)),
             "musique/dev.jsonl": _jsonl(_qa("mus", 4))}),
     }
+    repos[("github", "Teddy-XiongGZ/MIRAGE")] = Repo({"benchmark.json": json.dumps(MIRAGE).encode()}, commit="m1")
     hub = FakeHub(repos)
     url = hub.start()
     yield hub, url, docs, dense
@@ -81,6 +88,7 @@ def online(mini_hub, monkeypatch):
     hub, url, docs, dense = mini_hub
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("S3_GITHUB_RAW", f"{url}/github")
     return mini_hub
 
 
@@ -175,6 +183,7 @@ def test_the_paper_config_fetches_and_indexes_through_the_workflow(online, tmp_p
     update_config(paper, {
         "suite": suite, "threads": 1,
         "assets": {"download_dir": str(tmp_path / "downloads"), "train": {"size": 8},
+                   "revisions": {"Teddy-XiongGZ/MIRAGE": "m1"},
                    "eval": {name: {"size": 3} for name in paper["assets"]["eval"]}},
         "retriever": {"dense": {"encoder": dense["encoder"], "max_length": dense["max_length"], "device": "cpu"}}})
     path = tmp_path / "paper.yaml"
@@ -214,3 +223,42 @@ def test_a_corrupt_wiki18_line_names_file_and_line(tmp_path):
     with pytest.raises(DataError, match="row 1 lacks 'id' or 'contents'"):
         corpus_from_wiki18(gz, tmp_path / "corpus.jsonl")
     assert not (tmp_path / "corpus.jsonl").exists()                  # nothing half-written
+
+
+def test_mirage_sets_as_upstream_formats_them(online, tmp_path):
+    assets = _assets(tmp_path, eval={"medqa": {"source": "mirage:medqa", "size": 100},
+                                     "pubmedqa": {"source": "mirage:pubmedqa", "size": 2}},
+                     revisions={"Teddy-XiongGZ/MIRAGE": "m1"})
+    manifest = build_paper_data(assets, tmp_path / "data", dense_index=False)
+    assert {(f["repo"], f["commit"]) for f in manifest["files"]} >= {("Teddy-XiongGZ/MIRAGE", "m1")}
+    medqa = read_jsonl(tmp_path / "data" / "qa" / "medqa.jsonl")
+    assert len(medqa) == 4 and len(read_jsonl(tmp_path / "data" / "qa" / "pubmedqa.jsonl")) == 2
+    assert medqa[1] == {"id": "medqa_medqa-1", "data_source": "medqa", "split": "test", "metadata": {},
+                        "question": "Which drug treats medqa case 1?\nOptions:\nA: Aspirin\nB: Insulin\nC: Heparin\nD: None\n",
+                        "query": "Which drug treats medqa case 1?", "golden_answers": ["B: Insulin"]}
+
+
+def test_mirage_on_main_is_pinned_by_its_blob(online, tmp_path):
+    with pytest.raises(AssetError, match="git blob sha1 .* differs from the expected 85bdd2857e6272"):
+        build_paper_data(_assets(tmp_path, eval={"bioasq": {"source": "mirage:bioasq", "size": 3}}),
+                         tmp_path / "data", dense_index=False)
+
+
+def test_a_medical_question_is_searched_without_its_options():
+    from s3core.methods import get_method
+
+    class Recording:
+        def __init__(self):
+            self.queries = []
+
+        def search(self, queries, topk):
+            self.queries += queries
+            return [[] for _ in queries]
+
+    retriever = Recording()
+    question = {"id": "m", "question": "Which drug?\nOptions:\nA: Aspirin\n", "query": "Which drug?",
+                "golden_answers": ["A: Aspirin"], "data_source": "medqa"}
+    plain = {"id": "n", "question": "who wrote hamlet?", "golden_answers": ["Shakespeare"], "data_source": "nq"}
+    rows = get_method("rag_dense").run([question, plain], retriever, {"retriever": {"topk": 3}})
+    assert retriever.queries == ["Which drug?", "who wrote hamlet?"]
+    assert rows[0]["question"] == question["question"]              # the generator still reads the options

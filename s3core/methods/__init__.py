@@ -53,6 +53,11 @@ class Method:
         return paths + [own_model] if own_model else paths
 
 
+def search_text(question: Question) -> str:
+    """What a question is searched with: its `query` (MIRAGE: the question without its options), else itself."""
+    return question.get("query") or question["question"]
+
+
 def context_row(question: Question, method: str, docs: list[dict[str, str]], trace: str | None = None) -> ContextRow:
     """One row of a context file (DESIGN §2)."""
     return {

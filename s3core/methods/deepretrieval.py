@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from s3core.generation import Messages
-from s3core.methods import ContextRow, Method, Question, context_row
+from s3core.methods import ContextRow, Method, Question, context_row, search_text
 from s3core.methods.models import policy_model
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.actions import parse_query
@@ -35,9 +35,9 @@ def rewritten_query(output: str, question: str) -> str:
 def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
     section = settings["baselines"]["deepretrieval"]
     model = policy_model("deepretrieval", section)
-    outputs = model.complete([rewriter_messages(q["question"]) for q in questions], ["" for _ in questions],
+    outputs = model.complete([rewriter_messages(search_text(q)) for q in questions], ["" for _ in questions],
                              section["max_new_tokens"], ["</answer>"])
-    queries = [rewritten_query(out, q["question"]) for out, q in zip(outputs, questions)]
+    queries = [rewritten_query(out, search_text(q)) for out, q in zip(outputs, questions)]
     hits = retriever.search(queries, section["topk"])
     return [context_row(q, "deepretrieval", [d.to_dict() for d in docs], trace=f"{out}\nquery: {query}")
             for q, out, query, docs in zip(questions, outputs, queries, hits)]

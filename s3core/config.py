@@ -12,6 +12,7 @@ import jsonschema
 import yaml
 
 from s3core.errors import ConfigError
+from s3core.qa import qa_sources
 
 SCHEMA_FILE = "config.schema.yaml"
 
@@ -54,15 +55,14 @@ def validate(data: dict[str, Any], subschema: dict[str, Any] | None = None) -> d
 
 def check_sources(assets: dict[str, Any]) -> None:
     """The QA sources fit the asset kind: one DPR file per set in the demo, FlashRAG files in the paper's run."""
-    for name, spec in {"train": assets["train"], **assets["eval"]}.items():
-        sources = [spec["source"]] if isinstance(spec["source"], str) else spec["source"]
-        paper = all(s.startswith(("flashrag:", "mirage:")) for s in sources)
+    for key, spec in {"train": assets["train"], **{f"eval.{n}": s for n, s in assets["eval"].items()}}.items():
+        paper = all(s.startswith(("flashrag:", "mirage:")) for s in qa_sources(spec))
         if assets["kind"] == "paper" and not paper:
-            raise ConfigError(f"config key 'assets.{'eval.' if name != 'train' else ''}{name}.source': assets.kind "
-                              f"'paper' reads flashrag:<dataset>/<split> or mirage:<subset>, not {spec['source']!r}")
-        if assets["kind"] == "demo" and (paper or len(sources) != 1 or not isinstance(spec["source"], str)):
-            raise ConfigError(f"config key 'assets.{'eval.' if name != 'train' else ''}{name}.source': the demo reads "
-                              f"one DPR file (nq_dev, nq_test, ...), not {spec['source']!r}")
+            raise ConfigError(f"config key 'assets.{key}.source': assets.kind 'paper' reads "
+                              f"flashrag:<dataset>/<split> or mirage:<subset>, not {spec['source']!r}")
+        if assets["kind"] == "demo" and (paper or not isinstance(spec["source"], str)):
+            raise ConfigError(f"config key 'assets.{key}.source': the demo reads one DPR file (nq_dev, nq_test, "
+                              f"...), not {spec['source']!r}")
 
 
 def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A file goes to `<folder>/<repo>/<path>.part` first and is renamed once its size 
 interrupted fetch resumes where it stopped (an HTTP Range request; huggingface_hub >= 1.18 would start the file
 over). The checksum is the one the server names: the ETag of a hub file (sha256 for LFS files, the git blob sha1
 otherwise) or a pinned git blob sha1. Every file is recorded with its resolved commit, size and sha256; a file
-already recorded is verified and skipped. `mirror` (a folder laid out as `<repo>/<path>`, e.g. a copy of an
+already in the folder is verified, not fetched again. `mirror` (a folder laid out as `<repo>/<path>`, e.g. a copy of an
 earlier fetch) replaces the network. The hub token comes from the environment (`HF_TOKEN`) and is never logged.
 """
 

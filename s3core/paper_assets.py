@@ -17,7 +17,7 @@ from typing import Any
 from s3core.errors import DataError
 from s3core.hub import Remote, fetch_all
 from s3core.jsonl import iter_jsonl, write_json, write_jsonl
-from s3core.qa import normalize_question, sample_eval_sets, sample_positions
+from s3core.qa import normalize_question, qa_sources, sample_eval_sets, sample_rows
 
 WIKI18 = Remote("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz")
 E5_INDEX_REPO = "PeterJinGo/wiki-18-e5-index"
@@ -87,16 +87,11 @@ def mirage_rows(benchmark: Path, subset: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _sources(spec: dict[str, Any]) -> list[str]:
-    """The sources of a QA entry (one or several)."""
-    return [spec["source"]] if isinstance(spec["source"], str) else list(spec["source"])
-
-
 def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
     """Every remote file the paper's data needs (the e5 index parts when `dense_index`), at its pinned revision."""
     revision = assets["revisions"]
     remotes = [Remote(WIKI18.repo, WIKI18.path, revision.get(WIKI18.repo, "main"))]
-    sources = [s for spec in (assets["train"], *assets["eval"].values()) for s in _sources(spec)]
+    sources = [s for spec in (assets["train"], *assets["eval"].values()) for s in qa_sources(spec)]
     remotes += [flashrag_remote(s, revision.get(FLASHRAG_REPO, "main")) for s in dict.fromkeys(sources)
                 if s.startswith("flashrag:")]
     if any(s.startswith("mirage:") for s in sources):
@@ -108,7 +103,7 @@ def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
 
 def _qa_rows(folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for source in _sources(spec):
+    for source in qa_sources(spec):
         if source.startswith("mirage:"):
             rows += mirage_rows(folder / mirage_remote("").local, source.removeprefix("mirage:"))
         else:
@@ -126,7 +121,7 @@ def build_paper_data(assets: dict[str, Any], out_dir: Path, dense_index: bool) -
     documents = corpus_from_wiki18(folder / WIKI18.local, out_dir / "corpus.jsonl")
     seed = assets["seed"]
     train = _qa_rows(folder, assets["train"])
-    picked = {"train": [train[i] for i in sorted(sample_positions(len(train), assets["train"]["size"], seed))],
+    picked = {"train": sample_rows(train, assets["train"]["size"], seed),
               **sample_eval_sets({name: _qa_rows(folder, spec) for name, spec in assets["eval"].items()},
                                  {name: spec["size"] for name, spec in assets["eval"].items()}, seed)}
     for name, rows in picked.items():

@@ -22,6 +22,11 @@ def normalize_question(question: str) -> str:
     return question if question.endswith("?") else question + "?"
 
 
+def qa_sources(spec: dict[str, Any]) -> list[str]:
+    """The sources of an `assets.train` / `assets.eval.<set>` entry (one, or several pooled)."""
+    return [spec["source"]] if isinstance(spec["source"], str) else list(spec["source"])
+
+
 def dedupe_questions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The first row of each normalised question."""
     seen: set[str] = set()
@@ -40,6 +45,11 @@ def sample_positions(count: int, size: int, seed: int) -> list[int]:
     if size >= count:
         return list(range(count))
     return np.random.RandomState(seed).permutation(count)[:size].tolist()
+
+
+def sample_rows(rows: list[dict[str, Any]], size: int, seed: int) -> list[dict[str, Any]]:
+    """At most `size` rows drawn as `sample_positions` draws them, in their original order."""
+    return [rows[i] for i in sorted(sample_positions(len(rows), size, seed))]
 
 
 def sample_eval_sets(sets: dict[str, list[dict[str, Any]]], sizes: dict[str, int],

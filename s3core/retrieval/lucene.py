@@ -68,9 +68,10 @@ class LuceneRetriever:
         self.searcher = searcher(str(Path(index_dir) / LUCENE_DIR))
         self.searcher.set_bm25(float(settings["k1"]), float(settings["b"]))
         self.threads = max(1, min(8, os.cpu_count() or 1))
+        self.count = int(self.searcher.get_total_num_docs())
 
     def __len__(self) -> int:
-        return int(self.searcher.get_total_num_docs())
+        return self.count
 
     def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
         texts, ids = self._list(), self._list()

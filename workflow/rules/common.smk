@@ -4,6 +4,7 @@ import os
 import shlex
 
 from s3core.methods import get_method
+from s3core.paper_assets import E5_INDEX_REPO, e5_index_remotes
 from s3core.run_models import hub_models, is_hub_id
 
 RESULTS = f"results/{config['suite']}"
@@ -20,6 +21,11 @@ RAG_CACHE = f"{RESULTS}/cache/rag/{REWARD_GENERATOR}/train.jsonl"
 # The paper's run fetches every hub model it loads into the Hugging Face cache once, before any job loads one.
 FETCH_MODELS = config["assets"]["kind"] == "paper"
 MODELS_MANIFEST = f"{RESULTS}/data/models.json"
+# The pieces of upstream's e5 index the download rule fetches when the dense index is imported, not built.
+DENSE_INDEX_PARTS = [
+    f"{config['assets']['download_dir']}/{remote.local}"
+    for remote in e5_index_remotes(config["assets"]["revisions"].get(E5_INDEX_REPO, "main"))
+] if config["retriever"]["dense"]["source"] == "download" else []
 
 
 wildcard_constraints:
@@ -29,19 +35,9 @@ wildcard_constraints:
     kind="bm25|dense",
 
 
-def dense_index_parts():
-    """The pieces of upstream's e5 index that the download rule fetches when the dense index is imported."""
-    if config["retriever"]["dense"]["source"] != "download":
-        return []
-    from s3core.paper_assets import e5_index_remotes
-
-    revision = config["assets"]["revisions"].get("PeterJinGo/wiki-18-e5-index", "main")
-    return [f"{config['assets']['download_dir']}/{r.local}" for r in e5_index_remotes(revision)]
-
-
 def index_parts(wildcards):
     """Input function of the index rule: the downloaded pieces when the dense index is imported."""
-    return dense_index_parts() if wildcards.kind == "dense" else []
+    return DENSE_INDEX_PARTS if wildcards.kind == "dense" else []
 
 
 def job_resources(*names):

@@ -9,11 +9,11 @@ rule download:
         corpus=CORPUS,
         qa=expand(f"{RESULTS}/data/qa/{{name}}.jsonl", name=["train", *DATASETS]),
         manifest=f"{RESULTS}/data/manifest.json",
-        parts=dense_index_parts(),
+        parts=DENSE_INDEX_PARTS,
     params:
         assets=section_json("assets"),
         out=lambda wildcards, output: os.path.dirname(output.manifest),
-        dense_index="--dense-index" if dense_index_parts() else "",
+        dense_index="--dense-index" if DENSE_INDEX_PARTS else "",
     conda:
         "../../envs/retrieval.yaml"
     resources:

@@ -170,8 +170,9 @@ def corpus_subset(docs: list[Document], keep_ids: set[str], distractors: int | N
     return [d for d in docs if d.id in chosen]
 
 
-def build_demo_data(assets: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    """Write corpus.jsonl, qa/<set>.jsonl and manifest.json for the demo; return the manifest."""
+def build_demo_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path) -> dict[str, Any]:
+    """Write the corpus to `corpus_out`, qa/<set>.jsonl and manifest.json to `out_dir` for the demo; return the
+    manifest."""
     seed = assets["seed"]
     corpus_path = resolve_path(assets["corpus"]["source"])
     jar = resolve_path(assets["qa_jar"])
@@ -192,7 +193,7 @@ def build_demo_data(assets: dict[str, Any], out_dir: Path) -> dict[str, Any]:
                                 "sampled": len(picked[name])}
         manifest["sources"][QA_SOURCES[spec["source"]][0]] = CHECKSUMS[QA_SOURCES[spec["source"]][0]]
     subset = corpus_subset(docs, keep, assets["corpus"]["distractors"], seed)
-    write_jsonl(out_dir / "corpus.jsonl", ({"id": d.id, "contents": d.contents} for d in subset))
+    write_jsonl(corpus_out, ({"id": d.id, "contents": d.contents} for d in subset))
     manifest["corpus"] = {"documents": len(subset), "answer_documents": len(keep), "source_documents": len(docs)}
     write_json(out_dir / "manifest.json", manifest)
     return manifest

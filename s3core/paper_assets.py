@@ -4,7 +4,9 @@
 - its e5 flat index (`PeterJinGo/wiki-18-e5-index`, `part_aa` + `part_ab`, one FAISS file cut in two): joined
   in order into a dense index of ours without re-encoding (FAISS row i = corpus line i);
 - the FlashRAG QA sets (`RUC-NLPIR/FlashRAG_datasets`, `<dataset>/<split>.jsonl`): one file per set and split;
-- MIRAGE (`Teddy-XiongGZ/MIRAGE` on GitHub, `benchmark.json`): the medical sets as upstream formats them.
+- MIRAGE (`Teddy-XiongGZ/MIRAGE` on GitHub, `benchmark.json`): the medical sets as upstream formats them;
+- MedCorp (`MedRAG/textbooks`, `MedRAG/pubmed`, `MedRAG/wikipedia`, `chunk/*.jsonl`; StatPearls from a folder built
+  by hand): the second corpus, its snippets rewritten as wiki-18 rows (a quoted title line, then the text).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from s3core.corpus import Document
 from s3core.errors import DataError
-from s3core.hub import Remote, fetch_all
+from s3core.hub import Remote, fetch_all, file_digests, list_folder
 from s3core.jsonl import iter_jsonl, write_json, write_jsonl
 from s3core.qa import normalize_question, qa_sources, sample_eval_sets, sample_rows
 
@@ -55,6 +58,52 @@ def corpus_from_wiki18(gz_path: Path, out: Path) -> int:
             yield {"id": str(row["id"]), "contents": row["contents"]}
 
     return write_jsonl(out, rows())
+
+
+def corpus_from_medrag(files: list[Path], out: Path) -> int:
+    """Stream MedRAG chunk files (rows `id`, `title`, `content`), in order, into `out` as `{"id", "contents"}`
+    rows; the row count."""
+
+    def rows() -> Iterator[dict[str, str]]:
+        for path in files:
+            for number, row in enumerate(iter_jsonl(path), start=1):
+                if not all(isinstance(row.get(key), str) for key in ("id", "title", "content")):
+                    raise DataError(f"{path}: row {number} lacks a string 'id', 'title' or 'content' (MedRAG rows "
+                                    "have all three)")
+                # wiki-18 `contents` (the quoted title line, then the text); MedRAG's own `contents` joins them with
+                # ". " on one line, which a title/text reader takes whole as the title
+                yield {"id": row["id"], "contents": Document(row["id"], row["title"], row["content"]).contents}
+
+    return write_jsonl(out, rows())
+
+
+def statpearls_rows(folder: Path) -> list[dict[str, Any]]:
+    """Manifest rows of the StatPearls chunk files staged by hand in `folder` (its chunk/*.jsonl)."""
+    files = sorted((folder / "chunk").glob("*.jsonl"))
+    if not files:
+        raise DataError(f"assets.medcorp.statpearls: no chunk/*.jsonl in {folder}; build them with MedRAG's "
+                        "src/data/statpearls.py, or set it to null")
+    return [{"repo": "statpearls", "kind": "local", "path": str(path), "size": path.stat().st_size,
+             "sha256": file_digests(path)[0], "source": str(path)} for path in files]
+
+
+def build_medcorp(assets: dict[str, Any], corpus_out: Path, manifest_out: Path) -> dict[str, Any]:
+    """Fetch the MedCorp chunk files (from `assets.mirror` when set), join them into `corpus_out` in repo order, then
+    StatPearls when staged; write the manifest and return it."""
+    folder = Path(assets["download_dir"])
+    mirror = Path(assets["mirror"]) if assets["mirror"] else None
+    remotes = [remote for repo in assets["medcorp"]["repos"]
+               for remote in list_folder(repo, "chunk", assets["revisions"].get(repo, "main"), mirror)
+               if remote.path.endswith(".jsonl")]
+    files = fetch_all(remotes, folder, mirror)
+    paths = [folder / remote.local for remote in remotes]
+    if assets["medcorp"]["statpearls"]:
+        staged = statpearls_rows(Path(assets["medcorp"]["statpearls"]))
+        files += staged
+        paths += [Path(row["path"]) for row in staged]
+    manifest = {"files": files, "corpus": {"documents": corpus_from_medrag(paths, corpus_out)}}
+    write_json(manifest_out, manifest)
+    return manifest
 
 
 def flashrag_rows(path: Path, dataset: str, split: str) -> list[dict[str, Any]]:
@@ -112,13 +161,13 @@ def _qa_rows(folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def build_paper_data(assets: dict[str, Any], out_dir: Path, dense_index: bool) -> dict[str, Any]:
-    """Fetch the paper's data (from `assets.mirror` when set) and write corpus.jsonl, qa/<set>.jsonl and
-    manifest.json (every remote file with its commit, size and sha256); return the manifest."""
+def build_paper_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, dense_index: bool) -> dict[str, Any]:
+    """Fetch the paper's data (from `assets.mirror` when set) and write wiki-18 to `corpus_out`, qa/<set>.jsonl and
+    manifest.json (every remote file with its commit, size and sha256) to `out_dir`; return the manifest."""
     folder = Path(assets["download_dir"])
     mirror = Path(assets["mirror"]) if assets["mirror"] else None
     files = fetch_all(paper_remotes(assets, dense_index), folder, mirror)
-    documents = corpus_from_wiki18(folder / WIKI18.local, out_dir / "corpus.jsonl")
+    documents = corpus_from_wiki18(folder / WIKI18.local, corpus_out)
     seed = assets["seed"]
     train = _qa_rows(folder, assets["train"])
     picked = {"train": sample_rows(train, assets["train"]["size"], seed),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import product
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +19,15 @@ LABELS = {
     "s3_step0": "s3 (step 0)", "s3": "s3", "s3_released": "s3 (released)",
 }
 METRICS = ["genacc", "em", "f1"]
-#: Heading suffix of each suite's table (general QA first, then MIRAGE's medical sets, judged only).
+#: Heading suffix of each suite's table (general QA first, then MIRAGE's medical sets, judged only) and of each
+#: corpus (the suite's Wikipedia first, then MedCorp).
 SUITE_TITLES = {"general": "", "medical": ", medical QA (MIRAGE; GenAcc = the judge alone)"}
+CORPUS_TITLES = {"wiki": "", "medcorp": ", searched in MedCorp (Wikipedia + PubMed + Textbooks)"}
 
 
-def collect(answer_files: list[Path]) -> pd.DataFrame:
-    """Per (generator, suite, method, dataset): question count and mean GenAcc, EM, F1 in percent; the suite is
-    `medical` for MIRAGE's sets, else `general`."""
+def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per (generator, suite, corpus, method, dataset): question count and mean GenAcc, EM, F1 in percent; the suite
+    is `medical` for MIRAGE's sets, else `general`; the corpus is the set's in `corpora` (default wiki)."""
     frames = []
     for path in answer_files:
         rows = read_jsonl(path)
@@ -32,9 +35,10 @@ def collect(answer_files: list[Path]) -> pd.DataFrame:
             frame = pd.DataFrame(rows)[["generator", "method", "data_source", *METRICS]]
             frame["suite"] = frame.pop("data_source").isin(JUDGE_ONLY_SOURCES).map({True: "medical", False: "general"})
             frame["dataset"] = Path(path).stem
+            frame["corpus"] = (corpora or {}).get(Path(path).stem, "wiki")
             frames.append(frame)
     data = pd.concat(frames)
-    keys = ["generator", "suite", "method", "dataset"]
+    keys = ["generator", "suite", "corpus", "method", "dataset"]
     table = data.groupby(keys)[METRICS].mean().mul(100).round(1)
     table["n"] = data.groupby(keys).size()
     return table.reset_index()
@@ -54,19 +58,21 @@ def _pivot(frame: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
     return table[[d for d in datasets if d in table.columns] + ["Avg"]]
 
 
-def write_tables(answer_files: list[Path], out_md: Path, out_csv: Path) -> pd.DataFrame:
-    """main.md: a table per generator; main.csv: the long form with n per cell."""
-    frame = collect(answer_files)
+def write_tables(answer_files: list[Path], out_md: Path, out_csv: Path,
+                 corpora: dict[str, str] | None = None) -> pd.DataFrame:
+    """main.md: a table per generator, suite and corpus (`corpora`: set -> corpus); main.csv: the long form with n
+    per cell."""
+    frame = collect(answer_files, corpora)
     datasets = list(dict.fromkeys(frame["dataset"]))
     parts = ["# Results\n", "Cells: GenAcc (EM) / F1, in %. Avg = unweighted mean over datasets.\n"]
     for generator, by_generator in frame.groupby("generator", sort=False):
-        for suite, title in SUITE_TITLES.items():
-            group = by_generator[by_generator.suite == suite]
+        for (suite, title), (corpus, where) in product(SUITE_TITLES.items(), CORPUS_TITLES.items()):
+            group = by_generator[(by_generator.suite == suite) & (by_generator.corpus == corpus)]
             sets = [d for d in datasets if d in set(group.dataset)]
             if sets:
                 counts = ", ".join(f"{d} n={int(group[group.dataset == d].n.max())}" for d in sets)
                 table = _pivot(group, sets).to_markdown()
-                parts.append(f"\n## Generator: {generator}{title}\n\n{counts}\n\n{table}\n")
+                parts.append(f"\n## Generator: {generator}{title}{where}\n\n{counts}\n\n{table}\n")
     with atomic_open(out_md) as handle:
         handle.write("".join(parts))
     with atomic_open(out_csv) as handle:

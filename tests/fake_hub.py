@@ -71,12 +71,14 @@ class FakeHub:
             payload = json.dumps({"id": found[2], "sha": repo.commit,
                                   "siblings": [{"rfilename": f} for f in sorted(repo.files)]}).encode()
             return self._send(handler, 200, payload, {"Content-Type": "application/json"}, body)
-        if found := re.match(r"^/api/(datasets|models)/([^/]+/[^/]+)/tree/([^/?]+)", handler.path):
+        if found := re.match(r"^/api/(datasets|models)/([^/]+/[^/]+)/tree/([^/?]+)/?([^?]*)(\?.*)?$", handler.path):
             repo = self.repos.get((found[1][:-1], found[2]))
             if repo is None or found[3] not in ("main", repo.commit):
                 return self._error(handler, 404, "RepoNotFound" if repo is None else "RevisionNotFound")
-            payload = json.dumps([self._entry(path, data) for path, data in sorted(repo.files.items())]).encode()
-            return self._send(handler, 200, payload, {"Content-Type": "application/json"}, body)
+            entries = self._tree(repo, found[4].strip("/"), "recursive=true" in (found[5] or "").lower())
+            if entries is None:
+                return self._error(handler, 404, "EntryNotFound", repo.commit)
+            return self._send(handler, 200, json.dumps(entries).encode(), {"Content-Type": "application/json"}, body)
         route = self._route(handler.path)
         if route is None:
             return self._error(handler, 404, None)
@@ -110,6 +112,22 @@ class FakeHub:
             handler.close_connection = True
             return
         self._send(handler, status, data[start:], headers, body)
+
+    def _tree(self, repo: Repo, folder: str, recursive: bool) -> list[dict] | None:
+        """The tree API's rows below `folder`: every file (and folder) when recursive, else the direct children;
+        None when nothing is there."""
+        prefix = f"{folder}/" if folder else ""
+        below = {path[len(prefix):]: data for path, data in repo.files.items() if path.startswith(prefix)}
+        if not below:
+            return None
+        folders = {prefix + "/".join(rest.split("/")[:depth]) for rest in below
+                   for depth in range(1, rest.count("/") + 1)}
+        rows = [self._entry(prefix + rest, data) for rest, data in sorted(below.items())]
+        rows += [{"type": "directory", "path": path, "oid": hashlib.sha1(path.encode()).hexdigest()}
+                 for path in sorted(folders)]
+        if not recursive:
+            rows = [row for row in rows if "/" not in row["path"][len(prefix):]]
+        return rows
 
     @staticmethod
     def _entry(path: str, data: bytes) -> dict:

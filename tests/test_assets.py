@@ -53,7 +53,7 @@ def test_build_demo_data_small(tmp_path):
         "kind": "demo", "corpus": {"distractors": 50},
         "train": {"source": "nq_dev", "size": 5}, "eval": {"nq": {"source": "nq_test", "size": 4}},
     })
-    manifest = build_demo_data(assets, tmp_path)
+    manifest = build_demo_data(assets, tmp_path, tmp_path / "corpus.jsonl")
     corpus_ids = {r["id"] for r in read_jsonl(tmp_path / "corpus.jsonl")}
     for name, size in [("train", 5), ("nq", 4)]:
         rows = read_jsonl(tmp_path / "qa" / f"{name}.jsonl")
@@ -61,4 +61,4 @@ def test_build_demo_data_small(tmp_path):
         assert all(set(r["metadata"]["answer_doc_ids"]) <= corpus_ids for r in rows)
     assert manifest["corpus"]["documents"] == len(corpus_ids) == manifest["corpus"]["answer_documents"] + 50
     assert manifest["corpus"]["source_documents"] == 10033
-    assert build_demo_data(assets, tmp_path / "again") == manifest  # deterministic (seed 42)
+    assert build_demo_data(assets, tmp_path / "again", tmp_path / "again.jsonl") == manifest  # deterministic (seed 42)

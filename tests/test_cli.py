@@ -66,9 +66,11 @@ def test_provenance_is_written_when_the_job_fails(tmp_path, small_corpus, retrie
 
 def test_errors_exit_2_with_a_message(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
-    assert main(["download", "--assets", '{"kind": "paper"}', "--out", str(tmp_path)]) == 2
+    assert main(["download", "--assets", '{"kind": "paper"}', "--out", str(tmp_path),
+                 "--corpus", str(tmp_path / "c.jsonl")]) == 2
     assert "assets" in caplog.text and "'train' is a required property" in caplog.text
-    assert main(["download", "--assets", '{"kind": "demo", "seed": "x"}', "--out", str(tmp_path)]) == 2
+    assert main(["download", "--assets", '{"kind": "demo", "seed": "x"}', "--out", str(tmp_path),
+                 "--corpus", str(tmp_path / "c.jsonl")]) == 2
     assert "assets.seed" in caplog.text
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1}\n{oops\n')

@@ -42,10 +42,14 @@ def test_paper_config_evaluates_on_test_else_dev_at_most_3000():
     for spec in general:
         dataset, split = spec["source"].removeprefix("flashrag:").split("/")
         assert split == ("test" if "test" in flashrag_splits[dataset] else "dev") and spec["size"] == 3000
+    assert all(spec["corpus"] == "wiki" for spec in general)
     medical = {n: s for n, s in paper["assets"]["eval"].items() if s["source"].startswith("mirage:")}
-    assert {n: s["source"] for n, s in medical.items()} == {n: f"mirage:{n}" for n in
-                                                              ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")}
+    subsets = ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")
+    assert {n: (s["source"], s["corpus"]) for n, s in medical.items()} == {     # Table 2: each set on both corpora
+        **{n: (f"mirage:{n}", "wiki") for n in subsets}, **{f"{n}_medcorp": (f"mirage:{n}", "medcorp") for n in subsets}}
     assert all(s["size"] >= 4183 for s in medical.values())           # every MIRAGE question (MedMCQA: 4,183)
+    assert paper["assets"]["medcorp"] == {"repos": ["MedRAG/textbooks", "MedRAG/pubmed", "MedRAG/wikipedia"],
+                                          "statpearls": None}           # the paper's MedCorp: no StatPearls
 
 
 def test_workflow_schema_is_the_package_schema():

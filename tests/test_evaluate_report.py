@@ -82,9 +82,9 @@ def test_cot_answers_reason_then_extract(hf_generator):
     assert row["judge"] is None and row["genacc"] == float(row["span"])
 
 
-def _answers(tmp_path, generator, method, dataset, scores):
+def _answers(tmp_path, generator, method, dataset, scores, source=None):
     path = tmp_path / method / generator / f"{dataset}.jsonl"
-    write_jsonl(path, [{"generator": generator, "method": method, "data_source": dataset,
+    write_jsonl(path, [{"generator": generator, "method": method, "data_source": source or dataset,
                         "genacc": g, "em": e, "f1": f} for g, e, f in scores])
     return path
 
@@ -111,7 +111,7 @@ def test_tables_order_averages_and_generators(tmp_path):
     assert "nq n=2, tqa n=1" in text
     long = pd.read_csv(csv)
     assert len(long) == len(frame) == 6 and set(long.columns) == {
-        "generator", "suite", "method", "dataset", "genacc", "em", "f1", "n"}
+        "generator", "suite", "corpus", "method", "dataset", "genacc", "em", "f1", "n"}
     assert long.query("generator == 'g1' and method == 'direct' and dataset == 'nq'").genacc.item() == pytest.approx(50.0)
 
 
@@ -127,3 +127,17 @@ def test_medical_sets_get_their_own_table_and_average(tmp_path):
     row = next(line for line in medical.splitlines() if line.startswith("| RAG-dense"))
     assert [c.strip() for c in row.split("|")[2:-1]] == ["50.0 (0.0) / 25.0", "0.0 (0.0) / 0.0", "25.0 (0.0) / 12.5"]
     assert set(pd.read_csv(csv).query("dataset == 'medqa'").suite) == {"medical"}
+
+
+def test_sets_searched_in_medcorp_get_a_table_of_their_own(tmp_path):
+    files = [_answers(tmp_path, "g", "direct", "medqa", [(1, 1, 1.0)]),
+             _answers(tmp_path, "g", "rag_dense", "medqa", [(0, 0, 0.0)]),
+             _answers(tmp_path, "g", "rag_dense", "medqa_medcorp", [(1, 0, 0.5)], source="medqa")]
+    md, csv = tmp_path / "t" / "main.md", tmp_path / "t" / "main.csv"
+    write_tables(files, md, csv, {"medqa": "wiki", "medqa_medcorp": "medcorp"})
+    wiki, medcorp = md.read_text().split(", searched in MedCorp (Wikipedia + PubMed + Textbooks)")
+    assert "medqa n=1" in wiki and "| Direct" in wiki and "medqa_medcorp" not in wiki
+    assert "medqa_medcorp n=1" in medcorp and "| Direct" not in medcorp
+    row = next(line for line in medcorp.splitlines() if line.startswith("| RAG-dense"))
+    assert [c.strip() for c in row.split("|")[2:-1]] == ["100.0 (0.0) / 50.0", "100.0 (0.0) / 50.0"]
+    assert set(pd.read_csv(csv).query("dataset == 'medqa_medcorp'").corpus) == {"medcorp"}

@@ -18,7 +18,7 @@ from workflow_run import ROOT, snakemake
 from s3core import config
 from s3core.errors import AssetError, ConfigError, DataError
 from s3core.jsonl import read_jsonl
-from s3core.paper_assets import build_paper_data
+from s3core.paper_assets import build_medcorp, build_paper_data
 from s3core.run_models import hub_models
 from s3core.qa import normalize_question, sample_positions
 from s3core.retrieval.base import load_retriever
@@ -55,6 +55,24 @@ def _qa(prefix, count, extra=()):
     return rows + list(extra)
 
 
+def _medrag(docs, prefix):
+    """MedRAG chunk rows: id, title, content and MedRAG's one-line `contents`."""
+    return _jsonl({"id": f"{prefix}_{i}", "title": d.title, "content": d.text, "contents": f"{d.title}. {d.text}"}
+                  for i, d in enumerate(docs))
+
+
+def medrag_repos(wiki_docs):
+    """MedRAG-shaped repos (chunk/*.jsonl beside a README), their snippets taken from the demo's Wikipedia."""
+    docs = random.Random(2).sample(wiki_docs, 24)
+    return {
+        ("dataset", "MedRAG/textbooks"): Repo({"README.md": b"# textbooks", "chunk/Anatomy_Gray.jsonl": _medrag(docs[:4], "Anatomy_Gray"),
+                                                "chunk/InternalMed_Harrison.jsonl": _medrag(docs[4:8], "InternalMed_Harrison")}),
+        ("dataset", "MedRAG/pubmed"): Repo({"README.md": b"# pubmed", "chunk/pubmed23n0002.jsonl": _medrag(docs[12:16], "p2"),
+                                             "chunk/pubmed23n0001.jsonl": _medrag(docs[8:12], "p1")}),
+        ("dataset", "MedRAG/wikipedia"): Repo({"chunk/wiki20220301en000.jsonl": _medrag(docs[16:], "w0")}),
+    }
+
+
 @pytest.fixture(scope="module")
 def mini_hub(wiki_docs, retriever_settings):
     docs = [d for d in wiki_docs if d.title in TITLES] + random.Random(1).sample(wiki_docs, 30)
@@ -77,6 +95,7 @@ def mini_hub(wiki_docs, retriever_settings):
             "musique/dev.jsonl": _jsonl(_qa("mus", 4))}),
     }
     repos[("github", "Teddy-XiongGZ/MIRAGE")] = Repo({"benchmark.json": json.dumps(MIRAGE).encode()}, commit="m1")
+    repos.update(medrag_repos(wiki_docs))
     hub = FakeHub(repos)
     url = hub.start()
     yield hub, url, docs, dense
@@ -103,7 +122,7 @@ def _assets(tmp_path, **overrides):
 def test_paper_data_from_the_hub_then_the_index_imported_without_re_encoding(online, tmp_path):
     hub, url, docs, dense = online
     out = tmp_path / "data"
-    manifest = build_paper_data(_assets(tmp_path), out, dense_index=True)
+    manifest = build_paper_data(_assets(tmp_path), out, out / "corpus.jsonl", dense_index=True)
     corpus = read_jsonl(out / "corpus.jsonl")
     assert [r["contents"] for r in corpus] == [d.contents for d in docs] and manifest["corpus"]["documents"] == len(docs)
     files = {(f["repo"], f["path"]): f for f in manifest["files"]}
@@ -131,14 +150,14 @@ def test_paper_data_from_the_hub_then_the_index_imported_without_re_encoding(onl
     assert [h[0][0].title for h in hits] == ["William Shakespeare", "Jupiter"]   # FAISS row i = corpus line i
 
     hub.requests.clear()
-    assert build_paper_data(_assets(tmp_path), out, dense_index=True)["files"] == manifest["files"]
+    assert build_paper_data(_assets(tmp_path), out, out / "corpus.jsonl", dense_index=True)["files"] == manifest["files"]
     assert not [r for r in hub.requests if r[0] == "GET"]                       # a re-run verifies, fetches nothing
 
 
 def test_an_index_of_another_corpus_is_refused(online, tmp_path):
     hub, url, docs, dense = online
     out = tmp_path / "data"
-    build_paper_data(_assets(tmp_path), out, dense_index=True)
+    build_paper_data(_assets(tmp_path), out, out / "corpus.jsonl", dense_index=True)
     short = tmp_path / "short.jsonl"
     short.write_text("".join((out / "corpus.jsonl").read_text().splitlines(keepends=True)[:-1]))
     parts = sorted((tmp_path / "downloads/PeterJinGo/wiki-18-e5-index").glob("part_*"))
@@ -150,7 +169,7 @@ def test_a_missing_qa_file_names_repo_revision_and_path(online, tmp_path):
     assets = _assets(tmp_path, eval={"bamboogle": {"source": "flashrag:bamboogle/test", "size": 3}},
                      revisions={"RUC-NLPIR/FlashRAG_datasets": "main"})
     with pytest.raises(AssetError, match="RUC-NLPIR/FlashRAG_datasets, revision main: cannot fetch bamboogle/test.jsonl"):
-        build_paper_data(assets, tmp_path / "data", dense_index=False)
+        build_paper_data(assets, tmp_path / "data", tmp_path / "corpus.jsonl", dense_index=False)
 
 
 def test_sources_must_fit_the_asset_kind():
@@ -170,7 +189,7 @@ def test_offline_mode_is_named(mini_hub, monkeypatch, tmp_path):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_ENDPOINT", mini_hub[1])
     with pytest.raises(AssetError, match="HF_HUB_OFFLINE is set, but PeterJinGo/wiki-18-corpus/wiki-18.jsonl.gz"):
-        build_paper_data(_assets(tmp_path), tmp_path / "data", dense_index=False)
+        build_paper_data(_assets(tmp_path), tmp_path / "data", tmp_path / "corpus.jsonl", dense_index=False)
 
 
 def test_the_paper_config_fetches_and_indexes_through_the_workflow(online, tmp_path, monkeypatch):
@@ -229,7 +248,7 @@ def test_mirage_sets_as_upstream_formats_them(online, tmp_path):
     assets = _assets(tmp_path, eval={"medqa": {"source": "mirage:medqa", "size": 100},
                                      "pubmedqa": {"source": "mirage:pubmedqa", "size": 2}},
                      revisions={"Teddy-XiongGZ/MIRAGE": "m1"})
-    manifest = build_paper_data(assets, tmp_path / "data", dense_index=False)
+    manifest = build_paper_data(assets, tmp_path / "data", tmp_path / "corpus.jsonl", dense_index=False)
     assert {(f["repo"], f["commit"]) for f in manifest["files"]} >= {("Teddy-XiongGZ/MIRAGE", "m1")}
     medqa = read_jsonl(tmp_path / "data" / "qa" / "medqa.jsonl")
     assert len(medqa) == 4 and len(read_jsonl(tmp_path / "data" / "qa" / "pubmedqa.jsonl")) == 2
@@ -241,7 +260,7 @@ def test_mirage_sets_as_upstream_formats_them(online, tmp_path):
 def test_mirage_on_main_is_pinned_by_its_blob(online, tmp_path):
     with pytest.raises(AssetError, match="git blob sha1 .* differs from the expected 85bdd2857e6272"):
         build_paper_data(_assets(tmp_path, eval={"bioasq": {"source": "mirage:bioasq", "size": 3}}),
-                         tmp_path / "data", dense_index=False)
+                         tmp_path / "data", tmp_path / "corpus.jsonl", dense_index=False)
 
 
 def test_a_medical_question_is_searched_without_its_options():
@@ -262,3 +281,53 @@ def test_a_medical_question_is_searched_without_its_options():
     rows = get_method("rag_dense").run([question, plain], retriever, {"retriever": {"topk": 3}})
     assert retriever.queries == ["Which drug?", "who wrote hamlet?"]
     assert rows[0]["question"] == question["question"]              # the generator still reads the options
+
+
+def test_medcorp_joins_the_medrag_chunks_as_wiki18_rows(online, tmp_path):
+    hub = online[0]
+    corpus, manifest_path = tmp_path / "medcorp.jsonl", tmp_path / "medcorp.manifest.json"
+    manifest = build_medcorp(_assets(tmp_path), corpus, manifest_path)
+    rows = read_jsonl(corpus)
+    ids = [r["id"] for r in rows]
+    assert ids[:8] == [f"Anatomy_Gray_{i}" for i in range(4)] + [f"InternalMed_Harrison_{i}" for i in range(4)]
+    assert ids[8:16] == [f"p1_{i}" for i in range(4)] + [f"p2_{i}" for i in range(4)]   # repo order, then file order
+    assert len(rows) == manifest["corpus"]["documents"] == 24
+    first = json.loads(hub.repos[("dataset", "MedRAG/textbooks")].files["chunk/Anatomy_Gray.jsonl"].splitlines()[0])
+    assert rows[0]["contents"] == f'"{first["title"]}"\n{first["content"]}'              # title line, then the text
+    assert {f["path"] for f in manifest["files"]} == {"chunk/Anatomy_Gray.jsonl", "chunk/InternalMed_Harrison.jsonl",
+                                                      "chunk/pubmed23n0001.jsonl", "chunk/pubmed23n0002.jsonl",
+                                                      "chunk/wiki20220301en000.jsonl"}   # the READMEs are not fetched
+    assert json.loads(manifest_path.read_text()) == manifest
+
+    staged = tmp_path / "statpearls"
+    (staged / "chunk").mkdir(parents=True)
+    (staged / "chunk" / "article-1.jsonl").write_text(json.dumps({"id": "sp_0", "title": "Sepsis", "content": "x"}) + "\n")
+    assets = _assets(tmp_path, medcorp={"statpearls": str(staged)}, mirror=str(tmp_path / "downloads"))
+    hub.requests.clear()
+    manifest = build_medcorp(assets, corpus, manifest_path)                 # the first fetch is the mirror now
+    assert read_jsonl(corpus)[-1] == {"id": "sp_0", "contents": '"Sepsis"\nx'} and manifest["corpus"]["documents"] == 25
+    assert manifest["files"][-1]["repo"] == "statpearls" and not hub.requests
+
+
+def test_a_bad_medrag_row_names_file_and_line(tmp_path):
+    from s3core.paper_assets import corpus_from_medrag
+
+    chunk = tmp_path / "chunk.jsonl"
+    chunk.write_text(json.dumps({"id": "a", "title": "T", "content": "c"}) + "\n" + json.dumps({"id": "b"}) + "\n")
+    with pytest.raises(DataError, match=f"{chunk}: row 2 lacks a string 'id', 'title' or 'content'"):
+        corpus_from_medrag([chunk], tmp_path / "out.jsonl")
+    with pytest.raises(AssetError, match="dataset repo MedRAG/pubmed, revision main: cannot list chunk/"):
+        build_medcorp(_assets(tmp_path, medcorp={"repos": ["MedRAG/pubmed"]}), tmp_path / "c.jsonl", tmp_path / "m.json")
+
+
+def test_medcorp_only_in_the_paper_run_and_never_for_training():
+    base = {"suite": "x", "generators": {"g": {"backend": "hf", "model": "m"}}}
+    demo = {"kind": "demo", "train": {"source": "nq_dev", "size": 1}}
+    with pytest.raises(ConfigError, match="assets.eval.nq.corpus': 'medcorp' .* needs assets.kind 'paper'"):
+        config.check_across_keys(config.validate({**base, "assets": {
+            **demo, "eval": {"nq": {"source": "nq_test", "size": 1, "corpus": "medcorp"}}}}))
+    with pytest.raises(ConfigError, match="assets.train.corpus': training searches the suite's Wikipedia"):
+        config.check_across_keys(config.validate({**base, "assets": {
+            **demo, "train": {**demo["train"], "corpus": "medcorp"}, "eval": {"nq": {"source": "nq_test", "size": 1}}}}))
+    with pytest.raises(ConfigError, match="assets.eval.nq.corpus.*'wiki', 'medcorp'"):
+        config.validate({**base, "assets": {**demo, "eval": {"nq": {"source": "nq_test", "size": 1, "corpus": "pubmed"}}}})

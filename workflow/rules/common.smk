@@ -11,7 +11,10 @@ RESULTS = f"results/{config['suite']}"
 DATASETS = list(config["assets"]["eval"])
 METHODS = config["eval"]["methods"]
 GENERATORS = list(config["generators"])
-CORPUS = f"{RESULTS}/data/corpus.jsonl"
+#: Each evaluation set's corpus (assets.eval.<set>.corpus): wiki, the suite's Wikipedia, which training searches
+#: too; medcorp, the paper's second corpus. The corpora in use, wiki first.
+SET_CORPUS = {name: spec["corpus"] for name, spec in config["assets"]["eval"].items()}
+CORPORA = list(dict.fromkeys(["wiki", *SET_CORPUS.values()]))
 LLM_DIR = f"{RESULTS}/assets/llm"
 TRAIN_RUN = f"{RESULTS}/train/s3"
 SEARCHER_DIR = f"{TRAIN_RUN}/searcher"
@@ -32,12 +35,26 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     method="|".join(METHODS),
     generator="|".join(GENERATORS),
+    corpus="|".join(CORPORA),
     kind="bm25|dense",
+
+
+def corpus_path(corpus):
+    return f"{RESULTS}/data/corpora/{corpus}.jsonl"
+
+
+def index_path(corpus, kind):
+    return f"{RESULTS}/index/{corpus}/{kind}"
+
+
+def imports_dense_index(wildcards):
+    """Whether the index job imports upstream's e5 index of wiki-18 instead of encoding the corpus."""
+    return wildcards.corpus == "wiki" and wildcards.kind == "dense" and bool(DENSE_INDEX_PARTS)
 
 
 def index_parts(wildcards):
     """Input function of the index rule: the downloaded pieces when the dense index is imported."""
-    return DENSE_INDEX_PARTS if wildcards.kind == "dense" else []
+    return DENSE_INDEX_PARTS if imports_dense_index(wildcards) else []
 
 
 def job_resources(*names):
@@ -66,8 +83,8 @@ def built_models(*paths):
 
 def index_models(wildcards):
     """Input function of the index rule: the encoder, when the dense index is encoded here."""
-    dense = config["retriever"]["dense"]
-    return built_models(dense["encoder"]) if wildcards.kind == "dense" and dense["source"] == "build" else []
+    encodes = wildcards.kind == "dense" and not imports_dense_index(wildcards)
+    return built_models(config["retriever"]["dense"]["encoder"]) if encodes else []
 
 
 def searcher_model(method):
@@ -78,14 +95,15 @@ def searcher_model(method):
 
 
 def infer_inputs(method):
-    """Input function for inferring with `method`: the QA set, the index and corpus when the method
-    retrieves, and the model folders it loads that this workflow builds (trained searcher, converted LLM)."""
+    """Input function for inferring with `method`: the QA set, the index and corpus of the set's corpus when the
+    method retrieves, and the model folders it loads that this workflow builds (trained searcher, converted LLM)."""
 
     def inputs(wildcards):
         paths = {"qa": f"{RESULTS}/data/qa/{wildcards.dataset}.jsonl"}
         kind = retriever_kind(method)
         if kind:
-            paths.update(index=f"{RESULTS}/index/{kind}", corpus=CORPUS)
+            corpus = SET_CORPUS[wildcards.dataset]
+            paths.update(index=index_path(corpus, kind), corpus=corpus_path(corpus))
         models = get_method(method).model_paths(config)
         if get_method(method).uses_searcher:
             models.append(searcher_model(method))
@@ -96,14 +114,16 @@ def infer_inputs(method):
 
 
 def infer_args(method):
-    """`--index/--corpus` for a retrieving method, `--searcher-model` for an s3 method."""
-    args = []
-    kind = retriever_kind(method)
-    if kind:
-        args.append(f"--index {RESULTS}/index/{kind} --corpus {CORPUS}")
-    if get_method(method).uses_searcher:
-        args.append(f"--searcher-model {shlex.quote(searcher_model(method))}")
-    return " ".join(args)
+    """Params function: `--index/--corpus` for a retrieving method, `--searcher-model` for an s3 method."""
+
+    def args(wildcards):
+        kind, corpus = retriever_kind(method), SET_CORPUS[wildcards.dataset]
+        parts = [f"--index {index_path(corpus, kind)} --corpus {corpus_path(corpus)}"] if kind else []
+        if get_method(method).uses_searcher:
+            parts.append(f"--searcher-model {shlex.quote(searcher_model(method))}")
+        return " ".join(parts)
+
+    return args
 
 
 def generator_models(wildcards):
@@ -136,10 +156,16 @@ def training_outputs():
     return [f"{TRAIN_RUN}/curve.png"] if "s3" in METHODS else []
 
 
+def answered_sets(method):
+    """The sets `method` answers: all of them, or, for a method that retrieves nothing, those on wiki (its answers
+    on a set's copy searched in MedCorp would be the same)."""
+    return [d for d in DATASETS if retriever_kind(method) or SET_CORPUS[d] == "wiki"]
+
+
 def all_answers():
-    return expand(
-        f"{RESULTS}/answers/{{method}}/{{generator}}/{{dataset}}.jsonl",
-        method=METHODS,
-        generator=GENERATORS,
-        dataset=DATASETS,
-    )
+    return [
+        f"{RESULTS}/answers/{method}/{generator}/{dataset}.jsonl"
+        for method in METHODS
+        for generator in GENERATORS
+        for dataset in answered_sets(method)
+    ]

@@ -1,12 +1,13 @@
 # Data: the demo's corpus subset and QA sets from packages, or the paper's fetched from the hub (with upstream's
-# e5 index pieces when retriever.dense.source is download); the demo LLM converted once from GGUF.
+# e5 index pieces when retriever.dense.source is download) and MedCorp when a set searches it; the demo LLM
+# converted once from GGUF.
 import json
 import os
 
 
 rule download:
     output:
-        corpus=CORPUS,
+        corpus=corpus_path("wiki"),
         qa=expand(f"{RESULTS}/data/qa/{{name}}.jsonl", name=["train", *DATASETS]),
         manifest=f"{RESULTS}/data/manifest.json",
         parts=DENSE_INDEX_PARTS,
@@ -23,7 +24,27 @@ rule download:
     benchmark:
         f"{RESULTS}/benchmarks/download.tsv"
     shell:
-        "s3core download --assets {params.assets:q} --out {params.out} {params.dense_index} 2> {log}"
+        "s3core download --assets {params.assets:q} --out {params.out} --corpus {output.corpus} {params.dense_index} "
+        "2> {log}"
+
+
+rule download_medcorp:
+    output:
+        corpus=corpus_path("medcorp"),
+        manifest=f"{RESULTS}/data/medcorp.manifest.json",
+    params:
+        assets=section_json("assets"),
+    conda:
+        "../../envs/retrieval.yaml"
+    resources:
+        **job_resources("download"),
+    log:
+        f"{RESULTS}/logs/download_medcorp.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download_medcorp.tsv"
+    shell:
+        "s3core download-medcorp --assets {params.assets:q} --corpus {output.corpus} --manifest {output.manifest} "
+        "2> {log}"
 
 
 rule convert_llm:

@@ -1,14 +1,14 @@
-# Indexes over the corpus: bm25s (sparse) and a Hugging Face encoder + FAISS flat IP (dense), or upstream's
-# prebuilt e5 index imported from its downloaded pieces (retriever.dense.source: download).
+# Indexes over each corpus in use: BM25 (bm25s or Lucene) and a Hugging Face encoder + FAISS flat IP (dense), or,
+# for wiki-18, upstream's prebuilt e5 index imported from its downloaded pieces (retriever.dense.source: download).
 
 
 rule index:
     input:
-        corpus=CORPUS,
+        corpus=corpus_path("{corpus}"),
         parts=index_parts,
         models=index_models,
     output:
-        directory(f"{RESULTS}/index/{{kind}}"),
+        directory(index_path("{corpus}", "{kind}")),
     params:
         retriever=section_json("retriever"),
         parts_flag=lambda wildcards, input: "--parts" if input.parts else "",
@@ -17,10 +17,10 @@ rule index:
     resources:
         **job_resources("index"),
     log:
-        main=f"{RESULTS}/logs/index_{{kind}}.log",
-        provenance=f"{RESULTS}/logs/index_{{kind}}.provenance.json",
+        main=f"{RESULTS}/logs/index/{{corpus}}/{{kind}}.log",
+        provenance=f"{RESULTS}/logs/index/{{corpus}}/{{kind}}.provenance.json",
     benchmark:
-        f"{RESULTS}/benchmarks/index_{{kind}}.tsv"
+        f"{RESULTS}/benchmarks/index/{{corpus}}/{{kind}}.tsv"
     threads: config["threads"]
     shell:
         "s3core --threads {threads} --provenance {log.provenance} index --kind {wildcards.kind} --corpus {input.corpus} "

@@ -1,4 +1,4 @@
-# The paper-style tables: a row per method, a column per dataset, one table per generator.
+# The paper-style tables: a row per method, a column per dataset, one table per generator, suite and corpus.
 
 
 rule table:
@@ -7,6 +7,8 @@ rule table:
     output:
         md=f"{RESULTS}/tables/main.md",
         csv=f"{RESULTS}/tables/main.csv",
+    params:
+        corpora=json.dumps(SET_CORPUS),
     conda:
         "../../envs/evaluation.yaml"
     log:
@@ -14,4 +16,4 @@ rule table:
     benchmark:
         f"{RESULTS}/benchmarks/table.tsv"
     shell:
-        "s3core table --answers {input} --md {output.md} --csv {output.csv} > {log} 2>&1"
+        "s3core table --answers {input} --md {output.md} --csv {output.csv} --corpora {params.corpora:q} > {log} 2>&1"

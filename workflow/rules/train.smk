@@ -8,8 +8,8 @@
 rule precompute:
     input:
         qa=f"{RESULTS}/data/qa/train.jsonl",
-        index=f"{RESULTS}/index/{config['search']['retriever']}",
-        corpus=CORPUS,
+        index=index_path("wiki", config["search"]["retriever"]),
+        corpus=corpus_path("wiki"),
         models=training_models(),
     output:
         RAG_CACHE,
@@ -41,8 +41,8 @@ rule precompute:
 rule train_s3:
     input:
         cache=RAG_CACHE,
-        index=f"{RESULTS}/index/{config['search']['retriever']}",
-        corpus=CORPUS,
+        index=index_path("wiki", config["search"]["retriever"]),
+        corpus=corpus_path("wiki"),
         models=training_models(),
     output:
         searcher=directory(SEARCHER_DIR),

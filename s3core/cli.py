@@ -70,6 +70,7 @@ def cmd_index(args: argparse.Namespace) -> None:
         from s3core.retrieval.dense import import_dense_index
 
         count = import_dense_index(args.parts, args.corpus, args.out, args.retriever["dense"])
+        log.info("imported %d pieces without re-encoding", len(args.parts))
     else:
         from s3core.retrieval.dense import build_dense_index
 

@@ -14,6 +14,7 @@ from s3core import config
 from s3core.assets import convert_gguf, load_wiki_summaries, resolve_path
 from s3core.corpus import Document
 from s3core.jsonl import write_jsonl
+from paper_hub import TITLES
 from slurm_cluster import BRING_UP, slurm_controller_up
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -23,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 LLM_CACHE = ROOT / "results" / ".test-cache" / "llm"
 # tests/verl_engine need verl, which lives in the training stack (.venv-training; `make test` runs them there).
 collect_ignore = [] if importlib.util.find_spec("verl") else ["verl_engine"]
-TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]
 
 
 @pytest.fixture()

@@ -23,6 +23,14 @@ class Repo:
 
     def __post_init__(self) -> None:
         self.commit = self.commit or hashlib.sha1(json.dumps(sorted(self.files)).encode()).hexdigest()
+        self.etags = {path: etag(data) for path, data in self.files.items()}
+
+
+def etag(data: bytes) -> str:
+    """The hub's ETag of a file: sha256 for an LFS file, else the git blob sha1."""
+    if len(data) >= LFS_MIN:
+        return hashlib.sha256(data).hexdigest()
+    return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
 
 
 @dataclass
@@ -91,9 +99,7 @@ class FakeHub:
         if path not in repo.files:
             return self._error(handler, 404, "EntryNotFound", repo.commit)
         data = repo.files[path]
-        etag = hashlib.sha256(data).hexdigest() if len(data) >= LFS_MIN else \
-            hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
-        headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
+        headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{repo.etags[path]}"', "Accept-Ranges": "bytes"}
         start = 0
         if (wanted := handler.headers.get("Range")) and (found := re.match(r"bytes=(\d+)-", wanted)):
             start = int(found[1])

@@ -1,7 +1,9 @@
-"""The tiny demo DAG end to end, with the local executor and through a SLURM controller (every rule but the
-local ones submitted by sbatch). Each run spends most of its time on one serial chain of jobs (model, naive-RAG
-cache, PPO, s3, evaluation) with cores to spare, so the module starts both at once and each test waits for its
-own."""
+"""Whole DAGs, started together (each spends most of its time on one serial chain of jobs with cores to spare) and
+each test waiting for its own:
+- `config/paper.yaml` on a stand-in of the hub (tests/paper_hub.py), with the local executor: every rule of the
+  paper's DAG, from the downloads to the general and medical tables, staged online first as the README tells a
+  cluster user, then run offline from the fetched files and the Hugging Face cache;
+- the tiny demo through a SLURM controller (every rule but the local ones submitted by sbatch)."""
 
 from __future__ import annotations
 
@@ -10,38 +12,75 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import faiss
 import pandas as pd
 import pytest
 import yaml
+from snakemake.utils import update_config
 
+from fake_hub import FakeHub
+from paper_hub import corpus_docs, model_repo, paper_repos
 from slurm_cluster import slurm_controller_up
-from workflow_run import ROOT, BackgroundRun, snakemake, tiny_config
+from workflow_run import ALL_METHODS, ROOT, BackgroundRun, snakemake, tiny_config
+from s3core.assets import resolve_path
+from s3core.jsonl import read_jsonl
 
-# The local run covers every stage and every kind of method (closed-book, one-shot retrieval of both kinds, an
-# iterative retriever, s3 before and after training). CoT, Search-o1, Search-R1 and DeepRetrieval run end to end
-# in tests/test_baselines.py and `make demo`; their rules are built by the dry runs in test_workflow.py (kept out
-# to hold CI under 30 minutes).
-LOCAL_METHODS = ["direct", "rag_bm25", "rag_dense", "ircot", "s3_step0", "s3"]
 SLURM_METHODS = ["direct", "rag_bm25", "s3"]
 #: Rules that run on the submit host (`localrules`: the cheap ones and the downloads); every other rule must be a
 #: SLURM job.
-LOCAL_RULES = {"all", "table", "plot_training", "download", "fetch_models"}
+LOCAL_RULES = {"all", "table", "plot_training", "download", "download_medcorp", "fetch_models"}
 SLURM_LOGS = ROOT / ".snakemake" / "slurm_logs"
-TIMEOUT_S = 1500
+TIMEOUT_S = 2400
+
+PAPER = "test-paper"
+#: The stand-in's model repos: the demo LLM for every LLM of the paper, the demo encoder for e5-base-v2.
+LLM_REPO, ENCODER_REPO = "standin/smollm2-135m-instruct", "standin/all-minilm-l6-v2"
+#: The grid run: a general set, a MIRAGE set on wiki-18 and the same on MedCorp; the reward generator.
+PAPER_SETS, PAPER_GENERATOR = ["nq", "medqa", "medqa_medcorp"], "qwen2.5-14b-instruct-gptq-int4"
+
+
+def paper_run_config(download_dir: Path) -> dict:
+    """config/paper.yaml with only model ids, sizes and devices changed: the stand-in's models; 2-4 questions, one
+    PPO step, short loops; a grid of 3 sets and 1 generator; the CPU (transformers for vLLM and Bedrock, the local
+    PPO trainer for verl, which needs CUDA GPUs)."""
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    paper["assets"]["eval"] = {name: paper["assets"]["eval"][name] for name in PAPER_SETS}
+    paper["generators"] = {PAPER_GENERATOR: paper["generators"][PAPER_GENERATOR]}
+    tiny = tiny_config(PAPER, paper["eval"]["methods"])
+    update_config(paper, {
+        "suite": PAPER, "threads": 1,
+        "assets": {"download_dir": str(download_dir), "revisions": {"Teddy-XiongGZ/MIRAGE": "m1"},
+                   "train": {"size": 4}, "eval": {name: {"size": 2} for name in PAPER_SETS}},
+        "retriever": {"dense": {"encoder": ENCODER_REPO, "max_length": 128, "batch_size": 32, "device": "cpu"}},
+        "generators": {PAPER_GENERATOR: {**tiny["generators"]["smollm2-135m"], "model": LLM_REPO, "device": "cpu"}},
+        "searcher": {"model": LLM_REPO, "batch_size": 4},
+        "search": {**tiny["search"], "topk": 3},
+        "train": {**tiny["train"], "engine": "local"},
+        "baselines": {**tiny["baselines"], "search_r1": {**tiny["baselines"]["search_r1"], "model": LLM_REPO},
+                      "deepretrieval": {**tiny["baselines"]["deepretrieval"], "model": LLM_REPO}},
+    })
+    return paper
+
+
+def stage_and_start_paper_run(work: Path, hub_url: str, hf_home: Path) -> BackgroundRun:
+    """The README's cluster steps: fetch the data and the models where snakemake runs, then run everything with
+    HF_HUB_OFFLINE=1."""
+    shutil.rmtree(ROOT / "results" / PAPER, ignore_errors=True)
+    path = work / "paper.yaml"
+    path.write_text(yaml.safe_dump(paper_run_config(work / "downloads")))
+    hub = {"HF_ENDPOINT": hub_url, "S3_GITHUB_RAW": f"{hub_url}/github", "HF_HOME": str(hf_home)}
+    data = f"results/{PAPER}/data"
+    staged = snakemake("--configfile", str(path), "--cores", "2", f"{data}/manifest.json",
+                       f"{data}/medcorp.manifest.json", f"{data}/models.json", env={**hub, "HF_HUB_OFFLINE": "0"})
+    assert staged.returncode == 0, staged.stdout[-3000:] + staged.stderr[-3000:]
+    return BackgroundRun(work / "paper.log", "--profile", "workflow/profiles/local", "--configfile", str(path),
+                         "--cores", "2", "all", env={**hub, "HF_HUB_OFFLINE": "1"})
 
 
 def fake_gpus() -> int:
     """GPUs the cluster's nodes advertise (fake GRES from local-slurm-up.sh count)."""
     out = subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True).stdout
     return sum(int(part.rsplit(":", 1)[1]) for part in out.split(",") if part.startswith("gpu:"))
-
-
-def start_local(work: Path) -> BackgroundRun:
-    shutil.rmtree(ROOT / "results" / "test-tiny", ignore_errors=True)
-    config = work / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny_config("test-tiny", LOCAL_METHODS)))
-    return BackgroundRun(work / "local.log", "--profile", "workflow/profiles/local", "--configfile", str(config),
-                         "--cores", "2", "all")
 
 
 def start_slurm(work: Path) -> BackgroundRun:
@@ -55,42 +94,80 @@ def start_slurm(work: Path) -> BackgroundRun:
 
 
 @pytest.fixture(scope="module")
+def paper_hub(retriever_settings, demo_llm):
+    """The stand-in hub with the paper's data repos and the two model repos."""
+    docs = corpus_docs()
+    dense = {**retriever_settings["dense"], "passage_prefix": "passage: ", "query_prefix": "query: "}
+    repos = paper_repos(docs, dense)
+    repos[("model", LLM_REPO)] = model_repo(demo_llm)
+    repos[("model", ENCODER_REPO)] = model_repo(resolve_path(retriever_settings["dense"]["encoder"]))
+    hub = FakeHub(repos)
+    hub.docs = docs
+    hub.url = hub.start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
 def dag_runs(request, tmp_path_factory):
     """The runs the selected tests need, started together (the SLURM one only where a controller answers)."""
     work = tmp_path_factory.mktemp("dags")
     selected = {item.originalname for item in request.session.items}
     runs = {}
-    if "test_tiny_dag_end_to_end" in selected:
-        runs["local"] = start_local(work)
     if "test_tiny_dag_through_slurm" in selected and slurm_controller_up():
         runs["slurm"] = start_slurm(work)
+    if "test_the_paper_dag_on_a_hub_stand_in" in selected:
+        hub = request.getfixturevalue("paper_hub")
+        runs["paper"] = stage_and_start_paper_run(work, hub.url, work / "hf")
+        hub.requests.clear()
     yield runs
     for run in runs.values():
         run.stop()
 
 
-def test_tiny_dag_end_to_end(dag_runs):
-    status, output = dag_runs["local"].finish(TIMEOUT_S)
-    assert status == 0, output[-3000:]
-    out = ROOT / "results" / "test-tiny"
+def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
+    status, output = dag_runs["paper"].finish(TIMEOUT_S)
+    assert status == 0, output[-4000:]
+    assert not paper_hub.requests                                   # the jobs ran offline, from what was staged
+    out = ROOT / "results" / PAPER
+    ran = {p.relative_to(out / "benchmarks").with_suffix("").as_posix() for p in (out / "benchmarks").rglob("*.tsv")}
+    retrieving = [m for m in ALL_METHODS if m not in ("direct", "cot")]
+    expected = {"download", "download_medcorp", "fetch_models", "precompute", "train_s3", "plot_training", "table",
+                *(f"index/{c}/{k}" for c in ("wiki", "medcorp") for k in ("bm25", "dense")),
+                *(f"infer/{m}/{d}" for m in ALL_METHODS for d in ("nq", "medqa")),
+                *(f"infer/{m}/medqa_medcorp" for m in retrieving),
+                *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in ALL_METHODS for d in ("nq", "medqa")),
+                *(f"evaluate/{m}/{PAPER_GENERATOR}/medqa_medcorp" for m in retrieving)}
+    assert ran == expected, sorted(ran ^ expected)
+
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    assert {f["path"] for f in manifest["files"]} == {"wiki-18.jsonl.gz", "part_aa", "part_ab", "benchmark.json",
+                                                      "nq/train.jsonl", "hotpotqa/train.jsonl", "nq/test.jsonl"}
+    medcorp = json.loads((out / "data" / "medcorp.manifest.json").read_text())
+    assert len(medcorp["files"]) == 5 and medcorp["corpus"]["documents"] == 24
+    models = json.loads((out / "data" / "models.json").read_text())["models"]
+    assert [m["repo"] for m in models] == [ENCODER_REPO, LLM_REPO]
+    assert faiss.read_index(str(out / "index" / "wiki" / "dense" / "index.faiss")).ntotal == len(paper_hub.docs)
+    assert faiss.read_index(str(out / "index" / "medcorp" / "dense" / "index.faiss")).ntotal == 24
+    assert "imported" in (out / "logs" / "index" / "wiki" / "dense.log").read_text()
+
     table = pd.read_csv(out / "tables" / "main.csv")
-    assert sorted(table.method.unique()) == sorted(LOCAL_METHODS)
-    assert list(table.dataset.unique()) == ["nq"] and (table.n == 4).all()
-    for metric in ["genacc", "em", "f1"]:
-        assert table[metric].between(0, 100).all()
+    cells = table.groupby(["suite", "corpus", "dataset"]).method.apply(set).to_dict()
+    assert cells == {("general", "wiki", "nq"): set(ALL_METHODS), ("medical", "wiki", "medqa"): set(ALL_METHODS),
+                     ("medical", "medcorp", "medqa_medcorp"): set(retrieving)}
+    assert (table.n == 2).all() and table.genacc.between(0, 100).all()
     markdown = (out / "tables" / "main.md").read_text()
-    labels = ["| Direct", "| RAG-BM25", "| RAG-dense", "| IRCoT", "| s3 (step 0)", "| s3 ", "Avg"]
-    assert all(label in markdown for label in labels), markdown
+    for heading in ["", ", medical QA (MIRAGE; GenAcc = the judge alone)",
+                    ", medical QA (MIRAGE; GenAcc = the judge alone), searched in MedCorp"]:
+        assert f"## Generator: {PAPER_GENERATOR}{heading}\n" in markdown
+    medcorp_contexts = read_jsonl(out / "contexts" / "rag_dense" / "medqa_medcorp.jsonl")
+    assert all(doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))
+               for row in medcorp_contexts for doc in row["docs"])            # searched in MedCorp
     assert (out / "train" / "s3" / "curve.png").stat().st_size > 0
-    assert (out / "train" / "s3" / "searcher" / "config.json").exists()
-    assert len((out / "train" / "s3" / "metrics.jsonl").read_text().splitlines()) == 1
-    for method in LOCAL_METHODS:
-        assert (out / "logs" / "infer" / method / "nq.log").exists()
-        assert (out / "benchmarks" / "infer" / method / "nq.tsv").exists()
-    provenance = json.loads((out / "logs" / "infer" / "rag_bm25" / "nq.provenance.json").read_text())
+    provenance = json.loads((out / "logs" / "infer" / "rag_bm25" / "medqa_medcorp.provenance.json").read_text())
     [server] = provenance["services"]
     assert provenance["exit_status"] == 0 and server["role"] == "retriever:bm25" and "exit_code" in server
-    rerun = snakemake(*dag_runs["local"].args, "--dry-run")
+    rerun = snakemake(*dag_runs["paper"].args, "--dry-run", env=dag_runs["paper"].env)
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
 
 

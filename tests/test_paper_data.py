@@ -1,20 +1,15 @@
-"""The paper's data fetched from a stand-in hub serving miniature repos in upstream's formats: a gzipped wiki-18
-JSONL, a real FAISS flat index cut into part_aa/part_ab at a byte boundary, FlashRAG-layout QA files; then the
-prebuilt index is imported without re-encoding and retrieves the right passages."""
+"""The paper's data fetched from a stand-in hub serving miniature repos in upstream's formats (tests/paper_hub.py);
+the prebuilt index imported without re-encoding retrieves the right passages; MIRAGE and MedCorp as upstream shapes
+them (tests/test_paper_run.py runs the whole paper DAG on the same stand-in)."""
 
 import gzip
 import json
-import random
 
-import shutil
-
-import faiss
 import pytest
-import yaml
-from snakemake.utils import update_config
 
-from fake_hub import FakeHub, Repo
-from workflow_run import ROOT, snakemake
+from fake_hub import FakeHub
+from paper_hub import corpus_docs, paper_repos, qa_files
+from workflow_run import ROOT
 from s3core import config
 from s3core.errors import AssetError, ConfigError, DataError
 from s3core.jsonl import read_jsonl
@@ -22,81 +17,14 @@ from s3core.paper_assets import build_medcorp, build_paper_data
 from s3core.run_models import hub_models
 from s3core.qa import normalize_question, sample_positions
 from s3core.retrieval.base import load_retriever
-from s3core.retrieval.dense import Encoder, import_dense_index
-
-TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]
-CARD = """---
-configs:
-- config_name: nq
-  data_files:
-  - {split: train, path: nq/train.jsonl}
-  - {split: test, path: nq/test.jsonl}
-- config_name: hotpotqa
-  data_files:
-  - {split: train, path: hotpotqa/train.jsonl}
-  - {split: dev, path: hotpotqa/dev.jsonl}
----
-"""
-
-
-MIRAGE = {subset: {f"{subset}-{i}": {"question": f"Which drug treats {subset} case {i}?",
-                                     "options": {"A": "Aspirin", "B": "Insulin", "C": "Heparin", "D": "None"},
-                                     "answer": "AB"[i % 2]} for i in range(4)}
-          for subset in ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")}
-
-
-def _jsonl(rows) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
-
-
-def _qa(prefix, count, extra=()):
-    rows = [{"id": f"{prefix}_{i}", "question": f"question {prefix} {i}", "golden_answers": [f"answer {i}"],
-             "metadata": {}} for i in range(count)]
-    return rows + list(extra)
-
-
-def _medrag(docs, prefix):
-    """MedRAG chunk rows: id, title, content and MedRAG's one-line `contents`."""
-    return _jsonl({"id": f"{prefix}_{i}", "title": d.title, "content": d.text, "contents": f"{d.title}. {d.text}"}
-                  for i, d in enumerate(docs))
-
-
-def medrag_repos(wiki_docs):
-    """MedRAG-shaped repos (chunk/*.jsonl beside a README), their snippets taken from the demo's Wikipedia."""
-    docs = random.Random(2).sample(wiki_docs, 24)
-    return {
-        ("dataset", "MedRAG/textbooks"): Repo({"README.md": b"# textbooks", "chunk/Anatomy_Gray.jsonl": _medrag(docs[:4], "Anatomy_Gray"),
-                                                "chunk/InternalMed_Harrison.jsonl": _medrag(docs[4:8], "InternalMed_Harrison")}),
-        ("dataset", "MedRAG/pubmed"): Repo({"README.md": b"# pubmed", "chunk/pubmed23n0002.jsonl": _medrag(docs[12:16], "p2"),
-                                             "chunk/pubmed23n0001.jsonl": _medrag(docs[8:12], "p1")}),
-        ("dataset", "MedRAG/wikipedia"): Repo({"chunk/wiki20220301en000.jsonl": _medrag(docs[16:], "w0")}),
-    }
+from s3core.retrieval.dense import import_dense_index
 
 
 @pytest.fixture(scope="module")
-def mini_hub(wiki_docs, retriever_settings):
-    docs = [d for d in wiki_docs if d.title in TITLES] + random.Random(1).sample(wiki_docs, 30)
-    corpus = [{"id": str(i), "contents": d.contents} for i, d in enumerate(docs)]
+def mini_hub(retriever_settings):
+    docs = corpus_docs()
     dense = {**retriever_settings["dense"], "passage_prefix": "passage: ", "query_prefix": "query: "}
-    vectors = Encoder(dense).encode([r["contents"] for r in corpus], "passage: ")
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    blob = faiss.serialize_index(index).tobytes()
-    cut = len(blob) // 3                                       # upstream cut the file at 40 GiB
-    nq_test = _qa("nq_test", 8, [{"id": "dup", "question": "question nq_test 1  ", "golden_answers": ["again"]}])
-    repos = {
-        ("dataset", "PeterJinGo/wiki-18-corpus"): Repo({"wiki-18.jsonl.gz": gzip.compress(_jsonl(corpus))}),
-        ("dataset", "PeterJinGo/wiki-18-e5-index"): Repo({"part_aa": blob[:cut], "part_ab": blob[cut:]}),
-        ("dataset", "RUC-NLPIR/FlashRAG_datasets"): Repo({
-            "README.md": CARD.encode(), "nq/train.jsonl": _jsonl(_qa("nq_train", 6)),
-            "nq/test.jsonl": _jsonl(nq_test), "hotpotqa/train.jsonl": _jsonl(_qa("hp_train", 5)),
-            "hotpotqa/dev.jsonl": _jsonl(_qa("hp_dev", 7)), "triviaqa/test.jsonl": _jsonl(_qa("tqa", 4)),
-            "popqa/test.jsonl": _jsonl(_qa("pop", 4)), "2wikimultihopqa/dev.jsonl": _jsonl(_qa("wiki", 4)),
-            "musique/dev.jsonl": _jsonl(_qa("mus", 4))}),
-    }
-    repos[("github", "Teddy-XiongGZ/MIRAGE")] = Repo({"benchmark.json": json.dumps(MIRAGE).encode()}, commit="m1")
-    repos.update(medrag_repos(wiki_docs))
-    hub = FakeHub(repos)
+    hub = FakeHub(paper_repos(docs, dense))
     url = hub.start()
     yield hub, url, docs, dense
     hub.stop()
@@ -137,7 +65,7 @@ def test_paper_data_from_the_hub_then_the_index_imported_without_re_encoding(onl
     assert len(train) == 8 and {r["data_source"] for r in train} == {"nq", "hotpotqa"}
     assert all(r["question"].endswith("?") for r in train)                     # upstream's question keys
     nq = read_jsonl(out / "qa" / "nq.jsonl")
-    file_questions = [normalize_question(r["question"]) for r in _qa("nq_test", 8)] + ["question nq_test 1?"]
+    file_questions = [normalize_question(r["question"]) for r in qa_files()["nq/test.jsonl"]]
     taken = {file_questions[i] for i in sample_positions(len(file_questions), 5, 42)}   # pandas' sample, seed 42
     assert [r["question"] for r in nq] == [q for q in file_questions if q in taken]    # file order, repeats kept
     assert all(r["split"] == "test" and r["data_source"] == "nq" for r in nq)
@@ -190,34 +118,6 @@ def test_offline_mode_is_named(mini_hub, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_ENDPOINT", mini_hub[1])
     with pytest.raises(AssetError, match="HF_HUB_OFFLINE is set, but PeterJinGo/wiki-18-corpus/wiki-18.jsonl.gz"):
         build_paper_data(_assets(tmp_path), tmp_path / "data", tmp_path / "corpus.jsonl", dense_index=False)
-
-
-def test_the_paper_config_fetches_and_indexes_through_the_workflow(online, tmp_path, monkeypatch):
-    """`--configfile config/paper.yaml` with only sizes, model ids, devices and folders changed: the download rule
-    fetches from the hub, the dense index is imported from upstream's pieces and BM25 is built."""
-    hub, url, docs, dense = online
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    suite = "test-paper-data"
-    update_config(paper, {
-        "suite": suite, "threads": 1,
-        "assets": {"download_dir": str(tmp_path / "downloads"), "train": {"size": 8},
-                   "revisions": {"Teddy-XiongGZ/MIRAGE": "m1"},
-                   "eval": {name: {"size": 3} for name in paper["assets"]["eval"]}},
-        "retriever": {"dense": {"encoder": dense["encoder"], "max_length": dense["max_length"], "device": "cpu"}}})
-    path = tmp_path / "paper.yaml"
-    path.write_text(yaml.safe_dump(paper))
-    shutil.rmtree(ROOT / "results" / suite, ignore_errors=True)
-    results = ROOT / "results" / suite
-    run = snakemake("--configfile", str(path), "--cores", "2", f"results/{suite}/index/dense", f"results/{suite}/index/bm25")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    manifest = json.loads((results / "data" / "manifest.json").read_text())
-    assert {f["path"] for f in manifest["files"]} >= {"wiki-18.jsonl.gz", "part_aa", "part_ab", "musique/dev.jsonl"}
-    questions = {n: {r["question"] for r in read_jsonl(results / "data" / "qa" / f"{n}.jsonl")} for n in paper["assets"]["eval"]}
-    assert all(len(q) == 3 for q in questions.values()) and len(read_jsonl(results / "data" / "qa" / "train.jsonl")) == 8
-    assert faiss.read_index(str(results / "index" / "dense" / "index.faiss")).ntotal == len(docs)
-    assert (results / "index" / "bm25").is_dir()
-    shutil.rmtree(results, ignore_errors=True)
 
 
 def test_the_models_a_run_loads_are_fetched_once():

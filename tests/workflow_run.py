@@ -47,24 +47,24 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
     }
 
 
-def _command(args: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
-    """`python -m snakemake ARGS` and its environment: this interpreter's scripts on PATH."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+def _command(args: tuple[str, ...], env: dict[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    """`python -m snakemake ARGS` and its environment: this interpreter's scripts on PATH, then `env` over it."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     return [sys.executable, "-m", "snakemake", *args], env
 
 
-def snakemake(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    """Run Snakemake in the repository root and wait for it."""
-    command, env = _command(args)
+def snakemake(*args: str, timeout: int = 1800, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run Snakemake in the repository root (with `env` over this environment) and wait for it."""
+    command, env = _command(args, env)
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 class BackgroundRun:
     """Snakemake started in the repository root without waiting, its output going to `log`; `finish` waits."""
 
-    def __init__(self, log: Path, *args: str):
-        command, env = _command(args)
-        self.log, self.args = log, args
+    def __init__(self, log: Path, *args: str, env: dict[str, str] | None = None):
+        self.log, self.args, self.env = log, args, env
+        command, env = _command(args, env)
         with log.open("w") as handle:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                             start_new_session=True)

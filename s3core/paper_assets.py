@@ -150,6 +150,14 @@ def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
     return remotes
 
 
+def same_sample(specs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each evaluation set -> the first set with its source and size, whose sample it shares (a MIRAGE set searched
+    in another corpus asks the same questions; sampled on its own, upstream's skip of questions already taken by an
+    earlier set would leave it empty)."""
+    first: dict[str, str] = {}
+    return {name: first.setdefault(json.dumps([spec["source"], spec["size"]]), name) for name, spec in specs.items()}
+
+
 def _qa_rows(folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for source in qa_sources(spec):
@@ -170,9 +178,12 @@ def build_paper_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, de
     documents = corpus_from_wiki18(folder / WIKI18.local, corpus_out)
     seed = assets["seed"]
     train = _qa_rows(folder, assets["train"])
+    twin = same_sample(assets["eval"])
+    own = [name for name in assets["eval"] if twin[name] == name]
+    sampled = sample_eval_sets({name: _qa_rows(folder, assets["eval"][name]) for name in own},
+                               {name: assets["eval"][name]["size"] for name in own}, seed)
     picked = {"train": sample_rows(train, assets["train"]["size"], seed),
-              **sample_eval_sets({name: _qa_rows(folder, spec) for name, spec in assets["eval"].items()},
-                                 {name: spec["size"] for name, spec in assets["eval"].items()}, seed)}
+              **{name: sampled[twin[name]] for name in assets["eval"]}}
     for name, rows in picked.items():
         write_jsonl(out_dir / "qa" / f"{name}.jsonl", rows)
     manifest = {"seed": seed, "files": files, "corpus": {"documents": documents},

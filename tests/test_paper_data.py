@@ -231,3 +231,14 @@ def test_medcorp_only_in_the_paper_run_and_never_for_training():
             **demo, "train": {**demo["train"], "corpus": "medcorp"}, "eval": {"nq": {"source": "nq_test", "size": 1}}}}))
     with pytest.raises(ConfigError, match="assets.eval.nq.corpus.*'wiki', 'medcorp'"):
         config.validate({**base, "assets": {**demo, "eval": {"nq": {"source": "nq_test", "size": 1, "corpus": "pubmed"}}}})
+
+
+def test_a_set_searched_in_medcorp_asks_its_wiki_twins_questions(online, tmp_path):
+    assets = _assets(tmp_path, eval={"medqa": {"source": "mirage:medqa", "size": 3},
+                                     "medqa_medcorp": {"source": "mirage:medqa", "size": 3, "corpus": "medcorp"},
+                                     "medqa_more": {"source": "mirage:medqa", "size": 4}},
+                     revisions={"Teddy-XiongGZ/MIRAGE": "m1"})
+    build_paper_data(assets, tmp_path / "data", tmp_path / "corpus.jsonl", dense_index=False)
+    qa = {name: read_jsonl(tmp_path / "data" / "qa" / f"{name}.jsonl") for name in assets["eval"]}
+    assert len(qa["medqa"]) == 3 and qa["medqa_medcorp"] == qa["medqa"]
+    assert len(qa["medqa_more"]) == 1          # another sample: upstream skips questions an earlier set took

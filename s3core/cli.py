@@ -31,7 +31,7 @@ def cmd_download(args: argparse.Namespace) -> None:
     if args.assets["kind"] == "paper":
         from s3core.paper_assets import build_paper_data
 
-        manifest = build_paper_data(args.assets, args.out, args.corpus, args.dense_index)
+        manifest = build_paper_data(args.assets, args.out, args.corpus, args.dense_index, args.bm25_index)
     else:
         from s3core.assets import build_demo_data
 
@@ -62,7 +62,12 @@ def cmd_convert_llm(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    if args.kind == "bm25":
+    if args.lucene:
+        from s3core.retrieval.bm25 import import_bm25_index
+
+        count = import_bm25_index(args.lucene, args.corpus, args.out, args.retriever["bm25"])
+        log.info("imported the Lucene index %s without rebuilding it", args.lucene)
+    elif args.kind == "bm25":
         from s3core.retrieval.bm25 import build_bm25_index
 
         count = build_bm25_index(args.corpus, args.out, args.retriever["bm25"], args.threads or os.cpu_count() or 1)
@@ -304,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for qa/<set>.jsonl and manifest.json")
     p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
+    p.add_argument("--bm25-index", action="store_true", help="paper: also fetch the prebuilt Lucene index")
     p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("download-medcorp", help="paper: fetch MedRAG's chunk files and join them into MedCorp")
@@ -323,10 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_convert_llm)
 
-    p = _index_parser(verbs, "index", "build a BM25 or dense (FAISS) index of a corpus, or import a dense one")
+    p = _index_parser(verbs, "index", "build a BM25 or dense (FAISS) index of a corpus, or import a prebuilt one")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--parts", type=Path, nargs="+", help="dense: the pieces of a prebuilt FAISS index of the corpus, "
-                   "in order, imported without re-encoding")
+    prebuilt = p.add_mutually_exclusive_group()
+    prebuilt.add_argument("--parts", type=Path, nargs="+", help="dense: the pieces of a prebuilt FAISS index of the "
+                          "corpus, in order, imported without re-encoding")
+    prebuilt.add_argument("--lucene", type=Path, help="bm25: the folder of a prebuilt Lucene index of the corpus "
+                          "(raw rows stored), imported without rebuilding")
     p.set_defaults(func=cmd_index)
 
     p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")

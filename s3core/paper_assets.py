@@ -3,6 +3,7 @@
 - wiki-18 (`PeterJinGo/wiki-18-corpus`, `wiki-18.jsonl.gz`): rows `{"id", "contents"}` as they are, streamed;
 - its e5 flat index (`PeterJinGo/wiki-18-e5-index`, `part_aa` + `part_ab`, one FAISS file cut in two): joined
   in order into a dense index of ours without re-encoding (FAISS row i = corpus line i);
+- its Lucene index (`PeterJinGo/wiki-18-bm25-index`, every file under `bm25/`): used as it is;
 - the FlashRAG QA sets (`RUC-NLPIR/FlashRAG_datasets`, `<dataset>/<split>.jsonl`): one file per set and split;
 - MIRAGE (`Teddy-XiongGZ/MIRAGE` on GitHub, `benchmark.json`): the medical sets as upstream formats them;
 - MedCorp (`MedRAG/textbooks`, `MedRAG/pubmed`, `MedRAG/wikipedia`, `chunk/*.jsonl`; StatPearls from a folder built
@@ -25,6 +26,8 @@ from s3core.qa import normalize_question, qa_sources, sample_eval_sets, sample_r
 WIKI18 = Remote("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz")
 E5_INDEX_REPO = "PeterJinGo/wiki-18-e5-index"
 E5_INDEX_PARTS = ("part_aa", "part_ab")
+BM25_INDEX_REPO = "PeterJinGo/wiki-18-bm25-index"
+BM25_INDEX_FOLDER = "bm25"
 FLASHRAG_REPO = "RUC-NLPIR/FlashRAG_datasets"
 MIRAGE_REPO = "Teddy-XiongGZ/MIRAGE"
 #: git blob sha1 of benchmark.json on MIRAGE's main branch when this was written: a changed file is refused.
@@ -46,6 +49,20 @@ def flashrag_remote(source: str, revision: str) -> Remote:
 def e5_index_remotes(revision: str) -> list[Remote]:
     """The pieces of upstream's e5 index, in the order they join."""
     return [Remote(E5_INDEX_REPO, part, revision) for part in E5_INDEX_PARTS]
+
+
+def prebuilt_index_args(assets: dict[str, Any], retriever: dict[str, Any]) -> dict[str, list[str]]:
+    """Per index kind imported instead of built over wiki-18 (`retriever.<kind>.source: download`), the
+    `s3core index` arguments naming its downloaded files: the e5 pieces in order, the Lucene folder."""
+    folder = Path(assets["download_dir"])
+    revisions = assets["revisions"]
+    args = {}
+    if retriever["dense"]["source"] == "download":
+        parts = e5_index_remotes(revisions.get(E5_INDEX_REPO, "main"))
+        args["dense"] = ["--parts", *(str(folder / part.local) for part in parts)]
+    if retriever["bm25"]["source"] == "download":
+        args["bm25"] = ["--lucene", str(folder / BM25_INDEX_REPO / BM25_INDEX_FOLDER)]
+    return args
 
 
 def corpus_from_wiki18(gz_path: Path, out: Path) -> int:
@@ -136,8 +153,9 @@ def mirage_rows(benchmark: Path, subset: str) -> list[dict[str, Any]]:
     return rows
 
 
-def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
-    """Every remote file the paper's data needs (the e5 index parts when `dense_index`), at its pinned revision."""
+def paper_remotes(assets: dict[str, Any], dense_index: bool, bm25_index: bool) -> list[Remote]:
+    """Every remote file the paper's data needs (the e5 index parts when `dense_index`, the Lucene index's files when
+    `bm25_index`), at its pinned revision."""
     revision = assets["revisions"]
     remotes = [Remote(WIKI18.repo, WIKI18.path, revision.get(WIKI18.repo, "main"))]
     sources = [s for spec in (assets["train"], *assets["eval"].values()) for s in qa_sources(spec)]
@@ -147,6 +165,9 @@ def paper_remotes(assets: dict[str, Any], dense_index: bool) -> list[Remote]:
         remotes.append(mirage_remote(revision.get(MIRAGE_REPO, "main")))
     if dense_index:
         remotes += e5_index_remotes(revision.get(E5_INDEX_REPO, "main"))
+    if bm25_index:
+        mirror = Path(assets["mirror"]) if assets["mirror"] else None
+        remotes += list_folder(BM25_INDEX_REPO, BM25_INDEX_FOLDER, revision.get(BM25_INDEX_REPO, "main"), mirror)
     return remotes
 
 
@@ -169,12 +190,13 @@ def _qa_rows(folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def build_paper_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, dense_index: bool) -> dict[str, Any]:
+def build_paper_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, dense_index: bool,
+                     bm25_index: bool = False) -> dict[str, Any]:
     """Fetch the paper's data (from `assets.mirror` when set) and write wiki-18 to `corpus_out`, qa/<set>.jsonl and
     manifest.json (every remote file with its commit, size and sha256) to `out_dir`; return the manifest."""
     folder = Path(assets["download_dir"])
     mirror = Path(assets["mirror"]) if assets["mirror"] else None
-    files = fetch_all(paper_remotes(assets, dense_index), folder, mirror)
+    files = fetch_all(paper_remotes(assets, dense_index, bm25_index), folder, mirror)
     documents = corpus_from_wiki18(folder / WIKI18.local, corpus_out)
     seed = assets["seed"]
     train = _qa_rows(folder, assets["train"])

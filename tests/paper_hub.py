@@ -1,5 +1,6 @@
 """Miniature copies of the paper's remote assets in upstream's exact formats, built from the demo's assets: a gzipped
 wiki-18 JSONL of real Wikipedia leads, a real FAISS flat index of it cut into part_aa/part_ab at a byte boundary,
+Anserini's Lucene index of it under bm25/,
 FlashRAG-layout QA files (real DPR questions whose answers are article titles) with the dataset card's `configs:`
 YAML, a MIRAGE-shaped benchmark.json, MedRAG-shaped chunk files, and model repos holding the demo's LLM and
 encoder. Served by tests/fake_hub.py."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from fake_hub import Repo
 from s3core.assets import attach_answer_docs, load_dpr_qa, load_wiki_summaries, resolve_path
 from s3core.corpus import Document
 from s3core.retrieval.dense import Encoder
+from s3core.retrieval.lucene import build_lucene_index
 
 #: Articles every miniature wiki-18 holds (the unit tests retrieve them by question).
 TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]
@@ -111,6 +114,17 @@ def e5_index_parts(docs: list[Document], dense: dict[str, Any]) -> dict[str, byt
     return {"part_aa": blob[:cut], "part_ab": blob[cut:]}
 
 
+def lucene_index_files(docs: list[Document]) -> dict[str, bytes]:
+    """A Lucene index of `docs` as wiki-18 rows (raw rows stored) built by Anserini, its files under bm25/ as in
+    upstream's repo."""
+    with tempfile.TemporaryDirectory() as work:
+        corpus = Path(work) / "corpus.jsonl"
+        corpus.write_bytes(jsonl({"id": str(i), "contents": d.contents} for i, d in enumerate(docs)))
+        index = build_lucene_index(corpus, Path(work) / "index", threads=1)
+        return {f"bm25/{p.relative_to(index).as_posix()}": p.read_bytes() for p in sorted(index.rglob("*"))
+                if p.is_file()}
+
+
 def model_repo(folder: Path) -> Repo:
     """A model repo holding every file of a model folder."""
     return Repo({p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()})
@@ -123,6 +137,7 @@ def paper_repos(docs: list[Document], dense: dict[str, Any]) -> dict[tuple[str, 
     return {
         ("dataset", "PeterJinGo/wiki-18-corpus"): Repo({"wiki-18.jsonl.gz": gzip.compress(jsonl(corpus))}),
         ("dataset", "PeterJinGo/wiki-18-e5-index"): Repo(e5_index_parts(docs, dense)),
+        ("dataset", "PeterJinGo/wiki-18-bm25-index"): Repo(lucene_index_files(docs)),
         ("dataset", "RUC-NLPIR/FlashRAG_datasets"): Repo(flashrag),
         ("github", "Teddy-XiongGZ/MIRAGE"): Repo({"benchmark.json": json.dumps(MIRAGE).encode()}, commit="m1"),
         **medrag_repos(),

@@ -9,11 +9,12 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 def test_demo_and_paper_configs_validate_with_defaults():
     demo = config.load(ROOT / "config/config.yaml")
     assert demo["retriever"]["server"]["host"] == "127.0.0.1"
-    assert demo["retriever"]["bm25"] == {"engine": "bm25s", "k1": 0.9, "b": 0.4, "stemmer": "english",
-                                         "stopwords": "english"}
+    assert demo["retriever"]["bm25"] == {"engine": "bm25s", "source": "build", "k1": 0.9, "b": 0.4,
+                                         "stemmer": "english", "stopwords": "english"}
     assert demo["judge"] == {"generator": None, "enabled": True}
     paper = config.load(ROOT / "config/paper.yaml")
     assert paper["retriever"]["dense"]["query_prefix"] == "query: "
+    assert (paper["retriever"]["bm25"]["engine"], paper["retriever"]["bm25"]["source"]) == ("pyserini", "download")
 
 
 def test_paper_config_has_the_papers_models():

@@ -141,15 +141,18 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     assert ran == expected, sorted(ran ^ expected)
 
     manifest = json.loads((out / "data" / "manifest.json").read_text())
-    assert {f["path"] for f in manifest["files"]} == {"wiki-18.jsonl.gz", "part_aa", "part_ab", "benchmark.json",
-                                                      "nq/train.jsonl", "hotpotqa/train.jsonl", "nq/test.jsonl"}
+    paths = {f["path"] for f in manifest["files"]}
+    lucene = {path for path in paths if path.startswith("bm25/")}
+    assert paths - lucene == {"wiki-18.jsonl.gz", "part_aa", "part_ab", "benchmark.json", "nq/train.jsonl",
+                              "hotpotqa/train.jsonl", "nq/test.jsonl"} and lucene
     medcorp = json.loads((out / "data" / "medcorp.manifest.json").read_text())
     assert len(medcorp["files"]) == 5 and medcorp["corpus"]["documents"] == 24
     models = json.loads((out / "data" / "models.json").read_text())["models"]
     assert [m["repo"] for m in models] == [ENCODER_REPO, LLM_REPO]
     assert faiss.read_index(str(out / "index" / "wiki" / "dense" / "index.faiss")).ntotal == len(paper_hub.docs)
     assert faiss.read_index(str(out / "index" / "medcorp" / "dense" / "index.faiss")).ntotal == 24
-    assert "imported" in (out / "logs" / "index" / "wiki" / "dense.log").read_text()
+    assert "imported 2 pieces" in (out / "logs" / "index" / "wiki" / "dense.log").read_text()
+    assert "imported the Lucene index" in (out / "logs" / "index" / "wiki" / "bm25.log").read_text()
 
     table = pd.read_csv(out / "tables" / "main.csv")
     cells = table.groupby(["suite", "corpus", "dataset"]).method.apply(set).to_dict()

@@ -242,3 +242,29 @@ def test_a_set_searched_in_medcorp_asks_its_wiki_twins_questions(online, tmp_pat
     qa = {name: read_jsonl(tmp_path / "data" / "qa" / f"{name}.jsonl") for name in assets["eval"]}
     assert len(qa["medqa"]) == 3 and qa["medqa_medcorp"] == qa["medqa"]
     assert len(qa["medqa_more"]) == 1          # another sample: upstream skips questions an earlier set took
+
+def test_upstreams_lucene_index_is_imported_as_it_is(online, tmp_path):
+    from s3core.retrieval.bm25 import import_bm25_index
+
+    docs = online[2]
+    out = tmp_path / "data"
+    manifest = build_paper_data(_assets(tmp_path), out, out / "corpus.jsonl", dense_index=False, bm25_index=True)
+    lucene = [f for f in manifest["files"] if f["repo"] == "PeterJinGo/wiki-18-bm25-index"]
+    assert lucene and all(f["path"].startswith("bm25/") and f["sha256"] for f in lucene)   # listed by the tree API
+    retriever = config.section("retriever", {"bm25": {"engine": "pyserini", "source": "download"}})
+    folder = tmp_path / "downloads" / "PeterJinGo" / "wiki-18-bm25-index" / "bm25"
+    assert import_bm25_index(folder, out / "corpus.jsonl", tmp_path / "index", retriever["bm25"]) == len(docs)
+    hits = load_retriever("bm25", tmp_path / "index", out / "corpus.jsonl", retriever).search(["jupiter planet"], 1)
+    assert hits[0][0][0].title == "Jupiter"
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join((out / "corpus.jsonl").read_text().splitlines(keepends=True)[:-1]))
+    with pytest.raises(DataError, match=f"the Lucene index holds {len(docs)} documents but .* has {len(docs) - 1}"):
+        import_bm25_index(folder, short, tmp_path / "index2", retriever["bm25"])
+
+
+def test_a_prebuilt_lucene_index_needs_lucene_and_the_paper_data():
+    base = {"suite": "x", "generators": {"g": {"backend": "hf", "model": "m"}},
+            "assets": {"kind": "paper", "train": {"source": "flashrag:nq/train", "size": 1},
+                       "eval": {"nq": {"source": "flashrag:nq/test", "size": 1}}}}
+    with pytest.raises(ConfigError, match="retriever.bm25.source': 'download' .* needs retriever.bm25.engine 'pyserini'"):
+        config.check_across_keys(config.validate({**base, "retriever": {"bm25": {"source": "download"}}}))

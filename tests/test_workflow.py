@@ -28,13 +28,14 @@ def test_a_configfile_replaces_the_demo_config_instead_of_merging_over_it():
     assert "cache/rag/qwen2.5-14b-instruct-gptq-int4/train.jsonl" in run.stdout            # the reward generator
 
 
-def test_the_paper_searches_mirage_in_medcorp_with_its_own_indexes():
+def test_the_paper_imports_wiki18s_indexes_and_builds_medcorps():
     run = snakemake("--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds",
                     "--cores", "2", "all")
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "s3core download-medcorp" in out and "index/medcorp/dense" in out and "index/medcorp/bm25" in out
-    assert "--parts" in out and out.count("--parts") == 1          # only wiki-18's e5 index is imported
+    assert out.count("--parts") == out.count("--lucene") == 1      # only wiki-18's indexes are imported
+    assert "--dense-index --bm25-index" in out                     # ... from files the download rule fetched
     assert "--index results/paper/index/medcorp/dense --corpus results/paper/data/corpora/medcorp.jsonl" in out
     assert "contexts/rag_bm25/medqa_medcorp.jsonl" in out and "contexts/direct/medqa.jsonl" in out
     assert "contexts/direct/medqa_medcorp.jsonl" not in out        # no retrieval: the wiki copy's answers stand

@@ -1,10 +1,11 @@
 """BM25 over the corpus, saved to and loaded from disk: bm25s (Lucene scoring, the default) or Lucene itself
-(`engine: pyserini`, `s3core.retrieval.lucene`)."""
+(`engine: pyserini`, `s3core.retrieval.lucene`), built here or imported prebuilt."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np  # noqa: E402
 import Stemmer  # noqa: E402
 
 from s3core.corpus import read_corpus
+from s3core.errors import DataError
 from s3core.retrieval.base import Hit
 from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
 
@@ -46,6 +48,31 @@ def build_bm25_index(corpus: Path, out_dir: Path, settings: dict[str, Any], thre
     np.save(out_dir / OFFSETS_FILE, offsets)
     (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
     return len(offsets)
+
+
+def import_bm25_index(folder: Path, corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+    """Use a prebuilt Lucene index of the corpus (upstream's of wiki-18, raw rows stored) without rebuilding it: its
+    files are linked (copied across file systems) into the index folder, and it must hold one document per corpus
+    line. Returns the document count."""
+    from s3core.retrieval.lucene import LUCENE_DIR, LuceneRetriever
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(folder, out_dir / LUCENE_DIR, copy_function=_link_or_copy, dirs_exist_ok=True)
+    offsets = line_offsets(corpus)
+    documents = len(LuceneRetriever(out_dir, settings))
+    if documents != len(offsets):
+        raise DataError(f"{folder}: the Lucene index holds {documents:,} documents but {corpus} has "
+                        f"{len(offsets):,}; download the index and the corpus at matching revisions")
+    np.save(out_dir / OFFSETS_FILE, offsets)
+    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    return documents
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def open_bm25(index_dir: Path, corpus: Path) -> Any:

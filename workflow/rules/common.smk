@@ -4,7 +4,7 @@ import os
 import shlex
 
 from s3core.methods import get_method
-from s3core.paper_assets import E5_INDEX_REPO, e5_index_remotes
+from s3core.paper_assets import prebuilt_index_args
 from s3core.run_models import hub_models, is_hub_id
 
 RESULTS = f"results/{config['suite']}"
@@ -24,12 +24,10 @@ RAG_CACHE = f"{RESULTS}/cache/rag/{REWARD_GENERATOR}/train.jsonl"
 # The paper's run fetches every hub model it loads into the Hugging Face cache once, before any job loads one.
 FETCH_MODELS = config["assets"]["kind"] == "paper"
 MODELS_MANIFEST = f"{RESULTS}/data/models.json"
-# The pieces of upstream's e5 index the download rule fetches when the dense index is imported, not built.
-DENSE_INDEX_PARTS = [
-    f"{config['assets']['download_dir']}/{remote.local}"
-    for remote in e5_index_remotes(config["assets"]["revisions"].get(E5_INDEX_REPO, "main"))
-] if config["retriever"]["dense"]["source"] == "download" else []
-
+# The indexes of wiki-18 imported from upstream's (retriever.<kind>.source: download) instead of built: kind ->
+# `s3core index` arguments naming the files the download rule fetched into assets.download_dir.
+PREBUILT_INDEX = prebuilt_index_args(config["assets"], config["retriever"])
+DATA_MANIFEST = f"{RESULTS}/data/manifest.json"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
@@ -47,14 +45,15 @@ def index_path(corpus, kind):
     return f"{RESULTS}/index/{corpus}/{kind}"
 
 
-def imports_dense_index(wildcards):
-    """Whether the index job imports upstream's e5 index of wiki-18 instead of encoding the corpus."""
-    return wildcards.corpus == "wiki" and wildcards.kind == "dense" and bool(DENSE_INDEX_PARTS)
+def prebuilt_index(wildcards):
+    """The `s3core index` arguments of a wiki-18 index imported from upstream's, else []."""
+    return PREBUILT_INDEX.get(wildcards.kind, []) if wildcards.corpus == "wiki" else []
 
 
-def index_parts(wildcards):
-    """Input function of the index rule: the downloaded pieces when the dense index is imported."""
-    return DENSE_INDEX_PARTS if imports_dense_index(wildcards) else []
+def index_downloads(wildcards):
+    """Input function of the index rule: the data manifest when the index is imported from downloaded files (the
+    files themselves are not outputs, so a failed download never deletes finished pieces)."""
+    return [DATA_MANIFEST] if prebuilt_index(wildcards) else []
 
 
 def job_resources(*names):
@@ -83,7 +82,7 @@ def built_models(*paths):
 
 def index_models(wildcards):
     """Input function of the index rule: the encoder, when the dense index is encoded here."""
-    encodes = wildcards.kind == "dense" and not imports_dense_index(wildcards)
+    encodes = wildcards.kind == "dense" and not prebuilt_index(wildcards)
     return built_models(config["retriever"]["dense"]["encoder"]) if encodes else []
 
 

@@ -1,5 +1,5 @@
 # Data: the demo's corpus subset and QA sets from packages, or the paper's fetched from the hub (with upstream's
-# e5 index pieces when retriever.dense.source is download) and MedCorp when a set searches it; the demo LLM
+# e5 and Lucene index files when retriever.<kind>.source is download) and MedCorp when a set searches it; the demo LLM
 # converted once from GGUF.
 import json
 import os
@@ -9,12 +9,11 @@ rule download:
     output:
         corpus=corpus_path("wiki"),
         qa=expand(f"{RESULTS}/data/qa/{{name}}.jsonl", name=["train", *DATASETS]),
-        manifest=f"{RESULTS}/data/manifest.json",
-        parts=DENSE_INDEX_PARTS,
+        manifest=DATA_MANIFEST,
     params:
         assets=section_json("assets"),
         out=lambda wildcards, output: os.path.dirname(output.manifest),
-        dense_index="--dense-index" if DENSE_INDEX_PARTS else "",
+        prebuilt=" ".join(f"--{kind}-index" for kind in PREBUILT_INDEX),
     conda:
         "../../envs/retrieval.yaml"
     resources:
@@ -24,7 +23,7 @@ rule download:
     benchmark:
         f"{RESULTS}/benchmarks/download.tsv"
     shell:
-        "s3core download --assets {params.assets:q} --out {params.out} --corpus {output.corpus} {params.dense_index} "
+        "s3core download --assets {params.assets:q} --out {params.out} --corpus {output.corpus} {params.prebuilt} "
         "2> {log}"
 
 

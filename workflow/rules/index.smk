@@ -1,17 +1,18 @@
 # Indexes over each corpus in use: BM25 (bm25s or Lucene) and a Hugging Face encoder + FAISS flat IP (dense), or,
-# for wiki-18, upstream's prebuilt e5 index imported from its downloaded pieces (retriever.dense.source: download).
+# for wiki-18, upstream's prebuilt e5 and Lucene indexes imported from the downloaded files
+# (retriever.<kind>.source: download).
 
 
 rule index:
     input:
         corpus=corpus_path("{corpus}"),
-        parts=index_parts,
+        downloads=index_downloads,
         models=index_models,
     output:
         directory(index_path("{corpus}", "{kind}")),
     params:
         retriever=section_json("retriever"),
-        parts_flag=lambda wildcards, input: "--parts" if input.parts else "",
+        prebuilt=lambda wildcards: shlex.join(prebuilt_index(wildcards)),
     conda:
         "../../envs/retrieval.yaml"
     resources:
@@ -24,4 +25,4 @@ rule index:
     threads: config["threads"]
     shell:
         "s3core --threads {threads} --provenance {log.provenance} index --kind {wildcards.kind} --corpus {input.corpus} "
-        "--out {output} --retriever {params.retriever:q} {params.parts_flag} {input.parts:q} 2> {log.main}"
+        "--out {output} --retriever {params.retriever:q} {params.prebuilt} 2> {log.main}"

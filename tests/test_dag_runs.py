@@ -163,7 +163,7 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     assert (table.n == table.dataset.map(asked)).all() and table.genacc.between(0, 100).all()
     markdown = (out / "tables" / "main.md").read_text()
     for heading in ["", ", medical QA (MIRAGE; GenAcc = the judge alone)",
-                    ", medical QA (MIRAGE; GenAcc = the judge alone), searched in MedCorp"]:
+                    ", medical QA (MIRAGE; GenAcc = the judge alone), searched in MedCorp (Wikipedia + PubMed + Textbooks)"]:
         assert f"## Generator: {PAPER_GENERATOR}{heading}\n" in markdown
     medcorp_contexts = read_jsonl(out / "contexts" / "rag_dense" / "medqa_medcorp.jsonl")
     assert all(doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))

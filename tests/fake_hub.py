@@ -23,7 +23,14 @@ class Repo:
 
     def __post_init__(self) -> None:
         self.commit = self.commit or hashlib.sha1(json.dumps(sorted(self.files)).encode()).hexdigest()
-        self.etags = {path: etag(data) for path, data in self.files.items()}
+        self._etags: dict[str, tuple[int, str]] = {}
+
+    def etag(self, path: str) -> str:
+        """The file's ETag, hashed once per content (a test may replace a file's bytes)."""
+        data = self.files[path]
+        if self._etags.get(path, (None,))[0] != id(data):
+            self._etags[path] = (id(data), etag(data))
+        return self._etags[path][1]
 
 
 def etag(data: bytes) -> str:
@@ -99,7 +106,7 @@ class FakeHub:
         if path not in repo.files:
             return self._error(handler, 404, "EntryNotFound", repo.commit)
         data = repo.files[path]
-        headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{repo.etags[path]}"', "Accept-Ranges": "bytes"}
+        headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{repo.etag(path)}"', "Accept-Ranges": "bytes"}
         start = 0
         if (wanted := handler.headers.get("Range")) and (found := re.match(r"bytes=(\d+)-", wanted)):
             start = int(found[1])

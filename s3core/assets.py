@@ -208,7 +208,7 @@ def convert_gguf(gguf_spec: str, out_dir: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = quantised.config
-    del config.quantization_config  # the saved folder is a plain float32 checkpoint
+    vars(config).pop("quantization_config", None)  # a plain float32 checkpoint (the main stack sets it, the training stack does not)
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(quantised.state_dict(), strict=True)
     model.generation_config = quantised.generation_config

@@ -215,10 +215,12 @@ def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[d
 
 def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """verl's PPO (on the job's Ray cluster); the retriever and vLLM generators run here for its workers."""
-    from s3core.verl_engine.launch import gpu_plan, reachable_generators, reachable_host, train_with_verl
+    from s3core.verl_engine.launch import (answering, check_generator_gpus, gpu_plan, reachable_generators,
+                                           reachable_host, train_with_verl)
 
     _require_generator(args)
     plan = gpu_plan(dict(os.environ), args.train)
+    check_generator_gpus(args.generators, answering(args.generator, args.judge), plan)
     host = reachable_host(plan.nodes)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args, host)

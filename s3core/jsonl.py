@@ -64,6 +64,14 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
+def append_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows, each as one line written in one call (several processes may append to the same file)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.flush()
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Write one JSON document atomically (indented, for people)."""
     with atomic_open(path) as handle:

@@ -16,15 +16,17 @@ from s3core import config
 from s3core.cli import main
 from s3core.errors import ConfigError, S3Error
 from s3core.jsonl import write_jsonl
-from s3core.verl_engine.launch import (GpuPlan, gpu_plan, merge_searcher, metric_rows, reachable_generators,
-                                       reachable_host, write_agent_loops)
+from s3core.verl_engine.launch import (GpuPlan, check_checkpoints, check_failures, check_generator_gpus, check_pool,
+                                       gpu_plan, merge_searcher, metric_rows, ray_init_overrides,
+                                       reachable_generators, reachable_host, write_agent_loops)
 
 TRAIN = config.section("train", {})
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train_with(batch_size: int = 120, mini_batch_size: int = 30, **verl) -> dict:
-    return {**TRAIN, "batch_size": batch_size, "mini_batch_size": mini_batch_size, "verl": {**TRAIN["verl"], **verl}}
+def train_with(batch_size: int = 120, mini_batch_size: int = 30, micro_batch_size: int = 1, **verl) -> dict:
+    return {**TRAIN, "batch_size": batch_size, "mini_batch_size": mini_batch_size,
+            "micro_batch_size": micro_batch_size, "verl": {**TRAIN["verl"], **verl}}
 
 
 def test_the_gpu_plan_reads_the_allocation_and_sets_gpus_aside_for_the_generator():
@@ -46,6 +48,53 @@ def test_the_gpu_plan_refuses_what_verl_cannot_run_with_the_keys_to_change():
         gpu_plan(eight, train_with(generator_gpus=1))
     with pytest.raises(S3Error, match=r"train.mini_batch_size \(30\) evenly over its 8 GPU"):
         gpu_plan(eight, train_with())
+
+
+def test_each_gpus_share_of_a_mini_batch_splits_into_whole_micro_batches():
+    """The paper's plan: 6 GPUs get 5 rows of each 30-row mini-batch, so 4 sequences per micro-batch cannot be."""
+    eight = {"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}
+    with pytest.raises(S3Error, match=r"each of verl's 6 GPU\(s\) gets 5 rows of train.mini_batch_size \(30\), "
+                                      r"which train.micro_batch_size \(4\) does not divide"):
+        gpu_plan(eight, train_with(micro_batch_size=4, generator_gpus=2))
+    assert gpu_plan(eight, train_with(micro_batch_size=5, generator_gpus=2)).gpus_per_node == 6
+    paper = config.load(ROOT / "config" / "paper.yaml")
+    assert gpu_plan(eight, paper["train"]).gpus_per_node == 6
+
+
+def test_a_vllm_generator_never_shares_verls_gpus_and_a_pool_fills_a_batch():
+    generators = {"g": {"backend": "vllm"}, "h": {"backend": "hf"}}
+    with pytest.raises(S3Error, match="generator 'g' \\(backend vllm\\) would start on the GPUs verl trains on"):
+        check_generator_gpus(generators, {"g"}, GpuPlan(1, 8, None, None))
+    check_generator_gpus(generators, {"g"}, GpuPlan(1, 6, "2,3,4,5,6,7", "0,1"))
+    check_generator_gpus(generators, {"h"}, GpuPlan(1, 8, None, None))
+    with pytest.raises(S3Error, match="the training pool has 2 questions, fewer than one batch"):
+        check_pool([{}, {}], train_with(batch_size=4))
+
+
+def test_checkpoints_of_other_settings_are_refused_not_resumed(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    check_checkpoints(checkpoints, {"train": {"steps": 20}})
+    (checkpoints / "global_step_20").mkdir()
+    check_checkpoints(checkpoints, {"train": {"steps": 20}})                     # same settings: resume
+    with pytest.raises(S3Error, match="global_step_20\\) of other training settings .* delete .*checkpoints"):
+        check_checkpoints(checkpoints, {"train": {"steps": 30}})
+    (checkpoints / "s3_settings.json").unlink()
+    with pytest.raises(S3Error, match="of other training settings"):          # unknown provenance: refused too
+        check_checkpoints(checkpoints, {"train": {"steps": 20}})
+
+
+def test_failed_episodes_fail_the_job_with_the_first_error(tmp_path):
+    check_failures(tmp_path / "none.jsonl")
+    write_jsonl(tmp_path / "failures.jsonl", [{"id": "q1", "error": "S3Error: boom"}, {"id": "q2", "error": "x"}])
+    with pytest.raises(S3Error, match="2 episode\\(s\\) failed .* question 'q1': S3Error: boom"):
+        check_failures(tmp_path / "failures.jsonl")
+
+
+def test_one_node_gets_a_ray_of_its_own_with_the_jobs_cpus():
+    assert ray_init_overrides({"SLURM_CPUS_ON_NODE": "64", "RAY_ADDRESS": "x:1"}, 1) == [
+        "+ray_kwargs.ray_init.address=local", "ray_kwargs.ray_init.num_cpus=64"]
+    assert ray_init_overrides({}, 1) == ["+ray_kwargs.ray_init.address=local"]
+    assert ray_init_overrides({"SLURM_CPUS_ON_NODE": "64"}, 2) == []
 
 
 def test_generator_gpus_are_refused_across_nodes():
@@ -73,9 +122,14 @@ def test_metrics_of_a_resumed_run_keep_every_step_once_the_newest_winning(tmp_pa
     write_jsonl(first, [{"step": 1, "data": {"critic/score/mean": 0.1}},
                         {"step": 2, "data": {"critic/score/mean": 0.2, "actor/entropy": 0.9}}])
     write_jsonl(second, [{"step": 2, "data": {"critic/score/mean": 0.25}}, {"step": 3, "data": {}}])
-    rows = metric_rows([first, second])
+    episodes = tmp_path / "episodes.1.jsonl", tmp_path / "episodes.2.jsonl"
+    write_jsonl(episodes[0], [{"step": 1, "genacc": 1.0, "searches": 2.0}, {"step": 1, "genacc": 0.0, "searches": 0.0},
+                              {"step": 2, "genacc": 0.0, "searches": 1.0}])
+    write_jsonl(episodes[1], [{"step": 2, "genacc": 1.0, "searches": 3.0}])
+    rows = metric_rows([first, second], list(episodes))
     assert [r["step"] for r in rows] == [1, 2, 3]
-    assert rows[1] == {"step": 2, "reward": 0.25, "critic/score/mean": 0.25}
+    assert rows[0] == {"step": 1, "reward": 0.1, "critic/score/mean": 0.1, "genacc": 0.5, "searches": 1.0}
+    assert rows[1] == {"step": 2, "reward": 0.25, "critic/score/mean": 0.25, "genacc": 1.0, "searches": 3.0}
     assert rows[2]["reward"] is None
 
 

@@ -52,14 +52,55 @@ def gpu_plan(env: dict[str, str], train: dict[str, Any]) -> GpuPlan:
     if gpus < 1:
         raise S3Error("train.engine 'verl' needs GPUs: none are visible (CUDA_VISIBLE_DEVICES is empty); "
                       "ask for them with resources.train_s3.gpu or set train.verl.n_gpus_per_node")
-    for key in ("batch_size", "mini_batch_size"):
-        if train[key] % (nodes * gpus):
-            raise S3Error(f"verl splits train.{key} ({train[key]}) evenly over its {nodes * gpus} GPU(s) "
-                          f"({nodes} node(s) x {gpus}); change resources.train_s3.gpu, train.verl.generator_gpus "
-                          f"or train.{key}")
+    check_batch_split(train, nodes * gpus)
     if not reserved:
         return GpuPlan(nodes, gpus, None, None)
     return GpuPlan(nodes, gpus, ",".join(rest), ",".join(visible[:reserved]))
+
+
+def check_batch_split(train: dict[str, Any], gpus: int) -> None:
+    """verl's batch rules: the batch and each mini-batch split evenly over its GPUs, and each GPU's share splits
+    into whole micro-batches (`train.micro_batch_size` sequences per GPU)."""
+    micro = train["micro_batch_size"]
+    for key in ("batch_size", "mini_batch_size"):
+        if train[key] % gpus:
+            raise S3Error(f"verl splits train.{key} ({train[key]}) evenly over its {gpus} GPU(s); change "
+                          f"resources.train_s3.gpu (or nodes), train.verl.generator_gpus or train.{key}")
+        if (train[key] // gpus) % micro:
+            raise S3Error(f"each of verl's {gpus} GPU(s) gets {train[key] // gpus} rows of train.{key} "
+                          f"({train[key]}), which train.micro_batch_size ({micro}) does not divide; use a divisor "
+                          f"of {train[key] // gpus}")
+
+
+def check_generator_gpus(generators: dict[str, Any], names: set[str], plan: GpuPlan) -> None:
+    """A vLLM generator started here must not share verl's GPUs on one node (both claim most of their memory)."""
+    served = sorted(name for name in names if generators[name]["backend"] == "vllm")
+    if served and plan.nodes == 1 and plan.generator_devices is None:
+        raise S3Error(f"generator {served[0]!r} (backend vllm) would start on the GPUs verl trains on; set "
+                      "train.verl.generator_gpus to give it GPUs of its own, or serve it elsewhere (backend openai)")
+
+
+def check_pool(pool: list[dict[str, Any]], train: dict[str, Any]) -> None:
+    """At least one batch of training questions."""
+    if len(pool) < train["batch_size"]:
+        raise S3Error(f"the training pool has {len(pool)} questions, fewer than one batch (train.batch_size "
+                      f"{train['batch_size']}); raise assets.train.size or lower train.batch_size")
+
+
+def check_prompt_lengths(pool: list[dict[str, Any]], model: str, search: dict[str, Any], prompt_file: str | None,
+                         limit: int) -> None:
+    """Every searcher's first prompt fits verl's prompt length (verl would drop a longer one and train on)."""
+    from s3core.search.episode import Episode
+    from s3core.search.policy import load_tokenizer
+    from s3core.search.prompt import load_prompt
+    from s3core.train.environment import initial_docs
+
+    tokenizer, prompt = load_tokenizer(model), load_prompt(prompt_file)
+    for item in pool:
+        length = Episode(item, initial_docs(item, search["initial_topk"]), tokenizer, search, prompt).prompt_length
+        if length > limit:
+            raise S3Error(f"question {item['id']!r}: the searcher's first prompt has {length} tokens, more than "
+                          f"train.verl.max_prompt_length ({limit}); raise it")
 
 
 def reachable_host(nodes: int) -> str:
@@ -85,8 +126,13 @@ def reachable_settings(stack: ExitStack, name: str, settings: dict[str, Any], ho
 def reachable_generators(stack: ExitStack, generators: dict[str, Any], generator: str, judge: dict[str, Any],
                          host: str, devices: str | None) -> dict[str, Any]:
     """The answering generator and the judge (one server when they are the same), as workers reach them."""
-    names = {generator, judge_name(generator, judge)} - {None}
-    return {name: reachable_settings(stack, name, generators[name], host, devices) for name in sorted(names)}
+    return {name: reachable_settings(stack, name, generators[name], host, devices)
+            for name in sorted(answering(generator, judge))}
+
+
+def answering(generator: str, judge: dict[str, Any]) -> set[str]:
+    """The generators training asks: the answering one and the judge."""
+    return {generator, judge_name(generator, judge)} - {None}
 
 
 def write_agent_loops(path: Path, services_path: Path) -> Path:
@@ -119,38 +165,99 @@ def merge_searcher(checkpoints: Path, steps: int, target: Path, log: Path) -> No
     partial.rename(target)
 
 
-def metric_rows(attempts: list[Path]) -> list[dict[str, Any]]:
-    """One row per step from verl's file-logger lines (`{"step", "data"}`), later attempts (a resumed job)
-    winning; `reward` is verl's mean sequence score."""
+def metric_rows(attempts: list[Path], episodes: list[Path]) -> list[dict[str, Any]]:
+    """One row per step from verl's file-logger lines (`{"step", "data"}`) and the means of the agent loops'
+    per-episode statistics (`{"step", ...}` lines), later attempts (a resumed job) winning; `reward` is verl's mean
+    sequence score."""
     by_step: dict[int, dict[str, Any]] = {}
     for path in attempts:
         for line in read_jsonl(path):
             by_step[line["step"]] = {"step": line["step"], "reward": line["data"].get("critic/score/mean"),
                                      **line["data"]}
+    for step, stats in episode_means(episodes).items():
+        if step in by_step:
+            by_step[step].update(stats)
     return [by_step[step] for step in sorted(by_step)]
+
+
+def episode_means(paths: list[Path]) -> dict[int, dict[str, float]]:
+    """Per step, the mean of each per-episode statistic; a later file's episodes of a step replace an earlier's."""
+    steps: dict[int, list[dict[str, Any]]] = {}
+    for path in paths:
+        mine: dict[int, list[dict[str, Any]]] = {}
+        for row in read_jsonl(path):
+            mine.setdefault(row["step"], []).append(row)
+        steps.update(mine)
+    return {step: {key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key != "step"}
+            for step, rows in steps.items()}
+
+
+def check_failures(path: Path) -> None:
+    """Stop when an agent loop failed: verl's V1 trainer logs the error and trains on without the sample."""
+    failed = read_jsonl(path) if path.exists() else []
+    if failed:
+        raise S3Error(f"{len(failed)} episode(s) failed during verl's training (first: question "
+                      f"{failed[0]['id']!r}: {failed[0]['error']}); all are listed in {path}")
+
+
+def settings_fingerprint(settings: dict[str, Any], search: dict[str, Any], model: str,
+                         pool: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a checkpoint was trained with: the PPO and search settings, the start model, the questions."""
+    return {"train": {k: v for k, v in settings.items() if k != "verl"}, "search": search, "model": model,
+            "questions": [item["id"] for item in pool]}
+
+
+def check_checkpoints(checkpoints: Path, fingerprint: dict[str, Any]) -> None:
+    """Resume only checkpoints of these settings (verl resumes whatever `global_step_*` it finds): refuse others,
+    record the settings beside new ones."""
+    record = checkpoints / "s3_settings.json"
+    found = sorted(checkpoints.glob("global_step_*")) if checkpoints.is_dir() else []
+    if found and (not record.exists() or json.loads(record.read_text()) != fingerprint):
+        raise S3Error(f"{checkpoints} holds verl checkpoints ({found[-1].name}) of other training settings (see "
+                      f"{record}); delete {checkpoints} to train afresh, or restore the settings to resume")
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+
+
+def ray_init_overrides(env: dict[str, str], nodes: int) -> list[str]:
+    """On one node a Ray of verl's own (never one that RAY_ADDRESS names) with the CPUs SLURM gave the job; across
+    nodes the cluster `s3core ray-run` started (RAY_ADDRESS)."""
+    if nodes > 1:
+        return []
+    cpus = env.get("SLURM_CPUS_ON_NODE")
+    return ["+ray_kwargs.ray_init.address=local"] + ([f"ray_kwargs.ray_init.num_cpus={cpus}"] if cpus else [])
 
 
 def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str, out: Path,
                     settings: dict[str, Any], search: dict[str, Any], plan: GpuPlan) -> list[dict[str, Any]]:
     """Run verl's PPO over `pool` as `plan` says; the services are already started and `spec` says how
-    rollout workers reach them."""
-    work = out / "verl"
-    work.mkdir(parents=True, exist_ok=True)
+    rollout workers reach them. Every path verl's workers read is absolute (they may run elsewhere)."""
+    out = out.resolve()
+    work, checkpoints = out / "verl", out / "checkpoints"
+    check_pool(pool, settings)
+    check_prompt_lengths(pool, model, search, spec["prompt_file"], settings["verl"]["max_prompt_length"])
+    check_checkpoints(checkpoints, settings_fingerprint(settings, search, model, pool))
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    attempt = time.strftime("%Y%m%d-%H%M%S")
+    failures, stats = logs / f"failures.{attempt}.jsonl", logs / f"episodes.{attempt}.jsonl"
     services_path = work / "services.json"
-    services_path.write_text(json.dumps(spec, indent=1))
+    services_path.write_text(json.dumps({**spec, "failures_path": str(failures), "stats_path": str(stats)}, indent=1))
     parquet = write_training_parquet(pool, work / "train.parquet")
     agent_loops = write_agent_loops(work / "agent_loops.yaml", services_path)
-    checkpoints = out / "checkpoints"
+    worker_env = {"VERL_FILE_LOGGER_PATH": str(logs / f"metrics.{attempt}.jsonl"),
+                  "TENSORBOARD_DIR": str(out / "tensorboard")}
     overrides = verl_overrides(settings, search, model, parquet, agent_loops, checkpoints, plan.nodes,
-                               plan.gpus_per_node)
-    attempt = work / "logs" / f"metrics.{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
-    attempt.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "VERL_FILE_LOGGER_PATH": str(attempt), "TENSORBOARD_DIR": str(out / "tensorboard")}
+                               plan.gpus_per_node, worker_env) + ray_init_overrides(dict(os.environ), plan.nodes)
+    env = {**os.environ, **worker_env}
     if plan.verl_devices:
         env["CUDA_VISIBLE_DEVICES"] = plan.verl_devices
-    log = work / "logs" / "verl.log"
+    log = logs / "verl.log"
     run_logged([sys.executable, "-m", "verl.trainer.main_ppo", *overrides], log, env, "verl's PPO trainer")
+    check_failures(failures)
     merge_searcher(checkpoints, settings["steps"], out / "searcher", log)
-    rows = metric_rows(sorted((work / "logs").glob("metrics.*.jsonl")))
+    rows = metric_rows(sorted(logs.glob("metrics.*.jsonl")), sorted(logs.glob("episodes.*.jsonl")))
+    if not rows:
+        raise S3Error(f"verl trained but wrote no step metrics to {logs}/metrics.*.jsonl (its file logger); see {log}")
     write_jsonl(out / "metrics.jsonl", rows)
     return rows

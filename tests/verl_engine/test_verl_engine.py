@@ -7,12 +7,18 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import json
+import math
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import verl
 import yaml
 from hydra import compose, initialize_config_dir
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
@@ -27,6 +33,7 @@ from s3core.search.rollout import search_rounds
 from s3core.sidecar import Sidecar
 from s3core.train.reward import gain_beyond_rag
 from s3core.verl_engine import agent_loop
+from s3core.verl_engine.agent_loop import trim_trailing_observation
 from s3core.verl_engine.data import AGENT_NAME, item_of, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
 from s3core.verl_engine.launch import gpu_plan, write_agent_loops
@@ -116,15 +123,18 @@ def test_the_training_parquet_loads_through_verls_dataset(tmp_path, demo_llm, co
 
 
 class ScriptedServer:
-    """verl's rollout-server interface answering from a script (token ids of fixed searcher turns)."""
+    """verl's rollout-server interface answering from a script (token ids of fixed searcher turns); turn i is
+    generated with weights of version 3 + i, as a server whose weights are updated between turns reports it."""
 
     def __init__(self, tokenizer, turns: list[str]):
         self.turns = [tokenizer.encode(t, add_special_tokens=False) for t in turns]
         self.requests: list[dict] = []
 
     async def generate(self, request_id, *, prompt_ids, sampling_params, **kwargs) -> TokenOutput:
-        self.requests.append({"prompt_ids": prompt_ids, "sampling_params": sampling_params})
-        return TokenOutput(token_ids=self.turns[len(self.requests) - 1])
+        self.requests.append({"request_id": request_id, "prompt_ids": prompt_ids, "sampling_params": sampling_params})
+        turn = len(self.requests) - 1
+        return TokenOutput(token_ids=self.turns[turn],
+                           extra_fields={"min_global_steps": 3 + turn, "max_global_steps": 3 + turn})
 
 
 class ModelServer:
@@ -138,16 +148,19 @@ class ModelServer:
         return TokenOutput(token_ids=ids)
 
 
-def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048):
+def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048,
+              response_length=None):
     spec = {"search": search, "reward_form": "gbr", "retriever_url": retriever_url,
             "retriever_client": config.section("retriever", {})["client"],
             "generator": "smol", "generators": {"smol": hf_settings}, "prompt_file": None,
-            "judge": config.section("judge", {"enabled": False})}
+            "judge": config.section("judge", {"enabled": False}),
+            "failures_path": str(tmp_path / "failures.jsonl"), "stats_path": str(tmp_path / "episodes.jsonl")}
     services_path = tmp_path / "services.json"
     services_path.write_text(json.dumps(spec))
     registry = write_agent_loops(tmp_path / "agent_loops.yaml", services_path)
-    cfg = composed([f"data.max_response_length={search['max_context_tokens']}",
+    cfg = composed([f"data.max_response_length={response_length or search['max_context_tokens']}",
                     f"data.max_prompt_length={prompt_length}", "actor_rollout_ref.rollout.name=vllm"])
+    agent_loop.services.cache_clear()      # each test's own services file
     entry = yaml.safe_load(registry.read_text())[0]
     assert entry["_target_"] == "s3core.verl_engine.agent_loop.S3AgentLoop"
     return agent_loop.S3AgentLoop(trainer_config=DictConfigWrap(cfg), server_manager=server, tokenizer=tokenizer,
@@ -168,7 +181,8 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
                                        "<important_info>[1]</important_info>\n<search_complete>True</search_complete>"])
     loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search)
     row = cache_rows(corpus_docs)[1]
-    output = asyncio.run(loop.run({"temperature": 0.6, "top_p": 1.0}, extra_info={"s3_item": json.dumps(row)}))
+    output = asyncio.run(loop.run({"temperature": 0.6, "top_p": 1.0}, extra_info={"s3_item": json.dumps(row)},
+                                  global_steps=7))
 
     initial = [Document.from_row(d) for d in row["docs"][:2]]
     messages = SearcherPrompt().messages(row["question"], initial, search["max_selected"])
@@ -176,7 +190,9 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
                                                     return_dict=True)
     assert output.prompt_ids == list(expected_prompt["input_ids"])
     first, second = server.requests
+    assert first["request_id"] == second["request_id"]          # one episode, one sticky session
     assert first["prompt_ids"] == output.prompt_ids
+    assert first["sampling_params"]["logprobs"] is False
     assert first["sampling_params"]["stop"] == STOP_STRINGS and first["sampling_params"]["include_stop_str_in_output"]
     assert first["sampling_params"]["max_tokens"] == search["max_new_tokens"]
     assert second["prompt_ids"] == output.prompt_ids + output.response_ids[: len(second["prompt_ids"]) - len(output.prompt_ids)]
@@ -195,6 +211,9 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
     tensors = output.as_dict()
     assert tensors["rm_scores"][-1].item() == pytest.approx(output.reward_score)
     assert tensors["response_mask"].tolist() == mask
+    assert (output.extra_fields["min_global_steps"], output.extra_fields["max_global_steps"]) == (3, 4)
+    [stats] = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert stats == {"step": 7, **info}
 
 
 def test_the_agent_loop_with_a_real_model_server_plays_to_the_end(
@@ -212,18 +231,41 @@ def test_the_agent_loop_with_a_real_model_server_plays_to_the_end(
     assert info["genacc"] in (0.0, 1.0) and output.reward_score == info["genacc"] - row["genacc"]
 
 
-def test_the_training_env_pins_what_verls_vllm_extra_asks_for():
-    """envs/training.yaml's GPU stack = the pins of the installed verl's `vllm` extra."""
-    extra = {}
-    for requirement in importlib.metadata.requires("verl"):
-        spec, _, marker = requirement.partition(";")
-        if 'extra == "vllm"' in marker and "==" in spec:
-            name, version = spec.strip().split("==")
-            extra[name.lower()] = version
+def extra_requirements(package: str, extras: set[str]) -> list[Requirement]:
+    """What `package[extras]` requires, nested extras (`verl[verl-core]` inside `verl[vllm]`) followed."""
+    wanted, seen, found = set(extras), set(), []
+    while wanted - seen:
+        extra = (wanted - seen).pop()
+        seen.add(extra)
+        for text in importlib.metadata.requires(package):
+            requirement = Requirement(text)
+            if requirement.marker and requirement.marker.evaluate({"extra": extra}):
+                if canonicalize_name(requirement.name) == canonicalize_name(package):
+                    wanted |= requirement.extras
+                else:
+                    found.append(requirement)
+    return found
+
+
+def training_env_pins() -> dict[str, str]:
+    """envs/training.yaml's pip pins and the ones its post-deploy script installs (flash-attn)."""
     env = yaml.safe_load((ROOT / "envs" / "training.yaml").read_text())["dependencies"][-1]["pip"]
-    pins = dict(entry.lower().split("==") for entry in env)
-    assert {"torch", "vllm", "transformers"} <= extra.keys()
-    assert {name: pins.get(name) for name in extra} == extra
+    script = (ROOT / "envs" / "training.post-deploy.sh").read_text()
+    entries = env + re.findall(r"\b[A-Za-z0-9_.\-]+==[0-9][^\s]*", script)
+    return {canonicalize_name(entry.split("==")[0]): entry.split("==")[1] for entry in entries}
+
+
+def test_the_training_env_pins_everything_verls_vllm_and_fsdp_extras_ask_for():
+    """The V1 trainer (TransferQueue, from `verl[verl-core]`), vLLM rollouts and FSDP workers (flash-attn, trl):
+    every requirement of the two extras, nested ones included, pinned at a version it accepts."""
+    pins = training_env_pins()
+    requirements = extra_requirements("verl", {"vllm", "fsdp"})
+    assert {"transferqueue", "flash-attn", "vllm", "torch", "trl"} <= {canonicalize_name(r.name) for r in requirements}
+    for requirement in requirements:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"envs/training.yaml does not pin {requirement} (a requirement of verl's extras)"
+        assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} vs {requirement}"
+    assert pins["verl"] == importlib.metadata.version("verl")
 
 
 def test_the_paper_gpu_plan_passes_verls_own_config_validation(tmp_path, demo_llm):
@@ -253,3 +295,104 @@ def test_a_first_prompt_longer_than_verls_prompt_length_is_refused_with_the_key(
     with pytest.raises(S3Error, match="train.verl.max_prompt_length"):
         asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(row)}))
     assert server.requests == []
+
+
+def test_each_s3_setting_reaches_the_value_verls_v1_trainer_uses(tmp_path, demo_llm):
+    """Read back from the dataclasses verl's workers build, not from the keys written: clip range (and no dual
+    clip, as upstream's PPO), gradient clipping of actor and critic, the critic's fixed micro-batches, parameter
+    offload, no rollout log-probs, the V1 trainer, one checkpoint kept, the loggers' paths on every Ray worker."""
+    from verl.trainer.ppo.core_algos import compute_policy_loss_vanilla
+    from verl.utils.config import omega_conf_to_dataclass
+
+    sections = paper_sections()
+    train, search = sections["train"], sections["search"]
+    env = {"VERL_FILE_LOGGER_PATH": str(tmp_path / "m.jsonl"), "TENSORBOARD_DIR": str(tmp_path / "tb")}
+    cfg = composed(verl_overrides(train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml",
+                                  tmp_path / "c", 1, 6, env))
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    critic = omega_conf_to_dataclass(cfg.critic)
+    assert (actor.clip_ratio_low, actor.clip_ratio_high) == (train["clip"], train["clip"])
+    assert actor.optim.clip_grad == critic.optim.clip_grad == train["grad_clip"]
+    assert (actor.use_dynamic_bsz, actor.ppo_micro_batch_size_per_gpu) == (False, train["micro_batch_size"])
+    assert (critic.engine.use_dynamic_bsz, critic.engine.micro_batch_size_per_gpu,
+            critic.engine.infer_micro_batch_size_per_gpu) == (False, 1, 1)
+    assert actor.fsdp_config.param_offload and cfg.actor_rollout_ref.ref.fsdp_config.param_offload
+
+    # a negative advantage with a ratio far outside the clip range: PPO's loss -A * ratio, no dual-clip floor
+    actor.global_batch_info.update(dp_size=1, batch_num_tokens=1, global_batch_size=1)
+    ratio, advantage = 5.0, -1.0
+    loss, _ = compute_policy_loss_vanilla(torch.zeros(1, 1), torch.full((1, 1), math.log(ratio)),
+                                          torch.full((1, 1), advantage), torch.ones(1, 1), "token-mean", actor)
+    assert loss.item() == pytest.approx(-advantage * ratio)
+
+    assert cfg.trainer.use_v1 and not cfg.actor_rollout_ref.rollout.calculate_log_probs
+    assert cfg.trainer.max_actor_ckpt_to_keep == cfg.trainer.max_critic_ckpt_to_keep == 1
+    assert dict(cfg.ray_kwargs.ray_init.runtime_env.env_vars) == env
+
+
+def scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, turns, response_length=None):
+    """(output, server) of one episode whose searcher turns come from a script."""
+    tokenizer = load_tokenizer(str(demo_llm))
+    server = ScriptedServer(tokenizer, turns)
+    loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search_settings(),
+                     response_length=response_length)
+    row = cache_rows(corpus_docs)[1]
+    output = asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(row)}, global_steps=1))
+    return output, server
+
+
+SEARCH_TURNS = ['<query>{"query": "Jupiter planet"}</query>',
+                "<important_info>[1]</important_info>\n<search_complete>True</search_complete>"]
+
+
+def test_verls_v1_worker_stores_the_episode_with_ints_for_its_weight_versions(
+        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, monkeypatch):
+    """verl's V1 `AgentLoopWorkerTQ._agent_loop_postprocess` on s3's output: the row it puts into TransferQueue has
+    the reward on a generated token and the weight versions the step metrics read as ints."""
+    from verl.trainer.ppo.v1 import agent_loop_tq
+
+    output, _ = scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, SEARCH_TURNS)
+    stored = {}
+
+    async def put(*, keys, fields, tags, partition_id):
+        stored.update(keys=keys, fields=fields, tags=tags, partition_id=partition_id)
+
+    monkeypatch.setattr(agent_loop_tq.tq, "async_kv_batch_put", put)
+    worker = object.__new__(agent_loop_tq.AgentLoopWorkerTQ.__ray_actor_class__)
+    worker.reward_loop_worker_handles, worker.distillation_enabled, worker.processor = None, False, None
+    asyncio.run(worker._agent_loop_postprocess(output, False, uid="q1", session_id=0, global_steps=1))
+    [tag] = stored["tags"]
+    assert stored["keys"] == ["q1_0_0"] and stored["partition_id"] == "train" and tag["status"] == "success"
+    assert np.array([tag["min_global_steps"]], dtype=int).tolist() == [3]     # what the step metrics do
+    assert np.array([tag["max_global_steps"]], dtype=int).tolist() == [4]
+    fields = stored["fields"]
+    mask, scores = fields["response_mask"][0], fields["rm_scores"][0]
+    assert mask[-1].item() == 1 and scores[-1].item() == pytest.approx(output.reward_score)
+    assert tag["response_len"] == len(output.response_ids) == len(output.response_mask)
+
+
+def test_an_episode_cut_inside_an_observation_ends_its_response_on_a_generated_token(
+        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings):
+    """verl's response length ends the episode inside an <information> block: the cut observation is not trained
+    on, so the reward lands on the searcher's own last token, from where GAE carries it back."""
+    tokenizer = load_tokenizer(str(demo_llm))
+    query = tokenizer.encode(SEARCH_TURNS[0], add_special_tokens=False)
+    output, _ = scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, SEARCH_TURNS,
+                                 response_length=len(query) + 10)
+    assert output.response_ids == query and output.response_mask == [1] * len(query)
+    assert trim_trailing_observation([5, 6, 7, 8], [1, 0, 1, 0]) == ([5, 6, 7], [1, 0, 1])
+    assert trim_trailing_observation([5], [0]) == ([], [])
+
+
+def test_a_failed_episode_is_recorded_for_the_job_to_fail(tmp_path, demo_llm, corpus_docs, retriever_url,
+                                                          hf_settings):
+    """verl's V1 trainer logs an agent loop's exception and trains on; the failures file makes the job fail."""
+    from s3core.verl_engine.launch import check_failures
+
+    tokenizer = load_tokenizer(str(demo_llm))
+    loop = make_loop(tmp_path, tokenizer, ScriptedServer(tokenizer, []), retriever_url, hf_settings,
+                     search_settings(), prompt_length=64)
+    with pytest.raises(S3Error):
+        asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(cache_rows(corpus_docs)[0])}))
+    with pytest.raises(S3Error, match="1 episode\\(s\\) failed .* question 'q0': S3Error: .*max_prompt_length"):
+        check_failures(tmp_path / "failures.jsonl")

@@ -17,6 +17,7 @@ from s3core.cli import main
 from s3core.errors import ConfigError, S3Error
 from s3core.jsonl import write_jsonl
 from s3core.verl_engine.launch import (GpuPlan, check_checkpoints, check_failures, check_generator_gpus, check_pool,
+                                       check_prompt_lengths,
                                        gpu_plan, merge_searcher, metric_rows, ray_init_overrides,
                                        reachable_generators, reachable_host, write_agent_loops)
 
@@ -175,3 +176,13 @@ def test_workers_get_the_answering_generator_and_its_judge_once():
             "a": generators["a"], "b": generators["b"]}
         off = {**other, "enabled": False}
         assert reachable_generators(stack, generators, "a", off, "127.0.0.1", None) == {"a": generators["a"]}
+
+
+def test_a_first_prompt_longer_than_verls_prompt_length_is_refused_before_verl_starts(demo_llm):
+    search = config.section("search", {"initial_topk": 1})
+    item = {"id": "q1", "question": "Who wrote Hamlet?", "golden_answers": ["Shakespeare"], "data_source": "nq",
+            "docs": [{"id": "1", "title": "Hamlet", "text": "Hamlet is a tragedy. " * 40}], "genacc": 0.0}
+    check_prompt_lengths([item], str(demo_llm), search, None, 4096)
+    with pytest.raises(S3Error, match="question 'q1': the searcher's first prompt has [0-9]+ tokens, more than "
+                                      "train.verl.max_prompt_length \\(64\\)"):
+        check_prompt_lengths([item], str(demo_llm), search, None, 64)

@@ -219,6 +219,11 @@ def check_checkpoints(checkpoints: Path, fingerprint: dict[str, Any]) -> None:
     record.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
 
 
+def local_or_hub(model: str) -> str:
+    """A model folder here as an absolute path (Ray workers may run elsewhere); a hub id as it is."""
+    return str(Path(model).resolve()) if Path(model).exists() else model
+
+
 def ray_init_overrides(env: dict[str, str], nodes: int) -> list[str]:
     """On one node a Ray of verl's own (never one that RAY_ADDRESS names) with the CPUs SLURM gave the job; across
     nodes the cluster `s3core ray-run` started (RAY_ADDRESS)."""
@@ -232,7 +237,8 @@ def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str
                     settings: dict[str, Any], search: dict[str, Any], plan: GpuPlan) -> list[dict[str, Any]]:
     """Run verl's PPO over `pool` as `plan` says; the services are already started and `spec` says how
     rollout workers reach them. Every path verl's workers read is absolute (they may run elsewhere)."""
-    out = out.resolve()
+    out, model = out.resolve(), local_or_hub(model)
+    spec = {**spec, "prompt_file": spec["prompt_file"] and str(Path(spec["prompt_file"]).resolve())}
     work, checkpoints = out / "verl", out / "checkpoints"
     check_pool(pool, settings)
     check_prompt_lengths(pool, model, search, spec["prompt_file"], settings["verl"]["max_prompt_length"])

@@ -1,4 +1,5 @@
 import numpy as np
+import torch
 import pytest
 
 from s3core.retrieval.base import load_retriever
@@ -30,6 +31,13 @@ def test_dense_finds_answer_documents(dense_index, small_corpus, retriever_setti
     tops = _top_titles(retriever)
     assert all(title in top for title, top in zip(QUESTIONS, tops))
     assert len(retriever.search(["x"], 100)[0]) == 60  # topk beyond the corpus is capped
+    torch_search = {**retriever_settings, "dense": {**retriever_settings["dense"], "search": "torch"}}
+    queries = list(QUESTIONS) + ["x"]
+    by_torch = load_retriever("dense", dense_index, small_corpus, torch_search).search(queries, 5)
+    by_faiss = retriever.search(queries, 5)
+    assert [[d for d, _ in hits] for hits in by_torch] == [[d for d, _ in hits] for hits in by_faiss]
+    assert np.allclose([[s for _, s in hits] for hits in by_torch], [[s for _, s in hits] for hits in by_faiss],
+                       atol=1e-5)                                          # the same documents and scores
 
 
 def test_encoder_vectors_are_unit_length_and_batch_independent(retriever_settings):
@@ -97,3 +105,23 @@ def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_s
         with ThreadPoolExecutor(8) as pool:                           # the JVM answers from the server's threads
             remote = list(pool.map(lambda q: [d.id for d in client.search([q], 4)[0]], queries))
     assert remote == [[d.id for d, _ in hits] for hits in retriever.search(queries, 4)]
+
+
+def test_torch_flat_search_returns_faiss_top_k_across_shards_and_chunks():
+    import faiss
+
+    from s3core.retrieval.flat_search import TorchFlatSearch, flat_vectors, open_flat_search
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((1000, 32)).astype(np.float32)
+    index = faiss.IndexFlatIP(32)
+    index.add(vectors)
+    queries = rng.standard_normal((7, 32)).astype(np.float32)
+    expected_scores, expected_ids = index.search(queries, 10)
+    assert np.array_equal(flat_vectors(index), vectors)
+    shards = TorchFlatSearch(flat_vectors(index), [torch.device("cpu")] * 3, chunk_rows=128)   # 3 shards x 3 chunks
+    scores, ids = shards.search(queries, 10)
+    assert np.array_equal(ids, expected_ids) and np.allclose(scores, expected_scores, atol=1e-4)
+    assert shards.search(queries, 5000)[1].shape == (7, 1000)                         # k beyond the index: all rows
+    assert open_flat_search(index, "faiss") is index                                 # no GPUs here: FAISS on the CPU
+    assert isinstance(open_flat_search(index, "torch"), TorchFlatSearch)

@@ -23,6 +23,7 @@ from s3core.errors import DataError
 from s3core.jsonl import atomic_open
 from s3core.retrieval.base import Hit
 from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
+from s3core.retrieval.flat_search import open_flat_search
 
 INDEX_FILE = "index.faiss"
 SETTINGS_FILE = "s3_dense.json"
@@ -128,7 +129,8 @@ def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings:
 
 
 class DenseRetriever:
-    """Encode queries, search the flat IP index, fetch documents from the store."""
+    """Encode queries, search the flat IP index (`retriever.dense.search`: FAISS or torch, CPU or GPUs), fetch
+    documents from the store."""
 
     kind = "dense"
 
@@ -138,6 +140,7 @@ class DenseRetriever:
         self.settings = {**built, "device": settings["device"], "batch_size": settings["batch_size"]}
         self.encoder = Encoder(self.settings)
         self.index = faiss.read_index(str(index_dir / INDEX_FILE), faiss.IO_FLAG_MMAP)
+        self.searcher = open_flat_search(self.index, settings["search"])
         self.docs = DocStore.open(corpus, index_dir)
 
     def __len__(self) -> int:
@@ -145,7 +148,7 @@ class DenseRetriever:
 
     def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
         vectors = self.encoder.encode(queries, self.settings["query_prefix"])
-        scores, ids = self.index.search(vectors, min(topk, len(self.docs)))
+        scores, ids = self.searcher.search(vectors, min(topk, len(self.docs)))
         return [
             [(self.docs.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
             for row_ids, row_scores in zip(ids, scores)

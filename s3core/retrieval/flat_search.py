@@ -1,0 +1,90 @@
+"""Exact inner-product search over a flat index's vectors, on whatever the job has (`retriever.dense.search`):
+
+- `faiss`: FAISS's own search (CPU, or every GPU with faiss-gpu: the index sharded over them in fp16, as upstream);
+- `torch`: matmul + top-k with torch, the rows sharded over the job's GPUs (fp16) or on the CPU (fp32), each shard
+  scanned in chunks and the shards' top-k merged; the same top-k as FAISS on the same vectors;
+- `auto`: faiss-gpu where FAISS sees GPUs, else torch where torch sees them, else FAISS on the CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import faiss
+import numpy as np
+import torch
+
+CHUNK_ROWS = 1 << 21  # rows scored at a time per shard: a 2M x 768 fp16 block is 3 GB
+
+
+class FlatSearch(Protocol):
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def flat_vectors(index: Any) -> np.ndarray:
+    """The (ntotal, d) float32 rows of a FAISS IndexFlat, without a copy (valid while `index` lives)."""
+    flat = faiss.downcast_index(index)
+    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+
+
+def open_flat_search(index: Any, mode: str) -> FlatSearch:
+    """The searcher `mode` names (auto: the fastest one this job can run)."""
+    if mode == "auto":
+        mode = "torch" if torch.cuda.is_available() and not _faiss_gpus() else "faiss"
+    if mode == "torch":
+        devices = [torch.device("cuda", i) for i in range(torch.cuda.device_count())] or [torch.device("cpu")]
+        return TorchFlatSearch(flat_vectors(index), devices)
+    if _faiss_gpus():
+        options = faiss.GpuMultipleClonerOptions()
+        options.shard, options.useFloat16 = True, True
+        return faiss.index_cpu_to_all_gpus(index, co=options)
+    return index
+
+
+def _faiss_gpus() -> int:
+    return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+
+
+class TorchFlatSearch:
+    """The rows split into one contiguous shard per device (fp16 on GPUs, fp32 on the CPU); a query batch is scored
+    against each shard in chunks, top-k kept per chunk, then merged across chunks and shards."""
+
+    def __init__(self, vectors: np.ndarray, devices: list[torch.device], chunk_rows: int = CHUNK_ROWS):
+        self.ntotal, self.chunk_rows = len(vectors), chunk_rows
+        bounds = np.linspace(0, len(vectors), len(devices) + 1).astype(int)
+        self.shards = [(int(start), self._load(vectors[start:end], device))
+                       for start, end, device in zip(bounds[:-1], bounds[1:], devices) if end > start]
+
+    def _load(self, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+        shard = torch.empty(rows.shape, dtype=dtype, device=device)
+        for start in range(0, len(rows), self.chunk_rows):  # a chunk at a time: host memory never doubles
+            block = torch.from_numpy(np.ascontiguousarray(rows[start : start + self.chunk_rows]))
+            shard[start : start + len(block)] = block.to(device, dtype)
+        return shard
+
+    @torch.inference_mode()
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k best rows per query, best first, as FAISS returns them (float32, int64). Every
+        shard's work is queued before any result is read, so the GPUs scan side by side."""
+        k = min(k, self.ntotal)
+        host = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
+        pending = [self._shard_top(host, offset, shard, k) for offset, shard in self.shards]
+        scores = torch.cat([s.cpu() for s, _ in pending], dim=1)
+        ids = torch.cat([i.cpu() for _, i in pending], dim=1)
+        top = torch.topk(scores, k, dim=1)
+        return top.values.numpy(), torch.gather(ids, 1, top.indices).numpy().astype(np.int64)
+
+    def _shard_top(self, queries: torch.Tensor, offset: int, shard: torch.Tensor,
+                   k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shard's k best (scores, global ids), on the shard's device."""
+        q = queries.to(shard.device, shard.dtype, non_blocking=True)
+        scores, ids = [], []
+        for start in range(0, len(shard), self.chunk_rows):
+            chunk = shard[start : start + self.chunk_rows]
+            top = torch.topk(q @ chunk.T, min(k, len(chunk)), dim=1)
+            scores.append(top.values.float())
+            ids.append(top.indices + (offset + start))
+        scores, ids = torch.cat(scores, dim=1), torch.cat(ids, dim=1)
+        top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+        return top.values, torch.gather(ids, 1, top.indices)

@@ -71,6 +71,10 @@ def cmd_index(args: argparse.Namespace) -> None:
         from s3core.retrieval.bm25 import build_bm25_index
 
         count = build_bm25_index(args.corpus, args.out, args.retriever["bm25"], args.threads or os.cpu_count() or 1)
+    elif args.shards:
+        from s3core.retrieval.dense import gather_dense_index
+
+        count = gather_dense_index(args.shards, args.corpus, args.out, args.retriever["dense"])
     elif args.parts:
         from s3core.retrieval.dense import import_dense_index
 
@@ -81,6 +85,13 @@ def cmd_index(args: argparse.Namespace) -> None:
 
         count = build_dense_index(args.corpus, args.out, args.retriever["dense"])
     log.info("%s index of %d documents in %s", args.kind, count, args.out)
+
+
+def cmd_encode_shard(args: argparse.Namespace) -> None:
+    from s3core.retrieval.dense import encode_shard
+
+    count = encode_shard(args.corpus, args.shard, args.shards, args.out, args.retriever["dense"])
+    log.info("shard %d of %d: %d passages encoded to %s", args.shard, args.shards, count, args.out)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -338,6 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "corpus, in order, imported without re-encoding")
     prebuilt.add_argument("--lucene", type=Path, help="bm25: the folder of a prebuilt Lucene index of the corpus "
                           "(raw rows stored), imported without rebuilding")
+    prebuilt.add_argument("--shards", type=Path, nargs="+", help="dense: the vectors of the corpus's shards "
+                          "(s3core encode-shard), in order, joined into one index")
+
+    p = verbs.add_parser("encode-shard", help="encode one shard of a corpus's passages for a sharded dense index")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--shard", type=int, required=True, help="which shard, from 0")
+    p.add_argument("--shards", type=int, required=True, help="how many shards the corpus is cut into")
+    p.add_argument("--out", type=Path, required=True, help="the shard's vectors (.npy)")
+    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    p.set_defaults(func=cmd_encode_shard)
     p.set_defaults(func=cmd_index)
 
     p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")

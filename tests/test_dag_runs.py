@@ -42,7 +42,7 @@ PAPER_SETS, PAPER_GENERATOR = ["nq", "medqa", "medqa_medcorp"], "qwen2.5-14b-ins
 def paper_run_config(download_dir: Path) -> dict:
     """config/paper.yaml with only model ids, sizes and devices changed: the stand-in's models; 2-4 questions, one
     PPO step, short loops; a grid of 3 sets and 1 generator; the CPU (transformers for vLLM and Bedrock, the local
-    PPO trainer for verl, which needs CUDA GPUs)."""
+    PPO trainer for verl, which needs CUDA GPUs; 2 encoding shards, not 8)."""
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     paper["assets"]["eval"] = {name: paper["assets"]["eval"][name] for name in PAPER_SETS}
     paper["generators"] = {PAPER_GENERATOR: paper["generators"][PAPER_GENERATOR]}
@@ -51,7 +51,8 @@ def paper_run_config(download_dir: Path) -> dict:
         "suite": PAPER, "threads": 1,
         "assets": {"download_dir": str(download_dir), "revisions": {"Teddy-XiongGZ/MIRAGE": "m1"},
                    "train": {"size": 4}, "eval": {name: {"size": 2} for name in PAPER_SETS}},
-        "retriever": {"dense": {"encoder": ENCODER_REPO, "max_length": 128, "batch_size": 32, "device": "cpu"}},
+        "retriever": {"dense": {"encoder": ENCODER_REPO, "max_length": 128, "batch_size": 32, "device": "cpu",
+                                "shards": 2}},
         "generators": {PAPER_GENERATOR: {**tiny["generators"]["smollm2-135m"], "model": LLM_REPO, "device": "cpu"}},
         "searcher": {"model": LLM_REPO, "batch_size": 4},
         "search": {**tiny["search"], "topk": 3},
@@ -134,6 +135,7 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     retrieving = [m for m in ALL_METHODS if m not in ("direct", "cot")]
     expected = {"download", "download_medcorp", "fetch_models", "precompute", "train_s3", "plot_training", "table",
                 *(f"index/{c}/{k}" for c in ("wiki", "medcorp") for k in ("bm25", "dense")),
+                "index/medcorp/dense.shards/0", "index/medcorp/dense.shards/1",      # wiki-18's is imported
                 *(f"infer/{m}/{d}" for m in ALL_METHODS for d in ("nq", "medqa")),
                 *(f"infer/{m}/medqa_medcorp" for m in retrieving),
                 *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in ALL_METHODS for d in ("nq", "medqa")),

@@ -125,3 +125,22 @@ def test_torch_flat_search_returns_faiss_top_k_across_shards_and_chunks():
     assert shards.search(queries, 5000)[1].shape == (7, 1000)                         # k beyond the index: all rows
     assert open_flat_search(index, "faiss") is index                                 # no GPUs here: FAISS on the CPU
     assert isinstance(open_flat_search(index, "torch"), TorchFlatSearch)
+
+
+def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_index, retriever_settings):
+    import faiss
+
+    from s3core.errors import DataError
+    from s3core.retrieval.dense import INDEX_FILE, encode_shard, gather_dense_index, shard_rows
+
+    dense = retriever_settings["dense"]
+    assert [len(shard_rows(60, i, 3)) for i in range(3)] == [20, 20, 20]
+    assert [list(shard_rows(7, i, 3)) for i in range(3)] == [[0, 1], [2, 3], [4, 5, 6]]
+    files = [tmp_path / f"{shard}.npy" for shard in range(3)]
+    assert [encode_shard(small_corpus, i, 3, path, dense) for i, path in enumerate(files)] == [20, 20, 20]
+    assert gather_dense_index(files, small_corpus, tmp_path / "index", dense) == 60
+    sharded = faiss.read_index(str(tmp_path / "index" / INDEX_FILE))
+    single = faiss.read_index(str(dense_index / INDEX_FILE))
+    np.testing.assert_allclose(sharded.reconstruct_n(0, 60), single.reconstruct_n(0, 60), atol=1e-5)
+    with pytest.raises(DataError, match="60 documents but the shards .* hold 40 vectors"):
+        gather_dense_index(files[:2], small_corpus, tmp_path / "short", dense)

@@ -35,6 +35,8 @@ def test_the_paper_imports_wiki18s_indexes_and_builds_medcorps():
     out = run.stdout
     assert "s3core download-medcorp" in out and "index/medcorp/dense" in out and "index/medcorp/bm25" in out
     assert out.count("--parts") == out.count("--lucene") == 1      # only wiki-18's indexes are imported
+    assert out.count(" encode-shard ") == 8                         # MedCorp's e5 index, 8 shards
+    assert "--shards results/paper/index/medcorp/dense.shards/0.npy" in out
     assert "--dense-index --bm25-index" in out                     # ... from files the download rule fetched
     assert "--index results/paper/index/medcorp/dense --corpus results/paper/data/corpora/medcorp.jsonl" in out
     assert "contexts/rag_bm25/medqa_medcorp.jsonl" in out and "contexts/direct/medqa.jsonl" in out

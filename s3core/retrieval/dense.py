@@ -94,20 +94,67 @@ def _chunks(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
         yield chunk
 
 
-def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
-    """Encode the corpus chunk by chunk into a FAISS IndexFlatIP; returns the document count. A passage is encoded
-    as upstream's index builder does: the passage prefix, then wiki-18 `contents` (quoted title line, text)."""
-    encoder = Encoder(settings)
-    index = faiss.IndexFlatIP(encoder.dim)
-    with tqdm(desc="encode passages", unit="doc") as bar:
-        for chunk in _chunks(read_corpus(corpus), CHUNK):
-            index.add(encoder.encode([d.contents for d in chunk], settings["passage_prefix"]))
+def _encoded(docs: Iterator[Document], encoder: Encoder, prefix: str, total: int) -> Iterator[np.ndarray]:
+    """The documents' vectors, a chunk at a time. A passage is encoded as upstream's index builder does: the
+    passage prefix, then wiki-18 `contents` (quoted title line, text)."""
+    with tqdm(desc="encode passages", unit="doc", total=total) as bar:
+        for chunk in _chunks(docs, CHUNK):
+            yield encoder.encode([d.contents for d in chunk], prefix)
             bar.update(len(chunk))
+
+
+def _write_index(index: Any, offsets: np.ndarray, out_dir: Path, settings: dict[str, Any]) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     faiss.write_index(index, str(out_dir / INDEX_FILE))
-    np.save(out_dir / OFFSETS_FILE, line_offsets(corpus))
+    np.save(out_dir / OFFSETS_FILE, offsets)
     (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
     return index.ntotal
+
+
+def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+    """Encode the whole corpus into a FAISS IndexFlatIP in one job; returns the document count."""
+    encoder, offsets = Encoder(settings), line_offsets(corpus)
+    index = faiss.IndexFlatIP(encoder.dim)
+    for vectors in _encoded(read_corpus(corpus), encoder, settings["passage_prefix"], len(offsets)):
+        index.add(vectors)
+    return _write_index(index, offsets, out_dir, settings)
+
+
+def shard_rows(count: int, shard: int, shards: int) -> range:
+    """The corpus rows of shard `shard` of `shards` (contiguous, in order, sizes differing by one at most)."""
+    return range(count * shard // shards, count * (shard + 1) // shards)
+
+
+def encode_shard(corpus: Path, shard: int, shards: int, out: Path, settings: dict[str, Any]) -> int:
+    """Encode one shard's rows of the corpus to `out` (float32 .npy, written whole then renamed); the row count."""
+    offsets = line_offsets(corpus)
+    rows = shard_rows(len(offsets), shard, shards)
+    store = DocStore(corpus, offsets)
+    encoder = Encoder(settings)
+    vectors = np.zeros((len(rows), encoder.dim), dtype=np.float32)
+    done = 0
+    for block in _encoded((store.get(row) for row in rows), encoder, settings["passage_prefix"], len(rows)):
+        vectors[done : done + len(block)] = block
+        done += len(block)
+    partial = out.with_name(out.name + ".partial.npy")
+    np.save(partial, vectors)
+    partial.rename(out)
+    return len(rows)
+
+
+def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+    """Join the shards' vectors, in shard order, into one IndexFlatIP (row i = corpus line i)."""
+    index = None
+    for path in shards:
+        vectors = np.load(path, mmap_mode="r")
+        index = index or faiss.IndexFlatIP(vectors.shape[1])
+        for start in range(0, len(vectors), CHUNK):
+            index.add(np.ascontiguousarray(vectors[start : start + CHUNK]))
+    offsets = line_offsets(corpus)
+    if index is None or index.ntotal != len(offsets):
+        raise DataError(f"{corpus}: {len(offsets):,} documents but the shards {shards[0].parent} hold "
+                        f"{0 if index is None else index.ntotal:,} vectors; encode every shard of this corpus again")
+    return _write_index(index, offsets, out_dir, settings)
 
 
 def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:

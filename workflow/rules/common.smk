@@ -35,6 +35,7 @@ wildcard_constraints:
     generator="|".join(GENERATORS),
     corpus="|".join(CORPORA),
     kind="bm25|dense",
+    shard="[0-9]+",
 
 
 def corpus_path(corpus):
@@ -45,15 +46,32 @@ def index_path(corpus, kind):
     return f"{RESULTS}/index/{corpus}/{kind}"
 
 
-def prebuilt_index(wildcards):
+def prebuilt_index(corpus, kind):
     """The `s3core index` arguments of a wiki-18 index imported from upstream's, else []."""
-    return PREBUILT_INDEX.get(wildcards.kind, []) if wildcards.corpus == "wiki" else []
+    return PREBUILT_INDEX.get(kind, []) if corpus == "wiki" else []
 
 
-def index_downloads(wildcards):
-    """Input function of the index rule: the data manifest when the index is imported from downloaded files (the
-    files themselves are not outputs, so a failed download never deletes finished pieces)."""
-    return [DATA_MANIFEST] if prebuilt_index(wildcards) else []
+def dense_shards(corpus):
+    """The shard files a sharded dense index of `corpus` is joined from ([] when one job encodes it or it is
+    imported)."""
+    shards = config["retriever"]["dense"]["shards"]
+    if shards == 1 or prebuilt_index(corpus, "dense"):
+        return []
+    return [f"{RESULTS}/index/{corpus}/dense.shards/{shard}.npy" for shard in range(shards)]
+
+
+def index_inputs(wildcards):
+    """Input function of the index rule: the shard files of a sharded dense build, and the data manifest when the
+    index is imported from downloaded files (the files themselves are not outputs, so a failed download never
+    deletes finished pieces)."""
+    shards = dense_shards(wildcards.corpus) if wildcards.kind == "dense" else []
+    return shards + ([DATA_MANIFEST] if prebuilt_index(wildcards.corpus, wildcards.kind) else [])
+
+
+def index_source(wildcards):
+    """`s3core index` arguments naming what the index is made from: the downloaded index or the shard files."""
+    shards = dense_shards(wildcards.corpus) if wildcards.kind == "dense" else []
+    return shlex.join(prebuilt_index(wildcards.corpus, wildcards.kind) or (["--shards", *shards] if shards else []))
 
 
 def job_resources(*names):
@@ -81,9 +99,14 @@ def built_models(*paths):
 
 
 def index_models(wildcards):
-    """Input function of the index rule: the encoder, when the dense index is encoded here."""
-    encodes = wildcards.kind == "dense" and not prebuilt_index(wildcards)
-    return built_models(config["retriever"]["dense"]["encoder"]) if encodes else []
+    """Input function of the index and encode_shard rules: the encoder, when the job encodes passages."""
+    dense = wildcards.kind == "dense"
+    encodes = dense and not prebuilt_index(wildcards.corpus, "dense") and not dense_shards(wildcards.corpus)
+    return encoder_models() if encodes else []
+
+
+def encoder_models():
+    return built_models(config["retriever"]["dense"]["encoder"])
 
 
 def searcher_model(method):

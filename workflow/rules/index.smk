@@ -1,18 +1,44 @@
 # Indexes over each corpus in use: BM25 (bm25s or Lucene) and a Hugging Face encoder + FAISS flat IP (dense), or,
 # for wiki-18, upstream's prebuilt e5 and Lucene indexes imported from the downloaded files
-# (retriever.<kind>.source: download).
+# (retriever.<kind>.source: download). With retriever.dense.shards N > 1 the passages are encoded by N encode_shard
+# jobs (one GPU each) and the index job joins their vectors in corpus order.
+
+
+rule encode_shard:
+    input:
+        corpus=corpus_path("{corpus}"),
+        models=encoder_models(),
+    output:
+        f"{RESULTS}/index/{{corpus}}/dense.shards/{{shard}}.npy",
+    params:
+        retriever=section_json("retriever"),
+        shards=config["retriever"]["dense"]["shards"],
+    conda:
+        "../../envs/retrieval.yaml"
+    resources:
+        **job_resources("encode_shard"),
+    log:
+        main=f"{RESULTS}/logs/index/{{corpus}}/dense.shards/{{shard}}.log",
+        provenance=f"{RESULTS}/logs/index/{{corpus}}/dense.shards/{{shard}}.provenance.json",
+    benchmark:
+        f"{RESULTS}/benchmarks/index/{{corpus}}/dense.shards/{{shard}}.tsv"
+    threads: config["threads"]
+    shell:
+        "s3core --threads {threads} --provenance {log.provenance} encode-shard --corpus {input.corpus} "
+        "--shard {wildcards.shard} --shards {params.shards} --out {output} --retriever {params.retriever:q} "
+        "2> {log.main}"
 
 
 rule index:
     input:
         corpus=corpus_path("{corpus}"),
-        downloads=index_downloads,
+        sources=index_inputs,
         models=index_models,
     output:
         directory(index_path("{corpus}", "{kind}")),
     params:
         retriever=section_json("retriever"),
-        prebuilt=lambda wildcards: shlex.join(prebuilt_index(wildcards)),
+        prebuilt=index_source,
     conda:
         "../../envs/retrieval.yaml"
     resources:

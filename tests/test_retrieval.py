@@ -119,7 +119,7 @@ def test_torch_flat_search_returns_faiss_top_k_across_shards_and_chunks():
     queries = rng.standard_normal((7, 32)).astype(np.float32)
     expected_scores, expected_ids = index.search(queries, 10)
     assert np.array_equal(flat_vectors(index), vectors)
-    shards = TorchFlatSearch(flat_vectors(index), [torch.device("cpu")] * 3, chunk_rows=128)   # 3 shards x 3 chunks
+    shards = TorchFlatSearch.from_vectors(flat_vectors(index), [torch.device("cpu")] * 3, chunk_rows=128)   # 3 shards x 3 chunks
     scores, ids = shards.search(queries, 10)
     assert np.array_equal(ids, expected_ids) and np.allclose(scores, expected_scores, atol=1e-4)
     assert shards.search(queries, 5000)[1].shape == (7, 1000)                         # k beyond the index: all rows

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import multiprocessing
+import os
 import shutil
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ INDEX_FILE = "index.faiss"
 SETTINGS_FILE = "s3_dense.json"
 CHUNK = 32768  # passages read, encoded and added to the index at a time
 TOKENIZER_THREADS = 4
+_worker_tokenizer: Any = None  # a tokenizer process's own tokenizer and length limit
 
 
 def pick_device(name: str) -> torch.device:
@@ -38,10 +41,26 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Encoder:
-    """Text -> unit vectors with a Hugging Face encoder (mean pooling over non-padding tokens)."""
+def _start_tokenizer(path: str, max_length: int) -> None:
+    """Initialise a tokenizer process (it tokenises whole batches, alone on its core)."""
+    global _worker_tokenizer
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    from transformers import AutoTokenizer
 
-    def __init__(self, settings: dict[str, Any]):
+    _worker_tokenizer = (AutoTokenizer.from_pretrained(path), max_length)
+
+
+def _tokenize_in_process(texts: list[str]) -> dict[str, np.ndarray]:
+    tokenizer, max_length = _worker_tokenizer
+    return dict(tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np"))
+
+
+class Encoder:
+    """Text -> unit vectors with a Hugging Face encoder (mean pooling over non-padding tokens). `bulk` (index
+    builds on a GPU): batches are tokenised by processes, one per spare core, so the GPU never waits for the
+    tokenizer; otherwise (queries, the CPU) by threads."""
+
+    def __init__(self, settings: dict[str, Any], bulk: bool = False):
         from transformers import AutoModel, AutoTokenizer
 
         self.settings = settings
@@ -51,7 +70,13 @@ class Encoder:
         dtype = torch.float16 if settings["fp16"] and self.device.type == "cuda" else torch.float32
         self.model = AutoModel.from_pretrained(path, dtype=dtype).to(self.device).eval()
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
+        self._processes = bulk and self.device.type == "cuda"
+        if self._processes:
+            workers = max(1, (os.cpu_count() or 2) - 2)
+            self._pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _start_tokenizer,
+                                             (path, settings["max_length"]))
+        else:
+            self._pool = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
 
     @property
     def dim(self) -> int:
@@ -60,33 +85,38 @@ class Encoder:
     def encode(self, texts: list[str], prefix: str) -> np.ndarray:
         """float32 array (len(texts), dim), rows of unit length, in the order of `texts`.
 
-        Texts are sorted by length so that batches carry little padding; when there are several batches
-        they are tokenised ahead in threads (the Rust tokenizer releases the GIL) while the model runs."""
+        Texts are sorted by length so that batches carry little padding; batches are tokenised ahead (threads or
+        processes) while the model runs, and on a GPU the vectors stay on the device until the last batch is
+        queued."""
         size = self.settings["batch_size"]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        starts = range(0, len(order), size)
-        batches = [[prefix + texts[i] for i in order[start : start + size]] for start in starts]
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        tokenized = self._pool.map(self._tokenize, batches) if len(batches) > 1 else map(self._tokenize, batches)
-        for start, tokens in zip(starts, tokenized):
-            vectors[order[start : start + size]] = self._embed(tokens)
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        batches = [[prefix + texts[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
+        if self._processes:
+            tokenized = self._pool.map(_tokenize_in_process, batches)
+        else:
+            tokenized = self._pool.map(self._tokenize, batches) if len(batches) > 1 else map(self._tokenize, batches)
+        pieces = [self._embed(tokens) for tokens in tokenized]
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        if pieces:
+            vectors[order] = torch.cat(pieces).cpu().numpy()
         return vectors
 
-    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Tokenise with this thread's own copy of the tokenizer (one instance is not thread-safe)."""
         if not hasattr(self._local, "tokenizer"):
             self._local.tokenizer = copy.deepcopy(self.tokenizer)
-        return self._local.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.settings["max_length"], return_tensors="pt"
-        )
+        return dict(self._local.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.settings["max_length"], return_tensors="np"
+        ))
 
     @torch.inference_mode()
-    def _embed(self, tokens: dict[str, torch.Tensor]) -> np.ndarray:
-        batch = {name: tensor.to(self.device) for name, tensor in tokens.items()}
+    def _embed(self, tokens: dict[str, np.ndarray]) -> torch.Tensor:
+        """Unit vectors (float32) of one batch, on the model's device."""
+        batch = {name: torch.from_numpy(array).to(self.device, non_blocking=True) for name, array in tokens.items()}
         hidden = self.model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
+        return torch.nn.functional.normalize(pooled.float(), dim=-1)
 
 
 def _chunks(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
@@ -113,7 +143,7 @@ def _write_index(index: Any, offsets: np.ndarray, out_dir: Path, settings: dict[
 
 def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
     """Encode the whole corpus into a FAISS IndexFlatIP in one job; returns the document count."""
-    encoder, offsets = Encoder(settings), line_offsets(corpus)
+    encoder, offsets = Encoder(settings, bulk=True), line_offsets(corpus)
     index = faiss.IndexFlatIP(encoder.dim)
     for vectors in _encoded(read_corpus(corpus), encoder, settings["passage_prefix"], len(offsets)):
         index.add(vectors)
@@ -130,7 +160,7 @@ def encode_shard(corpus: Path, shard: int, shards: int, out: Path, settings: dic
     offsets = line_offsets(corpus)
     rows = shard_rows(len(offsets), shard, shards)
     store = DocStore(corpus, offsets)
-    encoder = Encoder(settings)
+    encoder = Encoder(settings, bulk=True)
     vectors = np.zeros((len(rows), encoder.dim), dtype=np.float32)
     done = 0
     for block in _encoded((store.get(row) for row in rows), encoder, settings["passage_prefix"], len(rows)):

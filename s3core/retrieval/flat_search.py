@@ -33,7 +33,7 @@ def open_flat_search(index: Any, mode: str) -> FlatSearch:
         mode = "torch" if torch.cuda.is_available() and not _faiss_gpus() else "faiss"
     if mode == "torch":
         devices = [torch.device("cuda", i) for i in range(torch.cuda.device_count())] or [torch.device("cpu")]
-        return TorchFlatSearch(flat_vectors(index), devices)
+        return TorchFlatSearch.from_vectors(flat_vectors(index), devices)
     if _faiss_gpus():
         options = faiss.GpuMultipleClonerOptions()
         options.shard, options.useFloat16 = True, True
@@ -49,19 +49,25 @@ class TorchFlatSearch:
     """The rows split into one contiguous shard per device (fp16 on GPUs, fp32 on the CPU); a query batch is scored
     against each shard in chunks, top-k kept per chunk, then merged across chunks and shards."""
 
-    def __init__(self, vectors: np.ndarray, devices: list[torch.device], chunk_rows: int = CHUNK_ROWS):
-        self.ntotal, self.chunk_rows = len(vectors), chunk_rows
-        bounds = np.linspace(0, len(vectors), len(devices) + 1).astype(int)
-        self.shards = [(int(start), self._load(vectors[start:end], device))
-                       for start, end, device in zip(bounds[:-1], bounds[1:], devices) if end > start]
+    def __init__(self, shards: list[tuple[int, torch.Tensor]], chunk_rows: int = CHUNK_ROWS):
+        """`shards`: (first row, rows) per device, covering the index in order."""
+        self.shards, self.chunk_rows = shards, chunk_rows
+        self.ntotal = sum(len(rows) for _, rows in shards)
 
-    def _load(self, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-        dtype = torch.float16 if device.type == "cuda" else torch.float32
-        shard = torch.empty(rows.shape, dtype=dtype, device=device)
-        for start in range(0, len(rows), self.chunk_rows):  # a chunk at a time: host memory never doubles
-            block = torch.from_numpy(np.ascontiguousarray(rows[start : start + self.chunk_rows]))
-            shard[start : start + len(block)] = block.to(device, dtype)
-        return shard
+    @classmethod
+    def from_vectors(cls, vectors: np.ndarray, devices: list[torch.device],
+                     chunk_rows: int = CHUNK_ROWS) -> "TorchFlatSearch":
+        """Copy the rows to the devices, a chunk at a time (host memory never doubles)."""
+        bounds = np.linspace(0, len(vectors), len(devices) + 1).astype(int)
+        shards = []
+        for start, end, device in zip(bounds[:-1], bounds[1:], devices):
+            dtype = torch.float16 if device.type == "cuda" else torch.float32
+            rows = torch.empty((end - start, vectors.shape[1]), dtype=dtype, device=device)
+            for at in range(start, end, chunk_rows):
+                block = torch.from_numpy(np.ascontiguousarray(vectors[at : min(at + chunk_rows, end)]))
+                rows[at - start : at - start + len(block)] = block.to(device, dtype)
+            shards.append((int(start), rows))
+        return cls([shard for shard in shards if len(shard[1])], chunk_rows)
 
     @torch.inference_mode()
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,10 @@
 
 1. encoding passages: s3core's Encoder on real passages (their own lengths, tokenised by it, fp16, batch 512)
    against the same encoder's forward pass on pre-tokenised ids at length 256 (the ceiling when the feed keeps up);
-2. exact top-10 search over 21,015,324 x 768 fp16 vectors (wiki-18's e5 index): s3core's TorchFlatSearch against one
-   bare matmul + top-k scan of the same tensor (the memory-bandwidth floor), at batch 1, 64 and 512; and FAISS on
-   the CPU's cores over a part of it, scaled to the whole.
+2. exact top-10 search over 21,015,324 x 768 fp16 vectors (wiki-18's e5 index): s3core's TorchFlatSearch against
+   the scores alone (one matmul of the queries with every row, no top-k: what any exact search must do) and the time
+   to read the vectors once (the memory-bandwidth floor), at batch 1, 64 and 512; and FAISS on the CPU's cores over a
+   part of it, scaled to the whole.
 
 The encoder is e5-base-v2's architecture (BERT-base) with seeded random weights built from a tokenizer folder (speed
 does not depend on the weights); the corpus is repeated to --passages.
@@ -76,20 +77,21 @@ def search(batches: list[int], faiss_rows: int) -> list[dict]:
         block = torch.randn((min(1 << 21, WIKI18_ROWS - start), DIM), device="cuda")
         vectors[start : start + len(block)] = torch.nn.functional.normalize(block, dim=-1).half()
     ours = TorchFlatSearch([(0, vectors)])
+    read_s = cuda_seconds(lambda: vectors.view(torch.int16).max(), 10)   # reading every byte once
     rows = []
     for batch in batches:
         queries = torch.nn.functional.normalize(torch.randn(batch, DIM), dim=-1)
         on_gpu = queries.cuda().half()
 
         @torch.inference_mode()
-        def floor():
-            torch.topk(on_gpu @ vectors.T, TOPK, dim=1)
+        def scores_only():
+            on_gpu @ vectors.T
 
-        floor_s = cuda_seconds(floor, 10)
+        floor_s = cuda_seconds(scores_only, 10)
         ours_s = cuda_seconds(lambda: ours.search(queries.numpy(), TOPK), 10)
-        rows.append({"batch": batch, "bare scan ms": floor_s * 1e3, "bare scan q/s": batch / floor_s,
-                     "TorchFlatSearch ms": ours_s * 1e3, "TorchFlatSearch q/s": batch / ours_s,
-                     "ours / bare": ours_s / floor_s})
+        rows.append({"batch": batch, "read floor ms": read_s * 1e3, "scores only ms": floor_s * 1e3,
+                     "scores only q/s": batch / floor_s, "TorchFlatSearch ms": ours_s * 1e3,
+                     "TorchFlatSearch q/s": batch / ours_s, "ours / scores only": ours_s / floor_s})
     rows.append(faiss_cpu(vectors[:faiss_rows].float().cpu().numpy(), 64))
     return rows
 

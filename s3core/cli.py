@@ -351,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(raw rows stored), imported without rebuilding")
     prebuilt.add_argument("--shards", type=Path, nargs="+", help="dense: the vectors of the corpus's shards "
                           "(s3core encode-shard), in order, joined into one index")
+    p.set_defaults(func=cmd_index)
 
     p = verbs.add_parser("encode-shard", help="encode one shard of a corpus's passages for a sharded dense index")
     p.add_argument("--corpus", type=Path, required=True)
@@ -359,7 +360,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the shard's vectors (.npy)")
     p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
     p.set_defaults(func=cmd_encode_shard)
-    p.set_defaults(func=cmd_index)
 
     p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")
     p.add_argument("--index", type=Path, required=True)

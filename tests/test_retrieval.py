@@ -144,3 +144,18 @@ def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_i
     np.testing.assert_allclose(sharded.reconstruct_n(0, 60), single.reconstruct_n(0, 60), atol=1e-5)
     with pytest.raises(DataError, match="60 documents but the shards .* hold 40 vectors"):
         gather_dense_index(files[:2], small_corpus, tmp_path / "short", dense)
+
+
+def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever_settings):
+    import json
+
+    from s3core.cli import main
+
+    retriever = json.dumps(retriever_settings)
+    for shard in range(2):
+        assert main(["encode-shard", "--corpus", str(small_corpus), "--shard", str(shard), "--shards", "2",
+                     "--out", str(tmp_path / f"{shard}.npy"), "--retriever", retriever]) == 0
+    assert main(["index", "--kind", "dense", "--corpus", str(small_corpus), "--out", str(tmp_path / "index"),
+                 "--retriever", retriever, "--shards", str(tmp_path / "0.npy"), str(tmp_path / "1.npy")]) == 0
+    hits = load_retriever("dense", tmp_path / "index", small_corpus, retriever_settings).search(["jupiter planet"], 1)
+    assert hits[0][0][0].title == "Jupiter"

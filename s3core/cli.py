@@ -275,9 +275,13 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> None:
+    from s3core.paper_comparison import compare, write_comparison
     from s3core.report import write_tables
 
-    write_tables(args.answers, args.md, args.csv, args.corpora)
+    frame = write_tables(args.answers, args.md, args.csv, args.corpora)
+    reasoner = args.baselines["reasoner"] or next(iter(args.generators))
+    tolerance = args.report["tolerance"]
+    write_comparison(compare(frame, args.generators, reasoner, tolerance), args.paper_md, args.paper_csv, tolerance)
     print(args.md.read_text())
 
 
@@ -423,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--md", type=Path, required=True)
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--corpora", type=json.loads, default={}, help="JSON: evaluation set -> corpus (default wiki)")
+    p.add_argument("--paper-md", type=Path, required=True, help="ours beside the paper's Tables 1 and 2")
+    p.add_argument("--paper-csv", type=Path, required=True)
+    p.add_argument("--generators", type=_section("generators"), required=True)
+    p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
+    p.add_argument("--report", type=_section("report"), default=config.section("report", {}))
     p.set_defaults(func=cmd_table)
     return parser
 

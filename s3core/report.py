@@ -26,19 +26,21 @@ CORPUS_TITLES = {"wiki": "", "medcorp": ", searched in MedCorp (Wikipedia + PubM
 
 
 def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per (generator, suite, corpus, method, dataset): question count and mean GenAcc, EM, F1 in percent; the suite
-    is `medical` for MIRAGE's sets, else `general`; the corpus is the set's in `corpora` (default wiki)."""
+    """Per (generator, suite, corpus, method, dataset, source): question count and mean GenAcc, EM, F1 in percent;
+    the suite is `medical` for MIRAGE's sets, else `general`; the corpus is the set's in `corpora` (default wiki);
+    the source is the questions' data source (`nq`, `medqa`, ...)."""
     frames = []
     for path in answer_files:
         rows = read_jsonl(path)
         if rows:
             frame = pd.DataFrame(rows)[["generator", "method", "data_source", *METRICS]]
-            frame["suite"] = frame.pop("data_source").isin(JUDGE_ONLY_SOURCES).map({True: "medical", False: "general"})
+            frame["source"] = frame.pop("data_source")
+            frame["suite"] = frame["source"].isin(JUDGE_ONLY_SOURCES).map({True: "medical", False: "general"})
             frame["dataset"] = Path(path).stem
             frame["corpus"] = (corpora or {}).get(Path(path).stem, "wiki")
             frames.append(frame)
     data = pd.concat(frames)
-    keys = ["generator", "suite", "corpus", "method", "dataset"]
+    keys = ["generator", "suite", "corpus", "method", "dataset", "source"]
     table = data.groupby(keys)[METRICS].mean().mul(100).round(1)
     table["n"] = data.groupby(keys).size()
     return table.reset_index()

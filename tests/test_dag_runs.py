@@ -167,6 +167,9 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     for heading in ["", ", medical QA (MIRAGE; GenAcc = the judge alone)",
                     ", medical QA (MIRAGE; GenAcc = the judge alone), searched in MedCorp (Wikipedia + PubMed + Textbooks)"]:
         assert f"## Generator: {PAPER_GENERATOR}{heading}\n" in markdown
+    beside = pd.read_csv(out / "tables" / "paper.csv", dtype={"table": str})       # every paper cell, ours or not run
+    ran = beside.query("block == 'Qwen2.5-14B-Instruct' and row == 's3' and dataset == 'nq'")
+    assert len(beside) == 345 and ran.ours_genacc.item() == table.query("method == 's3' and dataset == 'nq'").genacc.item()
     medcorp_contexts = read_jsonl(out / "contexts" / "rag_dense" / "medqa_medcorp.jsonl")
     assert all(doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))
                for row in medcorp_contexts for doc in row["docs"])            # searched in MedCorp

@@ -111,7 +111,7 @@ def test_tables_order_averages_and_generators(tmp_path):
     assert "nq n=2, tqa n=1" in text
     long = pd.read_csv(csv)
     assert len(long) == len(frame) == 6 and set(long.columns) == {
-        "generator", "suite", "corpus", "method", "dataset", "genacc", "em", "f1", "n"}
+        "generator", "suite", "corpus", "method", "dataset", "source", "genacc", "em", "f1", "n"}
     assert long.query("generator == 'g1' and method == 'direct' and dataset == 'nq'").genacc.item() == pytest.approx(50.0)
 
 

@@ -275,11 +275,12 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> None:
+    from s3core.methods import reasoner_name
     from s3core.paper_comparison import compare, write_comparison
     from s3core.report import write_tables
 
     frame = write_tables(args.answers, args.md, args.csv, args.corpora)
-    reasoner = args.baselines["reasoner"] or next(iter(args.generators))
+    reasoner = reasoner_name(args.baselines, args.generators)
     tolerance = args.report["tolerance"]
     write_comparison(compare(frame, args.generators, reasoner, tolerance), args.paper_md, args.paper_csv, tolerance)
     print(args.md.read_text())

@@ -108,7 +108,7 @@ def build_medcorp(assets: dict[str, Any], corpus_out: Path, manifest_out: Path) 
     """Fetch the MedCorp chunk files (from `assets.mirror` when set), join them into `corpus_out` in repo order, then
     StatPearls when staged; write the manifest and return it."""
     folder = Path(assets["download_dir"])
-    mirror = Path(assets["mirror"]) if assets["mirror"] else None
+    mirror = mirror_of(assets)
     remotes = [remote for repo in assets["medcorp"]["repos"]
                for remote in list_folder(repo, "chunk", assets["revisions"].get(repo, "main"), mirror)
                if remote.path.endswith(".jsonl")]
@@ -166,9 +166,14 @@ def paper_remotes(assets: dict[str, Any], dense_index: bool, bm25_index: bool) -
     if dense_index:
         remotes += e5_index_remotes(revision.get(E5_INDEX_REPO, "main"))
     if bm25_index:
-        mirror = Path(assets["mirror"]) if assets["mirror"] else None
-        remotes += list_folder(BM25_INDEX_REPO, BM25_INDEX_FOLDER, revision.get(BM25_INDEX_REPO, "main"), mirror)
+        remotes += list_folder(BM25_INDEX_REPO, BM25_INDEX_FOLDER, revision.get(BM25_INDEX_REPO, "main"),
+                               mirror_of(assets))
     return remotes
+
+
+def mirror_of(assets: dict[str, Any]) -> Path | None:
+    """The folder `assets.mirror` names (files staged by hand), else None: the network."""
+    return Path(assets["mirror"]) if assets["mirror"] else None
 
 
 def same_sample(specs: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -195,7 +200,7 @@ def build_paper_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, de
     """Fetch the paper's data (from `assets.mirror` when set) and write wiki-18 to `corpus_out`, qa/<set>.jsonl and
     manifest.json (every remote file with its commit, size and sha256) to `out_dir`; return the manifest."""
     folder = Path(assets["download_dir"])
-    mirror = Path(assets["mirror"]) if assets["mirror"] else None
+    mirror = mirror_of(assets)
     files = fetch_all(paper_remotes(assets, dense_index, bm25_index), folder, mirror)
     documents = corpus_from_wiki18(folder / WIKI18.local, corpus_out)
     seed = assets["seed"]

@@ -36,8 +36,8 @@ def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> 
             frame = pd.DataFrame(rows)[["generator", "method", "data_source", *METRICS]]
             frame["source"] = frame.pop("data_source")
             frame["suite"] = frame["source"].isin(JUDGE_ONLY_SOURCES).map({True: "medical", False: "general"})
-            frame["dataset"] = Path(path).stem
-            frame["corpus"] = (corpora or {}).get(Path(path).stem, "wiki")
+            frame["dataset"] = dataset = Path(path).stem
+            frame["corpus"] = (corpora or {}).get(dataset, "wiki")
             frames.append(frame)
     data = pd.concat(frames)
     keys = ["generator", "suite", "corpus", "method", "dataset", "source"]

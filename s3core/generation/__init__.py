@@ -40,17 +40,11 @@ def load_generator(name: str, settings: dict[str, Any]) -> Generator:
         return VLLMGenerator(name, settings)
     if settings["backend"] in ("anthropic", "bedrock"):
         from s3core.generation.claude import ClaudeGenerator
-        from s3core.provenance import record_service
 
-        record_service(f"generator:{name}", settings["base_url"] or settings["backend"], external=True,
-                       model=settings["model"])
         return ClaudeGenerator(name, settings)
     from s3core.generation.openai_http import OpenAIGenerator
-    from s3core.provenance import record_service
 
-    generator = OpenAIGenerator(name, settings)
-    record_service(f"generator:{name}", settings["base_url"], external=True, model=settings["model"])
-    return generator
+    return OpenAIGenerator(name, settings)
 
 
 def judge_name(generator: str, judge: dict[str, Any]) -> str | None:

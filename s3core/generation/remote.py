@@ -6,15 +6,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from s3core.generation import Messages
+from s3core.provenance import record_service
 
 
 class RemoteGenerator:
-    """The batch interface of `Generator` over `_one`, a single request (subclasses: OpenAI, Claude)."""
+    """The batch interface of `Generator` over `_one`, a single request (subclasses: OpenAI, Claude); the endpoint
+    is recorded in the job's provenance."""
 
     def __init__(self, name: str, settings: dict[str, Any]):
         self.name = name
         self.prompt_format = settings["prompt_format"]
         self.settings = settings
+        record_service(f"generator:{name}", settings["base_url"] or settings["backend"], external=True,
+                       model=settings["model"])
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
         raise NotImplementedError

@@ -47,10 +47,14 @@ class Method:
         """Models this method loads besides the s3 searcher: the reasoner's (a generator), its own policy."""
         paths = []
         if self.uses_reasoner:
-            generators = config["generators"]
-            paths.append(generators[config["baselines"]["reasoner"] or next(iter(generators))]["model"])
+            paths.append(config["generators"][reasoner_name(config["baselines"], config["generators"])]["model"])
         own_model = self._section(config).get("model")
         return paths + [own_model] if own_model else paths
+
+
+def reasoner_name(baselines: dict[str, Any], generators: dict[str, Any]) -> str:
+    """The generator that reasons for IRCoT and Search-o1: `baselines.reasoner`, else the first generator."""
+    return baselines["reasoner"] or next(iter(generators))
 
 
 def search_text(question: Question) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from s3core import config
 from s3core.errors import ConfigError
 from s3core.generation import Generator, load_generator
+from s3core.methods import reasoner_name
 
 
 def reasoner(settings: dict[str, Any]) -> Generator:
@@ -14,7 +15,7 @@ def reasoner(settings: dict[str, Any]) -> Generator:
     generators = settings["generators"]
     if not generators:
         raise ConfigError("IRCoT and Search-o1 reason with a generator: pass --generators (the config section)")
-    name = settings["baselines"]["reasoner"] or next(iter(generators))
+    name = reasoner_name(settings["baselines"], generators)
     if name not in generators:
         raise ConfigError(f"config key 'baselines.reasoner' is {name!r}; allowed: a name in 'generators' "
                           f"({sorted(generators)})")

@@ -21,7 +21,7 @@ import Stemmer  # noqa: E402
 from s3core.corpus import read_corpus
 from s3core.errors import DataError
 from s3core.retrieval.base import Hit
-from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
+from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
 
 SETTINGS_FILE = "s3_bm25.json"
 
@@ -45,8 +45,7 @@ def build_bm25_index(corpus: Path, out_dir: Path, settings: dict[str, Any], thre
         model = bm25s.BM25(k1=settings["k1"], b=settings["b"], method="lucene")
         model.index(_tokenize(texts, settings), show_progress=False)
         model.save(out_dir, show_progress=False)
-    np.save(out_dir / OFFSETS_FILE, offsets)
-    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
     return len(offsets)
 
 
@@ -63,8 +62,7 @@ def import_bm25_index(folder: Path, corpus: Path, out_dir: Path, settings: dict[
     if documents != len(offsets):
         raise DataError(f"{folder}: the Lucene index holds {documents:,} documents but {corpus} has "
                         f"{len(offsets):,}; download the index and the corpus at matching revisions")
-    np.save(out_dir / OFFSETS_FILE, offsets)
-    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
     return documents
 
 

@@ -24,7 +24,7 @@ from s3core.corpus import Document, read_corpus
 from s3core.errors import DataError
 from s3core.jsonl import atomic_open
 from s3core.retrieval.base import Hit
-from s3core.retrieval.docstore import OFFSETS_FILE, DocStore, line_offsets
+from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
 from s3core.retrieval.flat_search import open_flat_search
 
 INDEX_FILE = "index.faiss"
@@ -136,8 +136,7 @@ def _encoded(docs: Iterator[Document], encoder: Encoder, prefix: str, total: int
 def _write_index(index: Any, offsets: np.ndarray, out_dir: Path, settings: dict[str, Any]) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     faiss.write_index(index, str(out_dir / INDEX_FILE))
-    np.save(out_dir / OFFSETS_FILE, offsets)
-    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
     return index.ntotal
 
 
@@ -177,7 +176,8 @@ def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, settings
     index = None
     for path in shards:
         vectors = np.load(path, mmap_mode="r")
-        index = index or faiss.IndexFlatIP(vectors.shape[1])
+        if index is None:
+            index = faiss.IndexFlatIP(vectors.shape[1])
         for start in range(0, len(vectors), CHUNK):
             index.add(np.ascontiguousarray(vectors[start : start + CHUNK]))
     offsets = line_offsets(corpus)
@@ -200,8 +200,7 @@ def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings:
     if rows != len(offsets):
         raise DataError(f"{parts[0].parent}: the index has {rows:,} rows but {corpus} has {len(offsets):,} documents; "
                         "an imported index must encode the corpus line by line (download both at one revision)")
-    np.save(out_dir / OFFSETS_FILE, offsets)
-    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings))
+    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
     return rows
 
 

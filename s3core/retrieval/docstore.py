@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mmap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,12 @@ def line_offsets(corpus: Path) -> np.ndarray:
                 offsets.append(position)
             position += len(line)
     return np.asarray(offsets, dtype=np.int64)
+
+
+def save_index_meta(out_dir: Path, offsets: np.ndarray, settings_file: str, settings: dict[str, Any]) -> None:
+    """What every index folder holds beside its index: the corpus offsets and the settings it was made with."""
+    np.save(out_dir / OFFSETS_FILE, offsets)
+    (out_dir / settings_file).write_text(json.dumps(settings))
 
 
 class DocStore:

@@ -21,7 +21,6 @@ from uuid import uuid4
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput
 
 from s3core.corpus import Document
-from s3core.errors import S3Error
 from s3core.generation import load_answerers
 from s3core.jsonl import append_jsonl
 from s3core.retrieval.client import RetrieverClient
@@ -30,7 +29,7 @@ from s3core.search.policy import STOP_STRINGS
 from s3core.search.prompt import load_prompt
 from s3core.search.rollout import drive_episodes
 from s3core.train.environment import initial_docs, score_episodes
-from s3core.verl_engine.data import item_of
+from s3core.verl_engine.data import check_first_prompt, item_of
 
 
 class Services:
@@ -99,9 +98,7 @@ class S3AgentLoop(AgentLoopBase):
         settings = self.services.search
         episode = Episode(item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings,
                           self.services.prompt)
-        if episode.prompt_length > self.rollout_config.prompt_length:
-            raise S3Error(f"question {item['id']!r}: the searcher's first prompt has {episode.prompt_length} tokens, "
-                          f"more than train.verl.max_prompt_length ({self.rollout_config.prompt_length}); raise it")
+        check_first_prompt(item, episode.prompt_length, self.rollout_config.prompt_length)
         began = time.perf_counter()
         generate = functools.partial(self._generate, sampling_params)
         await drive_episodes([episode], generate, self._search, settings, sampling_params["temperature"])

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from s3core.errors import S3Error
+
 AGENT_NAME = "s3_searcher"
 
 
@@ -34,3 +36,10 @@ def write_training_parquet(pool: list[dict[str, Any]], path: Path) -> Path:
 def item_of(extra_info: dict[str, Any]) -> dict[str, Any]:
     """The cache row a dataset row carries (inverse of `verl_row`)."""
     return json.loads(extra_info["s3_item"])
+
+
+def check_first_prompt(item: dict[str, Any], length: int, limit: int) -> None:
+    """verl's prompt length holds the searcher's first prompt (verl would drop a longer one and train on)."""
+    if length > limit:
+        raise S3Error(f"question {item['id']!r}: the searcher's first prompt has {length} tokens, more than "
+                      f"train.verl.max_prompt_length ({limit}); raise it")

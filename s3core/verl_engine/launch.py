@@ -20,7 +20,7 @@ import yaml
 from s3core.errors import S3Error
 from s3core.generation import judge_name
 from s3core.jsonl import read_jsonl, write_jsonl
-from s3core.verl_engine.data import AGENT_NAME, write_training_parquet
+from s3core.verl_engine.data import AGENT_NAME, check_first_prompt, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
 
 AGENT_LOOP_CLASS = "s3core.verl_engine.agent_loop.S3AgentLoop"
@@ -97,10 +97,8 @@ def check_prompt_lengths(pool: list[dict[str, Any]], model: str, search: dict[st
 
     tokenizer, prompt = load_tokenizer(model), load_prompt(prompt_file)
     for item in pool:
-        length = Episode(item, initial_docs(item, search["initial_topk"]), tokenizer, search, prompt).prompt_length
-        if length > limit:
-            raise S3Error(f"question {item['id']!r}: the searcher's first prompt has {length} tokens, more than "
-                          f"train.verl.max_prompt_length ({limit}); raise it")
+        episode = Episode(item, initial_docs(item, search["initial_topk"]), tokenizer, search, prompt)
+        check_first_prompt(item, episode.prompt_length, limit)
 
 
 def reachable_host(nodes: int) -> str:

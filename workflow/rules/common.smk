@@ -46,6 +46,10 @@ def index_path(corpus, kind):
     return f"{RESULTS}/index/{corpus}/{kind}"
 
 
+def shard_path(corpus, shard):
+    return f"{RESULTS}/index/{corpus}/dense.shards/{shard}.npy"
+
+
 def prebuilt_index(corpus, kind):
     """The `s3core index` arguments of a wiki-18 index imported from upstream's, else []."""
     return PREBUILT_INDEX.get(kind, []) if corpus == "wiki" else []
@@ -57,7 +61,7 @@ def dense_shards(corpus):
     shards = config["retriever"]["dense"]["shards"]
     if shards == 1 or prebuilt_index(corpus, "dense"):
         return []
-    return [f"{RESULTS}/index/{corpus}/dense.shards/{shard}.npy" for shard in range(shards)]
+    return [shard_path(corpus, shard) for shard in range(shards)]
 
 
 def index_inputs(wildcards):

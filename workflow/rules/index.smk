@@ -9,7 +9,7 @@ rule encode_shard:
         corpus=corpus_path("{corpus}"),
         models=encoder_models(),
     output:
-        f"{RESULTS}/index/{{corpus}}/dense.shards/{{shard}}.npy",
+        shard_path("{corpus}", "{shard}"),
     params:
         retriever=section_json("retriever"),
         shards=config["retriever"]["dense"]["shards"],

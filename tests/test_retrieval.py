@@ -127,6 +127,31 @@ def test_torch_flat_search_returns_faiss_top_k_across_shards_and_chunks():
     assert isinstance(open_flat_search(index, "torch"), TorchFlatSearch)
 
 
+def test_a_streamed_flat_index_file_is_what_faiss_writes_and_opens_memory_mapped(tmp_path):
+    import faiss
+
+    from s3core.errors import DataError
+    from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
+
+    rows = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    reference = faiss.IndexFlatIP(8)
+    reference.add(rows)
+    blocks = [rows[:7], rows[7:7].reshape(0, 8), rows[7:].astype(np.float64)]        # any block sizes and dtype
+    assert write_flat_index(tmp_path / "flat.faiss", 8, 50, blocks) == 50
+    assert (tmp_path / "flat.faiss").read_bytes() == faiss.serialize_index(reference).tobytes()
+    mapped = open_flat_index(tmp_path / "flat.faiss")
+    queries = rows[:3] + 0.1
+    for got, want in zip(mapped.search(queries, 4), reference.search(queries, 4)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(DataError, match="49 rows written but 50 announced"):
+        write_flat_index(tmp_path / "short.faiss", 8, 50, [rows[:49]])
+    with pytest.raises(DataError, match="more than the 10 rows announced"):
+        write_flat_index(tmp_path / "long.faiss", 8, 10, [rows[:5], rows[5:11]])
+    with pytest.raises(DataError, match=r"shape \(3, 4\) does not hold rows of width 8"):
+        write_flat_index(tmp_path / "wide.faiss", 8, 3, [rows[:3, :4]])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["flat.faiss"]       # nothing half-written kept
+
+
 def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_index, retriever_settings):
     import faiss
 
@@ -142,7 +167,7 @@ def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_i
     sharded = faiss.read_index(str(tmp_path / "index" / INDEX_FILE))
     single = faiss.read_index(str(dense_index / INDEX_FILE))
     np.testing.assert_allclose(sharded.reconstruct_n(0, 60), single.reconstruct_n(0, 60), atol=1e-5)
-    with pytest.raises(DataError, match="60 documents but the shards .* hold 40 vectors"):
+    with pytest.raises(DataError, match="60 documents but its 2 shard files hold 40 vectors"):
         gather_dense_index(files[:2], small_corpus, tmp_path / "short", dense)
 
 

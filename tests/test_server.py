@@ -46,6 +46,16 @@ def test_health_and_contract(server):
     assert set(plain["result"][0][0]) == {"id", "contents"} and len(plain["result"][0]) == 3  # default topk
 
 
+def test_stats_count_searches_queries_and_seconds_per_stage(server):
+    before = httpx.get(f"{server.url}/stats").json()
+    httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter", "paris", "rome"], "topk": 2})
+    after = httpx.get(f"{server.url}/stats").json()
+    assert after["retriever"] == "dense"
+    assert (after["searches"] - before.get("searches", 0), after["queries"] - before.get("queries", 0)) == (1, 3)
+    for stage in ("encode_s", "search_s", "documents_s"):
+        assert after[stage] > before.get(stage, 0.0)
+
+
 @pytest.mark.parametrize("payload,status,needle", [
     ({"queries": ["x"], "topk": 11}, 400, "max_topk"),
     ({"queries": ["x"], "topk": 0}, 400, "max_topk"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,25 @@ class Retriever(Protocol):
     def __len__(self) -> int: ...
 
     def search(self, queries: list[str], topk: int) -> list[list[Hit]]: ...
+
+
+class StageStats:
+    """Searches, queries and seconds per stage of a retriever since it started (thread-safe), for GET /stats."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[str, float] = {"searches": 0, "queries": 0}
+
+    def add(self, queries: int, **seconds: float) -> None:
+        with self._lock:
+            self._totals["searches"] += 1
+            self._totals["queries"] += queries
+            for stage, value in seconds.items():
+                self._totals[f"{stage}_s"] = self._totals.get(f"{stage}_s", 0.0) + value
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._totals)
 
 
 KINDS = ("bm25", "dense")

@@ -8,13 +8,13 @@ import multiprocessing
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -23,8 +23,9 @@ from s3core.assets import resolve_path
 from s3core.corpus import Document, read_corpus
 from s3core.errors import DataError
 from s3core.jsonl import atomic_open
-from s3core.retrieval.base import Hit
+from s3core.retrieval.base import Hit, StageStats
 from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
+from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
 from s3core.retrieval.flat_search import open_flat_search
 
 INDEX_FILE = "index.faiss"
@@ -133,20 +134,13 @@ def _encoded(docs: Iterator[Document], encoder: Encoder, prefix: str, total: int
             bar.update(len(chunk))
 
 
-def _write_index(index: Any, offsets: np.ndarray, out_dir: Path, settings: dict[str, Any]) -> int:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    faiss.write_index(index, str(out_dir / INDEX_FILE))
-    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
-    return index.ntotal
-
-
 def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
-    """Encode the whole corpus into a FAISS IndexFlatIP in one job; returns the document count."""
+    """Encode the whole corpus into a FAISS IndexFlatIP in one job, streamed to disk; returns the document count."""
     encoder, offsets = Encoder(settings, bulk=True), line_offsets(corpus)
-    index = faiss.IndexFlatIP(encoder.dim)
-    for vectors in _encoded(read_corpus(corpus), encoder, settings["passage_prefix"], len(offsets)):
-        index.add(vectors)
-    return _write_index(index, offsets, out_dir, settings)
+    blocks = _encoded(read_corpus(corpus), encoder, settings["passage_prefix"], len(offsets))
+    write_flat_index(out_dir / INDEX_FILE, encoder.dim, len(offsets), blocks)
+    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
+    return len(offsets)
 
 
 def shard_rows(count: int, shard: int, shards: int) -> range:
@@ -172,19 +166,17 @@ def encode_shard(corpus: Path, shard: int, shards: int, out: Path, settings: dic
 
 
 def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
-    """Join the shards' vectors, in shard order, into one IndexFlatIP (row i = corpus line i)."""
-    index = None
-    for path in shards:
-        vectors = np.load(path, mmap_mode="r")
-        if index is None:
-            index = faiss.IndexFlatIP(vectors.shape[1])
-        for start in range(0, len(vectors), CHUNK):
-            index.add(np.ascontiguousarray(vectors[start : start + CHUNK]))
-    offsets = line_offsets(corpus)
-    if index is None or index.ntotal != len(offsets):
-        raise DataError(f"{corpus}: {len(offsets):,} documents but the shards {shards[0].parent} hold "
-                        f"{0 if index is None else index.ntotal:,} vectors; encode every shard of this corpus again")
-    return _write_index(index, offsets, out_dir, settings)
+    """Join the shards' vectors, in shard order, into one IndexFlatIP (row i = corpus line i), streamed from the
+    memory-mapped shards to disk (memory stays flat whatever the corpus size)."""
+    parts = [np.load(path, mmap_mode="r") for path in shards]
+    offsets, rows = line_offsets(corpus), sum(len(part) for part in parts)
+    if not parts or rows != len(offsets):
+        raise DataError(f"{corpus}: {len(offsets):,} documents but its {len(parts)} shard files hold "
+                        f"{rows:,} vectors; encode every shard of this corpus again")
+    blocks = (part[start : start + CHUNK] for part in parts for start in range(0, len(part), CHUNK))
+    write_flat_index(out_dir / INDEX_FILE, parts[0].shape[1], rows, blocks)
+    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
+    return rows
 
 
 def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
@@ -195,7 +187,7 @@ def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings:
         for part in parts:  # in order: the parts are one file cut in pieces
             with part.open("rb") as source:
                 shutil.copyfileobj(source, target, 1 << 24)
-    rows = faiss.read_index(str(out_dir / INDEX_FILE), faiss.IO_FLAG_MMAP).ntotal
+    rows = open_flat_index(out_dir / INDEX_FILE).ntotal
     offsets = line_offsets(corpus)
     if rows != len(offsets):
         raise DataError(f"{parts[0].parent}: the index has {rows:,} rows but {corpus} has {len(offsets):,} documents; "
@@ -215,17 +207,24 @@ class DenseRetriever:
         built = json.loads((index_dir / SETTINGS_FILE).read_text())
         self.settings = {**built, "device": settings["device"], "batch_size": settings["batch_size"]}
         self.encoder = Encoder(self.settings)
-        self.index = faiss.read_index(str(index_dir / INDEX_FILE), faiss.IO_FLAG_MMAP)
+        self.index = open_flat_index(index_dir / INDEX_FILE)
         self.searcher = open_flat_search(self.index, settings["search"])
         self.docs = DocStore.open(corpus, index_dir)
+        self.stats = StageStats()
 
     def __len__(self) -> int:
         return len(self.docs)
 
     def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
+        started = time.perf_counter()
         vectors = self.encoder.encode(queries, self.settings["query_prefix"])
+        encoded = time.perf_counter()
         scores, ids = self.searcher.search(vectors, min(topk, len(self.docs)))
-        return [
+        searched = time.perf_counter()
+        hits = [
             [(self.docs.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
             for row_ids, row_scores in zip(ids, scores)
         ]
+        self.stats.add(len(queries), encode=encoded - started, search=searched - encoded,
+                       documents=time.perf_counter() - searched)
+        return hits

@@ -1,4 +1,4 @@
-"""The retriever HTTP server: POST /retrieve (Search-R1/s3 contract) and GET /health."""
+"""The retriever HTTP server: POST /retrieve (Search-R1/s3 contract), GET /health and GET /stats."""
 
 from __future__ import annotations
 
@@ -63,6 +63,12 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
     async def health() -> dict[str, Any]:
         return {"status": "ok", "retriever": retriever.kind, "documents": len(retriever), "batching": bool(batcher),
                 "s3core": __version__}
+
+    @app.get("/stats")
+    async def stats() -> dict[str, Any]:
+        """Searches run, queries searched and seconds per stage since start (a batch of requests is one search)."""
+        stages = getattr(retriever, "stats", None)
+        return {"retriever": retriever.kind, **(stages.snapshot() if stages else {})}
 
     @app.post("/retrieve")
     async def retrieve(request: RetrieveRequest) -> dict[str, Any]:

@@ -208,3 +208,4 @@ def test_batcher_stops_taking_requests_at_max_batch():
 
     asyncio.run(scenario())
     assert sizes == [1, 3, 2]
+

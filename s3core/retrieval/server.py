@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from s3core import __version__
@@ -71,13 +72,14 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
         return {"retriever": retriever.kind, **(stages.snapshot() if stages else {})}
 
     @app.post("/retrieve")
-    async def retrieve(request: RetrieveRequest) -> dict[str, Any]:
+    async def retrieve(request: RetrieveRequest) -> JSONResponse:
         _check(request, server)
         topk = request.topk or default_topk
         if batcher:
             hits = await batcher.submit(request.queries, topk)
         else:
             hits = await asyncio.to_thread(retriever.search, request.queries, topk)
-        return {"result": [_render(row, request.return_scores) for row in hits]}
+        # A plain JSONResponse: FastAPI's generic encoder would walk every document on the event loop
+        return JSONResponse({"result": [_render(row, request.return_scores) for row in hits]})
 
     return app

@@ -10,7 +10,7 @@ TRAIN_STAMP := $(TRAIN_VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup setup-training demo test lint bench clean
+.PHONY: setup setup-training setup-browser demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -30,11 +30,16 @@ $(TRAIN_STAMP): pyproject.toml requirements-training.lock requirements-assets.tx
 	$(TRAIN_BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# Debian's Chromium and its WebDriver, for the test that opens the report page in a real browser (needs apt and root)
+setup-browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
+
 demo: setup
 	$(BIN)/snakemake --profile workflow/profiles/local all
-	@echo "Results table: results/demo/tables/main.md (and main.csv)"
+	@echo "Report page: results/demo/report/index.html (tables: results/demo/tables/)"
 
-test: setup setup-training
+test: setup setup-training setup-browser
 	$(BIN)/python -m pytest -q -ra
 	$(TRAIN_BIN)/python -m pytest -q -ra tests/verl_engine
 

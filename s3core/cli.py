@@ -276,14 +276,26 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
 
 def cmd_table(args: argparse.Namespace) -> None:
     from s3core.methods import reasoner_name
-    from s3core.paper_comparison import compare, write_comparison
+    from s3core.paper_comparison import compare, s3_variant_rows, write_comparison
     from s3core.report import write_tables
+    from s3core.training_cost import write_training_cost
 
     frame = write_tables(args.answers, args.md, args.csv, args.corpora)
     reasoner = reasoner_name(args.baselines, args.generators)
     tolerance = args.report["tolerance"]
-    write_comparison(compare(frame, args.generators, reasoner, tolerance), args.paper_md, args.paper_csv, tolerance)
+    s3_rows = s3_variant_rows(args.search, args.train["steps"])
+    comparison = compare(frame, args.generators, reasoner, tolerance, s3_rows)
+    write_comparison(comparison, args.paper_md, args.paper_csv, tolerance)
+    write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
     print(args.md.read_text())
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from s3core.html_report import write_report
+
+    page = write_report(args.out_dir, args.results_md, args.results_csv, args.paper_md, args.cost_md, args.curve,
+                        args.title, args.note)
+    log.info("report -> %s", page)
 
 
 def _index_parser(verbs: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -433,7 +445,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generators", type=_section("generators"), required=True)
     p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
     p.add_argument("--report", type=_section("report"), default=config.section("report", {}))
+    p.add_argument("--search", type=_section("search"), default=config.section("search", {}),
+                   help="the s3 run's search budget: the row of Tables 3 and 6 it fills")
+    p.add_argument("--train", type=_section("train"), default=config.section("train", {}),
+                   help="the s3 run's steps: the row of Figure 10 it fills")
+    p.add_argument("--cost-md", type=Path, required=True, help="the training cost beside the paper's Table 4")
+    p.add_argument("--cost-csv", type=Path, required=True)
+    p.add_argument("--training-metrics", type=Path, help="the s3 run's metrics.jsonl (none: no s3 trained)")
+    p.add_argument("--training-provenance", type=Path, help="the training job's provenance record")
     p.set_defaults(func=cmd_table)
+
+    p = verbs.add_parser("report", help="write the report page (index.html and its PNGs) from the run's tables")
+    p.add_argument("--results-md", type=Path, required=True, help="tables/main.md")
+    p.add_argument("--results-csv", type=Path, required=True, help="tables/main.csv")
+    p.add_argument("--paper-md", type=Path, required=True, help="tables/paper.md")
+    p.add_argument("--cost-md", type=Path, required=True, help="tables/training_cost.md")
+    p.add_argument("--curve", type=Path, help="the training curve (PNG), if the run trained")
+    p.add_argument("--title", required=True)
+    p.add_argument("--note", default="", help="a sentence shown on top (config report.note)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -1,6 +1,7 @@
-"""Our results beside the paper's (its Tables 1 and 2, `resources/paper_results.csv`): every cell the paper prints,
-with ours, the difference and a flag where it exceeds the tolerance; a paper row this run did not produce is
-"not run", never dropped."""
+"""Our results beside the paper's (its Tables 1, 2, 3, 5, 6 and Figure 10, `resources/paper_results.csv`): every
+cell the paper prints, with ours, the difference and a flag where it exceeds the tolerance; a paper row this run did
+not produce is "not run", never dropped. Tables 3, 5, 6 and Figure 10 vary the s3 searcher (its search budget, its
+training reward, its ablations, its training length): our s3 run fills the row of the variant it is."""
 
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ REASONED = {"ircot", "search_o1"}
 #: The paper's generator blocks and the model each names (matched without case in our generator's name or model id).
 BLOCK_MODELS = {"Qwen2.5-7B-Instruct": "qwen2.5-7b-instruct", "Qwen2.5-14B-Instruct": "qwen2.5-14b-instruct",
                 "Claude-3-Haiku": "claude-3-haiku"}
-TABLE_TITLES = {"1": "Table 1: general QA", "2": "Table 2: medical QA (MIRAGE)"}
+TABLE_TITLES = {"1": "Table 1: general QA", "2": "Table 2: medical QA (MIRAGE)",
+                "3": "Table 3: the search budget (#retrieved-#selected-#turns)", "5": "Table 5: the training reward",
+                "6": "Table 6: ablations", "F10": "Figure 10: longer training"}
+#: The tables whose rows are variants of the s3 searcher.
+VARIANT_TABLES = {"3", "5", "6", "F10"}
+#: Table 5's averages: general QA over Table 1's sets (wiki-18), medical QA over Table 2's (MedCorp).
+AVERAGED_SETS = {("5", "wiki"): ("1", "wiki"), ("5", "medcorp"): ("2", "medcorp")}
+SUITE_LABELS = {"wiki": "General QA", "medcorp": "Medical QA"}
 
 
 def paper_cells() -> pd.DataFrame:
@@ -43,26 +51,38 @@ def generator_blocks(generators: dict[str, dict[str, Any]]) -> dict[str, str]:
             if needle in name.lower() or needle in g["model"].lower()}
 
 
-def our_method(row: pd.Series, reasoner_size: str | None) -> str | None:
+def s3_variant_rows(search: dict[str, Any], steps: int) -> set[str]:
+    """The rows of Tables 3, 5, 6 and Figure 10 that our s3 run is: its budget (`search.topk`-`max_selected`-
+    `max_turns`), trained with the GenAcc reward, with selection and the initial search, for `steps` steps."""
+    budget = f"{search['topk']}-{search['max_selected']}-{search['max_turns']}"
+    return {budget, "reward GenAcc", f"{budget} Full Implementation", f"{budget} step {steps}"}
+
+
+def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: set[str]) -> str | None:
     """The method of ours a paper row stands for (None: not one we run)."""
+    if row["table"] in VARIANT_TABLES:
+        return "s3" if row["row"] in s3_rows else None
     method = METHOD_OF_ROW.get(row["row"])
     if method in REASONED and row["searcher"] != reasoner_size:
         return None
     return method
 
 
-def compare(ours: pd.DataFrame, generators: dict[str, dict[str, Any]], reasoner: str,
-            tolerance: float) -> pd.DataFrame:
+def compare(ours: pd.DataFrame, generators: dict[str, dict[str, Any]], reasoner: str, tolerance: float,
+            s3_rows: set[str] = frozenset()) -> pd.DataFrame:
     """Every paper cell with `ours_genacc`, `ours_em`, `delta` (GenAcc points) and `flag` (|delta| > tolerance);
-    `ours` is the long table of `s3core.report.collect` (its `source` column is the QA sets' data source)."""
+    `ours` is the long table of `s3core.report.collect` (its `source` column is the QA sets' data source);
+    `s3_rows`: the variant rows our s3 run fills (`s3_variant_rows`)."""
     paper = paper_cells()
     blocks = generator_blocks(generators)
     size = model_size(generators[reasoner]["model"])
-    paper["method"] = [our_method(row, size) for _, row in paper.iterrows()]
+    paper["method"] = [our_method(row, size, s3_rows) for _, row in paper.iterrows()]
     paper["generator"] = paper["block"].map(blocks)
     means = ours.groupby(["generator", "method", "corpus", "source"], as_index=False)[["genacc", "em"]].mean()
-    sets = paper[paper.dataset != "avg"].groupby("table").dataset.nunique()
-    values = [_ours(means, row, sets[row["table"]]) for _, row in paper.iterrows()]
+    sets = paper[paper.dataset != "avg"].groupby(["table", "corpus"]).dataset.unique()
+    values = [_ours(means, row, list(sets[AVERAGED_SETS.get((row["table"], row["corpus"]),
+                                                          (row["table"], row["corpus"]))]))
+              if row["dataset"] == "avg" else _ours(means, row, [row["dataset"]]) for _, row in paper.iterrows()]
     paper["ours_genacc"] = [v[0] for v in values]
     paper["ours_em"] = [v[1] for v in values]
     paper["delta"] = (paper["ours_genacc"] - paper["genacc"]).round(1)
@@ -70,19 +90,19 @@ def compare(ours: pd.DataFrame, generators: dict[str, dict[str, Any]], reasoner:
     return paper
 
 
-def _ours(means: pd.DataFrame, row: pd.Series, sets: int) -> tuple[float, float]:
-    """Our (GenAcc, EM) of a paper cell; the average only when all `sets` of the row's table ran; NaN when not run."""
+def _ours(means: pd.DataFrame, row: pd.Series, sets: list[str]) -> tuple[float, float]:
+    """Our (GenAcc, EM) of a paper cell, the mean over `sets` (one set, or every set of an average), only when all
+    of them ran; NaN when not run."""
     corpus = "wiki" if row["corpus"] == "none" else row["corpus"]
-    ran = means[(means.generator == row["generator"]) & (means.method == row["method"]) & (means.corpus == corpus)]
-    if row["dataset"] != "avg":
-        ran = ran[ran.source == row["dataset"]]
-    elif len(ran) < sets:
+    ran = means[(means.generator == row["generator"]) & (means.method == row["method"]) & (means.corpus == corpus)
+                & means.source.isin(sets)]
+    if len(ran) < len(sets):
         return float("nan"), float("nan")
-    return (ran["genacc"].mean(), ran["em"].mean()) if len(ran) else (float("nan"), float("nan"))
+    return ran["genacc"].mean(), ran["em"].mean()
 
 
 def _cell(row: pd.Series) -> str:
-    paper = f"{row['genacc']:.1f}"
+    paper = f"{row['genacc']:.1f}" + (" †" if isinstance(row["note"], str) and row["note"] else "")
     if pd.isna(row["ours_genacc"]):
         return f"not run / {paper}"
     flag = " ⚠" if row["flag"] else ""
@@ -92,14 +112,24 @@ def _cell(row: pd.Series) -> str:
 def write_comparison(comparison: pd.DataFrame, out_md: Path, out_csv: Path, tolerance: float) -> None:
     """paper.md: each paper table block with "ours / paper (Δ)" GenAcc cells; paper.csv: every cell."""
     parts = ["# Ours beside the paper\n",
-             f"Cells: GenAcc ours / the paper's (Δ), in %; ⚠ where |Δ| > {tolerance:g} points. The paper's numbers are "
-             "the mean of three runs (arXiv 2505.14146 v1).\n"]
-    for (table, block, corpus), group in comparison.groupby(["table", "block", "corpus"], sort=False):
-        grid = group.assign(cell=group.apply(_cell, axis=1)).pivot_table(
-            index="row", columns="dataset", values="cell", aggfunc="first", sort=False)
-        grid = grid[list(dict.fromkeys(group["dataset"]))]
-        where = "" if corpus in ("wiki", "none") and table == "1" else f", corpus {corpus}"
-        parts.append(f"\n## {TABLE_TITLES[table]}, {block}{where}\n\n{grid.to_markdown()}\n")
+             f"Cells: GenAcc ours / the paper's (Δ), in %; ⚠ where |Δ| > {tolerance:g} points; † where the paper "
+             "disagrees with itself (listed under the table). The paper's numbers are the mean of three runs "
+             "(arXiv 2505.14146 v1).\n"]
+    keys = comparison["table"] + "|" + comparison["block"] + "|" + comparison["corpus"].where(
+        comparison["table"] != "5", "")
+    for _, group in comparison.groupby(keys, sort=False):
+        table, block, corpus = group.iloc[0][["table", "block", "corpus"]]
+        cells = group.assign(cell=group.apply(_cell, axis=1))
+        if table == "5":   # the paper's layout: a row per suite, a column per training reward
+            cells = cells.assign(suite=cells["corpus"].map(SUITE_LABELS), reward=cells["row"].str.removeprefix("reward "))
+            grid = cells.pivot_table(index="suite", columns="reward", values="cell", aggfunc="first", sort=False)
+        else:
+            grid = cells.pivot_table(index="row", columns="dataset", values="cell", aggfunc="first", sort=False)
+            grid = grid[list(dict.fromkeys(group["dataset"]))]
+        where = "" if table == "5" or (corpus in ("wiki", "none") and table != "2") else f", corpus {corpus}"
+        notes = "".join(f"\n- † {r['row']}, {r['dataset']}: {r['note']}" for _, r in group.iterrows()
+                        if isinstance(r["note"], str) and r["note"])
+        parts.append(f"\n## {TABLE_TITLES[table]}, {block}{where}\n\n{grid.to_markdown()}\n{notes}\n")
     with atomic_open(out_md) as handle:
         handle.write("".join(parts))
     with atomic_open(out_csv) as handle:

@@ -1,19 +1,36 @@
-"""The training curve: reward and GenAcc (with the naive-RAG baseline) per PPO step, as a PNG."""
+"""The report's figures, as PNGs: the training curve (reward and GenAcc, with the naive-RAG baseline, per PPO step)
+and GenAcc per dataset of every method."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from s3core.jsonl import atomic_open
+from s3core.report import LABELS, PAPER_ORDER
 
 
-def plot_training_curve(rows: list[dict[str, Any]], out: Path) -> None:
-    """Two panels sharing the step axis: reward (and GBR), then GenAcc of s3 and of naive RAG."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure: Any, out: Path) -> None:
+    figure.tight_layout()
+    with atomic_open(out, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=100)
+    _pyplot().close(figure)
+
+
+def plot_training_curve(rows: list[dict[str, Any]], out: Path) -> None:
+    """Two panels sharing the step axis: reward (and GBR), then GenAcc of s3 and of naive RAG."""
+    plt = _pyplot()
 
     steps = [r["step"] for r in rows]
     figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(6, 5))
@@ -28,7 +45,23 @@ def plot_training_curve(rows: list[dict[str, Any]], out: Path) -> None:
     bottom.set_xlabel("PPO step")
     bottom.set_ylabel("GenAcc")
     bottom.legend()
-    figure.tight_layout()
-    with atomic_open(out, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=100)
-    plt.close(figure)
+    _save(figure, out)
+
+
+def plot_genacc_bars(results: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """One bar chart per generator, suite and corpus of `results` (the long table of `s3core.report.collect`): a
+    group of bars per dataset, a bar per method, in the paper's row order. Returns the PNGs written."""
+    written = []
+    for (generator, suite, corpus), group in results.groupby(["generator", "suite", "corpus"], sort=False):
+        grid = group.pivot_table(index="dataset", columns="method", values="genacc", sort=False)
+        grid = grid[[m for m in PAPER_ORDER if m in grid.columns] + sorted(set(grid.columns) - set(PAPER_ORDER))]
+        figure, axes = _pyplot().subplots(figsize=(max(6.0, 1.2 * len(grid) * max(1, len(grid.columns)) / 4), 4))
+        grid.rename(columns=LABELS).plot.bar(ax=axes, rot=0, width=0.85)
+        axes.set_ylabel("GenAcc (%)")
+        axes.set_xlabel("")
+        axes.set_title(f"{generator}, {suite} QA, corpus {corpus}")
+        axes.legend(fontsize="small", ncols=2)
+        out = out_dir / f"genacc_{generator}_{suite}_{corpus}.png"
+        _save(figure, out)
+        written.append(out)
+    return written

@@ -61,6 +61,14 @@ def installed_versions() -> dict[str, str | None]:
     return versions
 
 
+def visible_gpus() -> list[str]:
+    """The names of the GPUs a job that loaded torch could use ([] on a CPU, or when it never loaded torch)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
 def job_record(argv: list[str], started: str, exit_status: int) -> dict[str, Any]:
     """Everything a reader needs to tell where and with what this job ran."""
     return {
@@ -72,6 +80,8 @@ def job_record(argv: list[str], started: str, exit_status: int) -> dict[str, Any
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "gpus": visible_gpus(),
+        "cpus": len(os.sched_getaffinity(0)),
         "slurm": {key: os.environ[key] for key in SLURM_KEYS if key in os.environ},
         "packages": installed_versions(),
         "services": SERVICES,

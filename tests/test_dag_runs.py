@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import faiss
@@ -28,7 +29,7 @@ from s3core.jsonl import read_jsonl
 SLURM_METHODS = ["direct", "rag_bm25", "s3"]
 #: Rules that run on the submit host (`localrules`: the cheap ones and the downloads); every other rule must be a
 #: SLURM job.
-LOCAL_RULES = {"all", "table", "plot_training", "download", "download_medcorp", "fetch_models"}
+LOCAL_RULES = {"all", "table", "plot_training", "report", "download", "download_medcorp", "fetch_models"}
 SLURM_LOGS = ROOT / ".snakemake" / "slurm_logs"
 TIMEOUT_S = 2400
 
@@ -134,6 +135,7 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     ran = {p.relative_to(out / "benchmarks").with_suffix("").as_posix() for p in (out / "benchmarks").rglob("*.tsv")}
     retrieving = [m for m in ALL_METHODS if m not in ("direct", "cot")]
     expected = {"download", "download_medcorp", "fetch_models", "precompute", "train_s3", "plot_training", "table",
+                "report",
                 *(f"index/{c}/{k}" for c in ("wiki", "medcorp") for k in ("bm25", "dense")),
                 "index/medcorp/dense.shards/0", "index/medcorp/dense.shards/1",      # wiki-18's is imported
                 *(f"infer/{m}/{d}" for m in ALL_METHODS for d in ("nq", "medqa")),
@@ -169,11 +171,22 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
         assert f"## Generator: {PAPER_GENERATOR}{heading}\n" in markdown
     beside = pd.read_csv(out / "tables" / "paper.csv", dtype={"table": str})       # every paper cell, ours or not run
     ran = beside.query("block == 'Qwen2.5-14B-Instruct' and row == 's3' and dataset == 'nq'")
-    assert len(beside) == 345 and ran.ours_genacc.item() == table.query("method == 's3' and dataset == 'nq'").genacc.item()
+    assert len(beside) == 472 and ran.ours_genacc.item() == table.query("method == 's3' and dataset == 'nq'").genacc.item()
     medcorp_contexts = read_jsonl(out / "contexts" / "rag_dense" / "medqa_medcorp.jsonl")
     assert all(doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))
                for row in medcorp_contexts for doc in row["docs"])            # searched in MedCorp
     assert (out / "train" / "s3" / "curve.png").stat().st_size > 0
+    page = (out / "report" / "index.html").read_text()
+    figures = sorted(path.name for path in (out / "report").glob("*.png"))
+    assert figures == [f"genacc_{PAPER_GENERATOR}_{suite}_{corpus}.png" for suite, corpus in
+                       (("general", "wiki"), ("medical", "medcorp"), ("medical", "wiki"))] + ["training_curve.png"]
+    assert all(f'src="{name}"' in page for name in figures) and "<h3>Table 2: medical QA (MIRAGE)" in page
+    zipped = out.parent / f"{PAPER}-report.zip"
+    report = snakemake(*dag_runs["paper"].args, "--report", str(zipped), env=dag_runs["paper"].env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    with zipfile.ZipFile(zipped) as archive:
+        assert {Path(name).name for name in archive.namelist()} >= {*figures, "main.csv", "paper.csv", "report.html"}
+    zipped.unlink()
     provenance = json.loads((out / "logs" / "infer" / "rag_bm25" / "medqa_medcorp.provenance.json").read_text())
     [server] = provenance["services"]
     assert provenance["exit_status"] == 0 and server["role"] == "retriever:bm25" and "exit_code" in server

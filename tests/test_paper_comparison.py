@@ -1,15 +1,18 @@
-"""Ours beside the paper's Tables 1 and 2: every paper cell present (ours or "not run"), the right row of ours in
-each, differences flagged beyond the tolerance."""
+"""Ours beside the paper's Tables 1-3, 5, 6 and Figure 10: every paper cell present (ours or "not run"), the right
+row of ours in each (for the s3 variants: the budget, reward and length it ran), differences flagged beyond the
+tolerance, the paper's own inconsistencies noted."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from s3core import config
-from s3core.paper_comparison import compare, paper_cells, write_comparison
+from s3core.paper_comparison import compare, paper_cells, s3_variant_rows, write_comparison
 
 GENERATORS = config.load("config/paper.yaml")["generators"]
 SETS = ["nq", "triviaqa", "popqa", "hotpotqa", "2wikimultihopqa", "musique"]
+MEDICAL = ["medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu"]
+BUDGET_833 = {"topk": 8, "max_selected": 3, "max_turns": 3}
 
 
 def ours(rows):
@@ -17,12 +20,23 @@ def ours(rows):
                         columns=["generator", "method", "corpus", "source", "genacc", "em"])
 
 
-def test_every_cell_of_the_papers_tables_1_and_2_is_there():
+def test_every_cell_of_the_papers_tables_is_there_with_its_notes():
     paper = paper_cells()
-    assert len(paper) == 345 and set(paper.table) == {"1", "2"}              # 33 rows x 7 + 19 rows x 6
+    counts = paper.groupby("table").size().to_dict()
+    # rows x columns: T1 33 x 7, T2 19 x 6, T3 5 x 7, T5 2 suites x 4 rewards, T6 12 x 6 (no average), F10 2 x 6
+    assert counts == {"1": 231, "2": 114, "3": 35, "5": 8, "6": 72, "F10": 12}
+    assert list(dict.fromkeys(paper.table)) == ["1", "2", "3", "5", "6", "F10"]              # the paper's order
+    assert list(dict.fromkeys(paper.query("table == '3'").row)) == ["8-3-3", "5-3-3", "5-3-4", "3-3-4", "3-3-3"]
+    cell = paper.set_index(["table", "row", "dataset"])
+    assert cell.loc[("6", "8-3-3 Full Implementation", "2wikimultihopqa")].genacc == 55.1
+    assert cell.loc[("3", "8-3-3", "2wikimultihopqa")].genacc == 52.4
+    assert "55.1 in Table 6" in cell.loc[("3", "8-3-3", "2wikimultihopqa")].note
+    assert cell.loc[("F10", "5-3-4 step 300", "2wikimultihopqa")].genacc == 53.5
+    assert paper.query("table == '5' and corpus == 'medcorp' and row == 'reward EM'").genacc.item() == 70.3
+    assert paper.note.notna().sum() == 9                                # the inconsistencies of the paper, as data
     assert paper.query("table == '1' and block == 'Claude-3-Haiku' and row == 's3' and dataset == 'avg'").genacc.item() == 58.9
     assert paper.query("table == '2' and corpus == 'medcorp' and row == 's3' and dataset == 'avg'").genacc.item() == 76.6
-    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0)
+    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, 20))
     assert len(table) == len(paper) and table.ours_genacc.isna().all()       # nothing run: every cell "not run"
 
 
@@ -48,4 +62,35 @@ def test_our_cells_meet_the_right_paper_rows_and_are_flagged_beyond_the_toleranc
     text = md.read_text()
     assert "## Table 1: general QA, Claude-3-Haiku\n" in text and "## Table 2: medical QA (MIRAGE), Claude-3-Haiku, corpus medcorp" in text
     assert "70.5 / 70.5 (+0.0)" in text and "not run / 67.2" in text and "⚠" in text
-    assert len(pd.read_csv(csv)) == 345
+    assert len(pd.read_csv(csv)) == 472
+
+
+def test_our_s3_run_fills_the_variant_rows_it_is():
+    claude = "claude-3-haiku"
+    rows = [(claude, "s3", "wiki", s, 60.0) for s in SETS] + [(claude, "s3", "medcorp", s, 70.0) for s in MEDICAL]
+    rows += [(claude, "s3", "wiki", s, 10.0) for s in MEDICAL]       # medical sets on wiki-18: not in T5's general
+    budget_534 = {"topk": 5, "max_selected": 3, "max_turns": 4}
+    assert s3_variant_rows(budget_534, 20) == {"5-3-4", "reward GenAcc", "5-3-4 Full Implementation", "5-3-4 step 20"}
+    table = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(budget_534, 20))
+    filled = table[table.ours_genacc.notna() & table.table.isin(["3", "5", "6", "F10"])]
+    assert set(filled.row) == {"5-3-4", "reward GenAcc", "5-3-4 step 20"}        # Table 6 has no 5-3-4 rows
+    t5 = filled.query("table == '5'").set_index("corpus").ours_genacc
+    assert (t5["wiki"], t5["medcorp"]) == (60.0, 70.0)
+    assert filled.query("table == '3' and dataset == 'avg'").ours_genacc.item() == 60.0
+    eight = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, 20))
+    assert set(eight[eight.ours_genacc.notna() & (eight.table == "6")].row) == {"8-3-3 Full Implementation"}
+    assert eight[eight.ours_genacc.notna() & (eight.table == "F10")].empty      # Figure 10 is 5-3-4
+
+
+def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):
+    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, 20))
+    write_comparison(table, tmp_path / "paper.md", tmp_path / "paper.csv", 2.0)
+    text = (tmp_path / "paper.md").read_text()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert [h.split(":")[0] for h in headings] == ["## Table 1"] * 4 + ["## Table 2"] * 3 + [
+        "## Table 3", "## Table 5", "## Table 6", "## Figure 10"]
+    t5 = text.split("## Table 5")[1].split("## Table 6")[0]
+    assert "| suite      | GenAcc         | LLMJudge       | Span           | EM             |" in t5
+    assert "| General QA | not run / 58.9 |" in t5 and "| Medical QA | not run / 76.6 |" in t5
+    assert "not run / 52.4 †" in text.split("## Table 3")[1]
+    assert "- † 8-3-3, 2wikimultihopqa: 52.4 here and in Table 1, 55.1 in Table 6" in text

@@ -28,6 +28,10 @@ MODELS_MANIFEST = f"{RESULTS}/data/models.json"
 # `s3core index` arguments naming the files the download rule fetched into assets.download_dir.
 PREBUILT_INDEX = prebuilt_index_args(config["assets"], config["retriever"])
 DATA_MANIFEST = f"{RESULTS}/data/manifest.json"
+#: The report page (index.html, opens without a server) and its figures
+REPORT_DIR = f"{RESULTS}/report"
+#: The training job's provenance record (its wall time and GPUs, for the training-cost table)
+TRAINING_PROVENANCE = f"{RESULTS}/logs/train_s3.provenance.json"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
@@ -175,6 +179,11 @@ def training_launcher():
     (on one node verl starts its own Ray, seeing only the GPUs the training job leaves it)."""
     nodes = job_resources("train_s3").get("nodes", 1)
     return "s3core ray-run --" if config["train"]["engine"] == "verl" and nodes > 1 else ""
+
+
+def training_metrics():
+    """The s3 run's step log when the trained searcher is evaluated (the training-cost table reads it)."""
+    return [f"{TRAIN_RUN}/metrics.jsonl"] if "s3" in METHODS else []
 
 
 def training_outputs():

@@ -1,20 +1,31 @@
 # The paper-style tables: a row per method, a column per dataset, one table per generator, suite and corpus;
-# and every cell of the paper's Tables 1 and 2 beside ours (tables/paper.md).
+# every cell of the paper's Tables 1-3, 5, 6 and Figure 10 beside ours (tables/paper.md); the training cost beside
+# its Table 4 (tables/training_cost.md); and the report page that shows them with
+# the figures (report/index.html, opens without a server).
 
 
 rule table:
     input:
-        all_answers(),
+        answers=all_answers(),
+        training=training_metrics(),
     output:
         md=f"{RESULTS}/tables/main.md",
-        csv=f"{RESULTS}/tables/main.csv",
+        csv=report(f"{RESULTS}/tables/main.csv", caption="../report/results.rst", category="Tables"),
         paper_md=f"{RESULTS}/tables/paper.md",
-        paper_csv=f"{RESULTS}/tables/paper.csv",
+        paper_csv=report(f"{RESULTS}/tables/paper.csv", caption="../report/paper.rst", category="Tables"),
+        cost_md=f"{RESULTS}/tables/training_cost.md",
+        cost_csv=report(f"{RESULTS}/tables/training_cost.csv", caption="../report/training_cost.rst",
+                        category="Tables"),
     params:
         corpora=json.dumps(SET_CORPUS),
         generators=section_json("generators"),
         baselines=section_json("baselines"),
         report=section_json("report"),
+        search=section_json("search"),
+        train=section_json("train"),
+        training=lambda wildcards, input: shlex.join(
+            ["--training-metrics", *input.training, "--training-provenance", TRAINING_PROVENANCE]
+            if input.training else []),
     conda:
         "../../envs/evaluation.yaml"
     log:
@@ -22,6 +33,32 @@ rule table:
     benchmark:
         f"{RESULTS}/benchmarks/table.tsv"
     shell:
-        "s3core table --answers {input} --md {output.md} --csv {output.csv} --corpora {params.corpora:q} "
+        "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --corpora {params.corpora:q} "
         "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --generators {params.generators:q} "
-        "--baselines {params.baselines:q} --report {params.report:q} > {log} 2>&1"
+        "--baselines {params.baselines:q} --report {params.report:q} --search {params.search:q} "
+        "--train {params.train:q} --cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
+
+
+rule report:
+    input:
+        results_md=f"{RESULTS}/tables/main.md",
+        results_csv=f"{RESULTS}/tables/main.csv",
+        paper_md=f"{RESULTS}/tables/paper.md",
+        cost_md=f"{RESULTS}/tables/training_cost.md",
+        curve=training_outputs(),
+    output:
+        report(directory(REPORT_DIR), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"),
+    params:
+        curve=lambda wildcards, input: shlex.join(["--curve", *input.curve] if input.curve else []),
+        title=f"s3-workflow results: {config['suite']}",
+        note=config["report"]["note"],
+    conda:
+        "../../envs/evaluation.yaml"
+    log:
+        f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report.tsv"
+    shell:
+        "s3core report --results-md {input.results_md} --results-csv {input.results_csv} "
+        "--paper-md {input.paper_md} --cost-md {input.cost_md} {params.curve} --title {params.title:q} --note {params.note:q} "
+        "--out-dir {output:q} 2> {log}"

@@ -67,7 +67,7 @@ rule train_s3:
     log:
         main=f"{RESULTS}/logs/train_s3.log",
         server=f"{RESULTS}/logs/train_s3.server.log",
-        provenance=f"{RESULTS}/logs/train_s3.provenance.json",
+        provenance=TRAINING_PROVENANCE,
     benchmark:
         f"{RESULTS}/benchmarks/train_s3.tsv"
     threads: config["threads"]

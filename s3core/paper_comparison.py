@@ -51,11 +51,21 @@ def generator_blocks(generators: dict[str, dict[str, Any]]) -> dict[str, str]:
             if needle in name.lower() or needle in g["model"].lower()}
 
 
+ABLATIONS = {(True, True): "Full Implementation", (False, True): "w/o Selection",
+             (True, False): "w/o Begin with Search", (False, False): "w/o Both"}
+
+
 def s3_variant_rows(search: dict[str, Any], steps: int) -> set[str]:
     """The rows of Tables 3, 5, 6 and Figure 10 that our s3 run is: its budget (`search.topk`-`max_selected`-
-    `max_turns`), trained with the GenAcc reward, with selection and the initial search, for `steps` steps."""
+    `max_turns`) and its ablation (`search.selection`, `search.begin_with_search`) in Table 6; the full s3, trained
+    with the GenAcc reward, also fills its budget's row of Table 3, Table 5's GenAcc row, and Figure 10's row of
+    `steps` steps."""
     budget = f"{search['topk']}-{search['max_selected']}-{search['max_turns']}"
-    return {budget, "reward GenAcc", f"{budget} Full Implementation", f"{budget} step {steps}"}
+    ablation = ABLATIONS[(search["selection"], search["begin_with_search"])]
+    rows = {f"{budget} {ablation}"}
+    if ablation == "Full Implementation":
+        rows |= {budget, "reward GenAcc", f"{budget} step {steps}"}
+    return rows
 
 
 def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: set[str]) -> str | None:

@@ -12,7 +12,7 @@ from s3core.paper_comparison import compare, paper_cells, s3_variant_rows, write
 GENERATORS = config.load("config/paper.yaml")["generators"]
 SETS = ["nq", "triviaqa", "popqa", "hotpotqa", "2wikimultihopqa", "musique"]
 MEDICAL = ["medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu"]
-BUDGET_833 = {"topk": 8, "max_selected": 3, "max_turns": 3}
+BUDGET_833 = {"topk": 8, "max_selected": 3, "max_turns": 3, "selection": True, "begin_with_search": True}
 
 
 def ours(rows):
@@ -69,7 +69,7 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
     claude = "claude-3-haiku"
     rows = [(claude, "s3", "wiki", s, 60.0) for s in SETS] + [(claude, "s3", "medcorp", s, 70.0) for s in MEDICAL]
     rows += [(claude, "s3", "wiki", s, 10.0) for s in MEDICAL]       # medical sets on wiki-18: not in T5's general
-    budget_534 = {"topk": 5, "max_selected": 3, "max_turns": 4}
+    budget_534 = {**BUDGET_833, "topk": 5, "max_turns": 4}
     assert s3_variant_rows(budget_534, 20) == {"5-3-4", "reward GenAcc", "5-3-4 Full Implementation", "5-3-4 step 20"}
     table = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(budget_534, 20))
     filled = table[table.ours_genacc.notna() & table.table.isin(["3", "5", "6", "F10"])]
@@ -80,6 +80,12 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
     eight = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, 20))
     assert set(eight[eight.ours_genacc.notna() & (eight.table == "6")].row) == {"8-3-3 Full Implementation"}
     assert eight[eight.ours_genacc.notna() & (eight.table == "F10")].empty      # Figure 10 is 5-3-4
+    ablated = {**BUDGET_833, "selection": False}
+    assert s3_variant_rows(ablated, 20) == {"8-3-3 w/o Selection"}               # Table 6 only
+    assert s3_variant_rows({**ablated, "begin_with_search": False}, 20) == {"8-3-3 w/o Both"}
+    without = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(ablated, 20))
+    assert set(without[without.ours_genacc.notna() & without.table.isin(["3", "5", "6", "F10"])].row) == {
+        "8-3-3 w/o Selection"}
 
 
 def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):

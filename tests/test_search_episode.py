@@ -95,6 +95,27 @@ def test_search_then_complete_masks_observations_and_selects_docs(tokenizer):
     assert [d.id for d in episode.selected_docs()] == ["H1-2", "r1", "r2", "r3"]   # tagged first, then untagged blocks
 
 
+def test_ablations_without_selection_and_without_begin_with_search(tokenizer):
+    turn1 = '<important_info>[1]</important_info><search_complete>False</search_complete><query>{"query": "x"}</query>'
+    turn2 = "<important_info>[2]</important_info><search_complete>True</search_complete>"
+    question = {"question": "Who wrote Hamlet?"}
+
+    def run(**flags):
+        policy = ScriptedPolicy(tokenizer, {"Who wrote Hamlet?": [turn1, turn2]})
+        [episode] = play([question], [_docs("r", 3)], policy, RecordingSearch(), _settings(**flags), 0.0)
+        return episode
+
+    assert [d.id for d in run().selected_docs()] == ["r1", "x1-2"]                    # the full s3: the selection
+    assert [d.id for d in run(selection=False).selected_docs()] == [                   # every retrieved document
+        "r1", "r2", "r3", "x1-1", "x1-2", "x1-3", "x1-4"]
+    alone = run(begin_with_search=False)                                               # no naive-RAG documents
+    assert "text of r1" not in tokenizer.decode(alone.ids[: alone.prompt_length])
+    assert "<information></information>" in tokenizer.decode(alone.ids[: alone.prompt_length])
+    assert [d.id for d in alone.selected_docs()] == ["x1-2"]
+    assert [d.id for d in run(selection=False, begin_with_search=False).selected_docs()] == [
+        "x1-1", "x1-2", "x1-3", "x1-4"]
+
+
 def test_invalid_turn_gets_correction_and_the_episode_goes_on(tokenizer):
     turns = ["I am not sure what to do.", '{"query": "capital"}</query>', "<search_complete>yes</search_complete>"]
     policy = ScriptedPolicy(tokenizer, {"q?": turns})

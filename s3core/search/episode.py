@@ -11,7 +11,7 @@ from typing import Any
 from s3core.corpus import Document
 from s3core.search.actions import Action, parse_action
 from s3core.search.prompt import SearcherPrompt, observation
-from s3core.search.selection import InformationBlock, selected_context
+from s3core.search.selection import InformationBlock, dedupe, selected_context
 
 QUERY_END = "</query>"
 CORRECTION = (
@@ -36,7 +36,8 @@ class Episode:
         self.question = question
         self.tokenizer = tokenizer
         self.settings = settings
-        self.blocks = [InformationBlock(list(initial_docs))]
+        # without `begin_with_search` the searcher starts from the question alone (an empty first block)
+        self.blocks = [InformationBlock(list(initial_docs) if settings["begin_with_search"] else [])]
         messages = prompt.messages(question["question"], self.blocks[0].docs, settings["max_selected"])
         self.ids: list[int] = list(tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
@@ -82,7 +83,10 @@ class Episode:
             self.done = self.truncated = True
 
     def selected_docs(self) -> list[Document]:
-        """The documents the generator gets (docs/design.md §1, selected context)."""
+        """The documents the generator gets (docs/design.md §1, selected context); without `selection`, every
+        document of every block (deduplicated)."""
+        if not self.settings["selection"]:
+            return dedupe([doc for block in self.blocks for doc in block.docs])
         return selected_context(self.blocks)
 
     def transcript(self) -> str:

@@ -46,7 +46,7 @@ def main() -> None:
     settings = config.section("search", {"retriever": "bm25", "max_new_tokens": args.max_new_tokens})
     generator = load_generator("random", config.section("generators", {"random": {
         "backend": "hf", "model": model, "device": args.device, "batch_size": args.batch}})["random"])
-    environment = S3Environment(search, generator, None, settings, "gbr")
+    environment = S3Environment(search, generator, None, settings, config.section("reward", {}))
     train_settings = config.section("train", {"steps": args.steps, "batch_size": args.batch,
                                               "mini_batch_size": args.mini_batch,
                                               "micro_batch_size": args.micro_batch, "checkpoint_every": 1000})

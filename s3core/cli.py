@@ -192,7 +192,7 @@ def cmd_precompute(args: argparse.Namespace) -> None:
         hits = client.search([search_text(q) for q in questions], args.search["initial_topk"])
     contexts = [context_row(q, "rag", [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
     generator, judge_model = answerers(args)
-    rows = answer_contexts(contexts, generator, judge_model)
+    rows = answer_contexts(contexts, generator, judge_model, judge_every_row=args.reward["metric"] == "judge")
     write_jsonl(args.out, rows)
     correct = sum(r["genacc"] for r in rows)
     log.info("naive-RAG cache: %d questions, %d answered correctly -> %s", len(rows), correct, args.out)
@@ -218,7 +218,7 @@ def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[d
     generator, judge_model = answerers(args)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args)
-        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward["form"],
+        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward,
                                     load_prompt(args.searcher["prompt_file"]))
         return train(pool, environment, args.searcher["model"], args.out, args.train, args.searcher,
                      args.search["temperature"])
@@ -237,7 +237,7 @@ def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[di
         client = retriever_client(stack, args.search["retriever"], args, host)
         generators = reachable_generators(stack, args.generators, args.generator, args.judge, host,
                                           plan.generator_devices)
-        spec = {"search": args.search, "reward_form": args.reward["form"], "retriever_url": client.url,
+        spec = {"search": args.search, "reward": args.reward, "retriever_url": client.url,
                 "retriever_client": args.retriever["client"], "generator": args.generator,
                 "prompt_file": args.searcher["prompt_file"],
                 "generators": generators, "judge": args.judge}
@@ -283,7 +283,7 @@ def cmd_table(args: argparse.Namespace) -> None:
     frame = write_tables(args.answers, args.md, args.csv, args.corpora)
     reasoner = reasoner_name(args.baselines, args.generators)
     tolerance = args.report["tolerance"]
-    s3_rows = s3_variant_rows(args.search, args.train["steps"])
+    s3_rows = s3_variant_rows(args.search, args.reward["metric"], args.train["steps"])
     comparison = compare(frame, args.generators, reasoner, tolerance, s3_rows)
     write_comparison(comparison, args.paper_md, args.paper_csv, tolerance)
     write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
@@ -406,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _answering_parser(_retrieving_parser(verbs, "precompute", "the naive-RAG cache of the training questions"))
     p.add_argument("--qa", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--reward", type=_section("reward"), default=config.section("reward", {}),
+                   help="reward.metric judge: the judge answers on every row")
     p.set_defaults(func=cmd_precompute)
 
     p = _answering_parser(_retrieving_parser(verbs, "train", "train the searcher with PPO (GBR reward)"))
@@ -445,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generators", type=_section("generators"), required=True)
     p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
     p.add_argument("--report", type=_section("report"), default=config.section("report", {}))
+    p.add_argument("--reward", type=_section("reward"), default=config.section("reward", {}),
+                   help="the s3 run's training reward: the row of Table 5 it fills")
     p.add_argument("--search", type=_section("search"), default=config.section("search", {}),
                    help="the s3 run's search budget: the row of Tables 3 and 6 it fills")
     p.add_argument("--train", type=_section("train"), default=config.section("train", {}),

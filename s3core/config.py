@@ -76,9 +76,10 @@ def check_corpora(assets: dict[str, Any]) -> None:
 
 
 def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """Rules the schema cannot say: QA sources and corpora that fit the asset kind, the released checkpoint only with its prompt,
-    several training nodes only for an engine that uses them, GPUs set aside for the reward generator only on one
-    node, and upstream's prebuilt indexes only with the paper's corpus (and Lucene's only for Lucene)."""
+    """Rules the schema cannot say: QA sources and corpora that fit the asset kind, the released checkpoint only with
+    its prompt, a judge-only reward only with a judge, several training nodes only for an engine that uses them, GPUs
+    set aside for the reward generator only on one node, and upstream's prebuilt indexes only with the paper's corpus
+    (and Lucene's only for Lucene)."""
     check_sources(data["assets"])
     check_corpora(data["assets"])
     if "s3_released" in data["eval"]["methods"] and data["searcher"]["prompt_file"] is None:
@@ -93,6 +94,9 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     if bm25["source"] == "download" and (bm25["engine"] != "pyserini" or data["assets"]["kind"] != "paper"):
         raise ConfigError("config key 'retriever.bm25.source': 'download' imports upstream's Lucene index of wiki-18, "
                           "which needs retriever.bm25.engine 'pyserini' and assets.kind 'paper'; use 'build'")
+    if data["reward"]["metric"] == "judge" and not data["judge"]["enabled"]:
+        raise ConfigError("config key 'reward.metric': 'judge' rewards the LLM judge's verdict, but judge.enabled is "
+                          "false; enable the judge or choose genacc, span or em")
     nodes = data["resources"].get("train_s3", {}).get("nodes", 1)
     if nodes > 1 and data["train"]["engine"] == "local":
         raise ConfigError(f"config key 'resources.train_s3.nodes': {nodes} nodes, but train.engine 'local' trains "

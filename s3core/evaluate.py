@@ -54,14 +54,15 @@ def ask_judge(judge_model: Generator, rows: list[dict[str, Any]]) -> list[bool]:
     return [bool(verdict) for verdict in verdicts]
 
 
-def judge(rows: list[dict[str, Any]], judge_model: Generator | None) -> None:
+def judge(rows: list[dict[str, Any]], judge_model: Generator | None, every_row: bool = False) -> None:
     """Fill `judge` (None when not asked) and `genacc`: the span check, else the judge's verdict; on a MIRAGE set
-    the judge's verdict alone. Without a judge GenAcc is the span check."""
+    the judge's verdict alone. Without a judge GenAcc is the span check. The judge is asked where the span check
+    failed, or on `every_row` (a judge-only reward, `reward.metric: judge`; GenAcc is the same)."""
     if judge_model is None:
         for row in rows:
             row["judge"], row["genacc"] = None, float(row["span"])
         return
-    ask = [row for row in rows if judge_only(row) or not row["span"]]
+    ask = [row for row in rows if every_row or judge_only(row) or not row["span"]]
     verdicts = dict(zip(map(id, ask), ask_judge(judge_model, ask)))
     for row in rows:
         row["judge"] = verdicts.get(id(row))
@@ -71,6 +72,7 @@ def judge(rows: list[dict[str, Any]], judge_model: Generator | None) -> None:
 def answer_contexts(
     contexts: list[dict[str, Any]], generator: Generator, judge_model: Generator | None,
     style: str = "direct", max_new_tokens: int | None = None, context_format: str = "rag",
+    judge_every_row: bool = False,
 ) -> list[dict[str, Any]]:
     """Answer every context row with the frozen generator and score it (docs/design.md §2, answer file). Style "cot"
     lets the generator reason first; `raw_answer` keeps its whole output, `answer` the extracted answer.
@@ -87,5 +89,5 @@ def answer_contexts(
          **score(answer, row["golden_answers"])}
         for row, answer, output in zip(contexts, answers, outputs)
     ]
-    judge(rows, judge_model)
+    judge(rows, judge_model, judge_every_row)
     return rows

@@ -51,20 +51,23 @@ def generator_blocks(generators: dict[str, dict[str, Any]]) -> dict[str, str]:
             if needle in name.lower() or needle in g["model"].lower()}
 
 
+#: Table 5's row of each training reward (`reward.metric`) and Table 6's row of each ablation.
+REWARD_ROWS = {"genacc": "GenAcc", "judge": "LLMJudge", "span": "Span", "em": "EM"}
 ABLATIONS = {(True, True): "Full Implementation", (False, True): "w/o Selection",
              (True, False): "w/o Begin with Search", (False, False): "w/o Both"}
 
 
-def s3_variant_rows(search: dict[str, Any], steps: int) -> set[str]:
-    """The rows of Tables 3, 5, 6 and Figure 10 that our s3 run is: its budget (`search.topk`-`max_selected`-
-    `max_turns`) and its ablation (`search.selection`, `search.begin_with_search`) in Table 6; the full s3, trained
-    with the GenAcc reward, also fills its budget's row of Table 3, Table 5's GenAcc row, and Figure 10's row of
-    `steps` steps."""
+def s3_variant_rows(search: dict[str, Any], metric: str, steps: int) -> set[str]:
+    """The rows of Tables 3, 5, 6 and Figure 10 that our s3 run is. The full s3 (selection and the initial
+    search on) fills Table 5's row of its reward `metric`; trained with GenAcc, also its budget's row of Table 3
+    (`search.topk`-`max_selected`-`max_turns`), Table 6's Full Implementation and Figure 10's row of `steps` steps.
+    An ablation (`search.selection`, `search.begin_with_search`) trained with GenAcc fills its row of Table 6."""
     budget = f"{search['topk']}-{search['max_selected']}-{search['max_turns']}"
     ablation = ABLATIONS[(search["selection"], search["begin_with_search"])]
-    rows = {f"{budget} {ablation}"}
-    if ablation == "Full Implementation":
-        rows |= {budget, "reward GenAcc", f"{budget} step {steps}"}
+    full = ablation == "Full Implementation"
+    rows = {f"reward {REWARD_ROWS[metric]}"} if full else set()
+    if metric == "genacc":
+        rows |= {f"{budget} {ablation}"} | ({budget, f"{budget} step {steps}"} if full else set())
     return rows
 
 

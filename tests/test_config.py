@@ -85,3 +85,11 @@ def test_vllm_server_logs_default_to_the_suite_and_an_explicit_folder_is_kept():
     assert vllm and set(vllm) == {"results/paper/logs/vllm"}
     mine = {"suite": "x", "generators": {"g": {"backend": "vllm", "model": "m", "vllm": {"log_dir": "/scratch/v"}}}}
     assert config.suite_defaults(mine)["generators"]["g"]["vllm"]["log_dir"] == "/scratch/v"
+
+
+def test_a_judge_only_reward_needs_the_judge():
+    data = config.load("config/config.yaml")
+    config.check_across_keys({**data, "reward": {**data["reward"], "metric": "judge"}})
+    with pytest.raises(ConfigError, match="'reward.metric': 'judge' .* judge.enabled is false"):
+        config.check_across_keys({**data, "reward": {**data["reward"], "metric": "judge"},
+                                  "judge": {**data["judge"], "enabled": False}})

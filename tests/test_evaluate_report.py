@@ -39,6 +39,10 @@ def test_genacc_is_span_else_judge():
         (True, None, 1.0), (False, True, 1.0), (False, False, 0.0)]
     judge(rows, None)
     assert [r["genacc"] for r in rows] == [1.0, 0.0, 0.0]
+    everyone = ScriptedJudge(["no", "Yes", "no"])                 # reward.metric judge: the span hit is asked too
+    judge(rows, everyone, every_row=True)
+    assert len(everyone.asked) == 3 and [(r["judge"], r["genacc"]) for r in rows] == [
+        (False, 1.0), (True, 1.0), (False, 0.0)]                  # GenAcc is unchanged: span, else the judge
 
 
 def test_unclear_judge_reply_is_asked_once_more_then_wrong():

@@ -36,7 +36,7 @@ def test_every_cell_of_the_papers_tables_is_there_with_its_notes():
     assert paper.note.notna().sum() == 9                                # the inconsistencies of the paper, as data
     assert paper.query("table == '1' and block == 'Claude-3-Haiku' and row == 's3' and dataset == 'avg'").genacc.item() == 58.9
     assert paper.query("table == '2' and corpus == 'medcorp' and row == 's3' and dataset == 'avg'").genacc.item() == 76.6
-    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, 20))
+    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, "genacc", 20))
     assert len(table) == len(paper) and table.ours_genacc.isna().all()       # nothing run: every cell "not run"
 
 
@@ -70,26 +70,28 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
     rows = [(claude, "s3", "wiki", s, 60.0) for s in SETS] + [(claude, "s3", "medcorp", s, 70.0) for s in MEDICAL]
     rows += [(claude, "s3", "wiki", s, 10.0) for s in MEDICAL]       # medical sets on wiki-18: not in T5's general
     budget_534 = {**BUDGET_833, "topk": 5, "max_turns": 4}
-    assert s3_variant_rows(budget_534, 20) == {"5-3-4", "reward GenAcc", "5-3-4 Full Implementation", "5-3-4 step 20"}
-    table = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(budget_534, 20))
+    assert s3_variant_rows(budget_534, "genacc", 20) == {"5-3-4", "reward GenAcc", "5-3-4 Full Implementation", "5-3-4 step 20"}
+    table = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(budget_534, "genacc", 20))
     filled = table[table.ours_genacc.notna() & table.table.isin(["3", "5", "6", "F10"])]
     assert set(filled.row) == {"5-3-4", "reward GenAcc", "5-3-4 step 20"}        # Table 6 has no 5-3-4 rows
     t5 = filled.query("table == '5'").set_index("corpus").ours_genacc
     assert (t5["wiki"], t5["medcorp"]) == (60.0, 70.0)
     assert filled.query("table == '3' and dataset == 'avg'").ours_genacc.item() == 60.0
-    eight = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, 20))
+    eight = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, "genacc", 20))
     assert set(eight[eight.ours_genacc.notna() & (eight.table == "6")].row) == {"8-3-3 Full Implementation"}
     assert eight[eight.ours_genacc.notna() & (eight.table == "F10")].empty      # Figure 10 is 5-3-4
     ablated = {**BUDGET_833, "selection": False}
-    assert s3_variant_rows(ablated, 20) == {"8-3-3 w/o Selection"}               # Table 6 only
-    assert s3_variant_rows({**ablated, "begin_with_search": False}, 20) == {"8-3-3 w/o Both"}
-    without = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(ablated, 20))
+    assert s3_variant_rows(ablated, "genacc", 20) == {"8-3-3 w/o Selection"}               # Table 6 only
+    assert s3_variant_rows({**ablated, "begin_with_search": False}, "genacc", 20) == {"8-3-3 w/o Both"}
+    assert s3_variant_rows(BUDGET_833, "em", 20) == {"reward EM"}                     # Table 5 only
+    assert s3_variant_rows(ablated, "em", 20) == set()                               # in no table of the paper
+    without = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(ablated, "genacc", 20))
     assert set(without[without.ours_genacc.notna() & without.table.isin(["3", "5", "6", "F10"])].row) == {
         "8-3-3 w/o Selection"}
 
 
 def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):
-    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, 20))
+    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, "genacc", 20))
     write_comparison(table, tmp_path / "paper.md", tmp_path / "paper.csv", 2.0)
     text = (tmp_path / "paper.md").read_text()
     headings = [line for line in text.splitlines() if line.startswith("## ")]

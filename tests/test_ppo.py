@@ -9,7 +9,8 @@ import torch
 from s3core import config
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
-from s3core.train.reward import gain_beyond_rag, is_yes_no, training_pool
+from s3core.errors import DataError
+from s3core.train.reward import gain_beyond_rag, is_yes_no, metric_value, training_pool
 from toy_task import ToyEnvironment, make_tiny_model, toy_pool
 
 T = torch.tensor
@@ -73,6 +74,14 @@ def test_reward_forms_and_training_filter():
              {"id": "c", "genacc": 0.0, "golden_answers": ["Rome"]}]
     assert [r["id"] for r in training_pool(cache, True, True)] == ["c"]
     assert [r["id"] for r in training_pool(cache, False, False)] == ["a", "b", "c"]
+
+
+
+def test_the_reward_metric_reads_the_score_it_names():
+    row = {"id": "q1", "genacc": 1.0, "span": False, "judge": True, "em": 0.0}
+    assert [metric_value(row, m) for m in ("genacc", "judge", "span", "em")] == [1.0, 1.0, 0.0, 0.0]
+    with pytest.raises(DataError, match="'q1'.*needs the judge's verdict on every answer.*rule precompute"):
+        metric_value({**row, "judge": None}, "judge")
 
 
 def test_items_for_step_cover_each_epoch_once():

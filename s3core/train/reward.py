@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from s3core.errors import DataError
+
 BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
+
+
+#: The score a reward's gain is measured in (`reward.metric`), read off an answer row of `s3core.evaluate`.
+METRICS = {"genacc": lambda row: row["genacc"], "span": lambda row: float(row["span"]), "em": lambda row: row["em"],
+           "judge": lambda row: float(row["judge"])}
+
+
+def metric_value(row: dict[str, Any], metric: str) -> float:
+    """An answer row's score in `metric`; the judge's verdict must be there (asked on every row)."""
+    if metric == "judge" and row.get("judge") is None:
+        raise DataError(f"question {row.get('id')!r}: reward.metric 'judge' needs the judge's verdict on every answer, "
+                        "but this row has none; rebuild the naive-RAG cache (rule precompute) with reward.metric "
+                        "'judge' and judge.enabled true")
+    return METRICS[metric](row)
 
 
 def gain_beyond_rag(s3_genacc: float, rag_genacc: float, form: str) -> float:

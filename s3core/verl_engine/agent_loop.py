@@ -37,7 +37,7 @@ class Services:
 
     def __init__(self, spec: dict[str, Any]):
         self.search = spec["search"]
-        self.reward_form = spec["reward_form"]
+        self.reward = spec["reward"]
         self.retriever = RetrieverClient(spec["retriever_url"], spec["retriever_client"])
         self.generator, self.judge = load_answerers(spec["generator"], spec["generators"], spec["judge"])
         self.prompt = load_prompt(spec["prompt_file"])
@@ -104,7 +104,7 @@ class S3AgentLoop(AgentLoopBase):
         await drive_episodes([episode], generate, self._search, settings, sampling_params["temperature"])
         played = time.perf_counter()
         [(reward, info)] = await asyncio.to_thread(
-            score_episodes, [item], [episode], self.services.generator, self.services.judge, self.services.reward_form)
+            score_episodes, [item], [episode], self.services.generator, self.services.judge, self.services.reward)
         stats = {key: float(value) for key, value in info.items()}
         append_jsonl(self.services.stats, [{"step": None if step is None else int(step), **stats}])
         metrics = AgentLoopMetrics(generate_sequences=played - began, compute_score=time.perf_counter() - played)

@@ -150,7 +150,7 @@ class ModelServer:
 
 def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048,
               response_length=None):
-    spec = {"search": search, "reward_form": "gbr", "retriever_url": retriever_url,
+    spec = {"search": search, "reward": config.section("reward", {}), "retriever_url": retriever_url,
             "retriever_client": config.section("retriever", {})["client"],
             "generator": "smol", "generators": {"smol": hf_settings}, "prompt_file": None,
             "judge": config.section("judge", {"enabled": False}),

@@ -21,6 +21,7 @@ rule table:
         generators=section_json("generators"),
         baselines=section_json("baselines"),
         report=section_json("report"),
+        reward=section_json("reward"),
         search=section_json("search"),
         train=section_json("train"),
         training=lambda wildcards, input: shlex.join(
@@ -35,7 +36,7 @@ rule table:
     shell:
         "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --corpora {params.corpora:q} "
         "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --generators {params.generators:q} "
-        "--baselines {params.baselines:q} --report {params.report:q} --search {params.search:q} "
+        "--baselines {params.baselines:q} --report {params.report:q} --reward {params.reward:q} --search {params.search:q} "
         "--train {params.train:q} --cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
 
 
@@ -50,8 +51,8 @@ rule report:
         report(directory(REPORT_DIR), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"),
     params:
         curve=lambda wildcards, input: shlex.join(["--curve", *input.curve] if input.curve else []),
-        title=f"s3-workflow results: {config['suite']}",
-        note=config["report"]["note"],
+        # shlex, not {:q}: Snakemake quotes an empty note as nothing at all
+        text=shlex.join(["--title", f"s3-workflow results: {config['suite']}", "--note", config["report"]["note"]]),
     conda:
         "../../envs/evaluation.yaml"
     log:
@@ -60,5 +61,5 @@ rule report:
         f"{RESULTS}/benchmarks/report.tsv"
     shell:
         "s3core report --results-md {input.results_md} --results-csv {input.results_csv} "
-        "--paper-md {input.paper_md} --cost-md {input.cost_md} {params.curve} --title {params.title:q} --note {params.note:q} "
+        "--paper-md {input.paper_md} --cost-md {input.cost_md} {params.curve} {params.text} "
         "--out-dir {output:q} 2> {log}"

@@ -18,6 +18,7 @@ rule precompute:
         search=section_json("search"),
         generators=section_json("generators"),
         judge=section_json("judge"),
+        reward=section_json("reward"),
         generator=REWARD_GENERATOR,
     conda:
         "../../envs/evaluation.yaml"
@@ -35,7 +36,7 @@ rule precompute:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
         "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
-        "--server-log {log.server} 2> {log.main}"
+        "--reward {params.reward:q} --server-log {log.server} 2> {log.main}"
 
 
 rule train_s3:
@@ -77,7 +78,7 @@ rule train_s3:
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
         "--searcher {params.searcher:q} --train {params.train:q} --reward {params.reward:q} "
         "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
-        "--server-log {log.server} 2> {log.main}"
+        "--reward {params.reward:q} --server-log {log.server} 2> {log.main}"
 
 
 rule plot_training:

@@ -280,12 +280,12 @@ def cmd_table(args: argparse.Namespace) -> None:
     from s3core.report import write_tables
     from s3core.training_cost import write_training_cost
 
-    frame = write_tables(args.answers, args.md, args.csv, args.corpora)
+    frame = write_tables(args.answers, args.md, args.csv, args.tex, args.corpora)
     reasoner = reasoner_name(args.baselines, args.generators)
     tolerance = args.report["tolerance"]
     s3_rows = s3_variant_rows(args.search, args.reward["metric"], args.train["steps"])
     comparison = compare(frame, args.generators, reasoner, tolerance, s3_rows)
-    write_comparison(comparison, args.paper_md, args.paper_csv, tolerance)
+    write_comparison(comparison, args.paper_md, args.paper_csv, args.paper_tex, tolerance)
     write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
     print(args.md.read_text())
 
@@ -441,9 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answers", type=Path, nargs="+", required=True)
     p.add_argument("--md", type=Path, required=True)
     p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--tex", type=Path, required=True, help="the tables as LaTeX (booktabs)")
     p.add_argument("--corpora", type=json.loads, default={}, help="JSON: evaluation set -> corpus (default wiki)")
     p.add_argument("--paper-md", type=Path, required=True, help="ours beside the paper's Tables 1 and 2")
     p.add_argument("--paper-csv", type=Path, required=True)
+    p.add_argument("--paper-tex", type=Path, required=True)
     p.add_argument("--generators", type=_section("generators"), required=True)
     p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
     p.add_argument("--report", type=_section("report"), default=config.section("report", {}))

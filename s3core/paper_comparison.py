@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from s3core.jsonl import atomic_open
+from s3core.latex import write_latex
 
 #: The paper's row labels and the method of ours that reproduces each (IRCoT and Search-o1: the row whose searcher
 #: size is the reasoner's).
@@ -122,12 +123,14 @@ def _cell(row: pd.Series) -> str:
     return f"{row['ours_genacc']:.1f} / {paper} ({row['delta']:+.1f}){flag}"
 
 
-def write_comparison(comparison: pd.DataFrame, out_md: Path, out_csv: Path, tolerance: float) -> None:
-    """paper.md: each paper table block with "ours / paper (Δ)" GenAcc cells; paper.csv: every cell."""
+def write_comparison(comparison: pd.DataFrame, out_md: Path, out_csv: Path, out_tex: Path, tolerance: float) -> None:
+    """paper.md and paper.tex: each paper table block with "ours / paper (Δ)" GenAcc cells; paper.csv: every
+    cell."""
     parts = ["# Ours beside the paper\n",
              f"Cells: GenAcc ours / the paper's (Δ), in %; ⚠ where |Δ| > {tolerance:g} points; † where the paper "
              "disagrees with itself (listed under the table). The paper's numbers are the mean of three runs "
              "(arXiv 2505.14146 v1).\n"]
+    floats = []
     keys = comparison["table"] + "|" + comparison["block"] + "|" + comparison["corpus"].where(
         comparison["table"] != "5", "")
     for _, group in comparison.groupby(keys, sort=False):
@@ -140,10 +143,13 @@ def write_comparison(comparison: pd.DataFrame, out_md: Path, out_csv: Path, tole
             grid = cells.pivot_table(index="row", columns="dataset", values="cell", aggfunc="first", sort=False)
             grid = grid[list(dict.fromkeys(group["dataset"]))]
         where = "" if table == "5" or (corpus in ("wiki", "none") and table != "2") else f", corpus {corpus}"
-        notes = "".join(f"\n- † {r['row']}, {r['dataset']}: {r['note']}" for _, r in group.iterrows()
-                        if isinstance(r["note"], str) and r["note"])
-        parts.append(f"\n## {TABLE_TITLES[table]}, {block}{where}\n\n{grid.to_markdown()}\n{notes}\n")
+        notes = [f"† {r['row']}, {r['dataset']}: {r['note']}" for _, r in group.iterrows()
+                 if isinstance(r["note"], str) and r["note"]]
+        heading = f"{TABLE_TITLES[table]}, {block}{where}"
+        parts.append(f"\n## {heading}\n\n{grid.to_markdown()}\n" + "".join(f"\n- {n}" for n in notes) + "\n")
+        floats.append((". ".join([f"{heading}: GenAcc ours / the paper's (Δ)", *notes]), grid))
     with atomic_open(out_md) as handle:
         handle.write("".join(parts))
     with atomic_open(out_csv) as handle:
         comparison.to_csv(handle, index=False)
+    write_latex(floats, out_tex)

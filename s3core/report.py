@@ -9,6 +9,7 @@ import pandas as pd
 
 from s3core.evaluate import JUDGE_ONLY_SOURCES
 from s3core.jsonl import atomic_open, read_jsonl
+from s3core.latex import write_latex
 
 #: Row order of the paper's tables (methods not run are skipped).
 PAPER_ORDER = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval", "s3_step0",
@@ -60,23 +61,26 @@ def _pivot(frame: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
     return table[[d for d in datasets if d in table.columns] + ["Avg"]]
 
 
-def write_tables(answer_files: list[Path], out_md: Path, out_csv: Path,
+def write_tables(answer_files: list[Path], out_md: Path, out_csv: Path, out_tex: Path,
                  corpora: dict[str, str] | None = None) -> pd.DataFrame:
-    """main.md: a table per generator, suite and corpus (`corpora`: set -> corpus); main.csv: the long form with n
-    per cell."""
+    """main.md and main.tex: a table per generator, suite and corpus (`corpora`: set -> corpus); main.csv: the long
+    form with n per cell."""
     frame = collect(answer_files, corpora)
     datasets = list(dict.fromkeys(frame["dataset"]))
     parts = ["# Results\n", "Cells: GenAcc (EM) / F1, in %. Avg = unweighted mean over datasets.\n"]
+    floats = []
     for generator, by_generator in frame.groupby("generator", sort=False):
         for (suite, title), (corpus, where) in product(SUITE_TITLES.items(), CORPUS_TITLES.items()):
             group = by_generator[(by_generator.suite == suite) & (by_generator.corpus == corpus)]
             sets = [d for d in datasets if d in set(group.dataset)]
             if sets:
                 counts = ", ".join(f"{d} n={int(group[group.dataset == d].n.max())}" for d in sets)
-                table = _pivot(group, sets).to_markdown()
-                parts.append(f"\n## Generator: {generator}{title}{where}\n\n{counts}\n\n{table}\n")
+                grid, heading = _pivot(group, sets), f"Generator: {generator}{title}{where}"
+                parts.append(f"\n## {heading}\n\n{counts}\n\n{grid.to_markdown()}\n")
+                floats.append((f"{heading}. GenAcc (EM) / F1 in %; {counts}.", grid))
     with atomic_open(out_md) as handle:
         handle.write("".join(parts))
     with atomic_open(out_csv) as handle:
         frame.to_csv(handle, index=False)
+    write_latex(floats, out_tex)
     return frame

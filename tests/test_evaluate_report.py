@@ -103,7 +103,7 @@ def test_tables_order_averages_and_generators(tmp_path):
         _answers(tmp_path, "g2", "direct", "tqa", [(1, 1, 1.0)]),
     ]
     md, csv = tmp_path / "t" / "main.md", tmp_path / "t" / "main.csv"
-    frame = write_tables(files, md, csv)
+    frame = write_tables(files, md, csv, tmp_path / "t" / "main.tex")
     text = md.read_text()
     assert text.index("## Generator: g1") < text.index("## Generator: g2")
     g1 = text.split("## Generator: g2")[0]
@@ -113,6 +113,9 @@ def test_tables_order_averages_and_generators(tmp_path):
     assert cells["RAG-dense"] == ["50.0 (0.0) / 25.0", "100.0 (100.0) / 100.0", "75.0 (50.0) / 62.5"]
     assert cells["Direct"] == ["50.0 (50.0) / 50.0", "0.0 (0.0) / 20.0", "25.0 (25.0) / 35.0"]
     assert "nq n=2, tqa n=1" in text
+    latex = (tmp_path / "t" / "main.tex").read_text()                   # one booktabs float per table
+    assert latex.count(r"\begin{table}") == 2 and r"\caption{Generator: g1. GenAcc (EM) / F1 in \%; nq n=2, tqa n=1.}" in latex
+    assert r"RAG-dense & 50.0 (0.0) / 25.0 & 100.0 (100.0) / 100.0 & 75.0 (50.0) / 62.5 \\" in latex
     long = pd.read_csv(csv)
     assert len(long) == len(frame) == 6 and set(long.columns) == {
         "generator", "suite", "corpus", "method", "dataset", "source", "genacc", "em", "f1", "n"}
@@ -124,7 +127,7 @@ def test_medical_sets_get_their_own_table_and_average(tmp_path):
              _answers(tmp_path, "g", "rag_dense", "medqa", [(0, 0, 0.0), (1, 0, 0.5)]),
              _answers(tmp_path, "g", "rag_dense", "pubmedqa", [(0, 0, 0.0)])]
     md, csv = tmp_path / "t" / "main.md", tmp_path / "t" / "main.csv"
-    write_tables(files, md, csv)
+    write_tables(files, md, csv, tmp_path / "main.tex")
     general, medical = md.read_text().split("## Generator: g, medical QA (MIRAGE; GenAcc = the judge alone)")
     assert "nq n=1" in general and "medqa" not in general
     assert "medqa n=2, pubmedqa n=1" in medical and "| nq" not in medical
@@ -138,7 +141,7 @@ def test_sets_searched_in_medcorp_get_a_table_of_their_own(tmp_path):
              _answers(tmp_path, "g", "rag_dense", "medqa", [(0, 0, 0.0)]),
              _answers(tmp_path, "g", "rag_dense", "medqa_medcorp", [(1, 0, 0.5)], source="medqa")]
     md, csv = tmp_path / "t" / "main.md", tmp_path / "t" / "main.csv"
-    write_tables(files, md, csv, {"medqa": "wiki", "medqa_medcorp": "medcorp"})
+    write_tables(files, md, csv, tmp_path / "main.tex", {"medqa": "wiki", "medqa_medcorp": "medcorp"})
     wiki, medcorp = md.read_text().split(", searched in MedCorp (Wikipedia + PubMed + Textbooks)")
     assert "medqa n=1" in wiki and "| Direct" in wiki and "medqa_medcorp" not in wiki
     assert "medqa_medcorp n=1" in medcorp and "| Direct" not in medcorp

@@ -58,7 +58,7 @@ def test_our_cells_meet_the_right_paper_rows_and_are_flagged_beyond_the_toleranc
     assert table.loc[("2", "Claude-3-Haiku", "none", "w/o retrieval", "-", "medqa")].ours_genacc == 61.0
     assert pd.isna(table.loc[("1", "Qwen2.5-14B-Instruct", "wiki", "s3", "7B", "nq")].ours_genacc)   # not run
     md, csv = tmp_path / "paper.md", tmp_path / "paper.csv"
-    write_comparison(table.reset_index(), md, csv, 2.0)
+    write_comparison(table.reset_index(), md, csv, tmp_path / "paper.tex", 2.0)
     text = md.read_text()
     assert "## Table 1: general QA, Claude-3-Haiku\n" in text and "## Table 2: medical QA (MIRAGE), Claude-3-Haiku, corpus medcorp" in text
     assert "70.5 / 70.5 (+0.0)" in text and "not run / 67.2" in text and "⚠" in text
@@ -92,7 +92,7 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
 
 def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):
     table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, "genacc", 20))
-    write_comparison(table, tmp_path / "paper.md", tmp_path / "paper.csv", 2.0)
+    write_comparison(table, tmp_path / "paper.md", tmp_path / "paper.csv", tmp_path / "paper.tex", 2.0)
     text = (tmp_path / "paper.md").read_text()
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert [h.split(":")[0] for h in headings] == ["## Table 1"] * 4 + ["## Table 2"] * 3 + [
@@ -102,3 +102,7 @@ def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):
     assert "| General QA | not run / 58.9 |" in t5 and "| Medical QA | not run / 76.6 |" in t5
     assert "not run / 52.4 †" in text.split("## Table 3")[1]
     assert "- † 8-3-3, 2wikimultihopqa: 52.4 here and in Table 1, 55.1 in Table 6" in text
+    latex = (tmp_path / "paper.tex").read_text()                          # the same tables, booktabs floats
+    assert latex.count(r"\begin{table}") == len(headings) and latex.count(r"\toprule") == len(headings)
+    assert r"\caption{Table 3: the search budget (\#retrieved-\#selected-\#turns), Claude-3-Haiku: GenAcc ours / the paper's ($\Delta$). \textsuperscript{\dag} 8-3-3, 2wikimultihopqa: 52.4 here" in latex
+    assert r"not run / 52.4 \textsuperscript{\dag}" in latex and "Search-R1-7B (Ret)" in latex

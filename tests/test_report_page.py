@@ -28,9 +28,9 @@ def page(tmp_path_factory) -> Path:
                                 "genacc": g, "em": g, "f1": g} for g in (1, 0, 1)])
             answers.append(path)
     tables = work / "tables"
-    frame = write_tables(answers, tables / "main.md", tables / "main.csv")
+    frame = write_tables(answers, tables / "main.md", tables / "main.csv", tables / "main.tex")
     write_comparison(compare(frame, GENERATORS, "qwen2.5-7b-instruct", 2.0), tables / "paper.md",
-                     tables / "paper.csv", 2.0)
+                     tables / "paper.csv", tables / "paper.tex", 2.0)
     curve, metrics = work / "curve.png", work / "metrics.jsonl"
     steps = [{"step": s, "reward": 0.1 * s, "gbr": 0.1 * s, "genacc": 0.5, "rag_genacc": 0.4, "rollout_s": 60.0,
               "update_s": 30.0} for s in (1, 2, 3)]

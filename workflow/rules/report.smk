@@ -10,8 +10,10 @@ rule table:
         training=training_metrics(),
     output:
         md=f"{RESULTS}/tables/main.md",
+        tex=f"{RESULTS}/tables/main.tex",
         csv=report(f"{RESULTS}/tables/main.csv", caption="../report/results.rst", category="Tables"),
         paper_md=f"{RESULTS}/tables/paper.md",
+        paper_tex=f"{RESULTS}/tables/paper.tex",
         paper_csv=report(f"{RESULTS}/tables/paper.csv", caption="../report/paper.rst", category="Tables"),
         cost_md=f"{RESULTS}/tables/training_cost.md",
         cost_csv=report(f"{RESULTS}/tables/training_cost.csv", caption="../report/training_cost.rst",
@@ -34,8 +36,8 @@ rule table:
     benchmark:
         f"{RESULTS}/benchmarks/table.tsv"
     shell:
-        "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --corpora {params.corpora:q} "
-        "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --generators {params.generators:q} "
+        "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --tex {output.tex} --corpora {params.corpora:q} "
+        "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --paper-tex {output.paper_tex} --generators {params.generators:q} "
         "--baselines {params.baselines:q} --report {params.report:q} --reward {params.reward:q} --search {params.search:q} "
         "--train {params.train:q} --cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
 

@@ -1,5 +1,5 @@
-"""The report's figures, as PNGs: the training curve (reward and GenAcc, with the naive-RAG baseline, per PPO step)
-and GenAcc per dataset of every method."""
+"""The report's figures, as PNGs: the training curve (reward, GenAcc with the naive-RAG baseline, and the GBR
+distribution, per PPO step) and GenAcc per dataset of every method."""
 
 from __future__ import annotations
 
@@ -29,11 +29,14 @@ def _save(figure: Any, out: Path) -> None:
 
 
 def plot_training_curve(rows: list[dict[str, Any]], out: Path) -> None:
-    """Two panels sharing the step axis: reward (and GBR), then GenAcc of s3 and of naive RAG."""
+    """Panels sharing the step axis: reward (and GBR), GenAcc of s3 and of naive RAG, and, when the steps logged
+    it, the GBR distribution (the share of questions s3 answered worse than, as well as, or better than RAG)."""
     plt = _pyplot()
 
     steps = [r["step"] for r in rows]
-    figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(6, 5))
+    shares = bool(rows) and "gbr_zero" in rows[0]
+    figure, panels = plt.subplots(3 if shares else 2, 1, sharex=True, figsize=(6, 7.5 if shares else 5))
+    top, middle = panels[0], panels[1]
     top.plot(steps, [r["reward"] for r in rows], marker="o", label="reward")
     if rows and "gbr" in rows[0]:
         top.plot(steps, [r["gbr"] for r in rows], marker=".", linestyle="--", label="GBR")
@@ -41,10 +44,19 @@ def plot_training_curve(rows: list[dict[str, Any]], out: Path) -> None:
     top.legend()
     for key, label in (("genacc", "GenAcc (s3 documents)"), ("rag_genacc", "GenAcc (naive RAG)")):
         if rows and key in rows[0]:
-            bottom.plot(steps, [r[key] for r in rows], marker="o", label=label)
-    bottom.set_xlabel("PPO step")
-    bottom.set_ylabel("GenAcc")
-    bottom.legend()
+            middle.plot(steps, [r[key] for r in rows], marker="o", label=label)
+    middle.set_ylabel("GenAcc")
+    middle.legend()
+    if shares:
+        bottom, base = panels[2], [0.0] * len(rows)
+        for key, label, colour in (("gbr_below", "GBR < 0", "tab:red"), ("gbr_zero", "GBR = 0", "tab:gray"),
+                                   ("gbr_above", "GBR > 0", "tab:green")):
+            heights = [r[key] for r in rows]
+            bottom.bar(steps, heights, bottom=base, color=colour, label=label)
+            base = [b + h for b, h in zip(base, heights)]
+        bottom.set_ylabel("share of questions")
+        bottom.legend(fontsize="small")
+    panels[-1].set_xlabel("PPO step")
     _save(figure, out)
 
 

@@ -176,6 +176,8 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     assert all(doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))
                for row in medcorp_contexts for doc in row["docs"])            # searched in MedCorp
     assert (out / "train" / "s3" / "curve.png").stat().st_size > 0
+    for step in read_jsonl(out / "train" / "s3" / "metrics.jsonl"):                 # the GBR distribution per step
+        assert step["gbr_below"] + step["gbr_zero"] + step["gbr_above"] == pytest.approx(1.0)
     page = (out / "report" / "index.html").read_text()
     figures = sorted(path.name for path in (out / "report").glob("*.png"))
     assert figures == [f"genacc_{PAPER_GENERATOR}_{suite}_{corpus}.png" for suite, corpus in

@@ -10,7 +10,7 @@ from s3core import config
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
 from s3core.errors import DataError
-from s3core.train.reward import gain_beyond_rag, is_yes_no, metric_value, training_pool
+from s3core.train.reward import gain_beyond_rag, gain_shares, is_yes_no, metric_value, training_pool
 from toy_task import ToyEnvironment, make_tiny_model, toy_pool
 
 T = torch.tensor
@@ -75,6 +75,11 @@ def test_reward_forms_and_training_filter():
     assert [r["id"] for r in training_pool(cache, True, True)] == ["c"]
     assert [r["id"] for r in training_pool(cache, False, False)] == ["a", "b", "c"]
 
+
+
+def test_the_gbr_distribution_of_a_step():
+    assert gain_shares([1.0, 0.0, -1.0, 0.0]) == {"gbr_below": 0.25, "gbr_zero": 0.5, "gbr_above": 0.25}
+    assert gain_shares([]) == {"gbr_below": 0.0, "gbr_zero": 0.0, "gbr_above": 0.0}
 
 
 def test_the_reward_metric_reads_the_score_it_names():

@@ -33,7 +33,8 @@ def page(tmp_path_factory) -> Path:
                      tables / "paper.csv", tables / "paper.tex", 2.0)
     curve, metrics = work / "curve.png", work / "metrics.jsonl"
     steps = [{"step": s, "reward": 0.1 * s, "gbr": 0.1 * s, "genacc": 0.5, "rag_genacc": 0.4, "rollout_s": 60.0,
-              "update_s": 30.0} for s in (1, 2, 3)]
+              "update_s": 30.0, "gbr_below": 0.1, "gbr_zero": 0.8 - 0.1 * s, "gbr_above": 0.1 + 0.1 * s}
+             for s in (1, 2, 3)]
     write_jsonl(metrics, steps)
     plot_training_curve(steps, curve)
     write_training_cost(metrics, None, tables / "training_cost.md", tables / "training_cost.csv")

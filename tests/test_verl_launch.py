@@ -132,6 +132,9 @@ def test_metrics_of_a_resumed_run_keep_every_step_once_the_newest_winning(tmp_pa
     assert rows[0] == {"step": 1, "reward": 0.1, "critic/score/mean": 0.1, "genacc": 0.5, "searches": 1.0}
     assert rows[1] == {"step": 2, "reward": 0.25, "critic/score/mean": 0.25, "genacc": 1.0, "searches": 3.0}
     assert rows[2]["reward"] is None
+    write_jsonl(episodes[1], [{"step": 2, "gbr": g} for g in (1.0, 0.0, 0.0, -1.0)])    # the GBR distribution
+    assert {k: v for k, v in metric_rows([second], [episodes[1]])[0].items() if k.startswith("gbr")} == {
+        "gbr": 0.0, "gbr_below": 0.25, "gbr_zero": 0.5, "gbr_above": 0.25}
 
 
 def test_a_missing_checkpoint_names_the_step_and_path(tmp_path):

@@ -18,6 +18,7 @@ from s3core.search.policy import HFPolicy, Policy, load_tokenizer
 from s3core.train import checkpoint
 from s3core.train.logbook import Logbook
 from s3core.train.models import autocast, load_models
+from s3core.train.reward import gain_shares
 from s3core.train.trainer import PPOTrainer, Trajectory
 
 
@@ -46,6 +47,8 @@ def step_metrics(step: int, trajectories: list[Trajectory], stats: dict[str, flo
     row: dict[str, float] = {"step": step, "reward": _mean([t.score for t in trajectories])}
     for key in trajectories[0].info:
         row[key] = _mean([t.info[key] for t in trajectories])
+    if "gbr" in trajectories[0].info:
+        row.update(gain_shares([t.info["gbr"] for t in trajectories]))
     generated = sum(sum(t.action_mask) for t in trajectories)
     row.update(stats)
     row.update(sequence_tokens=_mean([len(t.ids) for t in trajectories]), rollout_s=rollout_s, update_s=update_s,

@@ -32,6 +32,13 @@ def gain_beyond_rag(s3_genacc: float, rag_genacc: float, form: str) -> float:
     raise ValueError(f"reward.form must be 'gbr' or 'upstream', not {form!r}")
 
 
+def gain_shares(gains: list[float]) -> dict[str, float]:
+    """The GBR distribution of a step: the share of its episodes whose gain is below, at and above zero."""
+    count = max(len(gains), 1)
+    return {"gbr_below": sum(g < 0 for g in gains) / count, "gbr_zero": sum(g == 0 for g in gains) / count,
+            "gbr_above": sum(g > 0 for g in gains) / count}
+
+
 def is_yes_no(golden_answers: list[str]) -> bool:
     """Any gold answer is yes, no, true or false, in any case (upstream's training filter)."""
     return any(answer.lower() in BOOLEAN_ANSWERS for answer in golden_answers)

@@ -20,6 +20,7 @@ import yaml
 from s3core.errors import S3Error
 from s3core.generation import judge_name
 from s3core.jsonl import read_jsonl, write_jsonl
+from s3core.train.reward import gain_shares
 from s3core.verl_engine.data import AGENT_NAME, check_first_prompt, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
 
@@ -179,14 +180,16 @@ def metric_rows(attempts: list[Path], episodes: list[Path]) -> list[dict[str, An
 
 
 def episode_means(paths: list[Path]) -> dict[int, dict[str, float]]:
-    """Per step, the mean of each per-episode statistic; a later file's episodes of a step replace an earlier's."""
+    """Per step, the mean of each per-episode statistic and the GBR distribution; a later file's episodes of a step
+    replace an earlier's."""
     steps: dict[int, list[dict[str, Any]]] = {}
     for path in paths:
         mine: dict[int, list[dict[str, Any]]] = {}
         for row in read_jsonl(path):
             mine.setdefault(row["step"], []).append(row)
         steps.update(mine)
-    return {step: {key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key != "step"}
+    return {step: {**{key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key != "step"},
+                   **(gain_shares([r["gbr"] for r in rows]) if "gbr" in rows[0] else {})}
             for step, rows in steps.items()}
 
 

@@ -49,7 +49,7 @@ def write_report(out_dir: Path, results_md: Path, results_csv: Path, paper_md: P
     training = ""
     if curve:
         shutil.copyfile(curve, out_dir / CURVE)
-        training = "<h2>Training</h2>" + _figure(CURVE, "s3 training: reward, GBR and GenAcc per PPO step")
+        training = "<h2>Training</h2>" + _figure(CURVE, "s3 training: reward, GBR, GenAcc and the GBR distribution per PPO step")
     parts = [
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
         f'<link rel="icon" href="data:,"><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>',

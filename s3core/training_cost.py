@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from s3core.jsonl import atomic_open
+from s3core.jsonl import atomic_open, read_jsonl
 
 COLUMNS = ["method", "minutes_per_step", "steps", "total_minutes", "hardware", "source"]
 
@@ -24,17 +24,24 @@ def paper_training_cost() -> pd.DataFrame:
 
 
 def hardware(provenance: dict[str, Any]) -> str:
-    """"8 x NVIDIA H100 80GB HBM3" (the GPUs the job saw), or the CPU threads it had."""
+    """"8 x NVIDIA H100 80GB HBM3" (the GPUs the job saw), or the CPU cores it had."""
     gpus = Counter(provenance.get("gpus") or [])
     if gpus:
         return " + ".join(f"{count} x {name}" for name, count in gpus.items())
     return f"CPU ({provenance['cpus']} cores)" if provenance.get("cpus") else "unknown"
 
 
+def step_seconds(row: dict[str, Any]) -> float:
+    """A PPO step's seconds: the local trainer's rollout + update, or verl's whole step (`timing_s/step`)."""
+    if "rollout_s" in row:
+        return row["rollout_s"] + row["update_s"]
+    return row.get("timing_s/step", float("nan"))
+
+
 def our_training_cost(metrics: list[dict[str, Any]], provenance: dict[str, Any] | None) -> pd.DataFrame:
     """One row: this run's s3 training. Minutes per step: rollout + update (the paper's step); total: the training
     job's wall time from start to end (model loading and checkpoints included), else the steps' sum."""
-    step_minutes = [(row["rollout_s"] + row["update_s"]) / 60 for row in metrics]
+    step_minutes = [step_seconds(row) / 60 for row in metrics]
     total = sum(step_minutes)
     if provenance:
         started, finished = (datetime.fromisoformat(provenance[key]) for key in ("started", "finished"))
@@ -50,8 +57,7 @@ def write_training_cost(metrics: Path | None, provenance: Path | None, out_md: P
     rows = [paper_training_cost()]
     if metrics and metrics.exists():
         record = json.loads(provenance.read_text()) if provenance and provenance.exists() else None
-        rows.append(our_training_cost([json.loads(line) for line in metrics.read_text().splitlines() if line],
-                                      record))
+        rows.append(our_training_cost(read_jsonl(metrics), record))
     table = pd.concat(rows, ignore_index=True)[COLUMNS]
     search_r1 = table.query("method == 'Search-R1' and source == 'paper'").total_minutes.item()
     table["Search-R1 total / total"] = (search_r1 / table["total_minutes"]).round(1)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from s3core.jsonl import write_jsonl
 from s3core.provenance import job_record
-from s3core.training_cost import hardware, write_training_cost
+from s3core.training_cost import hardware, our_training_cost, write_training_cost
 
 STEPS = [{"step": s, "rollout_s": 240.0, "update_s": 102.0} for s in range(1, 21)]   # 5.7 minutes a step
 
@@ -30,6 +30,12 @@ def test_our_run_beside_the_papers_table_4(tmp_path):
     assert [cell.strip() for cell in row.split("|")[1:-1]] == ["s3", "5.7", "20", "120", "8 x NVIDIA H100 80GB HBM3",
                                                                "this run", "31.5"]
     assert len(pd.read_csv(tmp_path / "cost.csv")) == 4
+
+
+def test_a_verl_run_is_timed_by_its_whole_steps():
+    rows = [{"step": 1, "timing_s/step": 300.0}, {"step": 2, "timing_s/step": 420.0}]
+    [ours] = our_training_cost(rows, None).to_dict("records")
+    assert (ours["minutes_per_step"], ours["steps"], ours["total_minutes"], ours["hardware"]) == (6.0, 2, 12.0, "unknown")
 
 
 def test_no_s3_training_leaves_our_row_not_run(tmp_path):

@@ -284,7 +284,7 @@ def cmd_table(args: argparse.Namespace) -> None:
     reasoner = reasoner_name(args.baselines, args.generators)
     tolerance = args.report["tolerance"]
     s3_rows = s3_variant_rows(args.search, args.reward["metric"], args.train["steps"])
-    comparison = compare(frame, args.generators, reasoner, tolerance, s3_rows)
+    comparison = compare(frame, args.generators, reasoner, tolerance, s3_rows, args.report["stands_for"])
     write_comparison(comparison, args.paper_md, args.paper_csv, args.paper_tex, tolerance)
     write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
     print(args.md.read_text())

@@ -46,10 +46,12 @@ def model_size(model: str) -> str | None:
     return f"{found[1]}B" if found else None
 
 
-def generator_blocks(generators: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Our generator per paper block it stands for: the one whose name or model id names the paper's model."""
-    return {block: name for block, needle in BLOCK_MODELS.items() for name, g in generators.items()
-            if needle in name.lower() or needle in g["model"].lower()}
+def generator_blocks(generators: dict[str, dict[str, Any]], stands_for: dict[str, str]) -> dict[str, str]:
+    """Our generator per paper block it stands for: the one `stands_for` (config `report.stands_for`) maps to it,
+    else the one whose name or model id names the paper's model."""
+    named = {block: name for block, needle in BLOCK_MODELS.items() for name, g in generators.items()
+             if needle in name.lower() or needle in g["model"].lower()}
+    return named | {block: name for name, block in stands_for.items() if name in generators}
 
 
 #: Table 5's row of each training reward (`reward.metric`) and Table 6's row of each ablation.
@@ -83,12 +85,12 @@ def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: set[str]) -> 
 
 
 def compare(ours: pd.DataFrame, generators: dict[str, dict[str, Any]], reasoner: str, tolerance: float,
-            s3_rows: set[str] = frozenset()) -> pd.DataFrame:
+            s3_rows: set[str] = frozenset(), stands_for: dict[str, str] | None = None) -> pd.DataFrame:
     """Every paper cell with `ours_genacc`, `ours_em`, `delta` (GenAcc points) and `flag` (|delta| > tolerance);
     `ours` is the long table of `s3core.report.collect` (its `source` column is the QA sets' data source);
-    `s3_rows`: the variant rows our s3 run fills (`s3_variant_rows`)."""
+    `s3_rows`: the variant rows our s3 run fills (`s3_variant_rows`); `stands_for`: generator -> paper block."""
     paper = paper_cells()
-    blocks = generator_blocks(generators)
+    blocks = generator_blocks(generators, stands_for or {})
     size = model_size(generators[reasoner]["model"])
     paper["method"] = [our_method(row, size, s3_rows) for _, row in paper.iterrows()]
     paper["generator"] = paper["block"].map(blocks)

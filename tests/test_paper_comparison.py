@@ -106,3 +106,13 @@ def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):
     assert latex.count(r"\begin{table}") == len(headings) and latex.count(r"\toprule") == len(headings)
     assert r"\caption{Table 3: the search budget (\#retrieved-\#selected-\#turns), Claude-3-Haiku: GenAcc ours / the paper's ($\Delta$). \textsuperscript{\dag} 8-3-3, 2wikimultihopqa: 52.4 here" in latex
     assert r"not run / 52.4 \textsuperscript{\dag}" in latex and "Search-R1-7B (Ret)" in latex
+
+
+def test_a_generator_can_stand_for_a_paper_block():
+    tiny = {"smollm2-135m": {"model": "results/demo/assets/llm"}}
+    rows = [("smollm2-135m", "rag_dense", "wiki", "nq", 25.0)]
+    assert compare(ours(rows), tiny, "smollm2-135m", 2.0).ours_genacc.isna().all()    # names no paper model
+    table = compare(ours(rows), tiny, "smollm2-135m", 2.0, stands_for={"smollm2-135m": "Claude-3-Haiku"})
+    [cell] = table[table.ours_genacc.notna()].to_dict("records")
+    assert (cell["block"], cell["row"], cell["dataset"], cell["delta"], cell["flag"]) == (
+        "Claude-3-Haiku", "RAGE5", "nq", round(25.0 - cell["genacc"], 1), True)

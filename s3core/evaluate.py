@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from s3core.corpus import Document
+from s3core.errors import DataError
 from s3core.generation import Generator
 from s3core.generation.prompts import generator_messages
 from s3core.metrics import exact_match, judge_messages, parse_judge, span_match, token_f1
@@ -33,6 +34,15 @@ def cot_answer(text: str) -> str:
 def score(answer: str, golds: list[str]) -> dict[str, Any]:
     """String metrics of one answer."""
     return {"em": exact_match(answer, golds), "f1": token_f1(answer, golds), "span": span_match(answer, golds)}
+
+
+def check_golds(rows: list[dict[str, Any]]) -> None:
+    """Every row's `golden_answers` is a list of strings (a bare string would be scored letter by letter)."""
+    for row in rows:
+        golds = row.get("golden_answers")
+        if not isinstance(golds, list) or not all(isinstance(gold, str) for gold in golds):
+            raise DataError(f"question {row.get('id')!r}: golden_answers must be a list of strings, got {golds!r}; "
+                            'write it as a JSON list, e.g. ["Paris"]')
 
 
 def judge_only(row: dict[str, Any]) -> bool:
@@ -77,6 +87,7 @@ def answer_contexts(
     """Answer every context row with the frozen generator and score it (docs/design.md §2, answer file). Style "cot"
     lets the generator reason first; `raw_answer` keeps its whole output, `answer` the extracted answer.
     `context_format` renders the documents: "rag" (retrieval dump) or "selected" (the s3 searcher's)."""
+    check_golds(contexts)
     conversations = [
         generator_messages(row["question"], [Document.from_row(d) for d in row["docs"]], style, context_format,
                            generator.prompt_format)

@@ -39,12 +39,28 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return list(iter_jsonl(path))
 
 
+def current_umask() -> int:
+    """The process's umask (Linux reports it in /proc; elsewhere it is read by setting it back at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary sibling of `path` and rename it over `path` only if the block succeeds."""
+    """Open a temporary sibling of `path` and rename it over `path` only if the block succeeds. The file gets the
+    mode a plain `open` would give it (0666 less the umask; mkstemp's own is 0600, which a shared group project
+    folder could not read)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle

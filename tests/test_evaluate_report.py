@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from s3core.errors import DataError
 from s3core.evaluate import answer_contexts, cot_answer, judge, score
 from s3core.jsonl import write_jsonl
 from s3core.methods import context_row
@@ -43,6 +44,15 @@ def test_genacc_is_span_else_judge():
     judge(rows, everyone, every_row=True)
     assert len(everyone.asked) == 3 and [(r["judge"], r["genacc"]) for r in rows] == [
         (False, 1.0), (True, 1.0), (False, 0.0)]                  # GenAcc is unchanged: span, else the judge
+
+
+def test_golden_answers_must_be_a_list_of_strings_before_anything_is_generated():
+    generator = ScriptedJudge([])                                         # would fail if asked to answer
+    for golds in ("Paris", ["Paris", 3], None):
+        with pytest.raises(DataError, match="question 'q7': golden_answers must be a list of strings"):
+            answer_contexts([{"id": "q7", "question": "capital of France?", "golden_answers": golds, "docs": [],
+                              "data_source": "nq"}], generator, None)
+    assert generator.asked == []
 
 
 def test_unclear_judge_reply_is_asked_once_more_then_wrong():

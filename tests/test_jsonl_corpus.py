@@ -1,10 +1,12 @@
 import json
+import os
+import stat
 
 import pytest
 
 from s3core.corpus import Document, format_docs, read_corpus
 from s3core.errors import DataError
-from s3core.jsonl import atomic_open, read_jsonl, write_jsonl
+from s3core.jsonl import atomic_open, current_umask, read_jsonl, write_jsonl
 from s3core.retrieval.docstore import DocStore, line_offsets
 
 
@@ -35,6 +37,19 @@ def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):
     with atomic_open(tmp_path / "new" / "f.txt") as handle:
         handle.write("ok")
     assert (tmp_path / "new" / "f.txt").read_text() == "ok"
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_writes_honour_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        assert current_umask() == umask
+        write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])              # mkstemp alone would give 0600
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "rows.jsonl").stat().st_mode) == mode == stat.S_IMODE(plain.stat().st_mode)
 
 
 def test_document_formats():

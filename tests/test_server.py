@@ -69,6 +69,18 @@ def test_limits_give_clear_4xx(server, payload, status, needle):
     assert response.status_code == status and needle in response.text
 
 
+def test_a_query_that_is_not_text_fails_alone_not_its_batch(server):
+    bad = '{"queries": ["jupiter \\ud800 moon"], "topk": 2}'            # valid JSON: a lone surrogate
+    good = [{"queries": [word], "topk": 2} for word in ("jupiter", "paris", "rome", "music")]
+    with ThreadPoolExecutor(5) as pool:                                   # sent together: batched together
+        sent = [pool.submit(httpx.post, f"{server.url}/retrieve", content=bad,
+                            headers={"content-type": "application/json"})]
+        sent += [pool.submit(httpx.post, f"{server.url}/retrieve", json=body) for body in good]
+        responses = [future.result() for future in sent]
+    assert responses[0].status_code == 400 and "query 1 is not valid Unicode text" in responses[0].text
+    assert [r.status_code for r in responses[1:]] == [200] * 4
+
+
 def test_concurrent_clients_match_in_process_search(server, dense_index, small_corpus, retriever_settings):
     queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "physics", "capital",
                                                "music", "war", "ocean", "king", "city", "art"] * 3]

@@ -31,6 +31,11 @@ def _check(request: RetrieveRequest, limits: dict[str, Any]) -> None:
         raise HTTPException(
             413, f"{len(request.queries)} queries in one request; the limit is {limits['max_queries']} (max_queries)"
         )
+    for number, query in enumerate(request.queries, start=1):
+        try:
+            query.encode("utf-8")
+        except UnicodeEncodeError as exc:   # a lone surrogate: valid JSON, but no text; it would fail its whole batch
+            raise HTTPException(400, f"query {number} is not valid Unicode text ({exc.reason} at {exc.start})") from exc
     longest = max(len(q) for q in request.queries)
     if longest > limits["max_query_chars"]:
         raise HTTPException(

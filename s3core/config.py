@@ -40,7 +40,13 @@ def _defaulting_validator() -> type:
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    """The key and what is wrong; a refused name says what a name may be, a reserved one why it is reserved."""
     key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    hint = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "not" and hint:
+        return f"config key '{key}': {error.instance!r} is reserved: {hint}"
+    if error.validator == "pattern" and hint:
+        return f"config key '{key}': {error.message} ({hint})"
     return f"config key '{key}': {error.message}"
 
 

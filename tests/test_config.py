@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from s3core import config
@@ -93,3 +95,20 @@ def test_a_judge_only_reward_needs_the_judge():
     with pytest.raises(ConfigError, match="'reward.metric': 'judge' .* judge.enabled is false"):
         config.check_across_keys({**data, "reward": {**data["reward"], "metric": "judge"},
                                   "judge": {**data["judge"], "enabled": False}})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"suite": ".."}, "config key 'suite': '..' does not match"),
+    ({"suite": "a/b"}, "config key 'suite': 'a/b' does not match"),
+    ({"generators": {"../x": {"backend": "hf", "model": "m"}}}, "config key 'generators': '../x' does not match"),
+    ({"eval_sets": {"nq`touch pwned`": {"source": "nq_test", "size": 1}}}, "'assets.eval': 'nq`touch pwned`' does not"),
+    ({"eval_sets": {"train": {"source": "nq_test", "size": 1}}},
+     "config key 'assets.eval': 'train' is reserved: 'train' is the training questions' file"),
+])
+def test_names_that_would_escape_results_reach_a_shell_or_shadow_training_are_refused(change, message):
+    data = config.load("config/config.yaml")
+    if "eval_sets" in change:
+        change = {"assets": {**data["assets"], "eval": change.pop("eval_sets")}}
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        config.validate({**data, **change})
+    assert "letters, digits, _ . -" in str(err.value) or "reserved" in str(err.value)

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,10 +24,11 @@ from s3core.retrieval.client import RetrieverClient
 from s3core.sidecar import Sidecar, free_port
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, dense_index, small_corpus, retriever_settings):
-    settings = {**retriever_settings, "server": {**retriever_settings["server"], "max_topk": 10,
-                                                "max_queries": 20, "max_query_chars": 200}}
+@pytest.fixture(scope="module", params=["never", "always"], ids=["one-process", "search-process"])
+def server(request, tmp_path_factory, dense_index, small_corpus, retriever_settings):
+    """The dense server, ranking in its own process (search_process: always) and in the HTTP server's."""
+    settings = {**retriever_settings, "server": {**retriever_settings["server"], "max_topk": 10, "max_queries": 20,
+                                                "max_query_chars": 200, "search_process": request.param}}
     log = tmp_path_factory.mktemp("logs") / "server.log"
     with Sidecar(serve_command("dense", dense_index, small_corpus, settings), log) as sidecar:
         yield sidecar
@@ -157,10 +159,13 @@ def test_batcher_merges_waiting_requests_and_slices_topk():
     release = threading.Event()
     calls = []
 
-    def search(queries, topk):
+    def blocking_search(queries, topk):
         calls.append((list(queries), topk))
         release.wait(5)
         return [[(Document(f"{q}-{i}", q, ""), float(-i)) for i in range(topk)] for q in queries]
+
+    async def search(queries, topk):
+        return await asyncio.to_thread(blocking_search, queries, topk)
 
     async def scenario():
         batcher = DynamicBatcher(search, max_batch=100)
@@ -183,7 +188,7 @@ def test_batcher_merges_waiting_requests_and_slices_topk():
 
 
 def test_batcher_propagates_search_errors():
-    def search(queries, topk):
+    async def search(queries, topk):
         raise RuntimeError("index exploded")
 
     async def scenario():
@@ -202,10 +207,13 @@ def test_batcher_stops_taking_requests_at_max_batch():
     release = threading.Event()
     sizes = []
 
-    def search(queries, topk):
+    def blocking_search(queries, topk):
         sizes.append(len(queries))
         release.wait(5)
         return [[] for _ in queries]
+
+    async def search(queries, topk):
+        return await asyncio.to_thread(blocking_search, queries, topk)
 
     async def scenario():
         batcher = DynamicBatcher(search, max_batch=3)
@@ -221,3 +229,51 @@ def test_batcher_stops_taking_requests_at_max_batch():
     asyncio.run(scenario())
     assert sizes == [1, 3, 2]
 
+
+
+def test_batcher_keeps_in_flight_searches_running_at_once():
+    running, most = 0, 0
+
+    async def search(queries, topk):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return [[] for _ in queries]
+
+    async def scenario(in_flight):
+        batcher = DynamicBatcher(search, max_batch=1, in_flight=in_flight)
+        batcher.start()
+        await asyncio.gather(*(batcher.submit([f"q{i}"], 1) for i in range(6)))
+        await batcher.stop()
+        return most
+
+    assert asyncio.run(scenario(2)) == 2
+    most = 0
+    assert asyncio.run(scenario(1)) == 1
+
+
+def test_a_dead_search_process_is_reported_not_waited_for(tmp_path, dense_index, small_corpus, retriever_settings):
+    settings = {**retriever_settings, "server": {**retriever_settings["server"], "search_process": "always"}}
+    with Sidecar(serve_command("dense", dense_index, small_corpus, settings), tmp_path / "server.log") as server:
+        assert httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter"]}).status_code == 200
+        found = subprocess.run(["pgrep", "-P", str(server.process.pid), "-f", "spawn_main"],
+                               capture_output=True, text=True).stdout.split()
+        assert len(found) == 1
+        os.kill(int(found[0]), signal.SIGKILL)
+        time.sleep(1)
+        health = httpx.get(f"{server.url}/health")
+        assert health.status_code == 503 and "search process" in health.json()["detail"]
+        response = httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter"]})
+        assert response.status_code == 503 and "exited with code -9" in response.json()["detail"]
+        assert server.alive()
+
+
+def test_a_search_process_that_cannot_load_says_why(tmp_path, dense_index, small_corpus, retriever_settings):
+    from s3core.retrieval.search_process import ProcessDenseRetriever
+
+    for name in ("offsets.npy", "s3_dense.json"):  # everything but the index file
+        shutil.copy(dense_index / name, tmp_path / name)
+    with pytest.raises(ServiceError, match="(?s)could not load the dense index.*index.faiss"):
+        ProcessDenseRetriever(tmp_path, small_corpus, retriever_settings["dense"], startup_timeout_s=120)

@@ -43,12 +43,30 @@ class StageStats:
 KINDS = ("bm25", "dense")
 
 
+def search_in_process(settings: dict[str, Any]) -> bool:
+    """Whether dense ranking runs in a search process of its own (`retriever.server.search_process`; auto: when
+    it runs on a GPU, where the encoder's kernel launches would otherwise compete with HTTP for one interpreter)."""
+    choice = settings["server"]["search_process"]
+    if choice != "auto":
+        return choice == "always"
+    device = settings["dense"]["device"]
+    if device == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return device.startswith("cuda")
+
+
 def load_retriever(kind: str, index_dir: Path, corpus: Path, settings: dict[str, Any]) -> Retriever:
     """Open a built index (`settings` is the `retriever` config section)."""
     if kind == "bm25":
         from s3core.retrieval.bm25 import open_bm25
 
         return open_bm25(index_dir, corpus)
+    if kind == "dense" and search_in_process(settings):
+        from s3core.retrieval.search_process import ProcessDenseRetriever
+
+        return ProcessDenseRetriever(index_dir, corpus, settings["dense"], settings["server"]["startup_timeout_s"])
     if kind == "dense":
         from s3core.retrieval.dense import DenseRetriever
 

@@ -1,14 +1,14 @@
-"""Cross-request dynamic batching: requests that arrive while a batch runs are searched together next."""
+"""Cross-request dynamic batching: requests that arrive while batches run are searched together next."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from s3core.retrieval.base import Hit
 
-SearchFn = Callable[[list[str], int], list[list[Hit]]]
+SearchFn = Callable[[list[str], int], Awaitable[list[list[Hit]]]]
 
 
 @dataclass
@@ -19,12 +19,14 @@ class _Pending:
 
 
 class DynamicBatcher:
-    """Feeds one worker thread: each round takes the waiting requests (until `max_batch` queries are
-    reached), runs one search with the largest topk among them, and hands each request its slice."""
+    """Each round takes the waiting requests (until `max_batch` queries are reached), runs one search with the
+    largest topk among them, and hands each request its slice; at most `in_flight` searches run at once (more than
+    one only pays where the search is pipelined, as in a search process)."""
 
-    def __init__(self, search: SearchFn, max_batch: int):
+    def __init__(self, search: SearchFn, max_batch: int, in_flight: int = 1):
         self.search = search
         self.max_batch = max_batch
+        self.in_flight = in_flight
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task | None = None
 
@@ -50,19 +52,31 @@ class DynamicBatcher:
         return batch
 
     async def _run(self) -> None:
-        while True:
-            batch = self._take_batch(await self._queue.get())
-            queries = [q for item in batch for q in item.queries]
-            try:
-                hits = await asyncio.to_thread(self.search, queries, max(item.topk for item in batch))
-            except Exception as exc:  # every waiting request gets the error
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-                continue
-            start = 0
+        slots = asyncio.Semaphore(self.in_flight)
+        running: set[asyncio.Task] = set()
+        try:
+            while True:
+                await slots.acquire()  # requests pile up meanwhile, and go out as one batch
+                batch = self._take_batch(await self._queue.get())
+                task = asyncio.create_task(self._answer(batch))
+                running.add(task)
+                task.add_done_callback(lambda done: (running.discard(done), slots.release()))
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _answer(self, batch: list[_Pending]) -> None:
+        queries = [q for item in batch for q in item.queries]
+        try:
+            hits = await self.search(queries, max(item.topk for item in batch))
+        except Exception as exc:  # every waiting request gets the error
             for item in batch:
-                part = hits[start : start + len(item.queries)]
-                start += len(item.queries)
                 if not item.future.done():
-                    item.future.set_result([row[: item.topk] for row in part])
+                    item.future.set_exception(exc)
+            return
+        start = 0
+        for item in batch:
+            part = hits[start : start + len(item.queries)]
+            start += len(item.queries)
+            if not item.future.done():
+                item.future.set_result([row[: item.topk] for row in part])

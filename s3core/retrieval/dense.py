@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import multiprocessing
 import os
 import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
@@ -25,6 +27,7 @@ from s3core.errors import DataError
 from s3core.jsonl import atomic_open
 from s3core.retrieval.base import Hit, StageStats
 from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
+from s3core.retrieval.encoder_graphs import EncoderGraphs
 from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
 from s3core.retrieval.flat_search import open_flat_search
 
@@ -33,6 +36,7 @@ SETTINGS_FILE = "s3_dense.json"
 CHUNK = 32768  # passages read, encoded and added to the index at a time
 TOKENIZER_THREADS = 4
 _worker_tokenizer: Any = None  # a tokenizer process's own tokenizer and length limit
+log = logging.getLogger(__name__)
 
 
 def pick_device(name: str) -> torch.device:
@@ -59,7 +63,7 @@ def _tokenize_in_process(texts: list[str]) -> dict[str, np.ndarray]:
 class Encoder:
     """Text -> unit vectors with a Hugging Face encoder (mean pooling over non-padding tokens). `bulk` (index
     builds on a GPU): batches are tokenised by processes, one per spare core, so the GPU never waits for the
-    tokenizer; otherwise (queries, the CPU) by threads."""
+    tokenizer; otherwise (queries, the CPU) by threads, and on CUDA queries replay CUDA graphs (`cuda_graphs`)."""
 
     def __init__(self, settings: dict[str, Any], bulk: bool = False):
         from transformers import AutoModel, AutoTokenizer
@@ -78,6 +82,19 @@ class Encoder:
                                              (path, settings["max_length"]))
         else:
             self._pool = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
+        use_graphs = not bulk and self.device.type == "cuda" and settings.get("cuda_graphs", True)
+        self._graphs = self._capture_graphs() if use_graphs else None
+
+    def _capture_graphs(self) -> EncoderGraphs | None:
+        """The forward pass as CUDA graphs; None (eager kernels) where this model cannot be captured."""
+        names = list(self._tokenize(["a"]))
+        try:
+            return EncoderGraphs(self._pooled, names, self.device, self.settings["batch_size"],
+                                 self.settings["max_length"])
+        except RuntimeError as exc:
+            log.warning("the query encoder could not be captured as CUDA graphs (%s); its kernels are launched "
+                        "one by one (slower). Set retriever.dense.cuda_graphs: false to skip the attempt", exc)
+            return None
 
     @property
     def dim(self) -> int:
@@ -112,8 +129,14 @@ class Encoder:
 
     @torch.inference_mode()
     def _embed(self, tokens: dict[str, np.ndarray]) -> torch.Tensor:
-        """Unit vectors (float32) of one batch, on the model's device."""
-        batch = {name: torch.from_numpy(array).to(self.device, non_blocking=True) for name, array in tokens.items()}
+        """Unit vectors (float32) of one batch, on the model's device (in host memory from the graphs)."""
+        if self._graphs is not None:
+            return self._graphs(tokens)
+        return self._pooled({name: torch.from_numpy(array).to(self.device, non_blocking=True)
+                             for name, array in tokens.items()})
+
+    @torch.inference_mode()
+    def _pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -196,20 +219,38 @@ def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings:
     return rows
 
 
+class DenseRanker:
+    """Encode queries and search the flat IP index (`retriever.dense.search`: FAISS or torch, CPU or GPUs): the
+    ranking half of dense retrieval, without the documents (a search process holds this alone)."""
+
+    def __init__(self, index_dir: Path, settings: dict[str, Any]):
+        built = json.loads((Path(index_dir) / SETTINGS_FILE).read_text())
+        self.settings = {**built, **{key: settings[key] for key in ("device", "batch_size", "cuda_graphs")}}
+        self.encoder = Encoder(self.settings)
+        self.index = open_flat_index(Path(index_dir) / INDEX_FILE)
+        self.searcher = open_flat_search(self.index, settings["search"])
+
+    def encode(self, queries: list[str]) -> np.ndarray:
+        return self.encoder.encode(queries, self.settings["query_prefix"])
+
+    def search_stream(self) -> AbstractContextManager:
+        """Run this thread's searches on a CUDA stream of their own (a no-op on the CPU)."""
+        device = self.encoder.device
+        return torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else nullcontext()
+
+    def search(self, vectors: np.ndarray, topk: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), best first; ids of -1 where the index has fewer than `topk` rows."""
+        return self.searcher.search(vectors, min(topk, self.index.ntotal))
+
+
 class DenseRetriever:
-    """Encode queries, search the flat IP index (`retriever.dense.search`: FAISS or torch, CPU or GPUs), fetch
-    documents from the store."""
+    """A DenseRanker in this process, documents from the store."""
 
     kind = "dense"
 
     def __init__(self, index_dir: Path, corpus: Path, settings: dict[str, Any]):
-        index_dir = Path(index_dir)
-        built = json.loads((index_dir / SETTINGS_FILE).read_text())
-        self.settings = {**built, "device": settings["device"], "batch_size": settings["batch_size"]}
-        self.encoder = Encoder(self.settings)
-        self.index = open_flat_index(index_dir / INDEX_FILE)
-        self.searcher = open_flat_search(self.index, settings["search"])
-        self.docs = DocStore.open(corpus, index_dir)
+        self.ranker = DenseRanker(index_dir, settings)
+        self.docs = DocStore.open(corpus, Path(index_dir))
         self.stats = StageStats()
 
     def __len__(self) -> int:
@@ -217,14 +258,11 @@ class DenseRetriever:
 
     def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
         started = time.perf_counter()
-        vectors = self.encoder.encode(queries, self.settings["query_prefix"])
+        vectors = self.ranker.encode(queries)
         encoded = time.perf_counter()
-        scores, ids = self.searcher.search(vectors, min(topk, len(self.docs)))
+        scores, ids = self.ranker.search(vectors, topk)
         searched = time.perf_counter()
-        hits = [
-            [(self.docs.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-            for row_ids, row_scores in zip(ids, scores)
-        ]
+        hits = self.docs.ranked(scores, ids)
         self.stats.add(len(queries), encode=encoded - started, search=searched - encoded,
                        documents=time.perf_counter() - searched)
         return hits

@@ -62,3 +62,8 @@ class DocStore:
             return Document.from_row(json.loads(line))
         except (json.JSONDecodeError, KeyError) as exc:
             raise DataError(f"{self.corpus}: corpus row {row + 1} is malformed ({exc})") from exc
+
+    def ranked(self, scores: np.ndarray, ids: np.ndarray) -> list[list[tuple[Document, float]]]:
+        """Each query's (document, score) list from a search's (scores, ids); ids of -1 (no row) are skipped."""
+        return [[(self.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+                for row_ids, row_scores in zip(ids, scores)]

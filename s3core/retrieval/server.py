@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from s3core import __version__
+from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, Retriever
-from s3core.retrieval.batcher import DynamicBatcher
+from s3core.retrieval.batcher import DynamicBatcher, SearchFn
 
 
 class RetrieveRequest(BaseModel):
@@ -50,9 +51,18 @@ def _render(hits: list[Hit], with_scores: bool) -> list[dict[str, Any]]:
     return [doc for doc, _ in docs]
 
 
+def _search_fn(retriever: Retriever) -> tuple[SearchFn, int]:
+    """The retriever's search as a coroutine, and how many batches it can take at once: a retriever with a search
+    process (`search_async`) pipelines them; any other searches one at a time in a worker thread."""
+    if hasattr(retriever, "search_async"):
+        return retriever.search_async, retriever.in_flight
+    return (lambda queries, topk: asyncio.to_thread(retriever.search, queries, topk)), 1
+
+
 def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) -> FastAPI:
     """An app serving `retriever`; `server` is the `retriever.server` config section."""
-    batcher = DynamicBatcher(retriever.search, server["max_batch"]) if server["batching"] else None
+    search, in_flight = _search_fn(retriever)
+    batcher = DynamicBatcher(search, server["max_batch"], in_flight) if server["batching"] else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -61,12 +71,16 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
         yield
         if batcher:
             await batcher.stop()
+        if hasattr(retriever, "close"):
+            retriever.close()
 
     app = FastAPI(title="s3 retriever", lifespan=lifespan)
     app.state.batcher = batcher
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
+        if failure := getattr(retriever, "failure", None):
+            raise HTTPException(503, failure)
         return {"status": "ok", "retriever": retriever.kind, "documents": len(retriever), "batching": bool(batcher),
                 "s3core": __version__}
 
@@ -80,10 +94,10 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
     async def retrieve(request: RetrieveRequest) -> JSONResponse:
         _check(request, server)
         topk = request.topk or default_topk
-        if batcher:
-            hits = await batcher.submit(request.queries, topk)
-        else:
-            hits = await asyncio.to_thread(retriever.search, request.queries, topk)
+        try:
+            hits = await (batcher.submit if batcher else search)(request.queries, topk)
+        except ServiceError as exc:  # the search process is gone: say so, not "Internal Server Error"
+            raise HTTPException(503, str(exc)) from exc
         # A plain JSONResponse: FastAPI's generic encoder would walk every document on the event loop
         return JSONResponse({"result": [_render(row, request.return_scores) for row in hits]})
 

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
 import pytest
 
 from s3core import __version__
@@ -54,6 +56,7 @@ def test_stats_count_searches_queries_and_seconds_per_stage(server):
     after = httpx.get(f"{server.url}/stats").json()
     assert after["retriever"] == "dense"
     assert (after["searches"] - before.get("searches", 0), after["queries"] - before.get("queries", 0)) == (1, 3)
+    assert after["scans"] - before.get("scans", 0) == pytest.approx(1)
     for stage in ("encode_s", "search_s", "documents_s"):
         assert after[stage] > before.get(stage, 0.0)
 
@@ -277,3 +280,39 @@ def test_a_search_process_that_cannot_load_says_why(tmp_path, dense_index, small
         shutil.copy(dense_index / name, tmp_path / name)
     with pytest.raises(ServiceError, match="(?s)could not load the dense index.*index.faiss"):
         ProcessDenseRetriever(tmp_path, small_corpus, retriever_settings["dense"], startup_timeout_s=120)
+
+
+class _BruteForce:
+    """A ranker over fixed unit vectors, counting its scans."""
+
+    def __init__(self, rows):
+        self.rows, self.scans = rows, 0
+
+    def search(self, vectors, topk):
+        self.scans += 1
+        scores = vectors @ self.rows.T
+        ids = np.argsort(-scores, axis=1, kind="stable")[:, :topk]
+        return np.take_along_axis(scores, ids, axis=1), ids
+
+
+def test_batches_waiting_together_are_searched_in_one_scan():
+    from s3core.retrieval.search_process import _search_together, _waiting_batches
+
+    rng = np.random.default_rng(0)
+    ranker = _BruteForce(rng.standard_normal((50, 8)))
+    waiting = queue.Queue()
+    batches = [(number, rng.standard_normal((size, 8)), topk, 0.01) for number, size, topk in
+               [(1, 3, 2), (2, 1, 5), (3, 4, 1)]]
+    for batch in batches:
+        waiting.put(batch)
+    waiting.put(None)
+    sent = []
+    together = _waiting_batches(waiting)
+    assert [number for number, *_ in together] == [1, 2, 3] and _waiting_batches(waiting) == []
+    _search_together(ranker, together, sent.append)
+    assert ranker.scans == 1 and [message[0] for message in sent] == [1, 2, 3]
+    for (number, vectors, topk, _), (_, scores, ids, figures) in zip(batches, sent):
+        alone_scores, alone_ids = _BruteForce(ranker.rows).search(vectors, topk)
+        assert ids.tolist() == alone_ids.tolist() and np.allclose(scores, alone_scores)
+        assert figures["scans"] == pytest.approx(len(vectors) / 8) and figures["encode"] == 0.01
+    assert sum(figures["scans"] for *_, figures in sent) == pytest.approx(1)

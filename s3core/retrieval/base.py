@@ -22,16 +22,19 @@ class Retriever(Protocol):
 
 
 class StageStats:
-    """Searches, queries and seconds per stage of a retriever since it started (thread-safe), for GET /stats."""
+    """Searches, queries, index scans and seconds per stage of a retriever since it started (thread-safe), for
+    GET /stats. A search is one batch of the server's; a scan is one pass over the index, which may serve several
+    batches (a search process searches the batches waiting together): each then adds its share of the scan."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._totals: dict[str, float] = {"searches": 0, "queries": 0}
+        self._totals: dict[str, float] = {"searches": 0, "queries": 0, "scans": 0.0}
 
-    def add(self, queries: int, **seconds: float) -> None:
+    def add(self, queries: int, scans: float = 1.0, **seconds: float) -> None:
         with self._lock:
             self._totals["searches"] += 1
             self._totals["queries"] += queries
+            self._totals["scans"] += scans
             for stage, value in seconds.items():
                 self._totals[f"{stage}_s"] = self._totals.get(f"{stage}_s", 0.0) + value
 

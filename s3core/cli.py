@@ -27,6 +27,13 @@ def _section(name: str):
     return lambda text: config.section(name, text)
 
 
+def _s3_runs(text: str) -> dict[str, dict[str, Any]]:
+    """argparse type: JSON of s3 run label -> {search, reward, train} (each validated with defaults), `s3` first."""
+    runs = json.loads(text) or {"s3": {}}
+    return {label: {name: config.section(name, sections.get(name, {})) for name in ("search", "reward", "train")}
+            for label, sections in runs.items()}
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     if args.assets["kind"] == "paper":
         from s3core.paper_assets import build_paper_data
@@ -161,7 +168,7 @@ def cmd_infer(args: argparse.Namespace) -> None:
         kind = method.index_kind(settings)
         client = retriever_client(stack, kind, args) if kind else None
         rows = method.run(questions, client, settings)
-    write_jsonl(args.out, rows)
+    write_jsonl(args.out, [{**row, "method": args.method} for row in rows])   # an s3 run's rows carry its label
     log.info("%s: %d context rows in %s", method.name, len(rows), args.out)
 
 
@@ -276,15 +283,15 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
 
 def cmd_table(args: argparse.Namespace) -> None:
     from s3core.methods import reasoner_name
-    from s3core.paper_comparison import compare, s3_variant_rows, write_comparison
+    from s3core.paper_comparison import compare, variant_rows, write_comparison
     from s3core.report import write_tables
     from s3core.training_cost import write_training_cost
 
     frame = write_tables(args.answers, args.md, args.csv, args.tex, args.corpora)
     reasoner = reasoner_name(args.baselines, args.generators)
     tolerance = args.report["tolerance"]
-    s3_rows = s3_variant_rows(args.search, args.reward["metric"], args.train["steps"])
-    comparison = compare(frame, args.generators, reasoner, tolerance, s3_rows, args.report["stands_for"])
+    comparison = compare(frame, args.generators, reasoner, tolerance, variant_rows(args.s3_runs),
+                         args.report["stands_for"])
     write_comparison(comparison, args.paper_md, args.paper_csv, args.paper_tex, tolerance)
     write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
     print(args.md.read_text())
@@ -449,16 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generators", type=_section("generators"), required=True)
     p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
     p.add_argument("--report", type=_section("report"), default=config.section("report", {}))
-    p.add_argument("--reward", type=_section("reward"), default=config.section("reward", {}),
-                   help="the s3 run's training reward: the row of Table 5 it fills")
-    p.add_argument("--search", type=_section("search"), default=config.section("search", {}),
-                   help="the s3 run's search budget: the row of Tables 3 and 6 it fills")
-    p.add_argument("--train", type=_section("train"), default=config.section("train", {}),
-                   help="the s3 run's steps: the row of Figure 10 it fills")
+    p.add_argument("--s3-runs", type=_s3_runs, default=_s3_runs("{}"),
+                   help="JSON: s3 run label (s3, s3.<ablation>) -> its search, reward and train sections: the rows "
+                        "of Tables 3, 5, 6 and Figure 10 each fills (default: s3 with the defaults)")
     p.add_argument("--cost-md", type=Path, required=True, help="the training cost beside the paper's Table 4")
     p.add_argument("--cost-csv", type=Path, required=True)
-    p.add_argument("--training-metrics", type=Path, help="the s3 run's metrics.jsonl (none: no s3 trained)")
-    p.add_argument("--training-provenance", type=Path, help="the training job's provenance record")
+    p.add_argument("--training-metrics", type=Path, help="the base s3 run's metrics.jsonl (none: no s3 trained)")
+    p.add_argument("--training-provenance", type=Path, help="its training job's provenance record")
     p.set_defaults(func=cmd_table)
 
     p = verbs.add_parser("report", help="write the report page (index.html and its PNGs) from the run's tables")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from s3core.errors import ConfigError
 from s3core.qa import qa_sources
+from s3core.s3_runs import merged
 
 SCHEMA_FILE = "config.schema.yaml"
 
@@ -85,7 +87,7 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     """Rules the schema cannot say: QA sources and corpora that fit the asset kind, the released checkpoint only with
     its prompt, a judge-only reward only with a judge, several training nodes only for an engine that uses them, GPUs
     set aside for the reward generator only on one node, and upstream's prebuilt indexes only with the paper's corpus
-    (and Lucene's only for Lucene)."""
+    (and Lucene's only for Lucene); each ablation's sections valid."""
     check_sources(data["assets"])
     check_corpora(data["assets"])
     if "s3_released" in data["eval"]["methods"] and data["searcher"]["prompt_file"] is None:
@@ -100,9 +102,7 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     if bm25["source"] == "download" and (bm25["engine"] != "pyserini" or data["assets"]["kind"] != "paper"):
         raise ConfigError("config key 'retriever.bm25.source': 'download' imports upstream's Lucene index of wiki-18, "
                           "which needs retriever.bm25.engine 'pyserini' and assets.kind 'paper'; use 'build'")
-    if data["reward"]["metric"] == "judge" and not data["judge"]["enabled"]:
-        raise ConfigError("config key 'reward.metric': 'judge' rewards the LLM judge's verdict, but judge.enabled is "
-                          "false; enable the judge or choose genacc, span or em")
+    check_judge_reward(data["reward"], data["judge"], "reward.metric")
     nodes = data["resources"].get("train_s3", {}).get("nodes", 1)
     if nodes > 1 and data["train"]["engine"] == "local":
         raise ConfigError(f"config key 'resources.train_s3.nodes': {nodes} nodes, but train.engine 'local' trains "
@@ -111,7 +111,27 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("config key 'train.verl.generator_gpus': GPUs for the reward generator are set aside on "
                           f"one node only, but resources.train_s3.nodes is {nodes}; use 0 and give the generator "
                           "a server of its own (generators.<name>.backend: openai)")
+    check_ablations(data)
     return data
+
+
+def check_judge_reward(reward: dict[str, Any], judge: dict[str, Any], key: str) -> None:
+    """A judge-only reward needs the judge."""
+    if reward["metric"] == "judge" and not judge["enabled"]:
+        raise ConfigError(f"config key '{key}': 'judge' rewards the LLM judge's verdict, but judge.enabled is "
+                          "false; enable the judge or choose genacc, span or em")
+
+
+def check_ablations(data: dict[str, Any]) -> None:
+    """Each ablation's sections, its keys laid over the config's, are valid sections (unknown keys and bad values
+    name `ablations.<name>.<section>.<key>`)."""
+    for name, overrides in data["ablations"].items():
+        for key, value in merged(data, overrides).items():
+            try:
+                section(key, value)
+            except ConfigError as exc:
+                raise ConfigError(under(f"ablations.{name}", str(exc))) from None
+        check_judge_reward(merged(data, overrides)["reward"], data["judge"], f"ablations.{name}.reward.metric")
 
 
 def suite_defaults(data: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +157,12 @@ def load(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}") from None
 
 
+def under(prefix: str, message: str) -> str:
+    """A validation message about a section, its keys named from the top of the config (`prefix`.key)."""
+    message = message.replace("config key '<top level>'", f"config key '{prefix}'")
+    return re.sub(r"config key '(?!" + re.escape(prefix) + r"')", f"config key '{prefix}.", message)
+
+
 def section(name: str, value: str | dict[str, Any]) -> dict[str, Any]:
     """Validate one top-level section (a dict or its JSON text, as rules pass it) with defaults."""
     data = json.loads(value) if isinstance(value, str) else dict(value)
@@ -144,4 +170,4 @@ def section(name: str, value: str | dict[str, Any]) -> dict[str, Any]:
     try:
         return validate(data, {**sub, "$defs": schema().get("$defs", {})})
     except ConfigError as exc:
-        raise ConfigError(str(exc).replace("config key '", f"config key '{name}.")) from None
+        raise ConfigError(under(name, str(exc))) from None

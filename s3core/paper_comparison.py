@@ -61,7 +61,7 @@ ABLATIONS = {(True, True): "Full Implementation", (False, True): "w/o Selection"
 
 
 def s3_variant_rows(search: dict[str, Any], metric: str, steps: int) -> set[str]:
-    """The rows of Tables 3, 5, 6 and Figure 10 that our s3 run is. The full s3 (selection and the initial
+    """The rows of Tables 3, 5, 6 and Figure 10 that an s3 run is. The full s3 (selection and the initial
     search on) fills Table 5's row of its reward `metric`; trained with GenAcc, also its budget's row of Table 3
     (`search.topk`-`max_selected`-`max_turns`), Table 6's Full Implementation and Figure 10's row of `steps` steps.
     An ablation (`search.selection`, `search.begin_with_search`) trained with GenAcc fills its row of Table 6."""
@@ -74,10 +74,21 @@ def s3_variant_rows(search: dict[str, Any], metric: str, steps: int) -> set[str]
     return rows
 
 
-def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: set[str]) -> str | None:
-    """The method of ours a paper row stands for (None: not one we run)."""
+def variant_rows(runs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Row of Tables 3, 5, 6 or Figure 10 -> the s3 run (label without its seed) that fills it; `runs`: label ->
+    its `search`, `reward` and `train` sections, the base `s3` first (it wins a row two runs would fill)."""
+    rows: dict[str, str] = {}
+    for label, sections in runs.items():
+        for row in s3_variant_rows(sections["search"], sections["reward"]["metric"], sections["train"]["steps"]):
+            rows.setdefault(row, label)
+    return rows
+
+
+def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: dict[str, str]) -> str | None:
+    """The method of ours (an s3 run's label for the variant tables) a paper row stands for (None: not one we
+    run)."""
     if row["table"] in VARIANT_TABLES:
-        return "s3" if row["row"] in s3_rows else None
+        return s3_rows.get(row["row"])
     method = METHOD_OF_ROW.get(row["row"])
     if method in REASONED and row["searcher"] != reasoner_size:
         return None
@@ -85,36 +96,40 @@ def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: set[str]) -> 
 
 
 def compare(ours: pd.DataFrame, generators: dict[str, dict[str, Any]], reasoner: str, tolerance: float,
-            s3_rows: set[str] = frozenset(), stands_for: dict[str, str] | None = None) -> pd.DataFrame:
-    """Every paper cell with `ours_genacc`, `ours_em`, `delta` (GenAcc points) and `flag` (|delta| > tolerance);
-    `ours` is the long table of `s3core.report.collect` (its `source` column is the QA sets' data source);
-    `s3_rows`: the variant rows our s3 run fills (`s3_variant_rows`); `stands_for`: generator -> paper block."""
+            s3_rows: dict[str, str] | None = None, stands_for: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every paper cell with `ours_genacc`, `ours_em` (means over seeds), `ours_sd` (GenAcc's standard deviation
+    over seeds), `delta` (GenAcc points) and `flag` (|delta| beyond both the tolerance and the seed spread);
+    `ours` is the long table of `s3core.report.collect` (its `source` column is the QA sets' data source, `run` a
+    method's seed); `s3_rows`: variant row -> the s3 run filling it (`variant_rows`); `stands_for`: generator ->
+    paper block."""
     paper = paper_cells()
     blocks = generator_blocks(generators, stands_for or {})
     size = model_size(generators[reasoner]["model"])
-    paper["method"] = [our_method(row, size, s3_rows) for _, row in paper.iterrows()]
+    paper["method"] = [our_method(row, size, s3_rows or {}) for _, row in paper.iterrows()]
     paper["generator"] = paper["block"].map(blocks)
-    means = ours.groupby(["generator", "method", "corpus", "source"], as_index=False)[["genacc", "em"]].mean()
+    means = ours.groupby(["generator", "method", "corpus", "source", "run"], as_index=False)[["genacc", "em"]].mean()
     sets = paper[paper.dataset != "avg"].groupby(["table", "corpus"]).dataset.unique()
     values = [_ours(means, row, list(sets[AVERAGED_SETS.get((row["table"], row["corpus"]),
                                                           (row["table"], row["corpus"]))]))
               if row["dataset"] == "avg" else _ours(means, row, [row["dataset"]]) for _, row in paper.iterrows()]
-    paper["ours_genacc"] = [v[0] for v in values]
-    paper["ours_em"] = [v[1] for v in values]
+    paper["ours_genacc"], paper["ours_em"], paper["ours_sd"] = zip(*values)
     paper["delta"] = (paper["ours_genacc"] - paper["genacc"]).round(1)
-    paper["flag"] = paper["delta"].abs() > tolerance
+    paper["flag"] = paper["delta"].abs() > paper["ours_sd"].clip(lower=tolerance)
     return paper
 
 
-def _ours(means: pd.DataFrame, row: pd.Series, sets: list[str]) -> tuple[float, float]:
-    """Our (GenAcc, EM) of a paper cell, the mean over `sets` (one set, or every set of an average), only when all
-    of them ran; NaN when not run."""
+def _ours(means: pd.DataFrame, row: pd.Series, sets: list[str]) -> tuple[float, float, float]:
+    """Our (GenAcc, EM, GenAcc's sd over seeds) of a paper cell: per seed the mean over `sets` (one set, or every
+    set of an average), then the mean over the seeds that ran all of them; NaN when none did."""
     corpus = "wiki" if row["corpus"] == "none" else row["corpus"]
     ran = means[(means.generator == row["generator"]) & (means.method == row["method"]) & (means.corpus == corpus)
                 & means.source.isin(sets)]
-    if len(ran) < len(sets):
-        return float("nan"), float("nan")
-    return ran["genacc"].mean(), ran["em"].mean()
+    complete = ran.groupby("run").filter(lambda run: run["source"].nunique() == len(sets))
+    if complete.empty:
+        return float("nan"), float("nan"), float("nan")
+    per_seed = complete.groupby("run")[["genacc", "em"]].mean()
+    spread = per_seed["genacc"].std(ddof=1) if len(per_seed) > 1 else 0.0
+    return per_seed["genacc"].mean(), per_seed["em"].mean(), spread
 
 
 def _cell(row: pd.Series) -> str:
@@ -122,14 +137,16 @@ def _cell(row: pd.Series) -> str:
     if pd.isna(row["ours_genacc"]):
         return f"not run / {paper}"
     flag = " ⚠" if row["flag"] else ""
-    return f"{row['ours_genacc']:.1f} / {paper} ({row['delta']:+.1f}){flag}"
+    spread = f" ± {row['ours_sd']:.1f}" if row["ours_sd"] > 0 else ""
+    return f"{row['ours_genacc']:.1f}{spread} / {paper} ({row['delta']:+.1f}){flag}"
 
 
 def write_comparison(comparison: pd.DataFrame, out_md: Path, out_csv: Path, out_tex: Path, tolerance: float) -> None:
     """paper.md and paper.tex: each paper table block with "ours / paper (Δ)" GenAcc cells; paper.csv: every
     cell."""
     parts = ["# Ours beside the paper\n",
-             f"Cells: GenAcc ours / the paper's (Δ), in %; ⚠ where |Δ| > {tolerance:g} points; † where the paper "
+             f"Cells: GenAcc ours (± sd over seeds) / the paper's (Δ), in %; ⚠ where |Δ| > {tolerance:g} points and "
+             "beyond our seeds' sd; † where the paper "
              "disagrees with itself (listed under the table). The paper's numbers are the mean of three runs "
              "(arXiv 2505.14146 v1).\n"]
     floats = []

@@ -38,6 +38,7 @@ PAPER = "test-paper"
 LLM_REPO, ENCODER_REPO = "standin/smollm2-135m-instruct", "standin/all-minilm-l6-v2"
 #: The grid run: a general set, a MIRAGE set on wiki-18 and the same on MedCorp; the reward generator.
 PAPER_SETS, PAPER_GENERATOR = ["nq", "medqa", "medqa_medcorp"], "qwen2.5-14b-instruct-gptq-int4"
+ABLATION = "no_selection"
 
 
 def paper_run_config(download_dir: Path) -> dict:
@@ -47,6 +48,8 @@ def paper_run_config(download_dir: Path) -> dict:
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     paper["assets"]["eval"] = {name: paper["assets"]["eval"][name] for name in PAPER_SETS}
     paper["generators"] = {PAPER_GENERATOR: paper["generators"][PAPER_GENERATOR]}
+    paper["ablations"] = {ABLATION: paper["ablations"][ABLATION]}      # one of the paper's variants, one seed
+    paper["seeds"] = [42]
     tiny = tiny_config(PAPER, paper["eval"]["methods"])
     update_config(paper, {
         "suite": PAPER, "threads": 1,
@@ -133,14 +136,15 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     assert not paper_hub.requests                                   # the jobs ran offline, from what was staged
     out = ROOT / "results" / PAPER
     ran = {p.relative_to(out / "benchmarks").with_suffix("").as_posix() for p in (out / "benchmarks").rglob("*.tsv")}
-    retrieving = [m for m in ALL_METHODS if m not in ("direct", "cot")]
-    expected = {"download", "download_medcorp", "fetch_models", "precompute", "train_s3", "plot_training", "table",
-                "report",
+    methods = [*ALL_METHODS, f"s3.{ABLATION}"]                                 # the ablation: a method of its own
+    retrieving = [m for m in methods if m not in ("direct", "cot")]
+    expected = {"download", "download_medcorp", "fetch_models", f"precompute/{PAPER_GENERATOR}/train", "table",
+                "report", *(f"{rule}{run}" for rule in ("train_", "plot_training/") for run in ("s3", f"s3.{ABLATION}")),
                 *(f"index/{c}/{k}" for c in ("wiki", "medcorp") for k in ("bm25", "dense")),
                 "index/medcorp/dense.shards/0", "index/medcorp/dense.shards/1",      # wiki-18's is imported
-                *(f"infer/{m}/{d}" for m in ALL_METHODS for d in ("nq", "medqa")),
+                *(f"infer/{m}/{d}" for m in methods for d in ("nq", "medqa")),
                 *(f"infer/{m}/medqa_medcorp" for m in retrieving),
-                *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in ALL_METHODS for d in ("nq", "medqa")),
+                *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in methods for d in ("nq", "medqa")),
                 *(f"evaluate/{m}/{PAPER_GENERATOR}/medqa_medcorp" for m in retrieving)}
     assert ran == expected, sorted(ran ^ expected)
 
@@ -160,7 +164,7 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
 
     table = pd.read_csv(out / "tables" / "main.csv")
     cells = table.groupby(["suite", "corpus", "dataset"]).method.apply(set).to_dict()
-    assert cells == {("general", "wiki", "nq"): set(ALL_METHODS), ("medical", "wiki", "medqa"): set(ALL_METHODS),
+    assert cells == {("general", "wiki", "nq"): set(methods), ("medical", "wiki", "medqa"): set(methods),
                      ("medical", "medcorp", "medqa_medcorp"): set(retrieving)}
     asked = {d: len(read_jsonl(out / "data" / "qa" / f"{d}.jsonl")) for d in PAPER_SETS}
     assert asked["medqa_medcorp"] == asked["medqa"] == 2 and asked["nq"] == 3        # NQ's file repeats a question

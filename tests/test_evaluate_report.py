@@ -128,7 +128,7 @@ def test_tables_order_averages_and_generators(tmp_path):
     assert r"RAG-dense & 50.0 (0.0) / 25.0 & 100.0 (100.0) / 100.0 & 75.0 (50.0) / 62.5 \\" in latex
     long = pd.read_csv(csv)
     assert len(long) == len(frame) == 6 and set(long.columns) == {
-        "generator", "suite", "corpus", "method", "dataset", "source", "genacc", "em", "f1", "n"}
+        "generator", "suite", "corpus", "method", "dataset", "source", "run", "genacc", "em", "f1", "n"}
     assert long.query("generator == 'g1' and method == 'direct' and dataset == 'nq'").genacc.item() == pytest.approx(50.0)
 
 
@@ -158,3 +158,24 @@ def test_sets_searched_in_medcorp_get_a_table_of_their_own(tmp_path):
     row = next(line for line in medcorp.splitlines() if line.startswith("| RAG-dense"))
     assert [c.strip() for c in row.split("|")[2:-1]] == ["100.0 (0.0) / 50.0", "100.0 (0.0) / 50.0"]
     assert set(pd.read_csv(csv).query("dataset == 'medqa_medcorp'").corpus) == {"medcorp"}
+
+
+def test_seeds_are_averaged_with_their_spread_and_ablations_get_rows_of_their_own(tmp_path):
+    files = [_answers(tmp_path, "g", "s3", "nq", [(1, 1, 1.0), (1, 0, 0.5)]),              # seed 42: 100
+             _answers(tmp_path, "g", "s3.seed7", "nq", [(1, 1, 1.0), (0, 0, 0.0)]),         # seed 7: 50
+             _answers(tmp_path, "g", "s3.no_selection", "nq", [(0, 0, 0.0), (0, 0, 0.0)]),
+             _answers(tmp_path, "g", "s3.no_selection.seed7", "nq", [(1, 0, 0.0), (0, 0, 0.0)]),
+             _answers(tmp_path, "g", "rag_dense", "nq", [(1, 0, 0.5), (0, 0, 0.0)]),
+             _answers(tmp_path, "g", "s3", "tqa", [(1, 1, 1.0)]),
+             _answers(tmp_path, "g", "s3.seed7", "tqa", [(0, 0, 0.0)])]
+    md, csv = tmp_path / "t" / "main.md", tmp_path / "t" / "main.csv"
+    write_tables(files, md, csv, tmp_path / "main.tex")
+    rows = [line for line in md.read_text().splitlines() if line.startswith("| ") and "Method" not in line]
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in rows}
+    assert list(cells) == ["RAG-dense", "s3", "s3 [no_selection]"]                  # the ablation right after s3
+    # mean over seeds ± their sample sd; the average is taken per seed first: seed 42 (100+100)/2, seed 7 (50+0)/2
+    assert cells["s3"] == ["75.0 ± 35.4 (50.0) / 62.5", "50.0 ± 70.7 (50.0) / 50.0", "62.5 ± 53.0 (50.0) / 56.2"]
+    assert cells["s3 [no_selection]"] == ["25.0 ± 35.4 (0.0) / 0.0", "not run", "25.0 ± 35.4 (0.0) / 0.0"]
+    assert cells["RAG-dense"] == ["50.0 (0.0) / 25.0", "not run", "50.0 (0.0) / 25.0"]   # one run: no spread
+    long = pd.read_csv(csv)                                                            # one row per seed
+    assert sorted(long.query("method == 's3'").run) == ["s3", "s3", "s3.seed7", "s3.seed7"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from s3core import config
-from s3core.paper_comparison import compare, paper_cells, s3_variant_rows, write_comparison
+from s3core.paper_comparison import compare, paper_cells, s3_variant_rows, variant_rows, write_comparison
 
 GENERATORS = config.load("config/paper.yaml")["generators"]
 SETS = ["nq", "triviaqa", "popqa", "hotpotqa", "2wikimultihopqa", "musique"]
@@ -16,8 +16,14 @@ BUDGET_833 = {"topk": 8, "max_selected": 3, "max_turns": 3, "selection": True, "
 
 
 def ours(rows):
-    return pd.DataFrame([(g, m, c, s, v, v / 2) for g, m, c, s, v in rows],
-                        columns=["generator", "method", "corpus", "source", "genacc", "em"])
+    """`s3core.report.collect`'s long table: one run (seed) per method unless a row names its run."""
+    return pd.DataFrame([(g, m, c, s, v, v / 2, run[0] if run else m) for g, m, c, s, v, *run in rows],
+                        columns=["generator", "method", "corpus", "source", "genacc", "em", "run"])
+
+
+def s3_is(search, metric="genacc", steps=20):
+    """The variant rows of an s3 run alone."""
+    return dict.fromkeys(s3_variant_rows(search, metric, steps), "s3")
 
 
 def test_every_cell_of_the_papers_tables_is_there_with_its_notes():
@@ -36,7 +42,7 @@ def test_every_cell_of_the_papers_tables_is_there_with_its_notes():
     assert paper.note.notna().sum() == 9                                # the inconsistencies of the paper, as data
     assert paper.query("table == '1' and block == 'Claude-3-Haiku' and row == 's3' and dataset == 'avg'").genacc.item() == 58.9
     assert paper.query("table == '2' and corpus == 'medcorp' and row == 's3' and dataset == 'avg'").genacc.item() == 76.6
-    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, "genacc", 20))
+    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_is(BUDGET_833, "genacc", 20))
     assert len(table) == len(paper) and table.ours_genacc.isna().all()       # nothing run: every cell "not run"
 
 
@@ -71,13 +77,13 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
     rows += [(claude, "s3", "wiki", s, 10.0) for s in MEDICAL]       # medical sets on wiki-18: not in T5's general
     budget_534 = {**BUDGET_833, "topk": 5, "max_turns": 4}
     assert s3_variant_rows(budget_534, "genacc", 20) == {"5-3-4", "reward GenAcc", "5-3-4 Full Implementation", "5-3-4 step 20"}
-    table = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(budget_534, "genacc", 20))
+    table = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_is(budget_534, "genacc", 20))
     filled = table[table.ours_genacc.notna() & table.table.isin(["3", "5", "6", "F10"])]
     assert set(filled.row) == {"5-3-4", "reward GenAcc", "5-3-4 step 20"}        # Table 6 has no 5-3-4 rows
     t5 = filled.query("table == '5'").set_index("corpus").ours_genacc
     assert (t5["wiki"], t5["medcorp"]) == (60.0, 70.0)
     assert filled.query("table == '3' and dataset == 'avg'").ours_genacc.item() == 60.0
-    eight = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, "genacc", 20))
+    eight = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_is(BUDGET_833, "genacc", 20))
     assert set(eight[eight.ours_genacc.notna() & (eight.table == "6")].row) == {"8-3-3 Full Implementation"}
     assert eight[eight.ours_genacc.notna() & (eight.table == "F10")].empty      # Figure 10 is 5-3-4
     ablated = {**BUDGET_833, "selection": False}
@@ -85,13 +91,13 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
     assert s3_variant_rows({**ablated, "begin_with_search": False}, "genacc", 20) == {"8-3-3 w/o Both"}
     assert s3_variant_rows(BUDGET_833, "em", 20) == {"reward EM"}                     # Table 5 only
     assert s3_variant_rows(ablated, "em", 20) == set()                               # in no table of the paper
-    without = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(ablated, "genacc", 20))
+    without = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_is(ablated, "genacc", 20))
     assert set(without[without.ours_genacc.notna() & without.table.isin(["3", "5", "6", "F10"])].row) == {
         "8-3-3 w/o Selection"}
 
 
 def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):
-    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_variant_rows(BUDGET_833, "genacc", 20))
+    table = compare(ours([]), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_is(BUDGET_833, "genacc", 20))
     write_comparison(table, tmp_path / "paper.md", tmp_path / "paper.csv", tmp_path / "paper.tex", 2.0)
     text = (tmp_path / "paper.md").read_text()
     headings = [line for line in text.splitlines() if line.startswith("## ")]
@@ -116,3 +122,24 @@ def test_a_generator_can_stand_for_a_paper_block():
     [cell] = table[table.ours_genacc.notna()].to_dict("records")
     assert (cell["block"], cell["row"], cell["dataset"], cell["delta"], cell["flag"]) == (
         "Claude-3-Haiku", "RAGE5", "nq", round(25.0 - cell["genacc"], 1), True)
+
+
+def test_ablations_fill_their_rows_and_seeds_give_a_spread_that_silences_flags():
+    claude, generic = "claude-3-haiku", {"reward": {"metric": "genacc"}, "train": {"steps": 20}}
+    runs = {"s3": {"search": BUDGET_833, **generic},
+            "s3.no_selection": {"search": {**BUDGET_833, "selection": False}, **generic},
+            "s3.reward_em": {"search": BUDGET_833, "reward": {"metric": "em"}, "train": {"steps": 20}},
+            "s3.long": {"search": BUDGET_833, **generic, "train": {"steps": 300}}}
+    rows = variant_rows(runs)
+    assert rows["8-3-3 w/o Selection"] == "s3.no_selection" and rows["reward EM"] == "s3.reward_em"
+    assert rows["8-3-3"] == rows["reward GenAcc"] == "s3"                     # the base wins a row two runs fill
+    seeds = [(claude, "s3", "wiki", "nq", 60.0, "s3"), (claude, "s3", "wiki", "nq", 80.0, "s3.seed7"),
+             (claude, "s3.no_selection", "wiki", "nq", 40.0), (claude, "s3.reward_em", "wiki", "nq", 45.0)]
+    table = compare(ours(seeds), GENERATORS, "qwen2.5-7b-instruct", 2.0, rows).set_index(
+        ["table", "block", "row", "dataset"])
+    full = table.loc[("6", "Claude-3-Haiku", "8-3-3 Full Implementation", "nq")]
+    assert full.ours_genacc == 70.0 and round(full.ours_sd, 1) == 14.1               # mean and sd over seeds
+    assert abs(full.delta) < full.ours_sd and not full.flag                          # within the seeds' spread
+    ablated = table.loc[("6", "Claude-3-Haiku", "8-3-3 w/o Selection", "nq")]
+    assert ablated.ours_genacc == 40.0 and ablated.ours_sd == 0.0 and ablated.flag
+    assert pd.isna(table.loc[("F10", "Claude-3-Haiku", "5-3-4 step 300", "nq")].ours_genacc)   # 8-3-3 ran long

@@ -76,12 +76,13 @@ def context_row(question: Question, method: str, docs: list[dict[str, str]], tra
 
 
 def get_method(name: str) -> Method:
-    """The method registered under `name`."""
+    """The method registered under `name`, or the one a run label (`s3.<ablation>`, `s3.seed<N>`) runs."""
     from s3core.methods import deepretrieval, direct, ircot, rag, s3, search_o1, search_r1
+    from s3core.s3_runs import method_name
 
     methods = (direct.DIRECT, direct.COT, rag.RAG_BM25, rag.RAG_DENSE, ircot.METHOD, search_o1.METHOD,
                search_r1.METHOD, deepretrieval.METHOD, s3.S3_STEP0, s3.S3, s3.S3_RELEASED)
     registry = {m.name: m for m in methods}
-    if name not in registry:
+    if method_name(name) not in registry:
         raise ValueError(f"unknown method {name!r}; known: {sorted(registry)}")
-    return registry[name]
+    return registry[method_name(name)]

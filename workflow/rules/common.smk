@@ -1,9 +1,11 @@
 # Helpers shared by the rules: result paths, config sections as JSON, and per-method inputs.
 import json
 import os
+import re
 import shlex
 
 from s3core.methods import get_method
+from s3core.s3_runs import cache_names, method_name, s3_runs
 from s3core.paper_assets import prebuilt_index_args
 from s3core.run_models import hub_models, is_hub_id
 
@@ -16,11 +18,12 @@ GENERATORS = list(config["generators"])
 SET_CORPUS = {name: spec["corpus"] for name, spec in config["assets"]["eval"].items()}
 CORPORA = list(dict.fromkeys(["wiki", *SET_CORPUS.values()]))
 LLM_DIR = f"{RESULTS}/assets/llm"
-TRAIN_RUN = f"{RESULTS}/train/s3"
-SEARCHER_DIR = f"{TRAIN_RUN}/searcher"
-# The frozen generator that answers during training (reward.generator, else the first configured one).
-REWARD_GENERATOR = config["reward"]["generator"] or GENERATORS[0]
-RAG_CACHE = f"{RESULTS}/cache/rag/{REWARD_GENERATOR}/train.jsonl"
+#: The trained searchers: s3 itself, each of config `ablations` (s3.<name>), each once per seed (.seed<N>).
+S3_RUNS = {run.label: run for run in s3_runs(config)}
+#: Each run's naive-RAG cache name (runs whose search and reward sections agree share one)
+CACHE_NAMES = cache_names(list(S3_RUNS.values()))
+#: Every method label that gets contexts, answers and a table row: eval.methods, with s3's other runs after s3.
+EVAL_METHODS = [label for m in METHODS for label in (list(S3_RUNS) if m == "s3" else [m])]
 # The paper's run fetches every hub model it loads into the Hugging Face cache once, before any job loads one.
 FETCH_MODELS = config["assets"]["kind"] == "paper"
 MODELS_MANIFEST = f"{RESULTS}/data/models.json"
@@ -30,16 +33,55 @@ PREBUILT_INDEX = prebuilt_index_args(config["assets"], config["retriever"])
 DATA_MANIFEST = f"{RESULTS}/data/manifest.json"
 #: The report page (index.html, opens without a server) and its figures
 REPORT_DIR = f"{RESULTS}/report"
-#: The training job's provenance record (its wall time and GPUs, for the training-cost table)
-TRAINING_PROVENANCE = f"{RESULTS}/logs/train_s3.provenance.json"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    method="|".join(METHODS),
+    method="|".join(map(re.escape, EVAL_METHODS)),
+    run="|".join(map(re.escape, S3_RUNS)),
+    cache=r"train(\.[A-Za-z0-9_-]+)?",
     generator="|".join(GENERATORS),
     corpus="|".join(CORPORA),
     kind="bm25|dense",
     shard="[0-9]+",
+
+
+def train_dir(run):
+    """A training run's folder: searcher/, metrics.jsonl, checkpoints/, curve.png."""
+    return f"{RESULTS}/train/{run}"
+
+
+def searcher_dir(run):
+    return f"{train_dir(run)}/searcher"
+
+
+def training_provenance(run):
+    """A training job's provenance record (its wall time and GPUs, for the training-cost table)."""
+    return f"{RESULTS}/logs/train_{run}.provenance.json"
+
+
+def reward_generator(run):
+    """The frozen generator that answers during a run's training (reward.generator, else the first one)."""
+    return run.sections["reward"]["generator"] or GENERATORS[0]
+
+
+def rag_cache(run):
+    """The naive-RAG cache a run trains from (shared by the runs whose search and reward sections agree)."""
+    return f"{RESULTS}/cache/rag/{reward_generator(run)}/{CACHE_NAMES[run.label]}.jsonl"
+
+
+#: (generator, cache name) -> the first run that trains from that naive-RAG cache (its settings make it)
+CACHE_RUNS = {}
+for _run in S3_RUNS.values():
+    CACHE_RUNS.setdefault((reward_generator(_run), CACHE_NAMES[_run.label]), _run)
+
+
+def cache_run(wildcards):
+    return CACHE_RUNS[(wildcards.generator, wildcards.cache)]
+
+
+def run_json(run, name):
+    """A run's config section as JSON text for an `s3core --<section>` option."""
+    return json.dumps(run.sections[name], sort_keys=True)
 
 
 def corpus_path(corpus):
@@ -95,15 +137,22 @@ def section_json(name):
     return json.dumps(config[name], sort_keys=True)
 
 
+def method_config(label):
+    """The config a method label runs with: an s3 run's own sections over the config, else the config."""
+    run = S3_RUNS.get(label)
+    return {**config, **run.sections} if run else config
+
+
 def retriever_kind(method):
-    return get_method(method).index_kind(config)
+    return get_method(method_name(method)).index_kind(method_config(method))
 
 
 def built_models(*paths):
     """What loading `paths` waits for: the model folders this workflow builds (the converted demo LLM, the trained
     searcher) and, in the paper's run, the fetch of the hub models into the Hugging Face cache."""
     fetched = [MODELS_MANIFEST] if FETCH_MODELS and any(is_hub_id(p) for p in paths) else []
-    return sorted(set(paths) & {LLM_DIR, SEARCHER_DIR}) + fetched
+    built = {LLM_DIR, *map(searcher_dir, S3_RUNS)}
+    return sorted(set(paths) & built) + fetched
 
 
 def index_models(wildcards):
@@ -118,10 +167,11 @@ def encoder_models():
 
 
 def searcher_model(method):
-    """The searcher an s3 method runs: the trained one for `s3`, upstream's for `s3_released`, the base model for
-    `s3_step0`."""
-    models = {"s3": SEARCHER_DIR, "s3_released": config["searcher"]["released"]}
-    return models.get(method, config["searcher"]["model"])
+    """The searcher an s3 method runs: a trained run's for `s3` and its ablations and seeds, upstream's for
+    `s3_released`, the base model for `s3_step0`."""
+    if method in S3_RUNS:
+        return searcher_dir(method)
+    return config["searcher"]["released"] if method == "s3_released" else config["searcher"]["model"]
 
 
 def infer_inputs(method):
@@ -134,8 +184,8 @@ def infer_inputs(method):
         if kind:
             corpus = SET_CORPUS[wildcards.dataset]
             paths.update(index=index_path(corpus, kind), corpus=corpus_path(corpus))
-        models = get_method(method).model_paths(config)
-        if get_method(method).uses_searcher:
+        models = get_method(method_name(method)).model_paths(method_config(method))
+        if get_method(method_name(method)).uses_searcher:
             models.append(searcher_model(method))
         paths["models"] = built_models(*models)
         return paths
@@ -149,7 +199,7 @@ def infer_args(method):
     def args(wildcards):
         kind, corpus = retriever_kind(method), SET_CORPUS[wildcards.dataset]
         parts = [f"--index {index_path(corpus, kind)} --corpus {corpus_path(corpus)}"] if kind else []
-        if get_method(method).uses_searcher:
+        if get_method(method_name(method)).uses_searcher:
             parts.append(f"--searcher-model {shlex.quote(searcher_model(method))}")
         return " ".join(parts)
 
@@ -164,12 +214,13 @@ def generator_models(wildcards):
     )
 
 
-def training_models():
-    """Model folders built here that training reads: the searcher's start, the reward generator, the judge."""
-    judge = config["judge"]["generator"] or REWARD_GENERATOR
+def training_models(run):
+    """Model folders built here that a run's training reads: the searcher's start, the reward generator, the
+    judge."""
+    judge = config["judge"]["generator"] or reward_generator(run)
     return built_models(
-        config["searcher"]["model"],
-        config["generators"][REWARD_GENERATOR]["model"],
+        run.sections["searcher"]["model"],
+        config["generators"][reward_generator(run)]["model"],
         config["generators"][judge]["model"],
     )
 
@@ -181,14 +232,27 @@ def training_launcher():
     return "s3core ray-run --" if config["train"]["engine"] == "verl" and nodes > 1 else ""
 
 
+def evaluated_runs():
+    """The training runs whose searchers are evaluated (all of them when eval.methods has s3)."""
+    return list(S3_RUNS) if "s3" in METHODS else []
+
+
 def training_metrics():
-    """The s3 run's step log when the trained searcher is evaluated (the training-cost table reads it)."""
-    return [f"{TRAIN_RUN}/metrics.jsonl"] if "s3" in METHODS else []
+    """The step logs of the evaluated runs (the training-cost table reads them)."""
+    return [f"{train_dir(run)}/metrics.jsonl" for run in evaluated_runs()]
+
+
+def s3_runs_json():
+    """The evaluated runs' search, reward and train sections by label without seed (the rows of Tables 3, 5, 6
+    and Figure 10 each fills), for `s3core table --s3-runs`."""
+    runs = {S3_RUNS[run].group: S3_RUNS[run].sections for run in evaluated_runs()}
+    return json.dumps({label: {k: s[k] for k in ("search", "reward", "train")} for label, s in runs.items()},
+                      sort_keys=True)
 
 
 def training_outputs():
-    """The training curve when the trained searcher is evaluated."""
-    return [f"{TRAIN_RUN}/curve.png"] if "s3" in METHODS else []
+    """The training curves of the evaluated runs."""
+    return [f"{train_dir(run)}/curve.png" for run in evaluated_runs()]
 
 
 def answered_sets(method):
@@ -200,7 +264,7 @@ def answered_sets(method):
 def all_answers():
     return [
         f"{RESULTS}/answers/{method}/{generator}/{dataset}.jsonl"
-        for method in METHODS
+        for method in EVAL_METHODS
         for generator in GENERATORS
         for dataset in answered_sets(method)
     ]

@@ -1,13 +1,14 @@
-# Methods -> context files, one rule per method (infer_direct, infer_rag_dense, infer_s3, ...).
+# Methods -> context files, one rule per method (infer_direct, infer_rag_dense, infer_s3, ...) and per further s3
+# run (infer_s3__<ablation>, infer_s3__seed<N>: the run's searcher with its own search settings).
 # A retrieving method starts its retriever server as a sidecar on a free port inside its own job; the job's
 # provenance file records where it ran, the software versions and the servers it used.
 
 
-for method in METHODS:
+for method in EVAL_METHODS:
 
     rule:
         name:
-            f"infer_{method}"
+            f"infer_{method.replace('.', '__')}"
         input:
             unpack(infer_inputs(method)),
         output:
@@ -15,15 +16,15 @@ for method in METHODS:
         params:
             method=method,
             retriever=section_json("retriever"),
-            search=section_json("search"),
-            searcher=section_json("searcher"),
+            search=json.dumps(method_config(method)["search"], sort_keys=True),
+            searcher=json.dumps(method_config(method)["searcher"], sort_keys=True),
             baselines=section_json("baselines"),
             generators=section_json("generators"),
             extra=infer_args(method),
         conda:
             "../../envs/evaluation.yaml"
         resources:
-            **job_resources("infer", f"infer_{method}"),
+            **job_resources("infer", f"infer_{method_name(method)}"),
         log:
             main=f"{RESULTS}/logs/infer/{method}/{{dataset}}.log",
             server=f"{RESULTS}/logs/infer/{method}/{{dataset}}.server.log",

@@ -1,6 +1,7 @@
-# s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once), PPO on the
-# searcher with the Gain-Beyond-RAG reward, and the training curve. Checkpoints under train/s3/checkpoints are not
-# outputs: a killed run resumes from them. With train.engine verl the training job first starts a Ray cluster
+# s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once per search and
+# reward setting), PPO on the searcher with the Gain-Beyond-RAG reward, and the training curve, once per run (s3,
+# each ablation s3.<name>, each further seed .seed<N>) into train/<run>. Checkpoints under train/<run>/checkpoints
+# are not outputs: a killed run resumes from them. With train.engine verl the training job first starts a Ray cluster
 # across its nodes (resources.train_s3.nodes; s3core ray-run). precompute and train_s3 go first when jobs wait for
 # cores or GPUs: they are the DAG's long chain (cache -> PPO -> s3 inference -> evaluation).
 
@@ -8,56 +9,55 @@
 rule precompute:
     input:
         qa=f"{RESULTS}/data/qa/train.jsonl",
-        index=index_path("wiki", config["search"]["retriever"]),
+        index=lambda wildcards: index_path("wiki", cache_run(wildcards).sections["search"]["retriever"]),
         corpus=corpus_path("wiki"),
-        models=training_models(),
+        models=lambda wildcards: training_models(cache_run(wildcards)),
     output:
-        RAG_CACHE,
+        f"{RESULTS}/cache/rag/{{generator}}/{{cache}}.jsonl",
     params:
         retriever=section_json("retriever"),
-        search=section_json("search"),
+        search=lambda wildcards: run_json(cache_run(wildcards), "search"),
         generators=section_json("generators"),
         judge=section_json("judge"),
-        reward=section_json("reward"),
-        generator=REWARD_GENERATOR,
+        reward=lambda wildcards: run_json(cache_run(wildcards), "reward"),
     conda:
         "../../envs/evaluation.yaml"
     resources:
         **job_resources("precompute"),
     log:
-        main=f"{RESULTS}/logs/precompute.log",
-        server=f"{RESULTS}/logs/precompute.server.log",
-        provenance=f"{RESULTS}/logs/precompute.provenance.json",
+        main=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.log",
+        server=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.server.log",
+        provenance=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.provenance.json",
     benchmark:
-        f"{RESULTS}/benchmarks/precompute.tsv"
+        f"{RESULTS}/benchmarks/precompute/{{generator}}/{{cache}}.tsv"
     threads: config["threads"]
     priority: 10
     shell:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
-        "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
+        "--generator {wildcards.generator} --generators {params.generators:q} --judge {params.judge:q} "
         "--reward {params.reward:q} --server-log {log.server} 2> {log.main}"
 
 
 rule train_s3:
     input:
-        cache=RAG_CACHE,
-        index=index_path("wiki", config["search"]["retriever"]),
+        cache=lambda wildcards: rag_cache(S3_RUNS[wildcards.run]),
+        index=lambda wildcards: index_path("wiki", S3_RUNS[wildcards.run].sections["search"]["retriever"]),
         corpus=corpus_path("wiki"),
-        models=training_models(),
+        models=lambda wildcards: training_models(S3_RUNS[wildcards.run]),
     output:
-        searcher=directory(SEARCHER_DIR),
-        metrics=f"{TRAIN_RUN}/metrics.jsonl",
+        searcher=directory(f"{RESULTS}/train/{{run}}/searcher"),
+        metrics=f"{RESULTS}/train/{{run}}/metrics.jsonl",
     params:
         run=lambda wildcards, output: os.path.dirname(output.metrics),
         retriever=section_json("retriever"),
-        search=section_json("search"),
-        searcher=section_json("searcher"),
-        train=section_json("train"),
-        reward=section_json("reward"),
+        search=lambda wildcards: run_json(S3_RUNS[wildcards.run], "search"),
+        searcher=lambda wildcards: run_json(S3_RUNS[wildcards.run], "searcher"),
+        train=lambda wildcards: run_json(S3_RUNS[wildcards.run], "train"),
+        reward=lambda wildcards: run_json(S3_RUNS[wildcards.run], "reward"),
         generators=section_json("generators"),
         judge=section_json("judge"),
-        generator=REWARD_GENERATOR,
+        generator=lambda wildcards: reward_generator(S3_RUNS[wildcards.run]),
         launcher=training_launcher(),
     conda:
         "../../envs/training.yaml"
@@ -66,11 +66,11 @@ rule train_s3:
     resources:
         **job_resources("train_s3"),
     log:
-        main=f"{RESULTS}/logs/train_s3.log",
-        server=f"{RESULTS}/logs/train_s3.server.log",
-        provenance=TRAINING_PROVENANCE,
+        main=f"{RESULTS}/logs/train_{{run}}.log",
+        server=f"{RESULTS}/logs/train_{{run}}.server.log",
+        provenance=f"{RESULTS}/logs/train_{{run}}.provenance.json",
     benchmark:
-        f"{RESULTS}/benchmarks/train_s3.tsv"
+        f"{RESULTS}/benchmarks/train_{{run}}.tsv"
     threads: config["threads"]
     priority: 10
     shell:
@@ -78,19 +78,19 @@ rule train_s3:
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
         "--searcher {params.searcher:q} --train {params.train:q} --reward {params.reward:q} "
         "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
-        "--reward {params.reward:q} --server-log {log.server} 2> {log.main}"
+        "--server-log {log.server} 2> {log.main}"
 
 
 rule plot_training:
     input:
-        f"{TRAIN_RUN}/metrics.jsonl",
+        f"{RESULTS}/train/{{run}}/metrics.jsonl",
     output:
-        f"{TRAIN_RUN}/curve.png",
+        f"{RESULTS}/train/{{run}}/curve.png",
     conda:
         "../../envs/evaluation.yaml"
     log:
-        f"{RESULTS}/logs/plot_training.log",
+        f"{RESULTS}/logs/plot_training/{{run}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_training.tsv"
+        f"{RESULTS}/benchmarks/plot_training/{{run}}.tsv"
     shell:
         "s3core plot --metrics {input} --out {output} 2> {log}"

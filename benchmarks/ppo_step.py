@@ -54,7 +54,8 @@ def main() -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as out:
-        rows = train(pool, environment, model, Path(out), train_settings, searcher, settings["temperature"])
+        shaping = fingerprint(train_settings, settings, environment.reward, model, pool)
+        rows = train(pool, environment, model, Path(out), train_settings, searcher, settings["temperature"], shaping)
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
     table = [[r["step"], r["rollout_s"], r["update_s"], r["rollout_s"] + r["update_s"], r["sequence_tokens"],
               r["response_tokens"], r["rollout_tokens_per_s"], r["update_tokens_per_s"]] for r in rows]

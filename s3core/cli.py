@@ -221,14 +221,16 @@ def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[d
     from s3core.search.prompt import load_prompt
     from s3core.train.environment import S3Environment
     from s3core.train.loop import train
+    from s3core.training_settings import fingerprint
 
     generator, judge_model = answerers(args)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args)
         environment = S3Environment(client.search, generator, judge_model, args.search, args.reward,
                                     load_prompt(args.searcher["prompt_file"]))
+        shaping = fingerprint(args.train, args.search, args.reward, args.searcher["model"], pool)
         return train(pool, environment, args.searcher["model"], args.out, args.train, args.searcher,
-                     args.search["temperature"])
+                     args.search["temperature"], shaping)
 
 
 def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ import torch
 from s3core import config
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
-from s3core.errors import DataError
+from s3core.errors import DataError, S3Error
+from s3core.training_settings import fingerprint
 from s3core.train.reward import gain_beyond_rag, gain_shares, is_yes_no, metric_value, training_pool
 from toy_task import ToyEnvironment, make_tiny_model, toy_pool
 
@@ -102,12 +103,16 @@ def _settings(steps: int) -> dict:
 
 
 SEARCHER = config.section("searcher", {"device": "cpu", "batch_size": 16})
+
+
+def _shaping(settings: dict) -> dict:
+    return fingerprint(settings, {}, {}, "tiny", [])
 TIMING = {"rollout_s", "update_s", "rollout_tokens_per_s", "update_tokens_per_s"}
 
 
 def test_ppo_learns_the_controlled_task(tmp_path):
     model = make_tiny_model(tmp_path / "model")
-    rows = train(toy_pool(), ToyEnvironment(), str(model), tmp_path / "run", _settings(10), SEARCHER, 1.0)
+    rows = train(toy_pool(), ToyEnvironment(), str(model), tmp_path / "run", _settings(10), SEARCHER, 1.0, _shaping(_settings(10)))
     first, last = sum(r["reward"] for r in rows[:2]) / 2, sum(r["reward"] for r in rows[-2:]) / 2
     assert first < 0.3 and last > first + 0.3, [r["reward"] for r in rows]
     assert (tmp_path / "run" / "searcher" / "config.json").exists()
@@ -118,11 +123,11 @@ def test_ppo_learns_the_controlled_task(tmp_path):
 
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
     model = str(make_tiny_model(tmp_path / "model"))
-    whole = train(toy_pool(), ToyEnvironment(), model, tmp_path / "whole", _settings(4), SEARCHER, 1.0)
-    train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(2), SEARCHER, 1.0)  # "killed" after 2
+    whole = train(toy_pool(), ToyEnvironment(), model, tmp_path / "whole", _settings(4), SEARCHER, 1.0, _shaping(_settings(4)))
+    train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(2), SEARCHER, 1.0, _shaping(_settings(2)))  # "killed" after 2
     (tmp_path / "cut" / "checkpoints" / ".step_000003.partial").mkdir()                       # a torn write
     shutil.rmtree(tmp_path / "cut" / "searcher")
-    resumed = train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(4), SEARCHER, 1.0)
+    resumed = train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(4), SEARCHER, 1.0, _shaping(_settings(4)))
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(whole, resumed):
         assert {k: v for k, v in a.items() if k not in TIMING} == pytest.approx(
@@ -131,10 +136,23 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
     assert len(list((tmp_path / "cut" / "checkpoints").glob("step_*"))) == 1      # only the newest kept
 
 
+def test_checkpoints_of_other_settings_are_refused_and_more_steps_continue_a_run(tmp_path):
+    """A changed setting that shapes training (here the actor's learning rate) must not "resume" the old run's
+    checkpoint and publish its weights; more steps continue it."""
+    model = str(make_tiny_model(tmp_path / "model"))
+    train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", _settings(1), SEARCHER, 1.0, _shaping(_settings(1)))
+    changed = {**_settings(1), "actor_lr": 1e-3}
+    with pytest.raises(S3Error, match="step_000001\\) of other training settings .* delete .*run/checkpoints"):
+        train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", changed, SEARCHER, 1.0, _shaping(changed))
+    longer = train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", _settings(2), SEARCHER, 1.0,
+                   _shaping(_settings(2)))
+    assert [r["step"] for r in longer] == [1, 2]                        # step 1 resumed, step 2 trained
+
+
 def test_training_refuses_greedy_rollouts_and_an_empty_pool(tmp_path):
     from s3core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="search.temperature"):
-        train(toy_pool(), ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 0.0)
+        train(toy_pool(), ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 0.0, _shaping(_settings(1)))
     with pytest.raises(ConfigError, match="training pool is empty"):
-        train([], ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 1.0)
+        train([], ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 1.0, _shaping(_settings(1)))

@@ -16,7 +16,8 @@ from s3core import config
 from s3core.cli import main
 from s3core.errors import ConfigError, S3Error
 from s3core.jsonl import write_jsonl
-from s3core.verl_engine.launch import (GpuPlan, check_checkpoints, check_failures, check_generator_gpus, check_pool,
+from s3core.training_settings import fingerprint, guard
+from s3core.verl_engine.launch import (GpuPlan, check_failures, check_generator_gpus, check_pool,
                                        check_prompt_lengths,
                                        gpu_plan, merge_searcher, metric_rows, ray_init_overrides,
                                        reachable_generators, reachable_host, write_agent_loops)
@@ -74,14 +75,16 @@ def test_a_vllm_generator_never_shares_verls_gpus_and_a_pool_fills_a_batch():
 
 def test_checkpoints_of_other_settings_are_refused_not_resumed(tmp_path):
     checkpoints = tmp_path / "checkpoints"
-    check_checkpoints(checkpoints, {"train": {"steps": 20}})
+    guard(checkpoints, {"train": {"actor_lr": 1e-6}}, "global_step_*")
     (checkpoints / "global_step_20").mkdir()
-    check_checkpoints(checkpoints, {"train": {"steps": 20}})                     # same settings: resume
+    guard(checkpoints, {"train": {"actor_lr": 1e-6}}, "global_step_*")                 # same settings: resume
     with pytest.raises(S3Error, match="global_step_20\\) of other training settings .* delete .*checkpoints"):
-        check_checkpoints(checkpoints, {"train": {"steps": 30}})
+        guard(checkpoints, {"train": {"actor_lr": 1e-5}}, "global_step_*")
     (checkpoints / "s3_settings.json").unlink()
     with pytest.raises(S3Error, match="of other training settings"):          # unknown provenance: refused too
-        check_checkpoints(checkpoints, {"train": {"steps": 20}})
+        guard(checkpoints, {"train": {"actor_lr": 1e-6}}, "global_step_*")
+    assert fingerprint({"steps": 20, "actor_lr": 1e-6}, {}, {}, "m", []) == fingerprint(
+        {"steps": 30, "actor_lr": 1e-6}, {}, {}, "m", [])                 # more steps continue a run
 
 
 def test_failed_episodes_fail_the_job_with_the_first_error(tmp_path):

@@ -20,6 +20,7 @@ from s3core.train.logbook import Logbook
 from s3core.train.models import autocast, load_models
 from s3core.train.reward import gain_shares
 from s3core.train.trainer import PPOTrainer, Trajectory
+from s3core.training_settings import guard
 
 
 class Environment(Protocol):
@@ -62,13 +63,15 @@ def _mean(values: list[float]) -> float:
 
 
 def train(pool: list[dict[str, Any]], environment: Environment, model_path: str, out: Path, settings: dict[str, Any],
-          searcher: dict[str, Any], temperature: float) -> list[dict[str, float]]:
-    """Run `settings['steps']` PPO steps (resuming from the newest checkpoint in `out/checkpoints`); save the
+          searcher: dict[str, Any], temperature: float, shaping: dict[str, Any]) -> list[dict[str, float]]:
+    """Run `settings['steps']` PPO steps (resuming from the newest checkpoint in `out/checkpoints` when it was
+    trained with `shaping`, the settings that shape training: `s3core.training_settings.fingerprint`); save the
     trained searcher to `out/searcher` and return the logbook rows."""
     if temperature <= 0:
         raise ConfigError("config key 'search.temperature': PPO needs sampled rollouts (> 0); inference is greedy anyway")
     if not pool:
         raise ConfigError("the training pool is empty: raise assets.train.size or turn off train.drop_rag_correct")
+    guard(out / "checkpoints", shaping, "step_*")
     device = pick_device(searcher["device"])
     mixed = pick_dtype(searcher["dtype"], device) == torch.bfloat16
     tokenizer = load_tokenizer(model_path)

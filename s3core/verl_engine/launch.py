@@ -21,6 +21,7 @@ from s3core.errors import S3Error
 from s3core.generation import judge_name
 from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.train.reward import gain_shares
+from s3core.training_settings import fingerprint, guard
 from s3core.verl_engine.data import AGENT_NAME, check_first_prompt, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
 
@@ -201,25 +202,6 @@ def check_failures(path: Path) -> None:
                       f"{failed[0]['id']!r}: {failed[0]['error']}); all are listed in {path}")
 
 
-def settings_fingerprint(settings: dict[str, Any], search: dict[str, Any], model: str,
-                         pool: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a checkpoint was trained with: the PPO and search settings, the start model, the questions."""
-    return {"train": {k: v for k, v in settings.items() if k != "verl"}, "search": search, "model": model,
-            "questions": [item["id"] for item in pool]}
-
-
-def check_checkpoints(checkpoints: Path, fingerprint: dict[str, Any]) -> None:
-    """Resume only checkpoints of these settings (verl resumes whatever `global_step_*` it finds): refuse others,
-    record the settings beside new ones."""
-    record = checkpoints / "s3_settings.json"
-    found = sorted(checkpoints.glob("global_step_*")) if checkpoints.is_dir() else []
-    if found and (not record.exists() or json.loads(record.read_text()) != fingerprint):
-        raise S3Error(f"{checkpoints} holds verl checkpoints ({found[-1].name}) of other training settings (see "
-                      f"{record}); delete {checkpoints} to train afresh, or restore the settings to resume")
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
-
-
 def local_or_hub(model: str) -> str:
     """A model folder here as an absolute path (Ray workers may run elsewhere); a hub id as it is."""
     return str(Path(model).resolve()) if Path(model).exists() else model
@@ -243,7 +225,7 @@ def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str
     work, checkpoints = out / "verl", out / "checkpoints"
     check_pool(pool, settings)
     check_prompt_lengths(pool, model, search, spec["prompt_file"], settings["verl"]["max_prompt_length"])
-    check_checkpoints(checkpoints, settings_fingerprint(settings, search, model, pool))
+    guard(checkpoints, fingerprint(settings, search, spec["reward"], model, pool), "global_step_*")
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     attempt = time.strftime("%Y%m%d-%H%M%S")

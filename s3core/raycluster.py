@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3core.errors import S3Error
-from s3core.sidecar import free_port
+from s3core.sidecar import die_with_parent, free_port
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +176,12 @@ def ray_cluster(plan: RayPlan, startup_timeout_s: float = 300) -> Iterator[str]:
     env = {**os.environ, MARKER: marker}
     steps: list[subprocess.Popen] = []
     try:
-        steps.append(subprocess.Popen(plan.head_command(), env=env, start_new_session=True))
+        # each step (srun) ends with this process, however it ends: SIGKILLed, the job's Ray processes go too
+        steps.append(subprocess.Popen(plan.head_command(), env=env, start_new_session=True,
+                                      preexec_fn=die_with_parent()))
         _wait_for_nodes(plan, steps, startup_timeout_s)
-        steps += [subprocess.Popen(plan.worker_command(n), env=env, start_new_session=True) for n in plan.workers]
+        steps += [subprocess.Popen(plan.worker_command(n), env=env, start_new_session=True,
+                                   preexec_fn=die_with_parent()) for n in plan.workers]
         _wait_for_nodes(plan, steps, startup_timeout_s)
         log.info("Ray cluster of %d nodes at %s", 1 + len(plan.workers), plan.address)
         yield plan.address

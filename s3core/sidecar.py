@@ -4,13 +4,15 @@ in the job's provenance record with its command, version and exit code."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -43,6 +45,26 @@ def exit_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+PR_SET_PDEATHSIG = 1   # linux/prctl.h
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that ties a child to this process's life on Linux: the kernel sends the child SIGTERM when
+    the thread that started it ends, however it ends (SIGKILL by the OOM killer, `scancel --signal=KILL`, a killed
+    snakemake), so no server outlives its job. None elsewhere. Start children from the main thread: a child started
+    by a worker thread would be stopped when that thread ends."""
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:     # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -80,7 +102,7 @@ class Sidecar:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                            env=self.env)
+                                            env=self.env, preexec_fn=die_with_parent())
         try:
             self._wait_healthy()
         except BaseException:

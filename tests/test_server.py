@@ -158,6 +158,30 @@ def test_sigterm_to_the_job_stops_its_sidecar(tmp_path):
         os.killpg(server_pid, 0)
 
 
+def test_a_sidecar_dies_with_a_job_killed_outright(tmp_path):
+    """SIGKILL (OOM killer, scancel --signal=KILL) leaves the job no chance to stop its sidecar: the kernel must
+    (the parent-death signal), or the server keeps its port and memory forever."""
+    script = (
+        "import sys, time\n"
+        "from s3core.sidecar import Sidecar\n"
+        "with Sidecar([sys.executable, '-m', 'http.server', '{port}', '--bind', '127.0.0.1'],"
+        f" {str(tmp_path / 'http.log')!r}, health_path='/') as s:\n"
+        "    print(s.process.pid, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    job = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid = int(job.stdout.readline())
+    os.kill(server_pid, 0)                       # the sidecar runs
+    job.kill()
+    assert job.wait(30) == -signal.SIGKILL
+    for _ in range(300):                         # the kernel's SIGTERM, then the server's shutdown
+        if subprocess.run(["ps", "-o", "stat=", "-p", str(server_pid)], capture_output=True, text=True).stdout.strip() in ("", "Z"):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"sidecar {server_pid} outlived its SIGKILLed job")
+
+
 def test_batcher_merges_waiting_requests_and_slices_topk():
     release = threading.Event()
     calls = []

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from s3core.jsonl import write_json
+from s3core.redact import redact
 
 PACKAGES = ("s3core", "torch", "transformers", "faiss-cpu", "bm25s", "fastapi", "httpx", "vllm", "snakemake")
 SLURM_KEYS = ("SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST", "SLURM_JOB_PARTITION", "SLURM_JOB_ACCOUNT",
@@ -46,7 +47,7 @@ def service_version(url: str, path: str) -> Any:
 
 def record_service(role: str, url: str, *, external: bool, version: Any = None, **details: Any) -> dict[str, Any]:
     """Note a server this job uses; the returned entry may be updated later (e.g. when a sidecar stops)."""
-    entry = {"role": role, "url": url, "external": external, "version": version, "since": now(), **details}
+    entry = {"role": role, "url": redact(url), "external": external, "version": version, "since": now(), **details}
     SERVICES.append(entry)
     return entry
 
@@ -70,9 +71,9 @@ def visible_gpus() -> list[str]:
 
 
 def job_record(argv: list[str], started: str, exit_status: int) -> dict[str, Any]:
-    """Everything a reader needs to tell where and with what this job ran."""
+    """Everything a reader needs to tell where and with what this job ran (credentials in URLs masked)."""
     return {
-        "argv": argv,
+        "argv": [redact(arg) for arg in argv],
         "started": started,
         "finished": now(),
         "exit_status": exit_status,

@@ -5,6 +5,7 @@ import logging
 
 from s3core import __version__
 from s3core.cli import main, serve_command
+from s3core.redact import redact
 from s3core.sidecar import Sidecar
 from s3core.jsonl import read_jsonl, write_jsonl
 
@@ -51,6 +52,21 @@ def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_in
         assert main(["--provenance", str(record), *common, "--retriever-url", s.url]) == 0
     [external] = json.loads(record.read_text())["services"]
     assert external["external"] and external["url"] == s.url and external["version"]["retriever"] == "bm25"
+
+
+def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_index, small_corpus,
+                                                                retriever_settings):
+    qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
+    write_jsonl(qa, QUESTIONS)
+    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
+        url = s.url.replace("http://", "http://alice:s3cret@")
+        assert main(["--provenance", str(record), "infer", "--method", "rag_bm25", "--qa", str(qa), "--out",
+                     str(tmp_path / "rag.jsonl"), "--retriever", json.dumps(retriever_settings),
+                     "--retriever-url", url]) == 0
+    text = record.read_text()
+    assert "s3cret" not in text and "alice" not in text
+    assert json.loads(text)["services"][0]["url"].startswith("http://***@127.0.0.1:")
+    assert redact('{"base_url": "https://u:p@api.example/v1?token=t&x=1"}') == '{"base_url": "https://***@api.example/v1?token=***&x=1"}'
 
 
 def test_provenance_is_written_when_the_job_fails(tmp_path, small_corpus, retriever_settings):

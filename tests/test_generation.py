@@ -165,5 +165,5 @@ def test_openai_backend_errors(monkeypatch):
         load_generator("g", config.section("generators", {"g": {"backend": "openai", "model": "m"}})["g"])
     settings = config.section("generators", {"g": {"backend": "openai", "model": "m", "retries": 0,
                                                    "base_url": f"http://127.0.0.1:{free_port()}/v1"}})["g"]
-    with pytest.raises(ServiceError, match="chat/completions failed after 1 attempts"):
+    with pytest.raises(ServiceError, match="chat/completions failed after 1 attempt\\(s\\)"):
         load_generator("g", settings).chat([[{"role": "user", "content": "x"}]])

@@ -184,3 +184,36 @@ def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever
                  "--retriever", retriever, "--shards", str(tmp_path / "0.npy"), str(tmp_path / "1.npy")]) == 0
     hits = load_retriever("dense", tmp_path / "index", small_corpus, retriever_settings).search(["jupiter planet"], 1)
     assert hits[0][0][0].title == "Jupiter"
+
+
+def test_an_index_is_never_served_with_another_corpus(tmp_path, bm25_index, dense_index, small_corpus,
+                                                      retriever_settings):
+    """Same line lengths (here: the same rows, two swapped) used to pass the length check and serve the wrong
+    documents for every hit."""
+    from s3core.errors import DataError
+
+    lines = small_corpus.read_text().splitlines(keepends=True)
+    same_lengths = next((i, j) for i in range(len(lines)) for j in range(i + 1, len(lines))
+                        if len(lines[i]) == len(lines[j]) and lines[i] != lines[j])
+    i, j = same_lengths
+    lines[i], lines[j] = lines[j], lines[i]
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(lines))
+    assert other.stat().st_size == small_corpus.stat().st_size
+    for kind, index in (("bm25", bm25_index), ("dense", dense_index)):
+        with pytest.raises(DataError, match=f"other.jsonl is not the corpus {index} was built from"):
+            load_retriever(kind, index, other, retriever_settings)
+        assert len(load_retriever(kind, index, small_corpus, retriever_settings)) == len(lines)   # its own: served
+
+
+def test_an_empty_corpus_is_refused_with_a_message(tmp_path, retriever_settings):
+    from s3core.errors import DataError
+    from s3core.retrieval.bm25 import build_bm25_index
+    from s3core.retrieval.dense import build_dense_index
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(DataError, match="empty.jsonl holds no documents"):
+        build_bm25_index(empty, tmp_path / "bm25", retriever_settings["bm25"])
+    with pytest.raises(DataError, match="empty.jsonl holds no documents"):
+        build_dense_index(empty, tmp_path / "dense", retriever_settings["dense"])

@@ -6,6 +6,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +31,8 @@ from s3core.sidecar import Sidecar, free_port
 def server(request, tmp_path_factory, dense_index, small_corpus, retriever_settings):
     """The dense server, ranking in its own process (search_process: always) and in the HTTP server's."""
     settings = {**retriever_settings, "server": {**retriever_settings["server"], "max_topk": 10, "max_queries": 20,
-                                                "max_query_chars": 200, "search_process": request.param}}
+                                                "max_query_chars": 200, "search_process": request.param,
+                                                "max_body_bytes": 8192, "body_timeout_s": 1.5}}
     log = tmp_path_factory.mktemp("logs") / "server.log"
     with Sidecar(serve_command("dense", dense_index, small_corpus, settings), log) as sidecar:
         yield sidecar
@@ -74,6 +76,34 @@ def test_limits_give_clear_4xx(server, payload, status, needle):
     assert response.status_code == status and needle in response.text
 
 
+def test_an_oversized_body_is_refused_before_it_is_read(server):
+    body = json.dumps({"queries": ["x" * 100] * 100})                    # 10 kB > max_body_bytes 8192
+    declared = httpx.post(f"{server.url}/retrieve", content=body, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and "limit is 8192 (max_body_bytes)" in declared.text
+
+    def chunks():                                                         # no Content-Length: counted as it comes
+        for _ in range(20):
+            yield b" " * 1000
+    streamed = httpx.post(f"{server.url}/retrieve", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and "max_body_bytes" in streamed.text
+    assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_a_body_that_never_arrives_gets_408_and_the_connection_is_closed(server):
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n")                    # headers, then nothing
+        answer = b""
+        while chunk := sock.recv(4096):                                   # ends when the server closes
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout_s" in answer
+
+
+def test_the_server_publishes_no_api_docs(server):
+    assert [httpx.get(f"{server.url}{path}").status_code for path in ("/docs", "/redoc", "/openapi.json")] == [404] * 3
+
+
 def test_a_query_that_is_not_text_fails_alone_not_its_batch(server):
     bad = '{"queries": ["jupiter \\ud800 moon"], "topk": 2}'            # valid JSON: a lone surrogate
     good = [{"queries": [word], "topk": 2} for word in ("jupiter", "paris", "rome", "music")]
@@ -108,9 +138,24 @@ def test_client_reports_down_server_after_retries(retriever_settings):
     url = f"http://127.0.0.1:{free_port()}"
     client = RetrieverClient(url, {**retriever_settings["client"], "retries": 2, "backoff_s": 0.01})
     start = time.monotonic()
-    with pytest.raises(ServiceError, match=r"failed after 3 attempts.*server running"):
+    with pytest.raises(ServiceError, match=r"failed after 3 attempt\(s\).*server running"):
         client.search(["x"], 3)
     assert time.monotonic() - start >= 0.03  # backoff 0.01 + 0.02 was slept
+
+
+def test_a_hung_server_fails_its_caller_at_the_deadline_not_after_every_retry(retriever_settings):
+    """A server that accepts connections and never answers: each attempt would wait its whole timeout and the
+    backoff after it (6 attempts, ~8 s here; 375 s with the demo's client settings) without a total deadline."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(listener.accept()) for _ in range(10)], daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    client = RetrieverClient(url, {**retriever_settings["client"], "timeout_s": 1.0, "retries": 5, "backoff_s": 0.5,
+                                   "deadline_s": 2.0})
+    with pytest.raises(ServiceError, match=r"failed after [12] attempt\(s\) in .* within the 2 s deadline"):
+        client.search(["x"], 3)
+    assert len(accepted) <= 2
+    listener.close()
 
 
 def test_sidecar_failure_shows_log_and_leaves_no_process(tmp_path, small_corpus, retriever_settings):

@@ -10,7 +10,7 @@ import httpx
 from s3core.errors import ConfigError
 from s3core.generation import Messages, cut_at_stop
 from s3core.generation.remote import RemoteGenerator
-from s3core.retrieval.client import post_with_retries
+from s3core.http_retry import post_with_retries
 
 
 class OpenAIGenerator(RemoteGenerator):

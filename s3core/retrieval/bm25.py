@@ -45,7 +45,7 @@ def build_bm25_index(corpus: Path, out_dir: Path, settings: dict[str, Any], thre
         model = bm25s.BM25(k1=settings["k1"], b=settings["b"], method="lucene")
         model.index(_tokenize(texts, settings), show_progress=False)
         model.save(out_dir, show_progress=False)
-    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
     return len(offsets)
 
 
@@ -62,7 +62,7 @@ def import_bm25_index(folder: Path, corpus: Path, out_dir: Path, settings: dict[
     if documents != len(offsets):
         raise DataError(f"{folder}: the Lucene index holds {documents:,} documents but {corpus} has "
                         f"{len(offsets):,}; download the index and the corpus at matching revisions")
-    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
     return documents
 
 

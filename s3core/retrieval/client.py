@@ -1,32 +1,13 @@
-"""HTTP client of the retriever server: timeouts, retries with exponential backoff, clear errors."""
+"""HTTP client of the retriever server: batches of queries, each POST with timeouts, retries and a deadline."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from s3core.corpus import Document
-from s3core.errors import ServiceError
-
-
-def post_with_retries(client: httpx.Client, url: str, payload: dict[str, Any], retries: int, backoff_s: float) -> Any:
-    """POST JSON; retry connection errors, timeouts and 5xx; a 4xx is raised at once (it will not heal)."""
-    last: Exception | None = None
-    for attempt in range(retries + 1):
-        try:
-            response = client.post(url, json=payload)
-            if response.status_code < 500:
-                if response.is_error:
-                    raise ServiceError(f"{url} rejected the request ({response.status_code}): {response.text}")
-                return response.json()
-            last = ServiceError(f"{url} answered {response.status_code}: {response.text[:300]}")
-        except (httpx.TransportError, httpx.TimeoutException) as exc:
-            last = exc
-        if attempt < retries:
-            time.sleep(backoff_s * 2**attempt)
-    raise ServiceError(f"{url} failed after {retries + 1} attempts ({last}); is the server running and healthy?")
+from s3core.http_retry import post_with_retries
 
 
 class RetrieverClient:
@@ -49,8 +30,7 @@ class RetrieverClient:
         results: list[list[Document]] = []
         for start in range(0, len(queries), size):
             payload = {"queries": queries[start : start + size], "topk": topk, "return_scores": False}
-            body = post_with_retries(
-                self._http, f"{self.url}/retrieve", payload, self.settings["retries"], self.settings["backoff_s"]
-            )
+            body = post_with_retries(self._http, f"{self.url}/retrieve", payload, self.settings["retries"],
+                                     self.settings["backoff_s"], self.settings["deadline_s"])
             results.extend([Document.from_row(d) for d in row] for row in body["result"])
         return results

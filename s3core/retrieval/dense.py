@@ -162,7 +162,7 @@ def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> 
     encoder, offsets = Encoder(settings, bulk=True), line_offsets(corpus)
     blocks = _encoded(read_corpus(corpus), encoder, settings["passage_prefix"], len(offsets))
     write_flat_index(out_dir / INDEX_FILE, encoder.dim, len(offsets), blocks)
-    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
     return len(offsets)
 
 
@@ -198,7 +198,7 @@ def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, settings
                         f"{rows:,} vectors; encode every shard of this corpus again")
     blocks = (part[start : start + CHUNK] for part in parts for start in range(0, len(part), CHUNK))
     write_flat_index(out_dir / INDEX_FILE, parts[0].shape[1], rows, blocks)
-    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
     return rows
 
 
@@ -215,7 +215,7 @@ def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings:
     if rows != len(offsets):
         raise DataError(f"{parts[0].parent}: the index has {rows:,} rows but {corpus} has {len(offsets):,} documents; "
                         "an imported index must encode the corpus line by line (download both at one revision)")
-    save_index_meta(out_dir, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
     return rows
 
 

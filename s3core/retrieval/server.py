@@ -14,6 +14,7 @@ from s3core import __version__
 from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, Retriever
 from s3core.retrieval.batcher import DynamicBatcher, SearchFn
+from s3core.retrieval.body_limits import BodyLimits
 
 
 class RetrieveRequest(BaseModel):
@@ -74,8 +75,10 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
         if hasattr(retriever, "close"):
             retriever.close()
 
-    app = FastAPI(title="s3 retriever", lifespan=lifespan)
+    # no /docs, /redoc or /openapi.json: the server answers its three routes and nothing else
+    app = FastAPI(title="s3 retriever", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.batcher = batcher
+    app.add_middleware(BodyLimits, max_bytes=server["max_body_bytes"], timeout_s=server["body_timeout_s"])
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

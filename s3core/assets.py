@@ -204,6 +204,9 @@ def convert_gguf(gguf_spec: str, out_dir: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = resolve_path(gguf_spec)
+    if not gguf.is_file():
+        raise AssetError(f"the GGUF model {gguf} does not exist; name an existing .gguf file or pkg:<package>/<file> "
+                         "(the demo's comes with `make setup`)")
     verify(gguf.name, sha256_file(gguf))
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -157,11 +157,11 @@ def answerers(args: argparse.Namespace) -> tuple[Generator, Generator | None]:
 
 
 def cmd_infer(args: argparse.Namespace) -> None:
-    from s3core.jsonl import read_jsonl, write_jsonl
+    from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
     from s3core.methods import get_method
 
     method = get_method(args.method)
-    questions = read_jsonl(args.qa)[: args.limit]
+    questions = read_rows(args.qa, QUESTION_KEYS, "questions")[: args.limit]
     settings = {"retriever": args.retriever, "search": args.search, "searcher": args.searcher,
                 "searcher_model": args.searcher_model, "baselines": args.baselines, "generators": args.generators}
     with ExitStack() as stack:
@@ -174,13 +174,12 @@ def cmd_infer(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from s3core.evaluate import answer_contexts
-    from s3core.jsonl import read_jsonl, write_jsonl
-
+    from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
     from s3core.methods import get_method
 
+    contexts = read_rows(args.contexts, {**QUESTION_KEYS, "method": str, "docs": list}, "contexts")
+    method = get_method(contexts[0]["method"])
     generator, judge_model = answerers(args)
-    contexts = read_jsonl(args.contexts)
-    method = get_method(contexts[0]["method"] if contexts else "direct")
     budget = args.baselines["cot"]["max_new_tokens"] if method.answer_style == "cot" else None
     rows = answer_contexts(contexts, generator, judge_model, method.answer_style, budget, method.context_format)
     write_jsonl(args.out, rows)
@@ -190,10 +189,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_precompute(args: argparse.Namespace) -> None:
     from s3core.evaluate import answer_contexts
-    from s3core.jsonl import read_jsonl, write_jsonl
+    from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
     from s3core.methods import context_row, search_text
 
-    questions = read_jsonl(args.qa)
+    questions = read_rows(args.qa, QUESTION_KEYS, "questions")
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args)
         hits = client.search([search_text(q) for q in questions], args.search["initial_topk"])

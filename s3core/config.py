@@ -90,6 +90,7 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     (and Lucene's only for Lucene); each ablation's sections valid."""
     check_sources(data["assets"])
     check_corpora(data["assets"])
+    check_generator_names(data)
     if "s3_released" in data["eval"]["methods"] and data["searcher"]["prompt_file"] is None:
         raise ConfigError("config key 'searcher.prompt_file': eval.methods has s3_released, whose checkpoint was "
                           "trained with upstream's searcher prompt; put that text in a file ({question} and "
@@ -115,6 +116,16 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def check_generator_names(data: dict[str, Any]) -> None:
+    """Keys that name a generator name one of `generators`."""
+    named = {"reward.generator": data["reward"]["generator"], "judge.generator": data["judge"]["generator"],
+             "baselines.reasoner": data["baselines"]["reasoner"]}
+    for key, name in named.items():
+        if name is not None and name not in data["generators"]:
+            raise ConfigError(f"config key '{key}': {name!r} is not a generator; name one of generators: "
+                              f"{', '.join(data['generators'])}")
+
+
 def check_judge_reward(reward: dict[str, Any], judge: dict[str, Any], key: str) -> None:
     """A judge-only reward needs the judge."""
     if reward["metric"] == "judge" and not judge["enabled"]:
@@ -131,7 +142,12 @@ def check_ablations(data: dict[str, Any]) -> None:
                 section(key, value)
             except ConfigError as exc:
                 raise ConfigError(under(f"ablations.{name}", str(exc))) from None
-        check_judge_reward(merged(data, overrides)["reward"], data["judge"], f"ablations.{name}.reward.metric")
+        sections = merged(data, overrides)
+        check_judge_reward(sections["reward"], data["judge"], f"ablations.{name}.reward.metric")
+        try:
+            check_generator_names({**data, **sections})
+        except ConfigError as exc:
+            raise ConfigError(under(f"ablations.{name}", str(exc))) from None
 
 
 def suite_defaults(data: dict[str, Any]) -> dict[str, Any]:

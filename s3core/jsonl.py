@@ -17,12 +17,23 @@ from s3core.errors import DataError
 def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield one dict per non-empty line (of a gzipped file too: `.gz`); a bad line raises DataError naming file and
     line."""
+    for _, row in numbered_rows(path):
+        yield row
+
+
+def numbered_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, dict) per non-empty line, as `iter_jsonl`."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with opener(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                                f"{exc.start + 1}); re-encode the file as UTF-8") from exc
             if not line.strip():
                 continue
             try:
@@ -31,12 +42,37 @@ def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
                 raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg}); fix or delete this line") from exc
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield row
+            yield lineno, row
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """All rows of a JSONL file."""
     return list(iter_jsonl(path))
+
+
+#: The keys a questions file's rows must have (docs/design.md §2), and their JSON types.
+QUESTION_KEYS: dict[str, type | tuple[type, ...]] = {"id": (str, int), "question": str, "golden_answers": list,
+                                                      "data_source": str}
+_JSON_TYPES = {str: "a string", int: "an integer", list: "a list", dict: "an object", float: "a number",
+               bool: "true or false"}
+
+
+def read_rows(path: str | Path, keys: dict[str, type | tuple[type, ...]], what: str) -> list[dict[str, Any]]:
+    """All rows of a JSONL file of `what` (e.g. "questions"), each with `keys` of their types; a file without
+    rows is refused too. Errors name the file, the line and the key."""
+    rows = []
+    for lineno, row in numbered_rows(path):
+        for key, kind in keys.items():
+            if key not in row:
+                raise DataError(f"{path}:{lineno}: the row has no {key!r}; {what} rows need {', '.join(keys)}")
+            if not isinstance(row[key], kind) or isinstance(row[key], bool):
+                kinds = kind if isinstance(kind, tuple) else (kind,)
+                raise DataError(f"{path}:{lineno}: {key!r} must be " + " or ".join(_JSON_TYPES[k] for k in kinds)
+                                + f", not {row[key]!r}")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{path} holds no {what}: there is nothing to run or score; check the step that wrote it")
+    return rows
 
 
 def current_umask() -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from s3core.errors import DataError
 from s3core.evaluate import JUDGE_ONLY_SOURCES
 from s3core.jsonl import atomic_open, read_jsonl
 from s3core.latex import write_latex
@@ -50,6 +51,9 @@ def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> 
             frame["dataset"] = dataset = Path(path).stem
             frame["corpus"] = (corpora or {}).get(dataset, "wiki")
             frames.append(frame)
+    if not frames:
+        raise DataError(f"none of the {len(answer_files)} answer files holds an answer (the first: "
+                        f"{answer_files[0] if answer_files else 'none given'}); run the evaluate steps again")
     data = pd.concat(frames)
     keys = ["generator", "suite", "corpus", "method", "dataset", "source", "run"]
     table = data.groupby(keys)[METRICS].mean().mul(100).round(1)

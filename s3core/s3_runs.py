@@ -13,8 +13,9 @@ from typing import Any
 
 #: The config sections an ablation may change.
 RUN_SECTIONS = ("search", "searcher", "train", "reward")
-#: The sections that shape the naive-RAG cache (with the reward generator): runs that agree on them share it.
-CACHE_SECTIONS = ("search", "reward")
+#: What shapes the naive-RAG cache: the initial search (`search.retriever`, `search.initial_topk`) and the reward
+#: (its metric and generator); runs that agree on these share one cache.
+CACHE_SEARCH_KEYS = ("retriever", "initial_topk")
 _SEED = re.compile(r"\.seed(\d+)$")
 
 
@@ -75,15 +76,19 @@ def s3_runs(config: dict[str, Any]) -> list[S3Run]:
     return runs
 
 
+def cache_key(run: S3Run) -> list[Any]:
+    """What a run's naive-RAG cache is made with."""
+    return [[run.sections["search"][key] for key in CACHE_SEARCH_KEYS], run.sections["reward"]]
+
+
 def cache_names(runs: list[S3Run]) -> dict[str, str]:
-    """Label -> the naive-RAG cache the run trains from: `train` for the runs whose cache sections equal the base
-    run's (the first), else `train.<ablation>` of the first run with the same sections (a different budget or
-    reward metric changes which questions naive RAG answers; a different length or seed does not)."""
+    """Label -> the naive-RAG cache the run trains from: `train` for the runs whose `cache_key` equals the base
+    run's (the first), else `train.<ablation>` of the first run with the same key (a different reward metric
+    changes which questions count as answered; a different budget, ablation, length or seed does not)."""
     names: dict[str, str] = {}
     firsts: list[S3Run] = []
     for run in runs:
-        key = [run.sections[name] for name in CACHE_SECTIONS]
-        first = next((f for f in firsts if [f.sections[name] for name in CACHE_SECTIONS] == key), None)
+        first = next((f for f in firsts if cache_key(f) == cache_key(run)), None)
         if first is None:
             firsts.append(first := run)
         names[run.label] = "train" if first is runs[0] else f"train.{first.ablation}"

@@ -89,6 +89,6 @@ def test_errors_exit_2_with_a_message(tmp_path, caplog):
                  "--corpus", str(tmp_path / "c.jsonl")]) == 2
     assert "assets.seed" in caplog.text
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": 1}\n{oops\n')
+    bad.write_text('{"id": 1, "question": "q", "golden_answers": ["a"], "data_source": "nq"}\n{oops\n')
     assert main(["infer", "--method", "direct", "--qa", str(bad), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "bad.jsonl:2" in caplog.text

@@ -180,6 +180,9 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     assert all(doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))
                for row in medcorp_contexts for doc in row["docs"])            # searched in MedCorp
     assert (out / "train" / "s3" / "curve.png").stat().st_size > 0
+    trained = json.loads((out / "train" / f"s3.{ABLATION}" / "checkpoints" / "s3_settings.json").read_text())
+    assert trained["search"]["selection"] is False                               # the ablation trained as itself
+    assert f"| s3 [{ABLATION}] " in markdown
     for step in read_jsonl(out / "train" / "s3" / "metrics.jsonl"):                 # the GBR distribution per step
         assert step["gbr_below"] + step["gbr_zero"] + step["gbr_above"] == pytest.approx(1.0)
     page = (out / "report" / "index.html").read_text()

@@ -21,16 +21,19 @@ def with_keys(**keys):
 
 
 def test_runs_are_the_base_then_each_ablation_each_seed():
-    data = with_keys(ablations={"short": {"search": {"topk": 2}}, "long": {"train": {"steps": 9}}}, seeds=[42, 7])
+    data = with_keys(ablations={"short": {"search": {"topk": 2}}, "long": {"train": {"steps": 9}},
+                                "em": {"reward": {"metric": "em"}}}, seeds=[42, 7])
     runs = s3_runs(data)
-    assert [r.label for r in runs] == ["s3", "s3.seed7", "s3.short", "s3.short.seed7", "s3.long", "s3.long.seed7"]
+    assert [r.label for r in runs] == ["s3", "s3.seed7", "s3.short", "s3.short.seed7", "s3.long", "s3.long.seed7",
+                                       "s3.em", "s3.em.seed7"]
     short = runs[3]
     assert (short.ablation, short.seed, short.group) == ("short", 7, "s3.short")
     assert short.sections["search"]["topk"] == 2 and short.sections["search"]["max_turns"] == DEMO["search"]["max_turns"]
     assert short.sections["train"]["seed"] == 7 and runs[0].sections["train"]["seed"] == 42
     assert data["search"]["topk"] == DEMO["search"]["topk"]                       # the config itself is untouched
-    assert cache_names(runs) == {"s3": "train", "s3.seed7": "train", "s3.short": "train.short",
-                                 "s3.short.seed7": "train.short", "s3.long": "train", "s3.long.seed7": "train"}
+    # one naive-RAG cache per initial search and reward: only the reward variant needs its own
+    assert set(cache_names(runs).items()) == {*((label, "train") for label in [r.label for r in runs[:6]]),
+                                              ("s3.em", "train.em"), ("s3.em.seed7", "train.em")}
 
 
 def test_without_seeds_a_run_trains_with_train_seed():

@@ -64,7 +64,7 @@ def test_the_released_checkpoint_runs_with_its_prompt_file(tmp_path):
 
 
 def test_the_papers_variants_and_seeds_are_runs_of_their_own():
-    """config/paper.yaml's ablations x seeds: one training per run, a naive-RAG cache per search and reward setting,
+    """config/paper.yaml's ablations x seeds: one training per run, a naive-RAG cache per initial search and reward,
     each run's searcher answering every set with its own search settings, all through the same rules."""
     run = snakemake("--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds",
                     "--cores", "2", "all")
@@ -72,9 +72,12 @@ def test_the_papers_variants_and_seeds_are_runs_of_their_own():
     out = run.stdout
     assert out.count(" train --cache ") == 18 * 3                     # s3 and 17 variants, 3 seeds each
     caches = {line.split("--out ")[1].split()[0] for line in out.splitlines() if " precompute --qa " in line}
-    # a cache per search and reward setting: s3's serves its seeds; the long 5-3-4 run shares budget_5_3_4's
-    assert "results/paper/cache/rag/qwen2.5-14b-instruct-gptq-int4/train.jsonl" in caches and len(caches) == 17
-    assert "--cache results/paper/cache/rag/qwen2.5-14b-instruct-gptq-int4/train.budget_5_3_4.jsonl --out results/paper/train/s3.budget_5_3_4_steps_300.seed43" in out
+    # a naive-RAG cache per initial search and reward: s3's serves every budget and ablation; Table 5's rewards
+    # get their own
+    cache = "results/paper/cache/rag/qwen2.5-14b-instruct-gptq-int4"
+    assert caches == {f"{cache}/{name}.jsonl" for name in ("train", "train.reward_judge", "train.reward_span",
+                                                            "train.reward_em")}
+    assert f"--cache {cache}/train.jsonl --out results/paper/train/s3.budget_5_3_4_steps_300.seed43" in out
     assert "train/s3.no_selection.seed43/searcher" in out and "contexts/s3.budget_5_3_4.seed44/nq.jsonl" in out
     long = next(line for line in out.splitlines() if " train --cache " in line and "train/s3.budget_5_3_4_steps_300 " in line)
     assert '"steps": 300' in long and '"topk": 5' in long and '"max_turns": 4' in long and '"seed": 42' in long

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from s3core.errors import ConfigError
 from s3core.retrieval.client import RetrieverClient
 
 Question = dict[str, Any]
@@ -84,5 +85,5 @@ def get_method(name: str) -> Method:
                search_r1.METHOD, deepretrieval.METHOD, s3.S3_STEP0, s3.S3, s3.S3_RELEASED)
     registry = {m.name: m for m in methods}
     if method_name(name) not in registry:
-        raise ValueError(f"unknown method {name!r}; known: {sorted(registry)}")
+        raise ConfigError(f"unknown method {name!r} (eval.methods, --method); known: {', '.join(sorted(registry))}")
     return registry[method_name(name)]

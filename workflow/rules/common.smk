@@ -20,7 +20,7 @@ CORPORA = list(dict.fromkeys(["wiki", *SET_CORPUS.values()]))
 LLM_DIR = f"{RESULTS}/assets/llm"
 #: The trained searchers: s3 itself, each of config `ablations` (s3.<name>), each once per seed (.seed<N>).
 S3_RUNS = {run.label: run for run in s3_runs(config)}
-#: Each run's naive-RAG cache name (runs whose search and reward sections agree share one)
+#: Each run's naive-RAG cache name (runs whose initial search and reward agree share one)
 CACHE_NAMES = cache_names(list(S3_RUNS.values()))
 #: Every method label that gets contexts, answers and a table row: eval.methods, with s3's other runs after s3.
 EVAL_METHODS = [label for m in METHODS for label in (list(S3_RUNS) if m == "s3" else [m])]
@@ -65,7 +65,7 @@ def reward_generator(run):
 
 
 def rag_cache(run):
-    """The naive-RAG cache a run trains from (shared by the runs whose search and reward sections agree)."""
+    """The naive-RAG cache a run trains from (shared by the runs whose initial search and reward agree)."""
     return f"{RESULTS}/cache/rag/{reward_generator(run)}/{CACHE_NAMES[run.label]}.jsonl"
 
 

@@ -1,5 +1,5 @@
-# s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once per search and
-# reward setting), PPO on the searcher with the Gain-Beyond-RAG reward, and the training curve, once per run (s3,
+# s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once per initial search
+# and reward), PPO on the searcher with the Gain-Beyond-RAG reward, and the training curve, once per run (s3,
 # each ablation s3.<name>, each further seed .seed<N>) into train/<run>. Checkpoints under train/<run>/checkpoints
 # are not outputs: a killed run resumes from them. With train.engine verl the training job first starts a Ray cluster
 # across its nodes (resources.train_s3.nodes; s3core ray-run). precompute and train_s3 go first when jobs wait for

@@ -198,10 +198,10 @@ def infer_args(method):
 
     def args(wildcards):
         kind, corpus = retriever_kind(method), SET_CORPUS[wildcards.dataset]
-        parts = [f"--index {index_path(corpus, kind)} --corpus {corpus_path(corpus)}"] if kind else []
+        parts = ["--index", index_path(corpus, kind), "--corpus", corpus_path(corpus)] if kind else []
         if get_method(method_name(method)).uses_searcher:
-            parts.append(f"--searcher-model {shlex.quote(searcher_model(method))}")
-        return " ".join(parts)
+            parts += ["--searcher-model", searcher_model(method)]
+        return shlex.join(parts)
 
     return args
 

@@ -23,5 +23,5 @@ rule evaluate:
     threads: config["threads"]
     shell:
         "s3core --threads {threads} --provenance {log.provenance} evaluate --contexts {input.contexts} --out {output} "
-        "--generator {wildcards.generator} --generators {params.generators:q} --judge {params.judge:q} "
+        "--generator {wildcards.generator:q} --generators {params.generators:q} --judge {params.judge:q} "
         "--baselines {params.baselines:q} 2> {log.main}"

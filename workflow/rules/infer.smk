@@ -33,7 +33,7 @@ for method in EVAL_METHODS:
             f"{RESULTS}/benchmarks/infer/{method}/{{dataset}}.tsv"
         threads: config["threads"]
         shell:
-            "s3core --threads {threads} --provenance {log.provenance} infer --method {params.method} --qa {input.qa} --out {output} "
+            "s3core --threads {threads} --provenance {log.provenance} infer --method {params.method:q} --qa {input.qa} --out {output} "
             "{params.extra} --retriever {params.retriever:q} --search {params.search:q} "
             "--searcher {params.searcher:q} --baselines {params.baselines:q} --generators {params.generators:q} "
             "--server-log {log.server} 2> {log.main}"

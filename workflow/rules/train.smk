@@ -35,7 +35,7 @@ rule precompute:
     shell:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
-        "--generator {wildcards.generator} --generators {params.generators:q} --judge {params.judge:q} "
+        "--generator {wildcards.generator:q} --generators {params.generators:q} --judge {params.judge:q} "
         "--reward {params.reward:q} --server-log {log.server} 2> {log.main}"
 
 
@@ -74,10 +74,10 @@ rule train_s3:
     threads: config["threads"]
     priority: 10
     shell:
-        "{params.launcher} s3core --threads {threads} --provenance {log.provenance} train --cache {input.cache} --out {params.run} --index {input.index} "
+        "{params.launcher} s3core --threads {threads} --provenance {log.provenance} train --cache {input.cache} --out {params.run:q} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
         "--searcher {params.searcher:q} --train {params.train:q} --reward {params.reward:q} "
-        "--generator {params.generator} --generators {params.generators:q} --judge {params.judge:q} "
+        "--generator {params.generator:q} --generators {params.generators:q} --judge {params.judge:q} "
         "--server-log {log.server} 2> {log.main}"
 
 

@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/bm25_vs_pyserini.py
 	$(BIN)/python benchmarks/retriever_server.py
+	$(BIN)/python benchmarks/retriever_hostile_load.py
 
 clean:
 	rm -rf results .snakemake

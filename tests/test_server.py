@@ -184,8 +184,9 @@ def test_sidecar_stop_terminates_process_group(tmp_path, bm25_index, small_corpu
         os.killpg(pid, 0)
 
 
-def test_sigterm_to_the_job_stops_its_sidecar(tmp_path):
-    """scancel / preemption sends SIGTERM to the job: its sidecar must not outlive it."""
+def _job_with_a_sidecar(tmp_path) -> tuple[subprocess.Popen, int]:
+    """A job (a Python process whose SIGTERM unwinds it, as `s3core` verbs') running an HTTP server as its
+    sidecar; the job and the sidecar's pid."""
     script = (
         "import sys, time\n"
         "from s3core.sidecar import Sidecar, exit_on_sigterm\n"
@@ -197,6 +198,12 @@ def test_sigterm_to_the_job_stops_its_sidecar(tmp_path):
     job = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     server_pid = int(job.stdout.readline())
     os.killpg(server_pid, 0)                     # the sidecar runs
+    return job, server_pid
+
+
+def test_sigterm_to_the_job_stops_its_sidecar(tmp_path):
+    """scancel / preemption sends SIGTERM to the job: its sidecar must not outlive it."""
+    job, server_pid = _job_with_a_sidecar(tmp_path)
     job.send_signal(signal.SIGTERM)
     assert job.wait(30) == 128 + signal.SIGTERM
     with pytest.raises(ProcessLookupError):
@@ -206,21 +213,12 @@ def test_sigterm_to_the_job_stops_its_sidecar(tmp_path):
 def test_a_sidecar_dies_with_a_job_killed_outright(tmp_path):
     """SIGKILL (OOM killer, scancel --signal=KILL) leaves the job no chance to stop its sidecar: the kernel must
     (the parent-death signal), or the server keeps its port and memory forever."""
-    script = (
-        "import sys, time\n"
-        "from s3core.sidecar import Sidecar\n"
-        "with Sidecar([sys.executable, '-m', 'http.server', '{port}', '--bind', '127.0.0.1'],"
-        f" {str(tmp_path / 'http.log')!r}, health_path='/') as s:\n"
-        "    print(s.process.pid, flush=True)\n"
-        "    time.sleep(120)\n"
-    )
-    job = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    server_pid = int(job.stdout.readline())
-    os.kill(server_pid, 0)                       # the sidecar runs
+    job, server_pid = _job_with_a_sidecar(tmp_path)
     job.kill()
     assert job.wait(30) == -signal.SIGKILL
     for _ in range(300):                         # the kernel's SIGTERM, then the server's shutdown
-        if subprocess.run(["ps", "-o", "stat=", "-p", str(server_pid)], capture_output=True, text=True).stdout.strip() in ("", "Z"):
+        state = subprocess.run(["ps", "-o", "stat=", "-p", str(server_pid)], capture_output=True, text=True)
+        if state.stdout.strip() in ("", "Z"):
             break
         time.sleep(0.1)
     else:

@@ -39,6 +39,13 @@ class Remote:
     kind: str = "dataset"
     checksum: str | None = None  # a pinned sha256 or git blob sha1; else the server's ETag
 
+    def __post_init__(self) -> None:
+        """A repo or path that would lead out of the download folder is refused before anything is asked."""
+        local = Path(self.repo) / self.path
+        if local.is_absolute() or ".." in local.parts:
+            raise AssetError(f"{self.kind} repo {self.repo!r}, file {self.path!r}: leads out of the download folder; "
+                             "a repo id is <owner>/<name> and a file path stays inside its repo")
+
     @property
     def local(self) -> Path:
         """Where the file lands below the download folder (the layout a mirror has too)."""

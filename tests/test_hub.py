@@ -121,3 +121,11 @@ def test_the_hub_token_comes_from_the_environment_and_is_never_logged(hub, tmp_p
     github = [a for (method, path, _), a in zip(hub.requests, hub.authorizations) if path.startswith("/github/")]
     assert github and not any(github)
     assert "hf_secret_token_123" not in caplog.text + json.dumps(rows)
+
+
+@pytest.mark.parametrize(("repo", "path"), [("owner/name", "../../outside.txt"), ("../..", "x.txt"),
+                                            ("owner/name", "/etc/passwd")])
+def test_a_file_that_would_land_outside_the_download_folder_is_refused(tmp_path, repo, path):
+    with pytest.raises(AssetError, match="leads out of the download folder"):
+        fetch_all([Remote(repo, path)], tmp_path / "downloads")
+    assert sorted(p.name for p in tmp_path.rglob("*")) in ([], ["downloads"])

@@ -242,7 +242,7 @@ def main() -> None:
     vectors = write_index(index_dir / INDEX_FILE, args.rows, args.device)
     timings["write index s"] = time.perf_counter() - start
     settings = retriever_settings(random_bert_base(args.tokenizer, args.work / "encoder"), args.device)
-    save_index_meta(index_dir, offsets, SETTINGS_FILE, settings["dense"])
+    save_index_meta(index_dir, corpus, offsets, SETTINGS_FILE, settings["dense"])
     questions = [q for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
     queries = (questions * (args.requests // len(questions) + 1))[: args.requests]
 

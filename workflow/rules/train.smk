@@ -64,6 +64,7 @@ rule train_s3:
     container:
         "containers/training.sif"
     resources:
+        trainings=1,  # the local profile runs one at a time (memory); SLURM jobs have their own
         **job_resources("train_s3"),
     log:
         main=f"{RESULTS}/logs/train_{{run}}.log",

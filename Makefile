@@ -7,14 +7,24 @@ STAMP  := $(VENV)/.installed
 TRAIN_VENV  := .venv-training
 TRAIN_BIN   := $(abspath $(TRAIN_VENV))/bin
 TRAIN_STAMP := $(TRAIN_VENV)/.installed
+LINT_STAMP  := $(VENV)/.linters
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup setup-training setup-browser demo test lint bench clean
+.PHONY: help setup setup-training setup-browser setup-lint demo test lint bench clean
 
-setup: $(STAMP)
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
-setup-training: $(TRAIN_STAMP)
+setup: $(STAMP)  ## the main venv (.venv): s3core, snakemake, torch (CPU), the demo's assets
+
+setup-training: $(TRAIN_STAMP)  ## the training venv (.venv-training): verl's stack, for tests/verl_engine
+
+setup-lint: $(LINT_STAMP)  ## ruff and snakefmt in .venv
+
+$(LINT_STAMP): requirements-lint.txt $(STAMP)
+	$(BIN)/pip install --quiet --no-deps -r requirements-lint.txt
+	touch $@
 
 $(STAMP): pyproject.toml requirements.lock requirements-assets.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -31,27 +41,30 @@ $(TRAIN_STAMP): pyproject.toml requirements-training.lock requirements-assets.tx
 	touch $@
 
 # Debian's Chromium and its WebDriver, for the test that opens the report page in a real browser (needs apt and root)
-setup-browser:
+setup-browser:  ## Debian's Chromium and chromedriver (the report page's browser test)
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
-demo: setup
+demo: setup  ## set up, then run the whole DAG on the embedded demo
 	$(BIN)/snakemake --profile workflow/profiles/local all
 	@echo "Report page: results/demo/report/index.html (tables: results/demo/tables/)"
 
-test: setup setup-training setup-browser
+test: setup setup-training setup-browser  ## set up, then every test (both venvs)
 	$(BIN)/python -m pytest -q -ra
 	$(TRAIN_BIN)/python -m pytest -q -ra tests/verl_engine
 
-lint: setup
+lint: setup-lint  ## ruff (lint + format), snakefmt and snakemake --lint, as CI runs them
+	$(BIN)/ruff check s3core tests benchmarks
+	$(BIN)/ruff format --check s3core tests benchmarks
+	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint
 
-bench: setup
+bench: setup  ## the CPU benchmarks (benchmarks/)
 	test -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java || (apt-get update && apt-get install -y openjdk-17-jdk-headless)
 	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/bm25_vs_pyserini.py
 	$(BIN)/python benchmarks/retriever_server.py
 	$(BIN)/python benchmarks/retriever_hostile_load.py
 
-clean:
+clean:  ## remove results/ and .snakemake
 	rm -rf results .snakemake

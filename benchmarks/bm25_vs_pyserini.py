@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, questions, wiki_corpus, write_corpus  # noqa: E402
+from common import WORK, questions, wiki_corpus, write_corpus
 
-from s3core import config  # noqa: E402
-from s3core.retrieval.bm25 import BM25Retriever, build_bm25_index  # noqa: E402
+from s3core import config
+from s3core.retrieval.bm25 import BM25Retriever, build_bm25_index
 
 K = 10
 QUERIES = 1000
@@ -41,9 +41,22 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 def build_lucene(corpus: Path, out: Path) -> float:
     """pyserini's indexer (JsonCollection, 1 thread) in its own JVM; seconds, JVM start-up included."""
-    command = [sys.executable, "-m", "pyserini.index.lucene", "--collection", "JsonCollection",
-               "--input", str(corpus.parent), "--index", str(out), "--generator", "DefaultLuceneDocumentGenerator",
-               "--threads", "1", "--storeRaw"]
+    command = [
+        sys.executable,
+        "-m",
+        "pyserini.index.lucene",
+        "--collection",
+        "JsonCollection",
+        "--input",
+        str(corpus.parent),
+        "--index",
+        str(out),
+        "--generator",
+        "DefaultLuceneDocumentGenerator",
+        "--threads",
+        "1",
+        "--storeRaw",
+    ]
     seconds, _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
     return seconds
 
@@ -107,12 +120,16 @@ def main() -> None:
     overlap = np.mean([len(set(a) & set(b)) / K for a, b in zip(ours_top, theirs_top)])
     top1 = np.mean([bool(a) and bool(b) and a[0] == b[0] for a, b in zip(ours_top, theirs_top)])
 
-    print(f"BM25, {len(wiki_corpus(None)):,} Wikipedia lead sections, {QUERIES:,} NQ-dev questions, top-{K}, "
-          f"k1={settings['k1']} b={settings['b']}, {os.cpu_count()} CPU cores\n")
+    print(
+        f"BM25, {len(wiki_corpus(None)):,} Wikipedia lead sections, {QUERIES:,} NQ-dev questions, top-{K}, "
+        f"k1={settings['k1']} b={settings['b']}, {os.cpu_count()} CPU cores\n"
+    )
     print(speed.round(2).to_markdown(index=False))
     print(f"\nindex build: bm25s {bm25s_build:.1f} s, Lucene {lucene_build:.1f} s (JVM start-up included)")
-    print(f"agreement: mean top-{K} overlap {overlap:.1%}, same top-1 {top1:.1%} "
-          "(bm25s: Snowball stemmer + English stopwords; Lucene: Porter stemmer + its stopword list)")
+    print(
+        f"agreement: mean top-{K} overlap {overlap:.1%}, same top-1 {top1:.1%} "
+        "(bm25s: Snowball stemmer + English stopwords; Lucene: Porter stemmer + its stopword list)"
+    )
 
 
 if __name__ == "__main__":

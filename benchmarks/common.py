@@ -39,12 +39,28 @@ def questions(count: int, seed: int = 42) -> list[str]:
 #: Shapes of randomly initialised searchers for speed runs (weights do not matter for speed). The vocabulary is
 #: the tokenizer's, so the Qwen-shaped model is Qwen2.5-0.5B's body with SmolLM2's 49,152-token vocabulary.
 SHAPES = {
-    "smollm2-135m": {"model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
-                     "num_attention_heads": 9, "num_key_value_heads": 3, "rope_theta": 100000.0,
-                     "max_position_embeddings": 8192, "tie_word_embeddings": True},
-    "qwen2.5-0.5b": {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
-                     "num_attention_heads": 14, "num_key_value_heads": 2, "rope_theta": 1000000.0,
-                     "max_position_embeddings": 32768, "tie_word_embeddings": True},
+    "smollm2-135m": {
+        "model_type": "llama",
+        "hidden_size": 576,
+        "intermediate_size": 1536,
+        "num_hidden_layers": 30,
+        "num_attention_heads": 9,
+        "num_key_value_heads": 3,
+        "rope_theta": 100000.0,
+        "max_position_embeddings": 8192,
+        "tie_word_embeddings": True,
+    },
+    "qwen2.5-0.5b": {
+        "model_type": "qwen2",
+        "hidden_size": 896,
+        "intermediate_size": 4864,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 14,
+        "num_key_value_heads": 2,
+        "rope_theta": 1000000.0,
+        "max_position_embeddings": 32768,
+        "tie_word_embeddings": True,
+    },
 }
 
 
@@ -57,9 +73,14 @@ def random_model(shape: str, tokenizer_dir: Path, out_dir: Path) -> Path:
         return out_dir
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     spec = dict(SHAPES[shape])
-    config = AutoConfig.for_model(spec.pop("model_type"), vocab_size=len(tokenizer), **spec,
-                                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                                  pad_token_id=tokenizer.pad_token_id)
+    config = AutoConfig.for_model(
+        spec.pop("model_type"),
+        vocab_size=len(tokenizer),
+        **spec,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config)
     model.save_pretrained(out_dir)
@@ -91,5 +112,7 @@ def qa_rows(path: Path | None, count: int) -> list[dict]:
 
     if path:
         return read_jsonl(path)[:count]
-    return [{"id": f"q{i}", "question": q, "golden_answers": [], "data_source": "nq"}
-            for i, q in enumerate(questions(count))]
+    return [
+        {"id": f"q{i}", "question": q, "golden_answers": [], "data_source": "nq"}
+        for i, q in enumerate(questions(count))
+    ]

@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -31,8 +30,16 @@ def random_bert_base(tokenizer_dir: Path, out: Path) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(0)
-    model = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=768, num_hidden_layers=12,
-                                 num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512))
+    model = BertModel(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=768,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            intermediate_size=3072,
+            max_position_embeddings=512,
+        )
+    )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -49,8 +56,15 @@ def repeated_corpus(corpus: Path, repeat: int, out: Path) -> int:
 
 
 def settings(encoder: Path, device: str, fp16: bool, batch_size: int) -> dict:
-    return {"encoder": str(encoder), "query_prefix": QUERY_PREFIX, "passage_prefix": PASSAGE_PREFIX,
-            "max_length": 256, "batch_size": batch_size, "device": device, "fp16": fp16}
+    return {
+        "encoder": str(encoder),
+        "query_prefix": QUERY_PREFIX,
+        "passage_prefix": PASSAGE_PREFIX,
+        "max_length": 256,
+        "batch_size": batch_size,
+        "device": device,
+        "fp16": fp16,
+    }
 
 
 def time_build(corpus: Path, out: Path, config: dict) -> float:
@@ -89,11 +103,13 @@ def main() -> None:
     warm_corpus.write_text("".join(cpu_corpus.open(encoding="utf-8").readline() for _ in range(256)))
 
     rows = []
-    for i, (name, device, fp16, path, n) in enumerate([
-        ("CUDA fp16", "cuda", True, corpus, count),
-        ("CUDA fp32", "cuda", False, corpus, count),
-        (f"CPU fp32 ({torch.get_num_threads()} threads)", "cpu", False, cpu_corpus, args.cpu_passages),
-    ]):
+    for i, (name, device, fp16, path, n) in enumerate(
+        [
+            ("CUDA fp16", "cuda", True, corpus, count),
+            ("CUDA fp32", "cuda", False, corpus, count),
+            (f"CPU fp32 ({torch.get_num_threads()} threads)", "cpu", False, cpu_corpus, args.cpu_passages),
+        ]
+    ):
         time_build(warm_corpus, work / "warm", settings(encoder, device, fp16, 512))
         seconds = time_build(path, work / f"index-{i}", settings(encoder, device, fp16, 512))
         rows.append({"mode": name, "passages": n, "seconds": seconds, "passages/s": n / seconds})
@@ -102,8 +118,10 @@ def main() -> None:
     texts = [json.loads(line)["contents"] for line in cpu_corpus.read_text(encoding="utf-8").splitlines()]
     mean_cos, min_cos = fp16_drift(encoder, texts)
 
-    print(f"Dense index build (encoder + FAISS IndexFlatIP), BERT-base-sized encoder, max_length 256, batch 512, "
-          f"{torch.cuda.get_device_name(0)}\n")
+    print(
+        f"Dense index build (encoder + FAISS IndexFlatIP), BERT-base-sized encoder, max_length 256, batch 512, "
+        f"{torch.cuda.get_device_name(0)}\n"
+    )
     print(table.round(2).to_markdown(index=False))
     print(f"\nfp16 vs fp32 embeddings of {len(texts)} passages: mean cosine {mean_cos:.5f}, min {min_cos:.5f}")
     print(f"wiki-18 (21,015,324 passages) at the fp16 rate: {21_015_324 / table.loc[0, 'passages/s'] / 60:.0f} min")

@@ -15,12 +15,13 @@ import tempfile
 from pathlib import Path
 
 import torch
-
 from common import WORK, bm25_search, print_table, qa_rows, random_model, wiki_corpus, write_corpus
+
 from s3core import config
 from s3core.generation import load_generator
 from s3core.train.environment import S3Environment
 from s3core.train.loop import train
+from s3core.training_settings import fingerprint
 
 
 def main() -> None:
@@ -44,12 +45,23 @@ def main() -> None:
     hits = search([row["question"] for row in items], 3)
     pool = [{**row, "docs": [d.to_dict() for d in docs], "genacc": 0.0} for row, docs in zip(items, hits)]
     settings = config.section("search", {"retriever": "bm25", "max_new_tokens": args.max_new_tokens})
-    generator = load_generator("random", config.section("generators", {"random": {
-        "backend": "hf", "model": model, "device": args.device, "batch_size": args.batch}})["random"])
+    generator = load_generator(
+        "random",
+        config.section(
+            "generators", {"random": {"backend": "hf", "model": model, "device": args.device, "batch_size": args.batch}}
+        )["random"],
+    )
     environment = S3Environment(search, generator, None, settings, config.section("reward", {}))
-    train_settings = config.section("train", {"steps": args.steps, "batch_size": args.batch,
-                                              "mini_batch_size": args.mini_batch,
-                                              "micro_batch_size": args.micro_batch, "checkpoint_every": 1000})
+    train_settings = config.section(
+        "train",
+        {
+            "steps": args.steps,
+            "batch_size": args.batch,
+            "mini_batch_size": args.mini_batch,
+            "micro_batch_size": args.micro_batch,
+            "checkpoint_every": 1000,
+        },
+    )
     searcher = config.section("searcher", {"model": model, "device": args.device, "batch_size": args.batch})
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -57,12 +69,35 @@ def main() -> None:
         shaping = fingerprint(train_settings, settings, environment.reward, model, pool)
         rows = train(pool, environment, model, Path(out), train_settings, searcher, settings["temperature"], shaping)
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
-    table = [[r["step"], r["rollout_s"], r["update_s"], r["rollout_s"] + r["update_s"], r["sequence_tokens"],
-              r["response_tokens"], r["rollout_tokens_per_s"], r["update_tokens_per_s"]] for r in rows]
-    print_table(f"PPO on {args.device}: random {args.shape}, {args.batch} questions/step, mini-batch "
-                f"{args.mini_batch}, {args.max_new_tokens} new tokens/turn, 8-3-3 (5 turns max); peak GPU memory "
-                f"{peak:.1f} GiB", ["step", "rollout s", "update s", "step s", "tokens/sequence", "generated/seq",
-                                    "rollout tok/s", "update tok/s"], table)
+    table = [
+        [
+            r["step"],
+            r["rollout_s"],
+            r["update_s"],
+            r["rollout_s"] + r["update_s"],
+            r["sequence_tokens"],
+            r["response_tokens"],
+            r["rollout_tokens_per_s"],
+            r["update_tokens_per_s"],
+        ]
+        for r in rows
+    ]
+    print_table(
+        f"PPO on {args.device}: random {args.shape}, {args.batch} questions/step, mini-batch "
+        f"{args.mini_batch}, {args.max_new_tokens} new tokens/turn, 8-3-3 (5 turns max); peak GPU memory "
+        f"{peak:.1f} GiB",
+        [
+            "step",
+            "rollout s",
+            "update s",
+            "step s",
+            "tokens/sequence",
+            "generated/seq",
+            "rollout tok/s",
+            "update tok/s",
+        ],
+        table,
+    )
 
 
 if __name__ == "__main__":

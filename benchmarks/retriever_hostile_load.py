@@ -23,20 +23,19 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, questions, wiki_corpus, write_corpus  # noqa: E402
+from common import WORK, questions, wiki_corpus, write_corpus
 
-from s3core import config  # noqa: E402
-from s3core.cli import serve_command  # noqa: E402
-from s3core.retrieval.bm25 import build_bm25_index  # noqa: E402
-from s3core.sidecar import Sidecar  # noqa: E402
+from s3core import config
+from s3core.cli import serve_command
+from s3core.retrieval.bm25 import build_bm25_index
+from s3core.sidecar import Sidecar
 
 CLIENTS = 200
 REQUESTS = 2000
 SLOW_CONNECTIONS = 200
 BIG_BODY = 200 * 2**20
 BODY_TIMEOUT_S = 5.0
-LIMITS = {"on (defaults)": {"body_timeout_s": BODY_TIMEOUT_S},
-          "off": {"max_body_bytes": 2**40, "body_timeout_s": 1e9}}
+LIMITS = {"on (defaults)": {"body_timeout_s": BODY_TIMEOUT_S}, "off": {"max_body_bytes": 2**40, "body_timeout_s": 1e9}}
 
 
 def prepare() -> tuple[Path, Path, dict]:
@@ -82,7 +81,9 @@ def slow_connections(url: str, count: int) -> list[socket.socket]:
     sockets = []
     for _ in range(count):
         sock = socket.create_connection((host, int(port)), timeout=5)
-        sock.sendall(b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        sock.sendall(
+            b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        )
         sockets.append(sock)
     return sockets
 
@@ -105,10 +106,12 @@ def answered(sockets: list[socket.socket]) -> dict[str, int]:
 
 def big_body(url: str) -> str:
     """Stream a 200 MB body (no Content-Length) and report the answer."""
+
     def chunks():
         block = b" " * 2**20
         for _ in range(BIG_BODY // len(block)):
             yield block
+
     try:
         return str(httpx.post(f"{url}/retrieve", content=chunks(), timeout=120).status_code)
     except httpx.HTTPError as exc:
@@ -130,11 +133,19 @@ def run(name: str, limits: dict, corpus: Path, index: Path, settings: dict, quer
         time.sleep(BODY_TIMEOUT_S + 1)
         slow = answered(sockets)
         after = rss_mb(pid)
-    return {"limits": name, "errors": errors, "p50 ms": round(np.percentile(latencies, 50)),
-            "p99 ms": round(np.percentile(latencies, 99)), "errors under attack": hostile_errors,
-            "p99 under attack ms": round(np.percentile(hostile_latencies, 99)), "200 MB body": body_answer,
-            "slow connections": ", ".join(f"{v} {k}" for k, v in slow.items() if v),
-            "RSS before MB": round(before), "RSS after attack MB": round(peak), "RSS at end MB": round(after)}
+    return {
+        "limits": name,
+        "errors": errors,
+        "p50 ms": round(np.percentile(latencies, 50)),
+        "p99 ms": round(np.percentile(latencies, 99)),
+        "errors under attack": hostile_errors,
+        "p99 under attack ms": round(np.percentile(hostile_latencies, 99)),
+        "200 MB body": body_answer,
+        "slow connections": ", ".join(f"{v} {k}" for k, v in slow.items() if v),
+        "RSS before MB": round(before),
+        "RSS after attack MB": round(peak),
+        "RSS at end MB": round(after),
+    }
 
 
 def main() -> None:
@@ -142,12 +153,16 @@ def main() -> None:
     queries = questions(REQUESTS)
     rows = [run(name, limits, corpus, index, settings, queries) for name, limits in LIMITS.items()]
     table = pd.DataFrame(rows).set_index("limits").T
-    print(f"\n{CLIENTS} concurrent clients, {REQUESTS} requests per phase; under attack: {SLOW_CONNECTIONS} "
-          f"connections with headers and no body, one {BIG_BODY >> 20} MB body (loopback)\n")
+    print(
+        f"\n{CLIENTS} concurrent clients, {REQUESTS} requests per phase; under attack: {SLOW_CONNECTIONS} "
+        f"connections with headers and no body, one {BIG_BODY >> 20} MB body (loopback)\n"
+    )
     print(table.to_markdown())
     on, off = rows
-    print(f"\nmemory growth under attack: limits on {on['RSS after attack MB'] - on['RSS before MB']:+.0f} MB, "
-          f"off {off['RSS after attack MB'] - off['RSS before MB']:+.0f} MB")
+    print(
+        f"\nmemory growth under attack: limits on {on['RSS after attack MB'] - on['RSS before MB']:+.0f} MB, "
+        f"off {off['RSS after attack MB'] - off['RSS before MB']:+.0f} MB"
+    )
 
 
 if __name__ == "__main__":

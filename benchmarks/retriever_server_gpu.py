@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-
 from dense_index_gpu import random_bert_base
 from gpu_retrieval import DIM, WIKI18_ROWS
+
 from s3core import config
 from s3core.cli import serve_command
 from s3core.retrieval.dense import INDEX_FILE, SETTINGS_FILE, Encoder
@@ -64,8 +64,10 @@ def write_corpus(source: Path, rows: int, path: Path) -> np.ndarray:
     position = 0
     with path.open("wb") as handle:
         for start in range(0, rows, 1 << 20):
-            lines = [b'{"id": "%d", "contents": %s}\n' % (i, passages[i % len(passages)])
-                     for i in range(start, min(rows, start + (1 << 20)))]
+            lines = [
+                b'{"id": "%d", "contents": %s}\n' % (i, passages[i % len(passages)])
+                for i in range(start, min(rows, start + (1 << 20)))
+            ]
             lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
             offsets[start : start + len(lines)] = position + np.cumsum(lengths) - lengths
             position += int(lengths.sum())
@@ -98,10 +100,12 @@ def retriever_settings(encoder: Path, device: str) -> dict:
 
 def client_share(url: str, queries: list[str], clients: int, at: float, out: multiprocessing.Queue) -> None:
     """One load process: `clients` concurrent tasks, one query per request, starting at wall time `at`."""
+
     async def run() -> tuple[float, list[float]]:
         latencies: list[float] = []
         cursor = iter(queries)
         async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=clients)) as session:
+
             async def worker() -> None:
                 for query in cursor:
                     sent = time.perf_counter()
@@ -123,8 +127,9 @@ def load(url: str, queries: list[str]) -> dict:
     out = context.Queue()
     at = time.time() + 5
     shares = [queries[i::PROCESSES] for i in range(PROCESSES)]
-    workers = [context.Process(target=client_share, args=(url, share, CLIENTS // PROCESSES, at, out))
-               for share in shares]
+    workers = [
+        context.Process(target=client_share, args=(url, share, CLIENTS // PROCESSES, at, out)) for share in shares
+    ]
     for worker in workers:
         worker.start()
     results = [out.get() for _ in workers]
@@ -132,8 +137,11 @@ def load(url: str, queries: list[str]) -> dict:
         worker.join()
     latencies = [value for _, values in results for value in values]
     wall = max(end for end, _ in results) - at
-    return {"queries/s": len(queries) / wall, "p50 ms": 1e3 * np.percentile(latencies, 50),
-            "p99 ms": 1e3 * np.percentile(latencies, 99)}
+    return {
+        "queries/s": len(queries) / wall,
+        "p50 ms": 1e3 * np.percentile(latencies, 50),
+        "p99 ms": 1e3 * np.percentile(latencies, 99),
+    }
 
 
 def stats_delta(url: str, before: dict) -> dict:
@@ -143,8 +151,10 @@ def stats_delta(url: str, before: dict) -> dict:
 
 def variant(settings: dict, place: str, graphs: bool) -> dict:
     """`settings` with the search process and the encoder's CUDA graphs as given."""
-    return settings | {"server": settings["server"] | {"search_process": place},
-                       "dense": settings["dense"] | {"cuda_graphs": graphs}}
+    return settings | {
+        "server": settings["server"] | {"search_process": place},
+        "dense": settings["dense"] | {"cuda_graphs": graphs},
+    }
 
 
 def serve_and_load(index_dir: Path, corpus: Path, settings: dict, queries: list[str], log: Path) -> dict:
@@ -157,14 +167,17 @@ def serve_and_load(index_dir: Path, corpus: Path, settings: dict, queries: list[
         figures = load(server.url, queries)
         stages = stats_delta(server.url, before)
     searches, scans = stages["searches"], stages["scans"]
-    return {"ranking in": PLACES[settings["server"]["search_process"]],
-            "encoder": "CUDA graphs" if settings["dense"]["cuda_graphs"] and on_gpu else "eager",
-            "requests": len(queries),
-            **figures,
-            "start-up s": startup, "mean batch": stages["queries"] / searches,
-            "queries/scan": stages["queries"] / scans,
-            **{f"{stage} ms/batch": 1e3 * stages[f"{stage}_s"] / searches for stage in ("encode", "documents")},
-            "search ms/scan": 1e3 * stages["search_s"] / scans}
+    return {
+        "ranking in": PLACES[settings["server"]["search_process"]],
+        "encoder": "CUDA graphs" if settings["dense"]["cuda_graphs"] and on_gpu else "eager",
+        "requests": len(queries),
+        **figures,
+        "start-up s": startup,
+        "mean batch": stages["queries"] / searches,
+        "queries/scan": stages["queries"] / scans,
+        **{f"{stage} ms/batch": 1e3 * stages[f"{stage}_s"] / searches for stage in ("encode", "documents")},
+        "search ms/scan": 1e3 * stages["search_s"] / scans,
+    }
 
 
 def graphs_against_eager(settings: dict, questions: list[str]) -> dict:
@@ -176,8 +189,12 @@ def graphs_against_eager(settings: dict, questions: list[str]) -> dict:
         batch = (questions * size)[:size]
         cosines.append((graphed.encode(batch, prefix) * eager.encode(batch, prefix)).sum(axis=1))
     cosines = np.concatenate(cosines)
-    return {"graphs captured": graphed._graphs is not None, "vectors": len(cosines),
-            "min cosine": float(cosines.min()), "mean cosine": float(cosines.mean())}
+    return {
+        "graphs captured": graphed._graphs is not None,
+        "vectors": len(cosines),
+        "min cosine": float(cosines.min()),
+        "mean cosine": float(cosines.mean()),
+    }
 
 
 def seconds(step, repeat: int) -> float:
@@ -204,8 +221,13 @@ def search_limit(vectors: torch.Tensor, batch: int, server_ms: float) -> dict:
 
     floor_ms = 1e3 * seconds(scores_only, 10)
     ours_ms = 1e3 * seconds(lambda: TorchFlatSearch([(0, vectors)]).search(queries.numpy(), TOPK), 10)
-    return {"batch": batch, "scores only ms": floor_ms, "TorchFlatSearch ms": ours_ms,
-            "server search step ms": server_ms, "server / scores only": server_ms / floor_ms}
+    return {
+        "batch": batch,
+        "scores only ms": floor_ms,
+        "TorchFlatSearch ms": ours_ms,
+        "server search step ms": server_ms,
+        "server / scores only": server_ms / floor_ms,
+    }
 
 
 def faiss_cpu(index_file: Path, batch: int) -> dict:
@@ -216,8 +238,13 @@ def faiss_cpu(index_file: Path, batch: int) -> dict:
     start = time.perf_counter()
     index.search(queries, TOPK)
     seconds = time.perf_counter() - start
-    return {"batch": batch, "faiss-cpu ms": 1e3 * seconds, "faiss-cpu q/s": batch / seconds,
-            "threads": faiss.omp_get_max_threads(), "rows": index.ntotal}
+    return {
+        "batch": batch,
+        "faiss-cpu ms": 1e3 * seconds,
+        "faiss-cpu q/s": batch / seconds,
+        "threads": faiss.omp_get_max_threads(),
+        "rows": index.ntotal,
+    }
 
 
 def main() -> None:
@@ -246,16 +273,27 @@ def main() -> None:
     questions = [q for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
     queries = (questions * (args.requests // len(questions) + 1))[: args.requests]
 
-    servers = [serve_and_load(index_dir, corpus, variant(settings, place, graphs), queries,
-                              args.work / f"server-{place}-{'graphs' if graphs else 'eager'}.log")
-               for place, graphs in VARIANTS]
+    servers = [
+        serve_and_load(
+            index_dir,
+            corpus,
+            variant(settings, place, graphs),
+            queries,
+            args.work / f"server-{place}-{'graphs' if graphs else 'eager'}.log",
+        )
+        for place, graphs in VARIANTS
+    ]
     server = max(servers, key=lambda row: row["queries/s"])
     batch = max(1, round(server["queries/scan"]))
     device = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
-    print(f"{device}; {os.cpu_count()} CPU cores; torch {torch.__version__}; set-up: "
-          + ", ".join(f"{key} {value:.0f}" for key, value in timings.items()))
-    print(f"\nServer over {args.rows:,} x {DIM} (index file {(index_dir / INDEX_FILE).stat().st_size / 1e9:.1f} GB), "
-          f"{CLIENTS} clients in {PROCESSES} processes, top-{TOPK}\n")
+    print(
+        f"{device}; {os.cpu_count()} CPU cores; torch {torch.__version__}; set-up: "
+        + ", ".join(f"{key} {value:.0f}" for key, value in timings.items())
+    )
+    print(
+        f"\nServer over {args.rows:,} x {DIM} (index file {(index_dir / INDEX_FILE).stat().st_size / 1e9:.1f} GB), "
+        f"{CLIENTS} clients in {PROCESSES} processes, top-{TOPK}\n"
+    )
     print(pd.DataFrame(servers).round(2).to_markdown(index=False))
     if args.device == "cuda":
         print("\nThe query encoder's CUDA graphs against its eager forward pass (same weights, same questions)\n")

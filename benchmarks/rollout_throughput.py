@@ -14,13 +14,22 @@ import time
 from pathlib import Path
 
 import torch
-
 from common import WORK, bm25_search, print_table, qa_rows, random_model, wiki_corpus, write_corpus
+
 from s3core.search.policy import HFPolicy, load_tokenizer
 from s3core.search.rollout import play
 
-SEARCH = {"retriever": "bm25", "initial_topk": 3, "topk": 3, "max_selected": 3, "max_turns": 1,
-          "extra_search_round": True, "max_obs_tokens": 512, "max_context_tokens": 8192, "temperature": 0.0}
+SEARCH = {
+    "retriever": "bm25",
+    "initial_topk": 3,
+    "topk": 3,
+    "max_selected": 3,
+    "max_turns": 1,
+    "extra_search_round": True,
+    "max_obs_tokens": 512,
+    "max_context_tokens": 8192,
+    "temperature": 0.0,
+}
 
 
 def run(policy: HFPolicy, batch: int, items: list[dict], initial: list, search, settings: dict) -> tuple[float, int]:
@@ -50,7 +59,9 @@ def main() -> None:
 
     corpus = args.corpus or write_corpus(wiki_corpus(2000), WORK / "rollout-corpus.jsonl")
     search = bm25_search(corpus, WORK / f"rollout-{corpus.stem}")
-    model_dir = random_model(args.shape, Path(args.tokenizer), WORK / f"random-{args.shape}") if args.shape else args.model
+    model_dir = (
+        random_model(args.shape, Path(args.tokenizer), WORK / f"random-{args.shape}") if args.shape else args.model
+    )
     dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
     from transformers import AutoModelForCausalLM
 
@@ -59,16 +70,26 @@ def main() -> None:
     items = qa_rows(args.qa, args.questions)
     initial = search([i["question"] for i in items], SEARCH["initial_topk"])
     settings = {**SEARCH, "max_new_tokens": args.max_new_tokens}
-    run(policy, args.questions, items[:2], initial[:2], search, settings)          # warm-up
+    run(policy, args.questions, items[:2], initial[:2], search, settings)  # warm-up
     batched_s, batched_tokens = run(policy, args.questions, items, initial, search, settings)
     single_s, single_tokens = run(policy, 1, items, initial, search, settings)
     name = args.shape or Path(args.model).name
-    rows = [["batched (all episodes per turn)", batched_tokens, batched_s, batched_tokens / batched_s,
-             (batched_tokens / batched_s) / (single_tokens / single_s)],
-            ["one episode at a time", single_tokens, single_s, single_tokens / single_s, 1.0]]
-    print_table(f"Rollout throughput: {name} on {args.device}, {args.questions} episodes, "
-                f"{args.max_new_tokens} new tokens per turn, greedy",
-                ["mode", "generated tokens", "seconds", "tokens/s", "ratio"], rows)
+    rows = [
+        [
+            "batched (all episodes per turn)",
+            batched_tokens,
+            batched_s,
+            batched_tokens / batched_s,
+            (batched_tokens / batched_s) / (single_tokens / single_s),
+        ],
+        ["one episode at a time", single_tokens, single_s, single_tokens / single_s, 1.0],
+    ]
+    print_table(
+        f"Rollout throughput: {name} on {args.device}, {args.questions} episodes, "
+        f"{args.max_new_tokens} new tokens per turn, greedy",
+        ["mode", "generated tokens", "seconds", "tokens/s", "ratio"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

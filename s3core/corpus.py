@@ -33,7 +33,7 @@ class Document:
         return asdict(self)
 
     @classmethod
-    def from_contents(cls, doc_id: str, contents: str) -> "Document":
+    def from_contents(cls, doc_id: str, contents: str) -> Document:
         """Parse wiki-18 `contents`: the title on the first line (one pair of surrounding quotes removed), the
         text after it."""
         title, _, text = contents.partition("\n")
@@ -43,7 +43,7 @@ class Document:
         return cls(id=str(doc_id), title=title, text=text.strip())
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Document":
+    def from_row(cls, row: dict[str, Any]) -> Document:
         """Accept `{id, contents}` (wiki-18) or `{id, title, text}` rows."""
         if "contents" in row:
             return cls.from_contents(row["id"], row["contents"])
@@ -57,8 +57,7 @@ def read_corpus(path: str | Path) -> Iterator[Document]:
             yield Document.from_row(row)
         except KeyError as exc:
             raise DataError(
-                f"{path}: row {lineno} lacks key {exc}; corpus rows need 'id' and 'contents' "
-                "(or 'id', 'title', 'text')"
+                f"{path}: row {lineno} lacks key {exc}; corpus rows need 'id' and 'contents' (or 'id', 'title', 'text')"
             ) from exc
 
 

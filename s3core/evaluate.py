@@ -41,8 +41,10 @@ def check_golds(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         golds = row.get("golden_answers")
         if not isinstance(golds, list) or not all(isinstance(gold, str) for gold in golds):
-            raise DataError(f"question {row.get('id')!r}: golden_answers must be a list of strings, got {golds!r}; "
-                            'write it as a JSON list, e.g. ["Paris"]')
+            raise DataError(
+                f"question {row.get('id')!r}: golden_answers must be a list of strings, got {golds!r}; "
+                'write it as a JSON list, e.g. ["Paris"]'
+            )
 
 
 def judge_only(row: dict[str, Any]) -> bool:
@@ -80,8 +82,12 @@ def judge(rows: list[dict[str, Any]], judge_model: Generator | None, every_row: 
 
 
 def answer_contexts(
-    contexts: list[dict[str, Any]], generator: Generator, judge_model: Generator | None,
-    style: str = "direct", max_new_tokens: int | None = None, context_format: str = "rag",
+    contexts: list[dict[str, Any]],
+    generator: Generator,
+    judge_model: Generator | None,
+    style: str = "direct",
+    max_new_tokens: int | None = None,
+    context_format: str = "rag",
     judge_every_row: bool = False,
 ) -> list[dict[str, Any]]:
     """Answer every context row with the frozen generator and score it (docs/design.md §2, answer file). Style "cot"
@@ -89,15 +95,21 @@ def answer_contexts(
     `context_format` renders the documents: "rag" (retrieval dump) or "selected" (the s3 searcher's)."""
     check_golds(contexts)
     conversations = [
-        generator_messages(row["question"], [Document.from_row(d) for d in row["docs"]], style, context_format,
-                           generator.prompt_format)
+        generator_messages(
+            row["question"], [Document.from_row(d) for d in row["docs"]], style, context_format, generator.prompt_format
+        )
         for row in contexts
     ]
     outputs = generator.chat(conversations, max_new_tokens)
     answers = [cot_answer(o) for o in outputs] if style == "cot" else outputs
     rows = [
-        {**row, "generator": generator.name, "answer": answer, "raw_answer": output,
-         **score(answer, row["golden_answers"])}
+        {
+            **row,
+            "generator": generator.name,
+            "answer": answer,
+            "raw_answer": output,
+            **score(answer, row["golden_answers"]),
+        }
         for row, answer, output in zip(contexts, answers, outputs)
     ]
     judge(rows, judge_model, judge_every_row)

@@ -35,12 +35,22 @@ def _tables(markdown_file: Path) -> str:
 
 
 def _figure(name: str, caption: str) -> str:
-    return (f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
-def write_report(out_dir: Path, results_md: Path, results_csv: Path, paper_md: Path, cost_md: Path,
-                 curve: Path | None, title: str, note: str) -> Path:
+def write_report(
+    out_dir: Path,
+    results_md: Path,
+    results_csv: Path,
+    paper_md: Path,
+    cost_md: Path,
+    curve: Path | None,
+    title: str,
+    note: str,
+) -> Path:
     """Write index.html and its PNGs into `out_dir` from the run's tables (`tables/main.{md,csv}`, `paper.md`,
     `training_cost.md`) and training curve; `note` (config `report.note`) is shown on top. Returns the page."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,12 +59,19 @@ def write_report(out_dir: Path, results_md: Path, results_csv: Path, paper_md: P
     training = ""
     if curve:
         shutil.copyfile(curve, out_dir / CURVE)
-        training = "<h2>Training</h2>" + _figure(CURVE, "s3 training: reward, GBR, GenAcc and the GBR distribution per PPO step")
+        training = "<h2>Training</h2>" + _figure(
+            CURVE, "s3 training: reward, GBR, GenAcc and the GBR distribution per PPO step"
+        )
     parts = [
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
         f'<link rel="icon" href="data:,"><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>',
         f'<p class="note">{html.escape(note)}</p>' if note else "",
-        _tables(results_md), "<h2>GenAcc per dataset</h2>", *figures, training, _tables(cost_md), _tables(paper_md),
+        _tables(results_md),
+        "<h2>GenAcc per dataset</h2>",
+        *figures,
+        training,
+        _tables(cost_md),
+        _tables(paper_md),
         "</body></html>\n",
     ]
     page = out_dir / "index.html"

@@ -12,8 +12,14 @@ from s3core.errors import ServiceError
 from s3core.redact import redact
 
 
-def post_with_retries(client: httpx.Client, url: str, payload: dict[str, Any], retries: int, backoff_s: float,
-                      deadline_s: float | None = None) -> Any:
+def post_with_retries(
+    client: httpx.Client,
+    url: str,
+    payload: dict[str, Any],
+    retries: int,
+    backoff_s: float,
+    deadline_s: float | None = None,
+) -> Any:
     """POST JSON and return the answer's JSON. Each attempt waits at most the client's timeout and what is left of
     `deadline_s` (None: no total limit), so a hung server costs a caller `deadline_s`, not every attempt's full
     timeout and backoff."""
@@ -41,8 +47,10 @@ def post_with_retries(client: httpx.Client, url: str, payload: dict[str, Any], r
             time.sleep(pause)
     spent = time.monotonic() - started
     within = f" within the {deadline_s:g} s deadline" if deadline_s is not None and attempts < retries + 1 else ""
-    raise ServiceError(f"{redact(url)} failed after {attempts} attempt(s) in {spent:.1f} s{within} ({redact(str(last))}); "
-                       "is the server running and healthy?")
+    raise ServiceError(
+        f"{redact(url)} failed after {attempts} attempt(s) in {spent:.1f} s{within} ({redact(str(last))}); "
+        "is the server running and healthy?"
+    )
 
 
 def _timeout(client: httpx.Client, left: float | None) -> httpx.Timeout:

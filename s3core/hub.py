@@ -43,8 +43,10 @@ class Remote:
         """A repo or path that would lead out of the download folder is refused before anything is asked."""
         local = Path(self.repo) / self.path
         if local.is_absolute() or ".." in local.parts:
-            raise AssetError(f"{self.kind} repo {self.repo!r}, file {self.path!r}: leads out of the download folder; "
-                             "a repo id is <owner>/<name> and a file path stays inside its repo")
+            raise AssetError(
+                f"{self.kind} repo {self.repo!r}, file {self.path!r}: leads out of the download folder; "
+                "a repo id is <owner>/<name> and a file path stays inside its repo"
+            )
 
     @property
     def local(self) -> Path:
@@ -93,8 +95,10 @@ def verify(path: Path, remote: Remote, expected: str | None) -> str:
     if expected and expected not in (sha256, blob):
         kind = "sha256" if HEX64.match(expected) else "git blob sha1"
         actual = sha256 if kind == "sha256" else blob
-        raise AssetError(f"{remote.repo}/{remote.path} (revision {remote.revision}): {kind} {actual} of {path} "
-                         f"differs from the expected {expected}; delete the file to fetch it again")
+        raise AssetError(
+            f"{remote.repo}/{remote.path} (revision {remote.revision}): {kind} {actual} of {path} "
+            f"differs from the expected {expected}; delete the file to fetch it again"
+        )
     return sha256
 
 
@@ -118,17 +122,22 @@ def resolve(remote: Remote) -> Resolved:
     try:
         meta = get_hf_file_metadata(url, token=_token(), endpoint=endpoint)
     except OfflineModeIsEnabled as exc:
-        raise AssetError(f"HF_HUB_OFFLINE is set, but {remote.repo}/{remote.path} is not fetched yet: unset it for "
-                         "the download step, or stage the files and set assets.mirror") from exc
+        raise AssetError(
+            f"HF_HUB_OFFLINE is set, but {remote.repo}/{remote.path} is not fetched yet: unset it for "
+            "the download step, or stage the files and set assets.mirror"
+        ) from exc
     except (EntryNotFoundError, HfHubHTTPError) as exc:
-        raise AssetError(f"{remote.kind} repo {remote.repo}, revision {remote.revision}: cannot fetch "
-                         f"{remote.path} from {endpoint} ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+        raise AssetError(
+            f"{remote.kind} repo {remote.repo}, revision {remote.revision}: cannot fetch "
+            f"{remote.path} from {endpoint} ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from exc
     if not meta.commit_hash or meta.size is None:
         raise AssetError(f"{url}: the server named no commit or size; is {endpoint} a Hugging Face hub?")
     etag = (meta.etag or "").strip('"').removeprefix("W/").strip('"')
     checksum = remote.checksum or (etag if HEX40.match(etag) or HEX64.match(etag) else None)
-    at_commit = hf_hub_url(remote.repo, remote.path, repo_type=remote.kind, revision=meta.commit_hash,
-                           endpoint=endpoint)
+    at_commit = hf_hub_url(
+        remote.repo, remote.path, repo_type=remote.kind, revision=meta.commit_hash, endpoint=endpoint
+    )
     return Resolved(at_commit, meta.commit_hash, meta.size, checksum)
 
 
@@ -139,8 +148,10 @@ def list_folder(repo: str, folder: str, revision: str, mirror: Path | None = Non
         root = mirror / repo
         paths = [p.relative_to(root).as_posix() for p in (root / folder).rglob("*") if p.is_file()]
         if not paths:
-            raise AssetError(f"assets.mirror: no files in {root / folder} (dataset repo {repo}, folder {folder}); "
-                             "stage them there or drop assets.mirror")
+            raise AssetError(
+                f"assets.mirror: no files in {root / folder} (dataset repo {repo}, folder {folder}); "
+                "stage them there or drop assets.mirror"
+            )
     else:
         paths = _hub_listing(repo, folder, revision)
     return [Remote(repo, path, revision) for path in sorted(paths)]
@@ -153,12 +164,13 @@ def _hub_listing(repo: str, folder: str, revision: str) -> list[str]:
 
     api = HfApi(endpoint=_hub_endpoint(), token=_token())
     try:
-        entries = api.list_repo_tree(repo, path_in_repo=folder, revision=revision, repo_type="dataset",
-                                     recursive=True)
+        entries = api.list_repo_tree(repo, path_in_repo=folder, revision=revision, repo_type="dataset", recursive=True)
         paths = [entry.path for entry in entries if isinstance(entry, RepoFile)]
     except (HfHubHTTPError, OfflineModeIsEnabled) as exc:
-        raise AssetError(f"dataset repo {repo}, revision {revision}: cannot list {folder}/ on {_hub_endpoint()} "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+        raise AssetError(
+            f"dataset repo {repo}, revision {revision}: cannot list {folder}/ on {_hub_endpoint()} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from exc
     if not paths:
         raise AssetError(f"dataset repo {repo}, revision {revision}: no files in {folder}/ on {_hub_endpoint()}")
     return paths
@@ -173,16 +185,19 @@ def _resolve_github(remote: Remote) -> Resolved:
         response = httpx.head(url, follow_redirects=True, timeout=30)
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise AssetError(f"GitHub repo {remote.repo}, revision {remote.revision}: cannot fetch {remote.path} "
-                         f"from {url} ({exc})") from exc
+        raise AssetError(
+            f"GitHub repo {remote.repo}, revision {remote.revision}: cannot fetch {remote.path} from {url} ({exc})"
+        ) from exc
     return Resolved(url, remote.revision, int(response.headers["Content-Length"]), remote.checksum)
 
 
 def _resolve_mirror(remote: Remote, mirror: Path) -> Resolved:
     source = mirror / remote.local
     if not source.is_file():
-        raise AssetError(f"assets.mirror: {source} is missing ({remote.kind} repo {remote.repo}, revision "
-                         f"{remote.revision}, file {remote.path}); stage it there or drop assets.mirror")
+        raise AssetError(
+            f"assets.mirror: {source} is missing ({remote.kind} repo {remote.repo}, revision "
+            f"{remote.revision}, file {remote.path}); stage it there or drop assets.mirror"
+        )
     return Resolved(str(source), "mirror", source.stat().st_size, remote.checksum)
 
 
@@ -197,8 +212,14 @@ def _download(remote: Remote, resolved: Resolved, part: Path) -> None:
         return
     headers = {} if remote.kind == "github" else build_hf_headers(token=_token())  # the hub token goes to the hub only
     with part.open("ab") as handle:
-        http_get(resolved.url, handle, resume_size=handle.tell(), headers=headers, expected_size=resolved.size,
-                 displayed_filename=part.name.removesuffix(".part"))
+        http_get(
+            resolved.url,
+            handle,
+            resume_size=handle.tell(),
+            headers=headers,
+            expected_size=resolved.size,
+            displayed_filename=part.name.removesuffix(".part"),
+        )
 
 
 def fetch(remote: Remote, resolved: Resolved, folder: Path) -> Fetched:
@@ -212,10 +233,13 @@ def fetch(remote: Remote, resolved: Resolved, folder: Path) -> Fetched:
     else:
         sha256 = verify(dest, remote, resolved.checksum)
     if dest.stat().st_size != resolved.size:
-        raise AssetError(f"{dest}: {dest.stat().st_size:,} bytes where {resolved.url} has {resolved.size:,}; "
-                         "delete it to fetch it again")
-    return Fetched(remote.repo, remote.kind, remote.revision, resolved.commit, remote.path, resolved.size, sha256,
-                   resolved.url)
+        raise AssetError(
+            f"{dest}: {dest.stat().st_size:,} bytes where {resolved.url} has {resolved.size:,}; "
+            "delete it to fetch it again"
+        )
+    return Fetched(
+        remote.repo, remote.kind, remote.revision, resolved.commit, remote.path, resolved.size, sha256, resolved.url
+    )
 
 
 def missing_bytes(planned: list[tuple[Remote, Resolved]], folder: Path) -> int:
@@ -234,8 +258,10 @@ def check_free_space(folder: Path, needed: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise AssetError(f"{folder}: {needed:,} bytes still to fetch but only {free:,} free; free space there or "
-                         "set another download folder")
+        raise AssetError(
+            f"{folder}: {needed:,} bytes still to fetch but only {free:,} free; free space there or "
+            "set another download folder"
+        )
 
 
 def fetch_all(remotes: list[Remote], folder: Path, mirror: Path | None = None) -> list[dict[str, Any]]:
@@ -263,9 +289,11 @@ def fetch_models(models: list[str], revisions: dict[str, str]) -> list[dict[str,
         try:
             folder = Path(snapshot_download(repo, revision=revision, endpoint=_hub_endpoint(), token=_token()))
         except (HfHubHTTPError, OfflineModeIsEnabled, OSError) as exc:
-            raise AssetError(f"model repo {repo}, revision {revision}: cannot fetch it from {_hub_endpoint()} "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0]}); set HF_TOKEN for a gated model, "
-                             "unset HF_HUB_OFFLINE for this step") from exc
+            raise AssetError(
+                f"model repo {repo}, revision {revision}: cannot fetch it from {_hub_endpoint()} "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0]}); set HF_TOKEN for a gated model, "
+                "unset HF_HUB_OFFLINE for this step"
+            ) from exc
         log.info("model %s at %s: %s", repo, folder.name, folder)
         rows.append({"repo": repo, "revision": revision, "commit": folder.name, "folder": str(folder)})
     return rows

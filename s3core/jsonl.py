@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 from s3core.errors import DataError
 
@@ -32,8 +32,10 @@ def numbered_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
-                                f"{exc.start + 1}); re-encode the file as UTF-8") from exc
+                raise DataError(
+                    f"{path}:{lineno}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); re-encode the file as UTF-8"
+                ) from exc
             if not line.strip():
                 continue
             try:
@@ -51,10 +53,20 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 #: The keys a questions file's rows must have (docs/design.md §2), and their JSON types.
-QUESTION_KEYS: dict[str, type | tuple[type, ...]] = {"id": (str, int), "question": str, "golden_answers": list,
-                                                      "data_source": str}
-_JSON_TYPES = {str: "a string", int: "an integer", list: "a list", dict: "an object", float: "a number",
-               bool: "true or false"}
+QUESTION_KEYS: dict[str, type | tuple[type, ...]] = {
+    "id": (str, int),
+    "question": str,
+    "golden_answers": list,
+    "data_source": str,
+}
+_JSON_TYPES = {
+    str: "a string",
+    int: "an integer",
+    list: "a list",
+    dict: "an object",
+    float: "a number",
+    bool: "true or false",
+}
 
 
 def read_rows(path: str | Path, keys: dict[str, type | tuple[type, ...]], what: str) -> list[dict[str, Any]]:
@@ -67,8 +79,11 @@ def read_rows(path: str | Path, keys: dict[str, type | tuple[type, ...]], what: 
                 raise DataError(f"{path}:{lineno}: the row has no {key!r}; {what} rows need {', '.join(keys)}")
             if not isinstance(row[key], kind) or isinstance(row[key], bool):
                 kinds = kind if isinstance(kind, tuple) else (kind,)
-                raise DataError(f"{path}:{lineno}: {key!r} must be " + " or ".join(_JSON_TYPES[k] for k in kinds)
-                                + f", not {row[key]!r}")
+                raise DataError(
+                    f"{path}:{lineno}: {key!r} must be "
+                    + " or ".join(_JSON_TYPES[k] for k in kinds)
+                    + f", not {row[key]!r}"
+                )
         rows.append(row)
     if not rows:
         raise DataError(f"{path} holds no {what}: there is nothing to run or score; check the step that wrote it")

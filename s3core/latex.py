@@ -8,8 +8,18 @@ import pandas as pd
 
 from s3core.jsonl import atomic_open
 
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 #: The tables' markers: beyond the tolerance, and a cell the paper disagrees with itself about.
 _MARKERS = {"⚠": r"\textsuperscript{!}", "†": r"\textsuperscript{\dag}", "Δ": r"$\Delta$"}
 

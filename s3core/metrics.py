@@ -19,11 +19,14 @@ import regex
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
 # pyserini's SimpleTokenizer: runs of letters/digits/marks, or any single other non-space, non-control character.
-_SPAN_TOKEN = regex.compile(r"([\p{L}\p{N}\p{M}]+)|([^\p{Z}\p{C}])",
-                            flags=regex.IGNORECASE | regex.UNICODE | regex.MULTILINE)
+_SPAN_TOKEN = regex.compile(
+    r"([\p{L}\p{N}\p{M}]+)|([^\p{Z}\p{C}])", flags=regex.IGNORECASE | regex.UNICODE | regex.MULTILINE
+)
 
-JUDGE_PROMPT = ("Please check if any of the golden answers is contained in the following response: {response}\n\n"
-                "Golden answers: {golds}\n\nPlease directly answer with 'yes' or 'no'.")
+JUDGE_PROMPT = (
+    "Please check if any of the golden answers is contained in the following response: {response}\n\n"
+    "Golden answers: {golds}\n\nPlease directly answer with 'yes' or 'no'."
+)
 
 
 def normalize_answer(text: str) -> str:

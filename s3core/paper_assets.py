@@ -36,8 +36,13 @@ MIRAGE_MAIN_BLOB = "85bdd2857e62723921a81b6560b98937e5238776"
 
 def mirage_remote(revision: str) -> Remote:
     """MIRAGE's benchmark.json (pinned by its blob on `main`)."""
-    return Remote(MIRAGE_REPO, "benchmark.json", revision, kind="github",
-                  checksum=MIRAGE_MAIN_BLOB if revision == "main" else None)
+    return Remote(
+        MIRAGE_REPO,
+        "benchmark.json",
+        revision,
+        kind="github",
+        checksum=MIRAGE_MAIN_BLOB if revision == "main" else None,
+    )
 
 
 def flashrag_remote(source: str, revision: str) -> Remote:
@@ -85,8 +90,9 @@ def corpus_from_medrag(files: list[Path], out: Path) -> int:
         for path in files:
             for number, row in enumerate(iter_jsonl(path), start=1):
                 if not all(isinstance(row.get(key), str) for key in ("id", "title", "content")):
-                    raise DataError(f"{path}: row {number} lacks a string 'id', 'title' or 'content' (MedRAG rows "
-                                    "have all three)")
+                    raise DataError(
+                        f"{path}: row {number} lacks a string 'id', 'title' or 'content' (MedRAG rows have all three)"
+                    )
                 # wiki-18 `contents` (the quoted title line, then the text); MedRAG's own `contents` joins them with
                 # ". " on one line, which a title/text reader takes whole as the title
                 yield {"id": row["id"], "contents": Document(row["id"], row["title"], row["content"]).contents}
@@ -98,10 +104,21 @@ def statpearls_rows(folder: Path) -> list[dict[str, Any]]:
     """Manifest rows of the StatPearls chunk files staged by hand in `folder` (its chunk/*.jsonl)."""
     files = sorted((folder / "chunk").glob("*.jsonl"))
     if not files:
-        raise DataError(f"assets.medcorp.statpearls: no chunk/*.jsonl in {folder}; build them with MedRAG's "
-                        "src/data/statpearls.py, or set it to null")
-    return [{"repo": "statpearls", "kind": "local", "path": str(path), "size": path.stat().st_size,
-             "sha256": file_digests(path)[0], "source": str(path)} for path in files]
+        raise DataError(
+            f"assets.medcorp.statpearls: no chunk/*.jsonl in {folder}; build them with MedRAG's "
+            "src/data/statpearls.py, or set it to null"
+        )
+    return [
+        {
+            "repo": "statpearls",
+            "kind": "local",
+            "path": str(path),
+            "size": path.stat().st_size,
+            "sha256": file_digests(path)[0],
+            "source": str(path),
+        }
+        for path in files
+    ]
 
 
 def build_medcorp(assets: dict[str, Any], corpus_out: Path, manifest_out: Path) -> dict[str, Any]:
@@ -109,9 +126,12 @@ def build_medcorp(assets: dict[str, Any], corpus_out: Path, manifest_out: Path) 
     StatPearls when staged; write the manifest and return it."""
     folder = Path(assets["download_dir"])
     mirror = mirror_of(assets)
-    remotes = [remote for repo in assets["medcorp"]["repos"]
-               for remote in list_folder(repo, "chunk", assets["revisions"].get(repo, "main"), mirror)
-               if remote.path.endswith(".jsonl")]
+    remotes = [
+        remote
+        for repo in assets["medcorp"]["repos"]
+        for remote in list_folder(repo, "chunk", assets["revisions"].get(repo, "main"), mirror)
+        if remote.path.endswith(".jsonl")
+    ]
     files = fetch_all(remotes, folder, mirror)
     paths = [folder / remote.local for remote in remotes]
     if assets["medcorp"]["statpearls"]:
@@ -129,10 +149,16 @@ def flashrag_rows(path: Path, dataset: str, split: str) -> list[dict[str, Any]]:
     for lineno, row in enumerate(iter_jsonl(path), start=1):
         if not isinstance(row.get("question"), str) or not isinstance(row.get("golden_answers"), list):
             raise DataError(f"{path}: row {lineno} needs a string 'question' and a list 'golden_answers'")
-        rows.append({"id": f"{dataset}_{row['id']}" if "id" in row else f"{dataset}_{split}_{lineno - 1}",
-                     "question": normalize_question(row["question"]),
-                     "golden_answers": [str(a) for a in row["golden_answers"]], "data_source": dataset,
-                     "split": split, "metadata": row.get("metadata") or {}})
+        rows.append(
+            {
+                "id": f"{dataset}_{row['id']}" if "id" in row else f"{dataset}_{split}_{lineno - 1}",
+                "question": normalize_question(row["question"]),
+                "golden_answers": [str(a) for a in row["golden_answers"]],
+                "data_source": dataset,
+                "split": split,
+                "metadata": row.get("metadata") or {},
+            }
+        )
     return rows
 
 
@@ -147,9 +173,17 @@ def mirage_rows(benchmark: Path, subset: str) -> list[dict[str, Any]]:
     for qid, item in items.items():
         options = "".join(f"{key}: {text}\n" for key, text in item["options"].items())
         gold = f"{item['answer']}: {item['options'][item['answer']]}"
-        rows.append({"id": f"{subset}_{qid}", "question": f"{item['question']}\nOptions:\n{options}",
-                     "query": item["question"], "golden_answers": [gold], "data_source": subset, "split": "test",
-                     "metadata": {}})
+        rows.append(
+            {
+                "id": f"{subset}_{qid}",
+                "question": f"{item['question']}\nOptions:\n{options}",
+                "query": item["question"],
+                "golden_answers": [gold],
+                "data_source": subset,
+                "split": "test",
+                "metadata": {},
+            }
+        )
     return rows
 
 
@@ -159,15 +193,19 @@ def paper_remotes(assets: dict[str, Any], dense_index: bool, bm25_index: bool) -
     revision = assets["revisions"]
     remotes = [Remote(WIKI18.repo, WIKI18.path, revision.get(WIKI18.repo, "main"))]
     sources = [s for spec in (assets["train"], *assets["eval"].values()) for s in qa_sources(spec)]
-    remotes += [flashrag_remote(s, revision.get(FLASHRAG_REPO, "main")) for s in dict.fromkeys(sources)
-                if s.startswith("flashrag:")]
+    remotes += [
+        flashrag_remote(s, revision.get(FLASHRAG_REPO, "main"))
+        for s in dict.fromkeys(sources)
+        if s.startswith("flashrag:")
+    ]
     if any(s.startswith("mirage:") for s in sources):
         remotes.append(mirage_remote(revision.get(MIRAGE_REPO, "main")))
     if dense_index:
         remotes += e5_index_remotes(revision.get(E5_INDEX_REPO, "main"))
     if bm25_index:
-        remotes += list_folder(BM25_INDEX_REPO, BM25_INDEX_FOLDER, revision.get(BM25_INDEX_REPO, "main"),
-                               mirror_of(assets))
+        remotes += list_folder(
+            BM25_INDEX_REPO, BM25_INDEX_FOLDER, revision.get(BM25_INDEX_REPO, "main"), mirror_of(assets)
+        )
     return remotes
 
 
@@ -195,8 +233,9 @@ def _qa_rows(folder: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def build_paper_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, dense_index: bool,
-                     bm25_index: bool = False) -> dict[str, Any]:
+def build_paper_data(
+    assets: dict[str, Any], out_dir: Path, corpus_out: Path, dense_index: bool, bm25_index: bool = False
+) -> dict[str, Any]:
     """Fetch the paper's data (from `assets.mirror` when set) and write wiki-18 to `corpus_out`, qa/<set>.jsonl and
     manifest.json (every remote file with its commit, size and sha256) to `out_dir`; return the manifest."""
     folder = Path(assets["download_dir"])
@@ -207,14 +246,22 @@ def build_paper_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, de
     train = _qa_rows(folder, assets["train"])
     twin = same_sample(assets["eval"])
     own = [name for name in assets["eval"] if twin[name] == name]
-    sampled = sample_eval_sets({name: _qa_rows(folder, assets["eval"][name]) for name in own},
-                               {name: assets["eval"][name]["size"] for name in own}, seed)
-    picked = {"train": sample_rows(train, assets["train"]["size"], seed),
-              **{name: sampled[twin[name]] for name in assets["eval"]}}
+    sampled = sample_eval_sets(
+        {name: _qa_rows(folder, assets["eval"][name]) for name in own},
+        {name: assets["eval"][name]["size"] for name in own},
+        seed,
+    )
+    picked = {
+        "train": sample_rows(train, assets["train"]["size"], seed),
+        **{name: sampled[twin[name]] for name in assets["eval"]},
+    }
     for name, rows in picked.items():
         write_jsonl(out_dir / "qa" / f"{name}.jsonl", rows)
-    manifest = {"seed": seed, "files": files, "corpus": {"documents": documents},
-                "qa": {name: {"sampled": len(rows)} for name, rows in picked.items()}}
+    manifest = {
+        "seed": seed,
+        "files": files,
+        "corpus": {"documents": documents},
+        "qa": {name: {"sampled": len(rows)} for name, rows in picked.items()},
+    }
     write_json(out_dir / "manifest.json", manifest)
     return manifest
-

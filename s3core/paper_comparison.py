@@ -17,16 +17,34 @@ from s3core.latex import write_latex
 
 #: The paper's row labels and the method of ours that reproduces each (IRCoT and Search-o1: the row whose searcher
 #: size is the reasoner's).
-METHOD_OF_ROW = {"Direct Inference": "direct", "w/o retrieval": "direct", "CoT": "cot", "RAGBM25": "rag_bm25",
-                 "RAGE5": "rag_dense", "DeepRetrievalBM25": "deepretrieval", "Search-R1-7B (Ret)": "search_r1",
-                 "s3": "s3", "IRCoT": "ircot", "IRCoT (self)": "ircot", "Search-o1": "search_o1"}
+METHOD_OF_ROW = {
+    "Direct Inference": "direct",
+    "w/o retrieval": "direct",
+    "CoT": "cot",
+    "RAGBM25": "rag_bm25",
+    "RAGE5": "rag_dense",
+    "DeepRetrievalBM25": "deepretrieval",
+    "Search-R1-7B (Ret)": "search_r1",
+    "s3": "s3",
+    "IRCoT": "ircot",
+    "IRCoT (self)": "ircot",
+    "Search-o1": "search_o1",
+}
 REASONED = {"ircot", "search_o1"}
 #: The paper's generator blocks and the model each names (matched without case in our generator's name or model id).
-BLOCK_MODELS = {"Qwen2.5-7B-Instruct": "qwen2.5-7b-instruct", "Qwen2.5-14B-Instruct": "qwen2.5-14b-instruct",
-                "Claude-3-Haiku": "claude-3-haiku"}
-TABLE_TITLES = {"1": "Table 1: general QA", "2": "Table 2: medical QA (MIRAGE)",
-                "3": "Table 3: the search budget (#retrieved-#selected-#turns)", "5": "Table 5: the training reward",
-                "6": "Table 6: ablations", "F10": "Figure 10: longer training"}
+BLOCK_MODELS = {
+    "Qwen2.5-7B-Instruct": "qwen2.5-7b-instruct",
+    "Qwen2.5-14B-Instruct": "qwen2.5-14b-instruct",
+    "Claude-3-Haiku": "claude-3-haiku",
+}
+TABLE_TITLES = {
+    "1": "Table 1: general QA",
+    "2": "Table 2: medical QA (MIRAGE)",
+    "3": "Table 3: the search budget (#retrieved-#selected-#turns)",
+    "5": "Table 5: the training reward",
+    "6": "Table 6: ablations",
+    "F10": "Figure 10: longer training",
+}
 #: The tables whose rows are variants of the s3 searcher.
 VARIANT_TABLES = {"3", "5", "6", "F10"}
 #: Table 5's averages: general QA over Table 1's sets (wiki-18), medical QA over Table 2's (MedCorp).
@@ -49,15 +67,23 @@ def model_size(model: str) -> str | None:
 def generator_blocks(generators: dict[str, dict[str, Any]], stands_for: dict[str, str]) -> dict[str, str]:
     """Our generator per paper block it stands for: the one `stands_for` (config `report.stands_for`) maps to it,
     else the one whose name or model id names the paper's model."""
-    named = {block: name for block, needle in BLOCK_MODELS.items() for name, g in generators.items()
-             if needle in name.lower() or needle in g["model"].lower()}
+    named = {
+        block: name
+        for block, needle in BLOCK_MODELS.items()
+        for name, g in generators.items()
+        if needle in name.lower() or needle in g["model"].lower()
+    }
     return named | {block: name for name, block in stands_for.items() if name in generators}
 
 
 #: Table 5's row of each training reward (`reward.metric`) and Table 6's row of each ablation.
 REWARD_ROWS = {"genacc": "GenAcc", "judge": "LLMJudge", "span": "Span", "em": "EM"}
-ABLATIONS = {(True, True): "Full Implementation", (False, True): "w/o Selection",
-             (True, False): "w/o Begin with Search", (False, False): "w/o Both"}
+ABLATIONS = {
+    (True, True): "Full Implementation",
+    (False, True): "w/o Selection",
+    (True, False): "w/o Begin with Search",
+    (False, False): "w/o Both",
+}
 
 
 def s3_variant_rows(search: dict[str, Any], metric: str, steps: int) -> set[str]:
@@ -95,8 +121,14 @@ def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: dict[str, str
     return method
 
 
-def compare(ours: pd.DataFrame, generators: dict[str, dict[str, Any]], reasoner: str, tolerance: float,
-            s3_rows: dict[str, str] | None = None, stands_for: dict[str, str] | None = None) -> pd.DataFrame:
+def compare(
+    ours: pd.DataFrame,
+    generators: dict[str, dict[str, Any]],
+    reasoner: str,
+    tolerance: float,
+    s3_rows: dict[str, str] | None = None,
+    stands_for: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Every paper cell with `ours_genacc`, `ours_em` (means over seeds), `ours_sd` (GenAcc's standard deviation
     over seeds), `delta` (GenAcc points) and `flag` (|delta| beyond both the tolerance and the seed spread);
     `ours` is the long table of `s3core.report.collect` (its `source` column is the QA sets' data source, `run` a
@@ -109,9 +141,12 @@ def compare(ours: pd.DataFrame, generators: dict[str, dict[str, Any]], reasoner:
     paper["generator"] = paper["block"].map(blocks)
     means = ours.groupby(["generator", "method", "corpus", "source", "run"], as_index=False)[["genacc", "em"]].mean()
     sets = paper[paper.dataset != "avg"].groupby(["table", "corpus"]).dataset.unique()
-    values = [_ours(means, row, list(sets[AVERAGED_SETS.get((row["table"], row["corpus"]),
-                                                          (row["table"], row["corpus"]))]))
-              if row["dataset"] == "avg" else _ours(means, row, [row["dataset"]]) for _, row in paper.iterrows()]
+    values = [
+        _ours(means, row, list(sets[AVERAGED_SETS.get((row["table"], row["corpus"]), (row["table"], row["corpus"]))]))
+        if row["dataset"] == "avg"
+        else _ours(means, row, [row["dataset"]])
+        for _, row in paper.iterrows()
+    ]
     paper["ours_genacc"], paper["ours_em"], paper["ours_sd"] = zip(*values)
     paper["delta"] = (paper["ours_genacc"] - paper["genacc"]).round(1)
     paper["flag"] = paper["delta"].abs() > paper["ours_sd"].clip(lower=tolerance)
@@ -122,8 +157,12 @@ def _ours(means: pd.DataFrame, row: pd.Series, sets: list[str]) -> tuple[float, 
     """Our (GenAcc, EM, GenAcc's sd over seeds) of a paper cell: per seed the mean over `sets` (one set, or every
     set of an average), then the mean over the seeds that ran all of them; NaN when none did."""
     corpus = "wiki" if row["corpus"] == "none" else row["corpus"]
-    ran = means[(means.generator == row["generator"]) & (means.method == row["method"]) & (means.corpus == corpus)
-                & means.source.isin(sets)]
+    ran = means[
+        (means.generator == row["generator"])
+        & (means.method == row["method"])
+        & (means.corpus == corpus)
+        & means.source.isin(sets)
+    ]
     complete = ran.groupby("run").filter(lambda run: run["source"].nunique() == len(sets))
     if complete.empty:
         return float("nan"), float("nan"), float("nan")
@@ -144,26 +183,38 @@ def _cell(row: pd.Series) -> str:
 def write_comparison(comparison: pd.DataFrame, out_md: Path, out_csv: Path, out_tex: Path, tolerance: float) -> None:
     """paper.md and paper.tex: each paper table block with "ours / paper (Δ)" GenAcc cells; paper.csv: every
     cell."""
-    parts = ["# Ours beside the paper\n",
-             f"Cells: GenAcc ours (± sd over seeds) / the paper's (Δ), in %; ⚠ where |Δ| > {tolerance:g} points and "
-             "beyond our seeds' sd; † where the paper "
-             "disagrees with itself (listed under the table). The paper's numbers are the mean of three runs "
-             "(arXiv 2505.14146 v1).\n"]
+    parts = [
+        "# Ours beside the paper\n",
+        f"Cells: GenAcc ours (± sd over seeds) / the paper's (Δ), in %; ⚠ where |Δ| > {tolerance:g} points and "
+        "beyond our seeds' sd; † where the paper "
+        "disagrees with itself (listed under the table). The paper's numbers are the mean of three runs "
+        "(arXiv 2505.14146 v1).\n",
+    ]
     floats = []
-    keys = comparison["table"] + "|" + comparison["block"] + "|" + comparison["corpus"].where(
-        comparison["table"] != "5", "")
+    keys = (
+        comparison["table"]
+        + "|"
+        + comparison["block"]
+        + "|"
+        + comparison["corpus"].where(comparison["table"] != "5", "")
+    )
     for _, group in comparison.groupby(keys, sort=False):
         table, block, corpus = group.iloc[0][["table", "block", "corpus"]]
         cells = group.assign(cell=group.apply(_cell, axis=1))
-        if table == "5":   # the paper's layout: a row per suite, a column per training reward
-            cells = cells.assign(suite=cells["corpus"].map(SUITE_LABELS), reward=cells["row"].str.removeprefix("reward "))
+        if table == "5":  # the paper's layout: a row per suite, a column per training reward
+            cells = cells.assign(
+                suite=cells["corpus"].map(SUITE_LABELS), reward=cells["row"].str.removeprefix("reward ")
+            )
             grid = cells.pivot_table(index="suite", columns="reward", values="cell", aggfunc="first", sort=False)
         else:
             grid = cells.pivot_table(index="row", columns="dataset", values="cell", aggfunc="first", sort=False)
             grid = grid[list(dict.fromkeys(group["dataset"]))]
         where = "" if table == "5" or (corpus in ("wiki", "none") and table != "2") else f", corpus {corpus}"
-        notes = [f"† {r['row']}, {r['dataset']}: {r['note']}" for _, r in group.iterrows()
-                 if isinstance(r["note"], str) and r["note"]]
+        notes = [
+            f"† {r['row']}, {r['dataset']}: {r['note']}"
+            for _, r in group.iterrows()
+            if isinstance(r["note"], str) and r["note"]
+        ]
         heading = f"{TABLE_TITLES[table]}, {block}{where}"
         parts.append(f"\n## {heading}\n\n{grid.to_markdown()}\n" + "".join(f"\n- {n}" for n in notes) + "\n")
         floats.append((". ".join([f"{heading}: GenAcc ours / the paper's (Δ)", *notes]), grid))

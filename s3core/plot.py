@@ -49,8 +49,11 @@ def plot_training_curve(rows: list[dict[str, Any]], out: Path) -> None:
     middle.legend()
     if shares:
         bottom, base = panels[2], [0.0] * len(rows)
-        for key, label, colour in (("gbr_below", "GBR < 0", "tab:red"), ("gbr_zero", "GBR = 0", "tab:gray"),
-                                   ("gbr_above", "GBR > 0", "tab:green")):
+        for key, label, colour in (
+            ("gbr_below", "GBR < 0", "tab:red"),
+            ("gbr_zero", "GBR = 0", "tab:gray"),
+            ("gbr_above", "GBR > 0", "tab:green"),
+        ):
             heights = [r[key] for r in rows]
             bottom.bar(steps, heights, bottom=base, color=colour, label=label)
             base = [b + h for b, h in zip(base, heights)]

@@ -20,8 +20,10 @@ def install_profile(source: Path, name: str, config_home: Path | None = None, fo
     same folder is kept; anything else there is replaced only with `force`."""
     source = source.resolve()
     if not (source / "config.yaml").is_file():
-        raise S3Error(f"{source} is not a Snakemake profile (no config.yaml); run from the repository root "
-                      "or pass --source workflow/profiles/slurm")
+        raise S3Error(
+            f"{source} is not a Snakemake profile (no config.yaml); run from the repository root "
+            "or pass --source workflow/profiles/slurm"
+        )
     link = (config_home or snakemake_config_home()) / name
     if link.is_symlink() and link.resolve() == source:
         return link

@@ -19,8 +19,16 @@ from s3core.jsonl import write_json
 from s3core.redact import redact
 
 PACKAGES = ("s3core", "torch", "transformers", "faiss-cpu", "bm25s", "fastapi", "httpx", "vllm", "snakemake")
-SLURM_KEYS = ("SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST", "SLURM_JOB_PARTITION", "SLURM_JOB_ACCOUNT",
-              "SLURM_CPUS_PER_TASK", "SLURM_JOB_GPUS", "SLURM_RESTART_COUNT")
+SLURM_KEYS = (
+    "SLURM_JOB_ID",
+    "SLURM_JOB_NAME",
+    "SLURM_JOB_NODELIST",
+    "SLURM_JOB_PARTITION",
+    "SLURM_JOB_ACCOUNT",
+    "SLURM_CPUS_PER_TASK",
+    "SLURM_JOB_GPUS",
+    "SLURM_RESTART_COUNT",
+)
 
 # The servers this process used, in the order it started or reached them.
 SERVICES: list[dict[str, Any]] = []

@@ -52,8 +52,9 @@ def sample_rows(rows: list[dict[str, Any]], size: int, seed: int) -> list[dict[s
     return [rows[i] for i in sorted(sample_positions(len(rows), size, seed))]
 
 
-def sample_eval_sets(sets: dict[str, list[dict[str, Any]]], sizes: dict[str, int],
-                     seed: int) -> dict[str, list[dict[str, Any]]]:
+def sample_eval_sets(
+    sets: dict[str, list[dict[str, Any]]], sizes: dict[str, int], seed: int
+) -> dict[str, list[dict[str, Any]]]:
     """Upstream's evaluation sample of every set (in the order given), at most `sizes[name]` questions each, rows
     in file order."""
     taken: set[str] = set()

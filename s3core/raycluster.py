@@ -57,13 +57,26 @@ class RayPlan:
         return ["srun", "--overlap", "--nodes=1", "--ntasks=1", f"--nodelist={node}"]
 
     def _resources(self) -> list[str]:
-        return [f"--num-cpus={self.cpus_per_node}", f"--num-gpus={self.gpus_per_node}",
-                f"--temp-dir={self.temp_dir}", "--disable-usage-stats", "--block"]
+        return [
+            f"--num-cpus={self.cpus_per_node}",
+            f"--num-gpus={self.gpus_per_node}",
+            f"--temp-dir={self.temp_dir}",
+            "--disable-usage-stats",
+            "--block",
+        ]
 
     def head_command(self) -> list[str]:
-        return [*self._step(self.head), ray_executable(), "start", "--head", f"--node-ip-address={self.head_ip}",
-                f"--port={self.port}", f"--ray-client-server-port={self.client_port}", "--include-dashboard=false",
-                *self._resources()]
+        return [
+            *self._step(self.head),
+            ray_executable(),
+            "start",
+            "--head",
+            f"--node-ip-address={self.head_ip}",
+            f"--port={self.port}",
+            f"--ray-client-server-port={self.client_port}",
+            "--include-dashboard=false",
+            *self._resources(),
+        ]
 
     def worker_command(self, node: str) -> list[str]:
         return [*self._step(node), ray_executable(), "start", f"--address={self.address}", *self._resources()]
@@ -87,8 +100,10 @@ def plan_for_allocation(environ: Mapping[str, str], nodes: list[str] | None = No
     """The plan for the allocation described by SLURM's environment (or for `nodes`, for a dry run)."""
     if nodes is None:
         if "SLURM_JOB_NODELIST" not in environ:
-            raise S3Error("ray-run starts a Ray cluster inside a SLURM allocation, but SLURM_JOB_NODELIST is not "
-                          "set: run it in an sbatch/salloc job (or give --nodes with --dry-run to see the plan)")
+            raise S3Error(
+                "ray-run starts a Ray cluster inside a SLURM allocation, but SLURM_JOB_NODELIST is not "
+                "set: run it in an sbatch/salloc job (or give --nodes with --dry-run to see the plan)"
+            )
         nodes = expand_nodelist(environ["SLURM_JOB_NODELIST"])
     here = socket.gethostname().split(".")[0]
     head = here if here in nodes else nodes[0]
@@ -116,8 +131,13 @@ def describe(plan: RayPlan, command: list[str]) -> str:
 def _alive_nodes(address: str) -> int:
     """Nodes alive in the cluster at `address` (0 while it does not answer yet)."""
     try:
-        probe = subprocess.run([sys.executable, "-c", COUNT_ALIVE_NODES], capture_output=True, text=True,
-                               env={**os.environ, "RAY_ADDRESS": address}, timeout=60)
+        probe = subprocess.run(
+            [sys.executable, "-c", COUNT_ALIVE_NODES],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "RAY_ADDRESS": address},
+            timeout=60,
+        )
     except subprocess.TimeoutExpired:
         return 0
     return int(probe.stdout.split()[-1]) if probe.returncode == 0 and probe.stdout.strip() else 0
@@ -129,8 +149,10 @@ def _wait_for_nodes(plan: RayPlan, steps: list[subprocess.Popen], timeout_s: flo
     while time.monotonic() < deadline:
         dead = [step for step in steps if step.poll() is not None]
         if dead:
-            raise S3Error(f"a Ray node exited with code {dead[0].returncode} while the cluster started: "
-                          f"{shlex.join(dead[0].args)} (see the job's log)")
+            raise S3Error(
+                f"a Ray node exited with code {dead[0].returncode} while the cluster started: "
+                f"{shlex.join(dead[0].args)} (see the job's log)"
+            )
         if _alive_nodes(plan.address) >= want:
             return
         time.sleep(2)
@@ -177,11 +199,14 @@ def ray_cluster(plan: RayPlan, startup_timeout_s: float = 300) -> Iterator[str]:
     steps: list[subprocess.Popen] = []
     try:
         # each step (srun) ends with this process, however it ends: SIGKILLed, the job's Ray processes go too
-        steps.append(subprocess.Popen(plan.head_command(), env=env, start_new_session=True,
-                                      preexec_fn=die_with_parent()))
+        steps.append(
+            subprocess.Popen(plan.head_command(), env=env, start_new_session=True, preexec_fn=die_with_parent())
+        )
         _wait_for_nodes(plan, steps, startup_timeout_s)
-        steps += [subprocess.Popen(plan.worker_command(n), env=env, start_new_session=True,
-                                   preexec_fn=die_with_parent()) for n in plan.workers]
+        steps += [
+            subprocess.Popen(plan.worker_command(n), env=env, start_new_session=True, preexec_fn=die_with_parent())
+            for n in plan.workers
+        ]
         _wait_for_nodes(plan, steps, startup_timeout_s)
         log.info("Ray cluster of %d nodes at %s", 1 + len(plan.workers), plan.address)
         yield plan.address

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s\"']+@")
-_SECRET_PARAMS = re.compile(r"(?P<key>[?&](?:api[_-]?key|key|token|access_token|password|secret|sig)=)[^&#\s\"']+",
-                            re.IGNORECASE)
+_SECRET_PARAMS = re.compile(
+    r"(?P<key>[?&](?:api[_-]?key|key|token|access_token|password|secret|sig)=)[^&#\s\"']+", re.IGNORECASE
+)
 
 
 def redact(text: str) -> str:

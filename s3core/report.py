@@ -14,12 +14,31 @@ from s3core.latex import write_latex
 from s3core.s3_runs import seedless
 
 #: Row order of the paper's tables (methods not run are skipped).
-PAPER_ORDER = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval", "s3_step0",
-               "s3", "s3_released"]
+PAPER_ORDER = [
+    "direct",
+    "cot",
+    "rag_bm25",
+    "rag_dense",
+    "ircot",
+    "search_o1",
+    "search_r1",
+    "deepretrieval",
+    "s3_step0",
+    "s3",
+    "s3_released",
+]
 LABELS = {
-    "direct": "Direct", "cot": "CoT", "rag_bm25": "RAG-BM25", "rag_dense": "RAG-dense", "ircot": "IRCoT",
-    "search_o1": "Search-o1", "search_r1": "Search-R1", "deepretrieval": "DeepRetrieval",
-    "s3_step0": "s3 (step 0)", "s3": "s3", "s3_released": "s3 (released)",
+    "direct": "Direct",
+    "cot": "CoT",
+    "rag_bm25": "RAG-BM25",
+    "rag_dense": "RAG-dense",
+    "ircot": "IRCoT",
+    "search_o1": "Search-o1",
+    "search_r1": "Search-R1",
+    "deepretrieval": "DeepRetrieval",
+    "s3_step0": "s3 (step 0)",
+    "s3": "s3",
+    "s3_released": "s3 (released)",
 }
 METRICS = ["genacc", "em", "f1"]
 
@@ -28,6 +47,8 @@ def label(method: str) -> str:
     """A method's row label; an ablation of s3 is `s3 [<ablation>]`."""
     base, _, ablation = method.partition(".")
     return f"{LABELS.get(base, base)} [{ablation}]" if ablation else LABELS.get(method, method)
+
+
 #: Heading suffix of each suite's table (general QA first, then MIRAGE's medical sets, judged only) and of each
 #: corpus (the suite's Wikipedia first, then MedCorp).
 SUITE_TITLES = {"general": "", "medical": ", medical QA (MIRAGE; GenAcc = the judge alone)"}
@@ -52,8 +73,10 @@ def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> 
             frame["corpus"] = (corpora or {}).get(dataset, "wiki")
             frames.append(frame)
     if not frames:
-        raise DataError(f"none of the {len(answer_files)} answer files holds an answer (the first: "
-                        f"{answer_files[0] if answer_files else 'none given'}); run the evaluate steps again")
+        raise DataError(
+            f"none of the {len(answer_files)} answer files holds an answer (the first: "
+            f"{answer_files[0] if answer_files else 'none given'}); run the evaluate steps again"
+        )
     data = pd.concat(frames)
     keys = ["generator", "suite", "corpus", "method", "dataset", "source", "run"]
     table = data.groupby(keys)[METRICS].mean().mul(100).round(1)
@@ -77,7 +100,7 @@ def _row_order(method: str) -> tuple[int, str]:
 
 
 def _cell(row: pd.Series) -> str:
-    """"GenAcc (EM) / F1", GenAcc with "± sd" over seeds when the method ran with several."""
+    """ "GenAcc (EM) / F1", GenAcc with "± sd" over seeds when the method ran with several."""
     spread = f" ± {row['genacc_sd']:.1f}" if row["seeds"] > 1 else ""
     return f"{row['genacc']:.1f}{spread} ({row['em']:.1f}) / {row['f1']:.1f}"
 
@@ -96,14 +119,18 @@ def _pivot(frame: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
     return table[[d for d in datasets if d in table.columns] + ["Avg"]].fillna("not run")
 
 
-def write_tables(answer_files: list[Path], out_md: Path, out_csv: Path, out_tex: Path,
-                 corpora: dict[str, str] | None = None) -> pd.DataFrame:
+def write_tables(
+    answer_files: list[Path], out_md: Path, out_csv: Path, out_tex: Path, corpora: dict[str, str] | None = None
+) -> pd.DataFrame:
     """main.md and main.tex: a table per generator, suite and corpus (`corpora`: set -> corpus); main.csv: the long
     form with n per cell."""
     frame = collect(answer_files, corpora)
     datasets = list(dict.fromkeys(frame["dataset"]))
-    parts = ["# Results\n", "Cells: GenAcc (EM) / F1, in %; with several seeds, GenAcc is the mean ± the standard "
-             "deviation over seeds. Avg = unweighted mean over datasets.\n"]
+    parts = [
+        "# Results\n",
+        "Cells: GenAcc (EM) / F1, in %; with several seeds, GenAcc is the mean ± the standard "
+        "deviation over seeds. Avg = unweighted mean over datasets.\n",
+    ]
     floats = []
     for generator, by_generator in frame.groupby("generator", sort=False):
         for (suite, title), (corpus, where) in product(SUITE_TITLES.items(), CORPUS_TITLES.items()):

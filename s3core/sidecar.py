@@ -47,7 +47,7 @@ def exit_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-PR_SET_PDEATHSIG = 1   # linux/prctl.h
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def die_with_parent() -> Callable[[], None] | None:
@@ -61,7 +61,7 @@ def die_with_parent() -> Callable[[], None] | None:
 
     def arm() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:     # the parent died before the signal was armed
+        if os.getppid() != parent:  # the parent died before the signal was armed
             os._exit(1)
 
     return arm
@@ -76,9 +76,17 @@ class Sidecar:
     `role` names it in the provenance record; `version_path` is where it tells its version (default: health);
     `env` replaces the environment it runs in (e.g. its own CUDA_VISIBLE_DEVICES)."""
 
-    def __init__(self, command: list[str], log: Path, host: str = "127.0.0.1", health_path: str = "/health",
-                 startup_timeout_s: float = 600, role: str = "server", version_path: str | None = None,
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        command: list[str],
+        log: Path,
+        host: str = "127.0.0.1",
+        health_path: str = "/health",
+        startup_timeout_s: float = 600,
+        role: str = "server",
+        version_path: str | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.port = free_port(host)
         self.command = [part.replace("{port}", str(self.port)) for part in command]
         self.url = f"http://{host}:{self.port}"
@@ -91,7 +99,7 @@ class Sidecar:
         self.process: subprocess.Popen | None = None
         self.record: dict | None = None
 
-    def __enter__(self) -> "Sidecar":
+    def __enter__(self) -> Sidecar:
         self.start()
         return self
 
@@ -101,15 +109,28 @@ class Sidecar:
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                            env=self.env, preexec_fn=die_with_parent())
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
+                preexec_fn=die_with_parent(),
+            )
         try:
             self._wait_healthy()
         except BaseException:
             self.stop()
             raise
-        self.record = record_service(self.role, self.url, external=False, command=self.command, pid=self.process.pid,
-                                     log=str(self.log), version=service_version(self.url, self.version_path))
+        self.record = record_service(
+            self.role,
+            self.url,
+            external=False,
+            command=self.command,
+            pid=self.process.pid,
+            log=str(self.log),
+            version=service_version(self.url, self.version_path),
+        )
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s

@@ -24,7 +24,7 @@ def paper_training_cost() -> pd.DataFrame:
 
 
 def hardware(provenance: dict[str, Any]) -> str:
-    """"8 x NVIDIA H100 80GB HBM3" (the GPUs the job saw), or the CPU cores it had."""
+    """ "8 x NVIDIA H100 80GB HBM3" (the GPUs the job saw), or the CPU cores it had."""
     gpus = Counter(provenance.get("gpus") or [])
     if gpus:
         return " + ".join(f"{count} x {name}" for name, count in gpus.items())
@@ -47,9 +47,18 @@ def our_training_cost(metrics: list[dict[str, Any]], provenance: dict[str, Any] 
         started, finished = (datetime.fromisoformat(provenance[key]) for key in ("started", "finished"))
         total = (finished - started).total_seconds() / 60
     mean = sum(step_minutes) / len(step_minutes) if step_minutes else float("nan")
-    return pd.DataFrame([{"method": "s3", "minutes_per_step": round(mean, 2), "steps": len(metrics),
-                          "total_minutes": round(total, 1), "hardware": hardware(provenance or {}),
-                          "source": "this run"}])
+    return pd.DataFrame(
+        [
+            {
+                "method": "s3",
+                "minutes_per_step": round(mean, 2),
+                "steps": len(metrics),
+                "total_minutes": round(total, 1),
+                "hardware": hardware(provenance or {}),
+                "source": "this run",
+            }
+        ]
+    )
 
 
 def write_training_cost(metrics: Path | None, provenance: Path | None, out_md: Path, out_csv: Path) -> pd.DataFrame:
@@ -64,9 +73,11 @@ def write_training_cost(metrics: Path | None, provenance: Path | None, out_md: P
     shown = table.rename(columns={"minutes_per_step": "min/step", "total_minutes": "total min"})
     note = "" if (table.source == "this run").any() else "\nThis run trained no s3 searcher: its row is not run.\n"
     with atomic_open(out_md) as handle:
-        handle.write("# Training cost (the paper's Table 4 beside ours)\n\nMinutes per PPO step (rollout + update), "
-                     "steps, and total minutes (ours: the training job's wall time); hardware beside every time.\n\n"
-                     f"{shown.to_markdown(index=False)}\n{note}")
+        handle.write(
+            "# Training cost (the paper's Table 4 beside ours)\n\nMinutes per PPO step (rollout + update), "
+            "steps, and total minutes (ours: the training job's wall time); hardware beside every time.\n\n"
+            f"{shown.to_markdown(index=False)}\n{note}"
+        )
     with atomic_open(out_csv) as handle:
         table.to_csv(handle, index=False)
     return table

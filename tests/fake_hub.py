@@ -19,7 +19,7 @@ LFS_MIN = 1024  # files at least this large are served as LFS files (sha256 ETag
 @dataclass
 class Repo:
     files: dict[str, bytes]
-    commit: str = ""    # default: a sha1 of the file listing
+    commit: str = ""  # default: a sha1 of the file listing
 
     def __post_init__(self) -> None:
         self.commit = self.commit or hashlib.sha1(json.dumps(sorted(self.files)).encode()).hexdigest()
@@ -42,10 +42,10 @@ def etag(data: bytes) -> str:
 
 @dataclass
 class FakeHub:
-    repos: dict[tuple[str, str], Repo]          # (kind, repo id) -> files; kind model | dataset | github
-    cut_after: dict[str, int] = field(default_factory=dict)   # path -> bytes sent before the connection drops once
+    repos: dict[tuple[str, str], Repo]  # (kind, repo id) -> files; kind model | dataset | github
+    cut_after: dict[str, int] = field(default_factory=dict)  # path -> bytes sent before the connection drops once
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
-    authorizations: list[str | None] = field(default_factory=list)              # the Authorization header of each
+    authorizations: list[str | None] = field(default_factory=list)  # the Authorization header of each
 
     def start(self) -> str:
         hub = self
@@ -83,8 +83,9 @@ class FakeHub:
             repo = self.repos.get((found[1][:-1], found[2]))
             if repo is None:
                 return self._error(handler, 404, "RepoNotFound")
-            payload = json.dumps({"id": found[2], "sha": repo.commit,
-                                  "siblings": [{"rfilename": f} for f in sorted(repo.files)]}).encode()
+            payload = json.dumps(
+                {"id": found[2], "sha": repo.commit, "siblings": [{"rfilename": f} for f in sorted(repo.files)]}
+            ).encode()
             return self._send(handler, 200, payload, {"Content-Type": "application/json"}, body)
         if found := re.match(r"^/api/(datasets|models)/([^/]+/[^/]+)/tree/([^/?]+)/?([^?]*)(\?.*)?$", handler.path):
             repo = self.repos.get((found[1][:-1], found[2]))
@@ -119,7 +120,7 @@ class FakeHub:
             for key, value in headers.items():
                 handler.send_header(key, value)
             handler.end_headers()
-            for piece in range(start, start + cut, 1000):      # several packets, as a real transfer has
+            for piece in range(start, start + cut, 1000):  # several packets, as a real transfer has
                 handler.wfile.write(data[piece : min(piece + 1000, start + cut)])
                 handler.wfile.flush()
             handler.close_connection = True
@@ -130,23 +131,30 @@ class FakeHub:
         """The tree API's rows below `folder`: every file (and folder) when recursive, else the direct children;
         None when nothing is there."""
         prefix = f"{folder}/" if folder else ""
-        below = {path[len(prefix):]: data for path, data in repo.files.items() if path.startswith(prefix)}
+        below = {path[len(prefix) :]: data for path, data in repo.files.items() if path.startswith(prefix)}
         if not below:
             return None
-        folders = {prefix + "/".join(rest.split("/")[:depth]) for rest in below
-                   for depth in range(1, rest.count("/") + 1)}
+        folders = {
+            prefix + "/".join(rest.split("/")[:depth]) for rest in below for depth in range(1, rest.count("/") + 1)
+        }
         rows = [self._entry(prefix + rest, data) for rest, data in sorted(below.items())]
-        rows += [{"type": "directory", "path": path, "oid": hashlib.sha1(path.encode()).hexdigest()}
-                 for path in sorted(folders)]
+        rows += [
+            {"type": "directory", "path": path, "oid": hashlib.sha1(path.encode()).hexdigest()}
+            for path in sorted(folders)
+        ]
         if not recursive:
-            rows = [row for row in rows if "/" not in row["path"][len(prefix):]]
+            rows = [row for row in rows if "/" not in row["path"][len(prefix) :]]
         return rows
 
     @staticmethod
     def _entry(path: str, data: bytes) -> dict:
         """A tree API row: git blob sha1, and sha256 for an LFS file."""
-        entry = {"type": "file", "path": path, "size": len(data),
-                 "oid": hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()}
+        entry = {
+            "type": "file",
+            "path": path,
+            "size": len(data),
+            "oid": hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest(),
+        }
         if len(data) >= LFS_MIN:
             entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 130}
         return entry

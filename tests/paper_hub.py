@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import faiss
-
 from fake_hub import Repo
+
 from s3core.assets import attach_answer_docs, load_dpr_qa, load_wiki_summaries, resolve_path
 from s3core.corpus import Document
 from s3core.retrieval.dense import Encoder
@@ -38,14 +38,27 @@ configs:
 ---
 """
 #: FlashRAG file -> (DPR topics file, rows taken): real questions standing in for each set and split.
-QA_FILES = {"nq/train.jsonl": ("nq_dev", 6), "hotpotqa/train.jsonl": ("triviaqa_dev", 5),
-            "nq/test.jsonl": ("nq_test", 8), "hotpotqa/dev.jsonl": ("triviaqa_test", 7),
-            "triviaqa/test.jsonl": ("webq_test", 4), "popqa/test.jsonl": ("squad_test", 4),
-            "2wikimultihopqa/dev.jsonl": ("nq_dev", 4), "musique/dev.jsonl": ("triviaqa_dev", 4)}
-MIRAGE = {subset: {f"{subset}-{i}": {"question": f"Which drug treats {subset} case {i}?",
-                                     "options": {"A": "Aspirin", "B": "Insulin", "C": "Heparin", "D": "None"},
-                                     "answer": "AB"[i % 2]} for i in range(4)}
-          for subset in ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")}
+QA_FILES = {
+    "nq/train.jsonl": ("nq_dev", 6),
+    "hotpotqa/train.jsonl": ("triviaqa_dev", 5),
+    "nq/test.jsonl": ("nq_test", 8),
+    "hotpotqa/dev.jsonl": ("triviaqa_test", 7),
+    "triviaqa/test.jsonl": ("webq_test", 4),
+    "popqa/test.jsonl": ("squad_test", 4),
+    "2wikimultihopqa/dev.jsonl": ("nq_dev", 4),
+    "musique/dev.jsonl": ("triviaqa_dev", 4),
+}
+MIRAGE = {
+    subset: {
+        f"{subset}-{i}": {
+            "question": f"Which drug treats {subset} case {i}?",
+            "options": {"A": "Aspirin", "B": "Insulin", "C": "Heparin", "D": "None"},
+            "answer": "AB"[i % 2],
+        }
+        for i in range(4)
+    }
+    for subset in ("medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu")
+}
 
 
 def jsonl(rows) -> bytes:
@@ -66,10 +79,17 @@ def qa_files() -> dict[str, list[dict[str, Any]]]:
     files = {}
     for path, (source, count) in QA_FILES.items():
         start = taken.get(source, 0)
-        rows = attach_answer_docs(load_dpr_qa(jar, source)[:400], list(wiki_docs()))[start:start + count]
+        rows = attach_answer_docs(load_dpr_qa(jar, source)[:400], list(wiki_docs()))[start : start + count]
         taken[source] = start + count
-        files[path] = [{"id": f"{path.split('/')[0]}_{i}", "question": r["question"],
-                        "golden_answers": r["golden_answers"], "metadata": {}} for i, r in enumerate(rows)]
+        files[path] = [
+            {
+                "id": f"{path.split('/')[0]}_{i}",
+                "question": r["question"],
+                "golden_answers": r["golden_answers"],
+                "metadata": {},
+            }
+            for i, r in enumerate(rows)
+        ]
     nq = files["nq/test.jsonl"]
     nq.append({"id": "dup", "question": nq[1]["question"] + "  ", "golden_answers": ["again"], "metadata": {}})
     return files
@@ -90,15 +110,26 @@ def medrag_repos() -> dict[tuple[str, str], Repo]:
     docs = random.Random(2).sample(list(wiki_docs()), 24)
 
     def chunk(part: list[Document], prefix: str) -> bytes:
-        return jsonl({"id": f"{prefix}_{i}", "title": d.title, "content": d.text, "contents": f"{d.title}. {d.text}"}
-                     for i, d in enumerate(part))
+        return jsonl(
+            {"id": f"{prefix}_{i}", "title": d.title, "content": d.text, "contents": f"{d.title}. {d.text}"}
+            for i, d in enumerate(part)
+        )
 
     return {
-        ("dataset", "MedRAG/textbooks"): Repo({"README.md": b"# textbooks",
-                                                "chunk/Anatomy_Gray.jsonl": chunk(docs[:4], "Anatomy_Gray"),
-                                                "chunk/InternalMed_Harrison.jsonl": chunk(docs[4:8], "InternalMed_Harrison")}),
-        ("dataset", "MedRAG/pubmed"): Repo({"README.md": b"# pubmed", "chunk/pubmed23n0002.jsonl": chunk(docs[12:16], "p2"),
-                                             "chunk/pubmed23n0001.jsonl": chunk(docs[8:12], "p1")}),
+        ("dataset", "MedRAG/textbooks"): Repo(
+            {
+                "README.md": b"# textbooks",
+                "chunk/Anatomy_Gray.jsonl": chunk(docs[:4], "Anatomy_Gray"),
+                "chunk/InternalMed_Harrison.jsonl": chunk(docs[4:8], "InternalMed_Harrison"),
+            }
+        ),
+        ("dataset", "MedRAG/pubmed"): Repo(
+            {
+                "README.md": b"# pubmed",
+                "chunk/pubmed23n0002.jsonl": chunk(docs[12:16], "p2"),
+                "chunk/pubmed23n0001.jsonl": chunk(docs[8:12], "p1"),
+            }
+        ),
         ("dataset", "MedRAG/wikipedia"): Repo({"chunk/wiki20220301en000.jsonl": chunk(docs[16:], "w0")}),
     }
 
@@ -121,8 +152,9 @@ def lucene_index_files(docs: list[Document]) -> dict[str, bytes]:
         corpus = Path(work) / "corpus.jsonl"
         corpus.write_bytes(jsonl({"id": str(i), "contents": d.contents} for i, d in enumerate(docs)))
         index = build_lucene_index(corpus, Path(work) / "index", threads=1)
-        return {f"bm25/{p.relative_to(index).as_posix()}": p.read_bytes() for p in sorted(index.rglob("*"))
-                if p.is_file()}
+        return {
+            f"bm25/{p.relative_to(index).as_posix()}": p.read_bytes() for p in sorted(index.rglob("*")) if p.is_file()
+        }
 
 
 def model_repo(folder: Path) -> Repo:

@@ -1,8 +1,16 @@
 import pytest
 
 from s3core import config
-from s3core.assets import (QA_SOURCES, attach_answer_docs, build_demo_data, corpus_subset, load_dpr_qa,
-                           resolve_path, sample, verify)
+from s3core.assets import (
+    QA_SOURCES,
+    attach_answer_docs,
+    build_demo_data,
+    corpus_subset,
+    load_dpr_qa,
+    resolve_path,
+    sample,
+    verify,
+)
 from s3core.corpus import Document
 from s3core.errors import AssetError
 from s3core.jsonl import read_jsonl
@@ -49,10 +57,15 @@ def test_answer_filter_sampling_and_subset():
 
 
 def test_build_demo_data_small(tmp_path):
-    assets = config.section("assets", {
-        "kind": "demo", "corpus": {"distractors": 50},
-        "train": {"source": "nq_dev", "size": 5}, "eval": {"nq": {"source": "nq_test", "size": 4}},
-    })
+    assets = config.section(
+        "assets",
+        {
+            "kind": "demo",
+            "corpus": {"distractors": 50},
+            "train": {"source": "nq_dev", "size": 5},
+            "eval": {"nq": {"source": "nq_test", "size": 4}},
+        },
+    )
     manifest = build_demo_data(assets, tmp_path, tmp_path / "corpus.jsonl")
     corpus_ids = {r["id"] for r in read_jsonl(tmp_path / "corpus.jsonl")}
     for name, size in [("train", 5), ("nq", 4)]:

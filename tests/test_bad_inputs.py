@@ -21,14 +21,22 @@ def _write(path, lines: list[bytes]):
     return path
 
 
-@pytest.mark.parametrize(("lines", "needle"), [
-    ([b'\n', json.dumps(GOOD).encode() + b"\n", b'{"id": "q\xff2"}\n'], "bad.jsonl:3: not UTF-8 text (byte 0xff"),
-    ([json.dumps({"id": "q1", "golden_answers": ["x"]}).encode() + b"\n"],
-     "bad.jsonl:1: the row has no 'question'; questions rows need id, question, golden_answers, data_source"),
-    ([json.dumps({**GOOD, "golden_answers": "Shakespeare"}).encode() + b"\n"], "bad.jsonl:1: 'golden_answers' must be a list"),
-    ([json.dumps({**GOOD, "id": True}).encode() + b"\n"], "bad.jsonl:1: 'id' must be a string or an integer"),
-    ([b"\n"], "bad.jsonl holds no questions"),
-])
+@pytest.mark.parametrize(
+    ("lines", "needle"),
+    [
+        ([b"\n", json.dumps(GOOD).encode() + b"\n", b'{"id": "q\xff2"}\n'], "bad.jsonl:3: not UTF-8 text (byte 0xff"),
+        (
+            [json.dumps({"id": "q1", "golden_answers": ["x"]}).encode() + b"\n"],
+            "bad.jsonl:1: the row has no 'question'; questions rows need id, question, golden_answers, data_source",
+        ),
+        (
+            [json.dumps({**GOOD, "golden_answers": "Shakespeare"}).encode() + b"\n"],
+            "bad.jsonl:1: 'golden_answers' must be a list",
+        ),
+        ([json.dumps({**GOOD, "id": True}).encode() + b"\n"], "bad.jsonl:1: 'id' must be a string or an integer"),
+        ([b"\n"], "bad.jsonl holds no questions"),
+    ],
+)
 def test_a_bad_questions_file_names_the_file_and_line(tmp_path, caplog, lines, needle):
     caplog.set_level(logging.ERROR)
     qa = _write(tmp_path / "bad.jsonl", lines)
@@ -48,8 +56,22 @@ def test_evaluating_an_empty_context_file_is_refused_not_scored_zero(tmp_path, c
     caplog.set_level(logging.ERROR)
     contexts = _write(tmp_path / "contexts.jsonl", [])
     generators = json.dumps({"g": {"backend": "hf", "model": "unused"}})
-    assert main(["evaluate", "--contexts", str(contexts), "--out", str(tmp_path / "a.jsonl"), "--generator", "g",
-                 "--generators", generators]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--contexts",
+                str(contexts),
+                "--out",
+                str(tmp_path / "a.jsonl"),
+                "--generator",
+                "g",
+                "--generators",
+                generators,
+            ]
+        )
+        == 2
+    )
     assert "contexts.jsonl holds no contexts" in caplog.text and not (tmp_path / "a.jsonl").exists()
 
 
@@ -69,11 +91,14 @@ def test_a_missing_gguf_is_named(tmp_path, caplog):
     assert f"the GGUF model {tmp_path / 'model.gguf'} does not exist" in caplog.text
 
 
-@pytest.mark.parametrize(("section", "key"), [("reward", "generator"), ("judge", "generator"),
-                                              ("baselines", "reasoner")])
+@pytest.mark.parametrize(
+    ("section", "key"), [("reward", "generator"), ("judge", "generator"), ("baselines", "reasoner")]
+)
 def test_a_generator_name_that_is_not_configured_is_refused(section, key):
     data = copy.deepcopy(config.load("config/config.yaml"))
     data[section][key] = "qwen-typo"
-    with pytest.raises(ConfigError, match=f"config key '{section}.{key}': 'qwen-typo' is not a generator; "
-                                          "name one of generators: smollm2-135m"):
+    with pytest.raises(
+        ConfigError,
+        match=f"config key '{section}.{key}': 'qwen-typo' is not a generator; name one of generators: smollm2-135m",
+    ):
         config.check_across_keys(data)

@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from s3core import config
-from s3core.corpus import Document
 from s3core.errors import ConfigError, ServiceError
 from s3core.evaluate import answer_contexts
 from s3core.generation import load_generator
@@ -29,11 +28,23 @@ class StandIn:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stand_in.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                status, payload = (529, {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}) \
-                    if stand_in.fail else (200, {
-                        "id": "msg_1", "type": "message", "role": "assistant", "model": body.get("model", "m"),
-                        "content": [{"type": "text", "text": stand_in.reply}], "stop_reason": "end_turn",
-                        "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 2}})
+                status, payload = (
+                    (529, {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
+                    if stand_in.fail
+                    else (
+                        200,
+                        {
+                            "id": "msg_1",
+                            "type": "message",
+                            "role": "assistant",
+                            "model": body.get("model", "m"),
+                            "content": [{"type": "text", "text": stand_in.reply}],
+                            "stop_reason": "end_turn",
+                            "stop_sequence": None,
+                            "usage": {"input_tokens": 10, "output_tokens": 2},
+                        },
+                    )
+                )
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -54,26 +65,52 @@ def stand_in():
 
 
 def _settings(backend, url, **extra):
-    return config.section("generators", {"claude": {
-        "backend": backend, "model": "anthropic.claude-3-haiku-20240307-v1:0" if backend == "bedrock"
-        else "claude-3-haiku-20240307", "base_url": url, "prompt_format": "single_user", "max_new_tokens": 500,
-        "retries": 1, **extra}})["claude"]
+    return config.section(
+        "generators",
+        {
+            "claude": {
+                "backend": backend,
+                "model": "anthropic.claude-3-haiku-20240307-v1:0"
+                if backend == "bedrock"
+                else "claude-3-haiku-20240307",
+                "base_url": url,
+                "prompt_format": "single_user",
+                "max_new_tokens": 500,
+                "retries": 1,
+                **extra,
+            }
+        },
+    )["claude"]
 
 
 def test_anthropic_api_gets_the_single_message_prompt(stand_in, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     generator = load_generator("claude", _settings("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
-    question = {"id": "q", "question": "What is the capital of France?", "golden_answers": ["Paris"], "data_source": "nq"}
+    question = {
+        "id": "q",
+        "question": "What is the capital of France?",
+        "golden_answers": ["Paris"],
+        "data_source": "nq",
+    }
     docs = [{"id": "1", "title": "Paris", "text": "Paris is the capital of France."}]
     [row] = answer_contexts([context_row(question, "s3", docs)], generator, generator, context_format="selected")
     assert row["answer"] == "Paris" and row["genacc"] == 1.0
     path, headers, body = stand_in.seen[0]
-    assert path == "/v1/messages" and "sk-test" in (headers.get("x-api-key"), headers.get("authorization", "").removeprefix("Bearer "))
+    assert path == "/v1/messages" and "sk-test" in (
+        headers.get("x-api-key"),
+        headers.get("authorization", "").removeprefix("Bearer "),
+    )
     assert (body["model"], body["max_tokens"], body["temperature"]) == ("claude-3-haiku-20240307", 500, 0)
-    assert "system" not in body and body["messages"] == [{"role": "user", "content": (
-        "Use the following contexts (some might be irrelevant) on demand:\n\nContexts:\nDoc 1 (Title: Paris)\n"
-        "Paris is the capital of France.\n\n\n\nQuestion: What is the capital of France?\n\n"
-        "Important: You MUST directly answer the question without any other text and thinking.")}]
+    assert "system" not in body and body["messages"] == [
+        {
+            "role": "user",
+            "content": (
+                "Use the following contexts (some might be irrelevant) on demand:\n\nContexts:\nDoc 1 (Title: Paris)\n"
+                "Paris is the capital of France.\n\n\n\nQuestion: What is the capital of France?\n\n"
+                "Important: You MUST directly answer the question without any other text and thinking."
+            ),
+        }
+    ]
 
 
 def test_system_turns_prefix_and_stop_sequences(stand_in, monkeypatch):
@@ -106,11 +143,13 @@ def test_missing_credentials_and_a_failing_endpoint_are_named(stand_in, monkeypa
         load_generator("claude", _settings("anthropic", stand_in.url, api_key_env="NO_SUCH_KEY"))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ConfigError, match="needs AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION in the environment"):
+    with pytest.raises(
+        ConfigError, match="needs AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION in the environment"
+    ):
         load_generator("claude", _settings("bedrock", stand_in.url))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     stand_in.fail = True
     generator = load_generator("claude", _settings("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
     with pytest.raises(ServiceError, match="generator claude \\(anthropic, model claude-3-haiku-20240307\\) failed"):
         generator.chat([[{"role": "user", "content": "hi"}]])
-    assert len(stand_in.seen) == 2                                  # retried once (retries: 1), then reported
+    assert len(stand_in.seen) == 2  # retried once (retries: 1), then reported

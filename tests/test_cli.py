@@ -5,15 +5,27 @@ import logging
 
 from s3core import __version__
 from s3core.cli import main, serve_command
+from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.redact import redact
 from s3core.sidecar import Sidecar
-from s3core.jsonl import read_jsonl, write_jsonl
 
 QUESTIONS = [
-    {"id": "q1", "question": "largest planet in the solar system", "golden_answers": ["Jupiter"],
-     "data_source": "demo", "split": "test", "metadata": {}},
-    {"id": "q2", "question": "who wrote hamlet", "golden_answers": ["William Shakespeare"],
-     "data_source": "demo", "split": "test", "metadata": {}},
+    {
+        "id": "q1",
+        "question": "largest planet in the solar system",
+        "golden_answers": ["Jupiter"],
+        "data_source": "demo",
+        "split": "test",
+        "metadata": {},
+    },
+    {
+        "id": "q2",
+        "question": "who wrote hamlet",
+        "golden_answers": ["William Shakespeare"],
+        "data_source": "demo",
+        "split": "test",
+        "metadata": {},
+    },
 ]
 
 
@@ -21,9 +33,28 @@ def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corp
     qa = tmp_path / "qa.jsonl"
     write_jsonl(qa, QUESTIONS)
     settings = json.dumps(retriever_settings)
-    assert main(["infer", "--method", "rag_bm25", "--qa", str(qa), "--out", str(tmp_path / "rag.jsonl"),
-                 "--index", str(bm25_index), "--corpus", str(small_corpus), "--retriever", settings,
-                 "--server-log", str(tmp_path / "server.log")]) == 0
+    assert (
+        main(
+            [
+                "infer",
+                "--method",
+                "rag_bm25",
+                "--qa",
+                str(qa),
+                "--out",
+                str(tmp_path / "rag.jsonl"),
+                "--index",
+                str(bm25_index),
+                "--corpus",
+                str(small_corpus),
+                "--retriever",
+                settings,
+                "--server-log",
+                str(tmp_path / "server.log"),
+            ]
+        )
+        == 0
+    )
     rows = read_jsonl(tmp_path / "rag.jsonl")
     assert [r["id"] for r in rows] == ["q1", "q2"] and all(len(r["docs"]) == 3 for r in rows)
     assert rows[0]["docs"][0]["title"] == "Jupiter" and rows[0]["method"] == "rag_bm25"
@@ -31,21 +62,38 @@ def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corp
     assert [r["docs"] for r in read_jsonl(tmp_path / "d.jsonl")] == [[], []]
 
 
-def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_index, small_corpus,
-                                                               retriever_settings):
+def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_index, small_corpus, retriever_settings):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
-    common = ["infer", "--method", "rag_bm25", "--qa", str(qa), "--out", str(tmp_path / "rag.jsonl"),
-              "--retriever", json.dumps(retriever_settings)]
-    sidecar = [*common, "--index", str(bm25_index), "--corpus", str(small_corpus),
-               "--server-log", str(tmp_path / "server.log")]
+    common = [
+        "infer",
+        "--method",
+        "rag_bm25",
+        "--qa",
+        str(qa),
+        "--out",
+        str(tmp_path / "rag.jsonl"),
+        "--retriever",
+        json.dumps(retriever_settings),
+    ]
+    sidecar = [
+        *common,
+        "--index",
+        str(bm25_index),
+        "--corpus",
+        str(small_corpus),
+        "--server-log",
+        str(tmp_path / "server.log"),
+    ]
     assert main(["--provenance", str(record), *sidecar]) == 0
     run = json.loads(record.read_text())
     assert run["exit_status"] == 0 and run["argv"][2:4] == ["infer", "--method"]
     assert run["packages"]["s3core"] == __version__ and run["packages"]["torch"]
     [server] = run["services"]
     assert server["role"] == "retriever:bm25" and not server["external"] and "stopped" in server
-    assert server["version"]["s3core"] == __version__ and server["version"]["documents"] == len(read_jsonl(small_corpus))
+    assert server["version"]["s3core"] == __version__ and server["version"]["documents"] == len(
+        read_jsonl(small_corpus)
+    )
     assert server["command"][2:4] == ["s3core.cli", "serve"] and server["log"].endswith("server.log")
 
     with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
@@ -54,39 +102,94 @@ def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_in
     assert external["external"] and external["url"] == s.url and external["version"]["retriever"] == "bm25"
 
 
-def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_index, small_corpus,
-                                                                retriever_settings):
+def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_index, small_corpus, retriever_settings):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
     with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
         url = s.url.replace("http://", "http://alice:s3cret@")
-        assert main(["--provenance", str(record), "infer", "--method", "rag_bm25", "--qa", str(qa), "--out",
-                     str(tmp_path / "rag.jsonl"), "--retriever", json.dumps(retriever_settings),
-                     "--retriever-url", url]) == 0
+        assert (
+            main(
+                [
+                    "--provenance",
+                    str(record),
+                    "infer",
+                    "--method",
+                    "rag_bm25",
+                    "--qa",
+                    str(qa),
+                    "--out",
+                    str(tmp_path / "rag.jsonl"),
+                    "--retriever",
+                    json.dumps(retriever_settings),
+                    "--retriever-url",
+                    url,
+                ]
+            )
+            == 0
+        )
     text = record.read_text()
     assert "s3cret" not in text and "alice" not in text
     assert json.loads(text)["services"][0]["url"].startswith("http://***@127.0.0.1:")
-    assert redact('{"base_url": "https://u:p@api.example/v1?token=t&x=1"}') == '{"base_url": "https://***@api.example/v1?token=***&x=1"}'
+    assert (
+        redact('{"base_url": "https://u:p@api.example/v1?token=t&x=1"}')
+        == '{"base_url": "https://***@api.example/v1?token=***&x=1"}'
+    )
 
 
 def test_provenance_is_written_when_the_job_fails(tmp_path, small_corpus, retriever_settings):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
-    assert main(["--provenance", str(record), "infer", "--method", "rag_bm25", "--qa", str(qa),
-                 "--out", str(tmp_path / "o.jsonl"), "--index", str(tmp_path / "missing"),
-                 "--corpus", str(small_corpus), "--retriever", json.dumps(retriever_settings),
-                 "--server-log", str(tmp_path / "server.log")]) == 2
+    assert (
+        main(
+            [
+                "--provenance",
+                str(record),
+                "infer",
+                "--method",
+                "rag_bm25",
+                "--qa",
+                str(qa),
+                "--out",
+                str(tmp_path / "o.jsonl"),
+                "--index",
+                str(tmp_path / "missing"),
+                "--corpus",
+                str(small_corpus),
+                "--retriever",
+                json.dumps(retriever_settings),
+                "--server-log",
+                str(tmp_path / "server.log"),
+            ]
+        )
+        == 2
+    )
     run = json.loads(record.read_text())
     assert run["exit_status"] == 2 and run["services"] == [] and not (tmp_path / "o.jsonl").exists()
 
 
 def test_errors_exit_2_with_a_message(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
-    assert main(["download", "--assets", '{"kind": "paper"}', "--out", str(tmp_path),
-                 "--corpus", str(tmp_path / "c.jsonl")]) == 2
+    assert (
+        main(
+            ["download", "--assets", '{"kind": "paper"}', "--out", str(tmp_path), "--corpus", str(tmp_path / "c.jsonl")]
+        )
+        == 2
+    )
     assert "assets" in caplog.text and "'train' is a required property" in caplog.text
-    assert main(["download", "--assets", '{"kind": "demo", "seed": "x"}', "--out", str(tmp_path),
-                 "--corpus", str(tmp_path / "c.jsonl")]) == 2
+    assert (
+        main(
+            [
+                "download",
+                "--assets",
+                '{"kind": "demo", "seed": "x"}',
+                "--out",
+                str(tmp_path),
+                "--corpus",
+                str(tmp_path / "c.jsonl"),
+            ]
+        )
+        == 2
+    )
     assert "assets.seed" in caplog.text
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1, "question": "q", "golden_answers": ["a"], "data_source": "nq"}\n{oops\n')

@@ -17,12 +17,12 @@ import faiss
 import pandas as pd
 import pytest
 import yaml
-from snakemake.utils import update_config
-
 from fake_hub import FakeHub
 from paper_hub import corpus_docs, model_repo, paper_repos
 from slurm_cluster import slurm_controller_up
+from snakemake.utils import update_config
 from workflow_run import ALL_METHODS, ROOT, BackgroundRun, snakemake, tiny_config
+
 from s3core.assets import resolve_path
 from s3core.jsonl import read_jsonl
 
@@ -48,22 +48,34 @@ def paper_run_config(download_dir: Path) -> dict:
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     paper["assets"]["eval"] = {name: paper["assets"]["eval"][name] for name in PAPER_SETS}
     paper["generators"] = {PAPER_GENERATOR: paper["generators"][PAPER_GENERATOR]}
-    paper["ablations"] = {ABLATION: paper["ablations"][ABLATION]}      # one of the paper's variants, one seed
+    paper["ablations"] = {ABLATION: paper["ablations"][ABLATION]}  # one of the paper's variants, one seed
     paper["seeds"] = [42]
     tiny = tiny_config(PAPER, paper["eval"]["methods"])
-    update_config(paper, {
-        "suite": PAPER, "threads": 1,
-        "assets": {"download_dir": str(download_dir), "revisions": {"Teddy-XiongGZ/MIRAGE": "m1"},
-                   "train": {"size": 4}, "eval": {name: {"size": 2} for name in PAPER_SETS}},
-        "retriever": {"dense": {"encoder": ENCODER_REPO, "max_length": 128, "batch_size": 32, "device": "cpu",
-                                "shards": 2}},
-        "generators": {PAPER_GENERATOR: {**tiny["generators"]["smollm2-135m"], "model": LLM_REPO, "device": "cpu"}},
-        "searcher": {"model": LLM_REPO, "batch_size": 4},
-        "search": {**tiny["search"], "topk": 3},
-        "train": {**tiny["train"], "engine": "local"},
-        "baselines": {**tiny["baselines"], "search_r1": {**tiny["baselines"]["search_r1"], "model": LLM_REPO},
-                      "deepretrieval": {**tiny["baselines"]["deepretrieval"], "model": LLM_REPO}},
-    })
+    update_config(
+        paper,
+        {
+            "suite": PAPER,
+            "threads": 1,
+            "assets": {
+                "download_dir": str(download_dir),
+                "revisions": {"Teddy-XiongGZ/MIRAGE": "m1"},
+                "train": {"size": 4},
+                "eval": {name: {"size": 2} for name in PAPER_SETS},
+            },
+            "retriever": {
+                "dense": {"encoder": ENCODER_REPO, "max_length": 128, "batch_size": 32, "device": "cpu", "shards": 2}
+            },
+            "generators": {PAPER_GENERATOR: {**tiny["generators"]["smollm2-135m"], "model": LLM_REPO, "device": "cpu"}},
+            "searcher": {"model": LLM_REPO, "batch_size": 4},
+            "search": {**tiny["search"], "topk": 3},
+            "train": {**tiny["train"], "engine": "local"},
+            "baselines": {
+                **tiny["baselines"],
+                "search_r1": {**tiny["baselines"]["search_r1"], "model": LLM_REPO},
+                "deepretrieval": {**tiny["baselines"]["deepretrieval"], "model": LLM_REPO},
+            },
+        },
+    )
     return paper
 
 
@@ -75,11 +87,28 @@ def stage_and_start_paper_run(work: Path, hub_url: str, hf_home: Path) -> Backgr
     path.write_text(yaml.safe_dump(paper_run_config(work / "downloads")))
     hub = {"HF_ENDPOINT": hub_url, "S3_GITHUB_RAW": f"{hub_url}/github", "HF_HOME": str(hf_home)}
     data = f"results/{PAPER}/data"
-    staged = snakemake("--configfile", str(path), "--cores", "2", f"{data}/manifest.json",
-                       f"{data}/medcorp.manifest.json", f"{data}/models.json", env={**hub, "HF_HUB_OFFLINE": "0"})
+    staged = snakemake(
+        "--configfile",
+        str(path),
+        "--cores",
+        "2",
+        f"{data}/manifest.json",
+        f"{data}/medcorp.manifest.json",
+        f"{data}/models.json",
+        env={**hub, "HF_HUB_OFFLINE": "0"},
+    )
     assert staged.returncode == 0, staged.stdout[-3000:] + staged.stderr[-3000:]
-    return BackgroundRun(work / "paper.log", "--profile", "workflow/profiles/local", "--configfile", str(path),
-                         "--cores", "2", "all", env={**hub, "HF_HUB_OFFLINE": "1"})
+    return BackgroundRun(
+        work / "paper.log",
+        "--profile",
+        "workflow/profiles/local",
+        "--configfile",
+        str(path),
+        "--cores",
+        "2",
+        "all",
+        env={**hub, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 def fake_gpus() -> int:
@@ -92,7 +121,7 @@ def start_slurm(work: Path) -> BackgroundRun:
     shutil.rmtree(ROOT / "results" / "test-slurm", ignore_errors=True)
     shutil.rmtree(SLURM_LOGS, ignore_errors=True)
     config = tiny_config("test-slurm", SLURM_METHODS)
-    config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}}   # fake GRES: scheduled, runs on the CPU
+    config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}}  # fake GRES: scheduled, runs on the CPU
     path = work / "slurm.yaml"
     path.write_text(yaml.safe_dump(config))
     return BackgroundRun(work / "slurm.log", "all", "--profile", "workflow/profiles/slurm", "--configfile", str(path))
@@ -133,26 +162,45 @@ def dag_runs(request, tmp_path_factory):
 def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     status, output = dag_runs["paper"].finish(TIMEOUT_S)
     assert status == 0, output[-4000:]
-    assert not paper_hub.requests                                   # the jobs ran offline, from what was staged
+    assert not paper_hub.requests  # the jobs ran offline, from what was staged
     out = ROOT / "results" / PAPER
     ran = {p.relative_to(out / "benchmarks").with_suffix("").as_posix() for p in (out / "benchmarks").rglob("*.tsv")}
-    methods = [*ALL_METHODS, f"s3.{ABLATION}"]                                 # the ablation: a method of its own
+    methods = [*ALL_METHODS, f"s3.{ABLATION}"]  # the ablation: a method of its own
     retrieving = [m for m in methods if m not in ("direct", "cot")]
-    expected = {"download", "download_medcorp", "fetch_models", f"precompute/{PAPER_GENERATOR}/train", "table",
-                "report", *(f"{rule}{run}" for rule in ("train_", "plot_training/") for run in ("s3", f"s3.{ABLATION}")),
-                *(f"index/{c}/{k}" for c in ("wiki", "medcorp") for k in ("bm25", "dense")),
-                "index/medcorp/dense.shards/0", "index/medcorp/dense.shards/1",      # wiki-18's is imported
-                *(f"infer/{m}/{d}" for m in methods for d in ("nq", "medqa")),
-                *(f"infer/{m}/medqa_medcorp" for m in retrieving),
-                *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in methods for d in ("nq", "medqa")),
-                *(f"evaluate/{m}/{PAPER_GENERATOR}/medqa_medcorp" for m in retrieving)}
+    expected = {
+        "download",
+        "download_medcorp",
+        "fetch_models",
+        f"precompute/{PAPER_GENERATOR}/train",
+        "table",
+        "report",
+        *(f"{rule}{run}" for rule in ("train_", "plot_training/") for run in ("s3", f"s3.{ABLATION}")),
+        *(f"index/{c}/{k}" for c in ("wiki", "medcorp") for k in ("bm25", "dense")),
+        "index/medcorp/dense.shards/0",
+        "index/medcorp/dense.shards/1",  # wiki-18's is imported
+        *(f"infer/{m}/{d}" for m in methods for d in ("nq", "medqa")),
+        *(f"infer/{m}/medqa_medcorp" for m in retrieving),
+        *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in methods for d in ("nq", "medqa")),
+        *(f"evaluate/{m}/{PAPER_GENERATOR}/medqa_medcorp" for m in retrieving),
+    }
     assert ran == expected, sorted(ran ^ expected)
 
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     paths = {f["path"] for f in manifest["files"]}
     lucene = {path for path in paths if path.startswith("bm25/")}
-    assert paths - lucene == {"wiki-18.jsonl.gz", "part_aa", "part_ab", "benchmark.json", "nq/train.jsonl",
-                              "hotpotqa/train.jsonl", "nq/test.jsonl"} and lucene
+    assert (
+        paths - lucene
+        == {
+            "wiki-18.jsonl.gz",
+            "part_aa",
+            "part_ab",
+            "benchmark.json",
+            "nq/train.jsonl",
+            "hotpotqa/train.jsonl",
+            "nq/test.jsonl",
+        }
+        and lucene
+    )
     medcorp = json.loads((out / "data" / "medcorp.manifest.json").read_text())
     assert len(medcorp["files"]) == 5 and medcorp["corpus"]["documents"] == 24
     models = json.loads((out / "data" / "models.json").read_text())["models"]
@@ -164,31 +212,44 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
 
     table = pd.read_csv(out / "tables" / "main.csv")
     cells = table.groupby(["suite", "corpus", "dataset"]).method.apply(set).to_dict()
-    assert cells == {("general", "wiki", "nq"): set(methods), ("medical", "wiki", "medqa"): set(methods),
-                     ("medical", "medcorp", "medqa_medcorp"): set(retrieving)}
+    assert cells == {
+        ("general", "wiki", "nq"): set(methods),
+        ("medical", "wiki", "medqa"): set(methods),
+        ("medical", "medcorp", "medqa_medcorp"): set(retrieving),
+    }
     asked = {d: len(read_jsonl(out / "data" / "qa" / f"{d}.jsonl")) for d in PAPER_SETS}
-    assert asked["medqa_medcorp"] == asked["medqa"] == 2 and asked["nq"] == 3        # NQ's file repeats a question
+    assert asked["medqa_medcorp"] == asked["medqa"] == 2 and asked["nq"] == 3  # NQ's file repeats a question
     assert (table.n == table.dataset.map(asked)).all() and table.genacc.between(0, 100).all()
     markdown = (out / "tables" / "main.md").read_text()
-    for heading in ["", ", medical QA (MIRAGE; GenAcc = the judge alone)",
-                    ", medical QA (MIRAGE; GenAcc = the judge alone), searched in MedCorp (Wikipedia + PubMed + Textbooks)"]:
+    for heading in [
+        "",
+        ", medical QA (MIRAGE; GenAcc = the judge alone)",
+        ", medical QA (MIRAGE; GenAcc = the judge alone), searched in MedCorp (Wikipedia + PubMed + Textbooks)",
+    ]:
         assert f"## Generator: {PAPER_GENERATOR}{heading}\n" in markdown
-    beside = pd.read_csv(out / "tables" / "paper.csv", dtype={"table": str})       # every paper cell, ours or not run
+    beside = pd.read_csv(out / "tables" / "paper.csv", dtype={"table": str})  # every paper cell, ours or not run
     ran = beside.query("block == 'Qwen2.5-14B-Instruct' and row == 's3' and dataset == 'nq'")
-    assert len(beside) == 472 and ran.ours_genacc.item() == table.query("method == 's3' and dataset == 'nq'").genacc.item()
+    assert (
+        len(beside) == 472 and ran.ours_genacc.item() == table.query("method == 's3' and dataset == 'nq'").genacc.item()
+    )
     medcorp_contexts = read_jsonl(out / "contexts" / "rag_dense" / "medqa_medcorp.jsonl")
-    assert all(doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))
-               for row in medcorp_contexts for doc in row["docs"])            # searched in MedCorp
+    assert all(
+        doc["id"].startswith(("Anatomy", "InternalMed", "p1", "p2", "w0"))
+        for row in medcorp_contexts
+        for doc in row["docs"]
+    )  # searched in MedCorp
     assert (out / "train" / "s3" / "curve.png").stat().st_size > 0
     trained = json.loads((out / "train" / f"s3.{ABLATION}" / "checkpoints" / "s3_settings.json").read_text())
-    assert trained["search"]["selection"] is False                               # the ablation trained as itself
+    assert trained["search"]["selection"] is False  # the ablation trained as itself
     assert f"| s3 [{ABLATION}] " in markdown
-    for step in read_jsonl(out / "train" / "s3" / "metrics.jsonl"):                 # the GBR distribution per step
+    for step in read_jsonl(out / "train" / "s3" / "metrics.jsonl"):  # the GBR distribution per step
         assert step["gbr_below"] + step["gbr_zero"] + step["gbr_above"] == pytest.approx(1.0)
     page = (out / "report" / "index.html").read_text()
     figures = sorted(path.name for path in (out / "report").glob("*.png"))
-    assert figures == [f"genacc_{PAPER_GENERATOR}_{suite}_{corpus}.png" for suite, corpus in
-                       (("general", "wiki"), ("medical", "medcorp"), ("medical", "wiki"))] + ["training_curve.png"]
+    assert figures == [
+        f"genacc_{PAPER_GENERATOR}_{suite}_{corpus}.png"
+        for suite, corpus in (("general", "wiki"), ("medical", "medcorp"), ("medical", "wiki"))
+    ] + ["training_curve.png"]
     assert all(f'src="{name}"' in page for name in figures) and "<h3>Table 2: medical QA (MIRAGE)" in page
     zipped = out.parent / f"{PAPER}-report.zip"
     report = snakemake(*dag_runs["paper"].args, "--report", str(zipped), env=dag_runs["paper"].env)
@@ -210,8 +271,7 @@ def test_tiny_dag_through_slurm(slurm, dag_runs):
     table = pd.read_csv(out / "tables" / "main.csv")
     assert sorted(table.method.unique()) == sorted(SLURM_METHODS) and (table.n == 4).all()
     submitted = {p.name.removeprefix("rule_") for p in SLURM_LOGS.iterdir()}
-    expected = {"convert_llm", "index", "precompute", "train_s3", "evaluate",
-                *(f"infer_{m}" for m in SLURM_METHODS)}
+    expected = {"convert_llm", "index", "precompute", "train_s3", "evaluate", *(f"infer_{m}" for m in SLURM_METHODS)}
     assert submitted == expected and submitted.isdisjoint(LOCAL_RULES), f"SLURM jobs: {sorted(submitted)}"
     assert list((SLURM_LOGS / "rule_train_s3").rglob("*.log"))
     training = json.loads((out / "logs" / "train_s3.provenance.json").read_text())

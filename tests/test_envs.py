@@ -11,26 +11,44 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from verb_imports import distributions, verb_modules
 from workflow_run import ROOT, snakemake
 
 ENVS = sorted((ROOT / "envs").glob("*.yaml"))
 DEFS = sorted((ROOT / "containers").glob("*.def"))
-CONDA_PIN = re.compile(r"^[A-Za-z0-9_.\-]+=[0-9][^=<>*]*$")      # conda: name=version
+CONDA_PIN = re.compile(r"^[A-Za-z0-9_.\-]+=[0-9][^=<>*]*$")  # conda: name=version
 PIP_PIN = re.compile(r"^[A-Za-z0-9_.\-\[\]]+==[0-9][^=<>*,;]*$")  # pip: name==version
 SECTIONS = {"%labels", "%help", "%files", "%post", "%environment", "%runscript", "%test"}
-S3CORE_ENVS = {"retrieval": "requirements.lock", "evaluation": "requirements.lock",
-               "training": "requirements-training.lock"}
+S3CORE_ENVS = {
+    "retrieval": "requirements.lock",
+    "evaluation": "requirements.lock",
+    "training": "requirements-training.lock",
+}
 # The training env's pins its CPU test twin lacks: GPU builds (torch, vLLM, cupy, kernels) and the packages of verl
 # 0.9.1's `vllm` and `fsdp` extras the tests never import (tests/verl_engine checks them against verl's metadata).
-GPU_ONLY = {"torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0", "vllm": "0.24.0",
-            "cupy-cuda13x": "14.0.1", "liger-kernel": "0.8.5", "trl": "0.27.0", "flash-linear-attention": "0.5.2",
-            "einops": "0.8.2", "torchcodec": "0.11.0", "mbridge": "0.15.1", "mathruler": "0.1.0",
-            "qwen-vl-utils": "0.0.14", "nvtx": "0.2.16", "pytest-asyncio": "1.5.0", "pytest-rerunfailures": "16.7"}
+GPU_ONLY = {
+    "torch": "2.11.0",
+    "torchvision": "0.26.0",
+    "torchaudio": "2.11.0",
+    "vllm": "0.24.0",
+    "cupy-cuda13x": "14.0.1",
+    "liger-kernel": "0.8.5",
+    "trl": "0.27.0",
+    "flash-linear-attention": "0.5.2",
+    "einops": "0.8.2",
+    "torchcodec": "0.11.0",
+    "mbridge": "0.15.1",
+    "mathruler": "0.1.0",
+    "qwen-vl-utils": "0.0.14",
+    "nvtx": "0.2.16",
+    "pytest-asyncio": "1.5.0",
+    "pytest-rerunfailures": "16.7",
+}
 # What a verb needs beyond its static imports: transformers loads GGUF files through gguf; the trainer logs
 # through torch.utils.tensorboard; train_s3 may run under `s3core ray-run` (the ray CLI) and `python -m verl...`.
 RUNTIME_NEEDS = {"convert-llm": {"gguf"}, "train": {"tensorboard", "ray", "verl"}}
+
+
 def _name(package: str) -> str:
     return re.sub(r"[-_.]+", "-", package.lower())
 
@@ -145,9 +163,10 @@ def test_workflow_names_the_image_for_apptainer_runs():
     assert "containers/s3core.sif" in run.stdout and "containers/training.sif" in run.stdout
 
 
-@pytest.mark.skipif(not (shutil.which("conda") and shutil.which("apptainer")),
-                    reason="needs conda and apptainer on PATH (neither installs from PyPI; see README, "
-                           "'Software on the nodes')")
+@pytest.mark.skipif(
+    not (shutil.which("conda") and shutil.which("apptainer")),
+    reason="needs conda and apptainer on PATH (neither installs from PyPI; see README, 'Software on the nodes')",
+)
 def test_dry_run_with_conda_in_apptainer_builds_the_dag():
     run = snakemake("--sdm", "conda", "apptainer", "--dry-run", "--forceall", "--cores", "1")
     assert run.returncode == 0, run.stderr[-2000:]

@@ -23,29 +23,44 @@ def test_generator_prompts_are_upstreams():
     docs = [Document("1", "Paris", "Paris is the capital of France."), Document("2", "Lyon", "A city.")]
     question = "What is the capital of France?"
     answer_now = "Important: You MUST directly answer the question without any other text and thinking."
-    system, user = generator_messages(question, docs)                  # naive RAG: upstream's retrieval dump
+    system, user = generator_messages(question, docs)  # naive RAG: upstream's retrieval dump
     assert user == {"role": "user", "content": question}
-    assert system == {"role": "system", "content": (
-        'Use the following contexts (some might be irrelevant) on demand:\nContexts:\n'
-        'Doc 1 (Title: "Paris") Paris is the capital of France.\nDoc 2 (Title: "Lyon") A city.\n\n' + answer_now)}
-    system, _ = generator_messages(question, docs, context_format="selected")   # the s3 searcher's documents
+    assert system == {
+        "role": "system",
+        "content": (
+            "Use the following contexts (some might be irrelevant) on demand:\nContexts:\n"
+            'Doc 1 (Title: "Paris") Paris is the capital of France.\nDoc 2 (Title: "Lyon") A city.\n\n' + answer_now
+        ),
+    }
+    system, _ = generator_messages(question, docs, context_format="selected")  # the s3 searcher's documents
     assert system["content"] == (
         "Use the following contexts (some might be irrelevant) on demand:\nContexts:\n"
-        "Doc 1 (Title: Paris)\nParis is the capital of France.\n\nDoc 2 (Title: Lyon)\nA city.\n\n\n\n" + answer_now)
-    assert generator_messages("q?", []) == [{"role": "system", "content": answer_now}, {"role": "user", "content": "q?"}]
+        "Doc 1 (Title: Paris)\nParis is the capital of France.\n\nDoc 2 (Title: Lyon)\nA city.\n\n\n\n" + answer_now
+    )
+    assert generator_messages("q?", []) == [
+        {"role": "system", "content": answer_now},
+        {"role": "user", "content": "q?"},
+    ]
     [single] = generator_messages(question, docs[:1], context_format="selected", prompt_format="single_user")
-    assert single == {"role": "user", "content": (
-        "Use the following contexts (some might be irrelevant) on demand:\n\nContexts:\n"
-        "Doc 1 (Title: Paris)\nParis is the capital of France.\n\n\n\nQuestion: " + question + "\n\n" + answer_now)}
+    assert single == {
+        "role": "user",
+        "content": (
+            "Use the following contexts (some might be irrelevant) on demand:\n\nContexts:\n"
+            "Doc 1 (Title: Paris)\nParis is the capital of France.\n\n\n\nQuestion: " + question + "\n\n" + answer_now
+        ),
+    }
     assert generator_messages("q?", [], prompt_format="single_user") == [
-        {"role": "user", "content": answer_now + "\n\nQuestion: q?"}]
+        {"role": "user", "content": answer_now + "\n\nQuestion: q?"}
+    ]
     [cot] = generator_messages("q?", [], style="cot", prompt_format="single_user")
     assert cot["content"].endswith("</answer>.\n\nQuestion: q?")
 
 
 def test_hf_batched_generation_matches_single(hf_generator):
     conversations = [
-        generator_messages("What is the capital of France?", [Document("1", "Paris", "Paris is the capital of France.")]),
+        generator_messages(
+            "What is the capital of France?", [Document("1", "Paris", "Paris is the capital of France.")]
+        ),
         generator_messages("Who wrote Hamlet?", []),
         generator_messages("What is 2 + 2?", []),
         generator_messages("Name the largest planet.", [Document("5", "Jupiter", "Jupiter is the largest planet.")]),
@@ -95,8 +110,10 @@ def openai_server():
 def test_openai_backend_retries_then_answers_in_order(openai_server, monkeypatch):
     url, calls = openai_server
     monkeypatch.setenv("S3_TEST_KEY", "secret")
-    settings = config.section("generators", {"g": {"backend": "openai", "model": "qwen", "base_url": url,
-                                                   "api_key_env": "S3_TEST_KEY", "concurrency": 1}})["g"]
+    settings = config.section(
+        "generators",
+        {"g": {"backend": "openai", "model": "qwen", "base_url": url, "api_key_env": "S3_TEST_KEY", "concurrency": 1}},
+    )["g"]
     generator = load_generator("g", settings)
     answers = generator.chat([[{"role": "user", "content": f"q{i}"}] for i in range(4)], max_new_tokens=7)
     assert answers == [f"qwen|0|7|q{i}" for i in range(4)]
@@ -107,8 +124,9 @@ def test_openai_backend_continues_an_assistant_prefix_and_cuts_at_stop(openai_se
     url, calls = openai_server
     calls["n"] = 2  # past the warm-up errors
     settings = config.section("generators", {"g": {"backend": "openai", "model": "qwen", "base_url": url}})["g"]
-    out = load_generator("g", settings).complete([[{"role": "user", "content": "q"}]], ["<search> x | y"], 9,
-                                                 stop=["|"])
+    out = load_generator("g", settings).complete(
+        [[{"role": "user", "content": "q"}]], ["<search> x | y"], 9, stop=["|"]
+    )
     assert out == ["  qwen"]  # the echo is cut before the first stop string, unstripped
     body = calls["last"]
     assert body["messages"][-1] == {"role": "assistant", "content": "<search> x | y"}
@@ -119,7 +137,8 @@ def test_openai_backend_continues_an_assistant_prefix_and_cuts_at_stop(openai_se
 def test_hf_complete_continues_a_prefix_and_stops_at_a_string(hf_generator):
     conversation = [{"role": "user", "content": "Name three colours."}]
     assert hf_generator.encode(conversation, "Red,") == (
-        hf_generator.encode(conversation) + hf_generator.tokenizer.encode("Red,", add_special_tokens=False))
+        hf_generator.encode(conversation) + hf_generator.tokenizer.encode("Red,", add_special_tokens=False)
+    )
     full = hf_generator.complete([conversation], ["Red,"], 16)[0]
     word = full.split()[1]
     stopped = hf_generator.complete([conversation], ["Red,"], 16, stop=[word])[0]
@@ -130,9 +149,22 @@ FAKE_VLLM = [sys.executable, str(Path(__file__).with_name("fake_vllm.py")), "ser
 
 
 def vllm_settings(tmp_path, extra_args=()):
-    return config.section("generators", {"g": {"backend": "vllm", "model": "Qwen/Qwen2.5-7B-Instruct", "vllm": {
-        "command": FAKE_VLLM, "tensor_parallel_size": 2, "extra_args": list(extra_args),
-        "log_dir": str(tmp_path), "startup_timeout_s": 60}}})["g"]
+    return config.section(
+        "generators",
+        {
+            "g": {
+                "backend": "vllm",
+                "model": "Qwen/Qwen2.5-7B-Instruct",
+                "vllm": {
+                    "command": FAKE_VLLM,
+                    "tensor_parallel_size": 2,
+                    "extra_args": list(extra_args),
+                    "log_dir": str(tmp_path),
+                    "startup_timeout_s": 60,
+                },
+            }
+        },
+    )["g"]
 
 
 def test_vllm_command_carries_the_server_settings(tmp_path):
@@ -163,7 +195,9 @@ def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
 def test_openai_backend_errors(monkeypatch):
     with pytest.raises(ConfigError, match="generators.g.base_url"):
         load_generator("g", config.section("generators", {"g": {"backend": "openai", "model": "m"}})["g"])
-    settings = config.section("generators", {"g": {"backend": "openai", "model": "m", "retries": 0,
-                                                   "base_url": f"http://127.0.0.1:{free_port()}/v1"}})["g"]
+    settings = config.section(
+        "generators",
+        {"g": {"backend": "openai", "model": "m", "retries": 0, "base_url": f"http://127.0.0.1:{free_port()}/v1"}},
+    )["g"]
     with pytest.raises(ServiceError, match="chat/completions failed after 1 attempt\\(s\\)"):
         load_generator("g", settings).chat([[{"role": "user", "content": "x"}]])

@@ -15,7 +15,7 @@ def test_corrupt_line_names_file_and_line(tmp_path):
     path.write_text('{"a": 1}\n\n{"a": 2\n')
     with pytest.raises(DataError, match=r"x\.jsonl:3: not valid JSON"):
         read_jsonl(path)
-    path.write_text('[1, 2]\n')
+    path.write_text("[1, 2]\n")
     with pytest.raises(DataError, match="x.jsonl:1: expected a JSON object"):
         read_jsonl(path)
     with pytest.raises(DataError, match="file not found"):
@@ -44,7 +44,7 @@ def test_atomic_writes_honour_the_umask(tmp_path, umask, mode):
     previous = os.umask(umask)
     try:
         assert current_umask() == umask
-        write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])              # mkstemp alone would give 0600
+        write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])  # mkstemp alone would give 0600
         plain = tmp_path / "plain.txt"
         plain.write_text("x")
     finally:
@@ -60,7 +60,7 @@ def test_document_formats():
     assert format_docs([doc, Document("8", "Lyon", "A city.")]) == (
         'Doc 1 (Title: "Paris") Paris is the capital of France.\nDoc 2 (Title: "Lyon") A city.'
     )
-    quoted = Document.from_contents("9", '""Weird Al" Yankovic"\nA musician.')   # one pair of quotes removed
+    quoted = Document.from_contents("9", '""Weird Al" Yankovic"\nA musician.')  # one pair of quotes removed
     assert quoted.title == '"Weird Al" Yankovic' and quoted.contents == '""Weird Al" Yankovic"\nA musician.'
     assert Document.from_contents("1", "Unquoted\nx").title == "Unquoted"
 

@@ -2,18 +2,20 @@ import random
 
 import pytest
 
-from s3core.metrics import (exact_match, judge_messages, normalize_answer, parse_judge, span_match, span_tokens,
-                            token_f1)
+from s3core.metrics import exact_match, judge_messages, normalize_answer, parse_judge, span_match, span_tokens, token_f1
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("The Eiffel Tower!", "eiffel tower"),
-    ("  a   cat, an apple and THE dog. ", "cat apple and dog"),
-    ("theater", "theater"),                      # articles only as whole words
-    ("Wilhelm Conrad Röntgen", "wilhelm conrad röntgen"),  # non-ASCII letters kept
-    ("“quoted”", "“quoted”"),                    # non-ASCII punctuation kept, as upstream
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("The Eiffel Tower!", "eiffel tower"),
+        ("  a   cat, an apple and THE dog. ", "cat apple and dog"),
+        ("theater", "theater"),  # articles only as whole words
+        ("Wilhelm Conrad Röntgen", "wilhelm conrad röntgen"),  # non-ASCII letters kept
+        ("“quoted”", "“quoted”"),  # non-ASCII punctuation kept, as upstream
+        ("", ""),
+    ],
+)
 def test_normalize(raw, expected):
     assert normalize_answer(raw) == expected
 
@@ -36,32 +38,109 @@ def test_token_f1_hand_computed():
 
 def test_span_tokens_split_typographic_punctuation():
     assert span_tokens("zola’s 1969—the “beatles” paris…") == [
-        "zola", "’", "s", "1969", "—", "the", "“", "beatles", "”", "paris", "…"]
+        "zola",
+        "’",
+        "s",
+        "1969",
+        "—",
+        "the",
+        "“",
+        "beatles",
+        "”",
+        "paris",
+        "…",
+    ]
     assert span_tokens("Ro\u0308ntgen") == span_tokens("Röntgen") == ["ro\u0308ntgen"]  # NFD, marks stay in the word
 
 
 def test_span_match_is_token_aligned():
     assert span_match("It was Paris, France.", ["paris"])
-    assert not span_match("comparison", ["paris"])          # not a substring match
+    assert not span_match("comparison", ["paris"])  # not a substring match
     assert span_match("The answer is New York City", ["new york"])
     assert not span_match("York New", ["new york"])
-    assert not span_match("anything", ["the"])               # gold empty after normalisation (upstream: match)
+    assert not span_match("anything", ["the"])  # gold empty after normalisation (upstream: match)
     assert not span_match("", ["paris"])
 
 
-@pytest.mark.parametrize("answer,gold", [
-    ("Paris…", "Paris"), ("Émile Zola’s novel", "Emile Zola") , ("In 1969—the year", "1969"),
-    ("“Beatles”", "The Beatles"), ("«Le Monde»", "le monde"), ("Zola’s", "Zola"),
-])
+@pytest.mark.parametrize(
+    "answer,gold",
+    [
+        ("Paris…", "Paris"),
+        ("Émile Zola’s novel", "Emile Zola"),
+        ("In 1969—the year", "1969"),
+        ("“Beatles”", "The Beatles"),
+        ("«Le Monde»", "le monde"),
+        ("Zola’s", "Zola"),
+    ],
+)
 def test_span_match_sees_through_typographic_punctuation(answer, gold):
     expected = gold != "Emile Zola"  # accents are kept: É is not E
     assert span_match(answer, [gold]) is expected
 
 
-PIECES = ["Paris", "paris", "the", "The", "a", "an", "Zola", "Émile", "E\u0301mile", "Röntgen", "1969", "3.14",
-          "42", "New", "York", "city", "naïve", "straße", "東京", "🙂", "U.S.", "rock'n'roll", "co-op", "São", "Paulo"]
-PUNCTUATION = ["…", "’", "‘", "—", "–", "“", "”", "«", "»", "•", "·", "¿", "¡", "©", ",", ".", "!", "?", "'", '"',
-               "(", ")", "-", "/", "%", "$", "&", "#", "\u0301", "\u00a0", "\u2009", "\u200b", "\t", "\n"]
+PIECES = [
+    "Paris",
+    "paris",
+    "the",
+    "The",
+    "a",
+    "an",
+    "Zola",
+    "Émile",
+    "E\u0301mile",
+    "Röntgen",
+    "1969",
+    "3.14",
+    "42",
+    "New",
+    "York",
+    "city",
+    "naïve",
+    "straße",
+    "東京",
+    "🙂",
+    "U.S.",
+    "rock'n'roll",
+    "co-op",
+    "São",
+    "Paulo",
+]
+PUNCTUATION = [
+    "…",
+    "’",
+    "‘",
+    "—",
+    "–",
+    "“",
+    "”",
+    "«",
+    "»",
+    "•",
+    "·",
+    "¿",
+    "¡",
+    "©",
+    ",",
+    ".",
+    "!",
+    "?",
+    "'",
+    '"',
+    "(",
+    ")",
+    "-",
+    "/",
+    "%",
+    "$",
+    "&",
+    "#",
+    "\u0301",
+    "\u00a0",
+    "\u2009",
+    "\u200b",
+    "\t",
+    "\n",
+]
 
 
 def _random_text(rng: random.Random, words: int) -> str:
@@ -91,8 +170,9 @@ def test_span_match_agrees_with_pyserini_has_answers():
             golds = [" ".join(tokens[start : start + rng.randint(1, 3)])]
         else:
             golds = [_random_text(rng, rng.randint(0, 3)) for _ in range(rng.randint(1, 3))]
-        upstream = has_answers(normalize_answer(prediction), [normalize_answer(g) for g in golds], tokenizer,
-                               regex=False)
+        upstream = has_answers(
+            normalize_answer(prediction), [normalize_answer(g) for g in golds], tokenizer, regex=False
+        )
         if any(not span_tokens(normalize_answer(g)) for g in golds):
             empty += 1
             assert upstream, (prediction, golds)
@@ -105,15 +185,30 @@ def test_span_match_agrees_with_pyserini_has_answers():
 
 def test_judge_prompt_is_upstreams():
     [message] = judge_messages("It is Paris.", ["Paris", "City of Light"])
-    assert message == {"role": "user", "content": (
-        "Please check if any of the golden answers is contained in the following response: It is Paris.\n\n"
-        "Golden answers: ['Paris', 'City of Light']\n\nPlease directly answer with 'yes' or 'no'.")}
+    assert message == {
+        "role": "user",
+        "content": (
+            "Please check if any of the golden answers is contained in the following response: It is Paris.\n\n"
+            "Golden answers: ['Paris', 'City of Light']\n\nPlease directly answer with 'yes' or 'no'."
+        ),
+    }
 
 
-@pytest.mark.parametrize("reply,verdict", [
-    ("Yes.", True), ("yes, it is", True), ("I think YES", True), ("Eyes", True),  # 'yes' anywhere, as upstream
-    ("No", False), ("no, yes", True), ("Not really", False), ("nope", False),
-    ("", None), ("Maybe", None), ("Paris", None),
-])
+@pytest.mark.parametrize(
+    "reply,verdict",
+    [
+        ("Yes.", True),
+        ("yes, it is", True),
+        ("I think YES", True),
+        ("Eyes", True),  # 'yes' anywhere, as upstream
+        ("No", False),
+        ("no, yes", True),
+        ("Not really", False),
+        ("nope", False),
+        ("", None),
+        ("Maybe", None),
+        ("Paris", None),
+    ],
+)
 def test_parse_judge(reply, verdict):
     assert parse_judge(reply) is verdict

@@ -5,14 +5,14 @@ import shutil
 
 import pytest
 import torch
+from toy_task import ToyEnvironment, make_tiny_model, toy_pool
 
 from s3core import config
+from s3core.errors import DataError, S3Error
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
-from s3core.errors import DataError, S3Error
-from s3core.training_settings import fingerprint
 from s3core.train.reward import gain_beyond_rag, gain_shares, is_yes_no, metric_value, training_pool
-from toy_task import ToyEnvironment, make_tiny_model, toy_pool
+from s3core.training_settings import fingerprint
 
 T = torch.tensor
 
@@ -69,13 +69,14 @@ def test_reward_forms_and_training_filter():
     with pytest.raises(ValueError, match="gbr"):
         gain_beyond_rag(1.0, 0.0, "other")
     assert is_yes_no(["Yes"]) and is_yes_no(["maybe", "NO"]) and is_yes_no(["True"]) and is_yes_no(["fAlSe"])
-    assert not is_yes_no(["no."]) and not is_yes_no(["yes sir"]) and not is_yes_no([])   # whole answers only
-    cache = [{"id": "a", "genacc": 1.0, "golden_answers": ["Paris"]},
-             {"id": "b", "genacc": 0.0, "golden_answers": ["yes"]},
-             {"id": "c", "genacc": 0.0, "golden_answers": ["Rome"]}]
+    assert not is_yes_no(["no."]) and not is_yes_no(["yes sir"]) and not is_yes_no([])  # whole answers only
+    cache = [
+        {"id": "a", "genacc": 1.0, "golden_answers": ["Paris"]},
+        {"id": "b", "genacc": 0.0, "golden_answers": ["yes"]},
+        {"id": "c", "genacc": 0.0, "golden_answers": ["Rome"]},
+    ]
     assert [r["id"] for r in training_pool(cache, True, True)] == ["c"]
     assert [r["id"] for r in training_pool(cache, False, False)] == ["a", "b", "c"]
-
 
 
 def test_the_gbr_distribution_of_a_step():
@@ -98,8 +99,18 @@ def test_items_for_step_cover_each_epoch_once():
 
 
 def _settings(steps: int) -> dict:
-    return config.section("train", {"steps": steps, "batch_size": 16, "mini_batch_size": 8, "actor_lr": 1e-2,
-                                    "critic_lr": 1e-2, "entropy_coef": 0.0, "checkpoint_every": 2})
+    return config.section(
+        "train",
+        {
+            "steps": steps,
+            "batch_size": 16,
+            "mini_batch_size": 8,
+            "actor_lr": 1e-2,
+            "critic_lr": 1e-2,
+            "entropy_coef": 0.0,
+            "checkpoint_every": 2,
+        },
+    )
 
 
 SEARCHER = config.section("searcher", {"device": "cpu", "batch_size": 16})
@@ -107,12 +118,23 @@ SEARCHER = config.section("searcher", {"device": "cpu", "batch_size": 16})
 
 def _shaping(settings: dict) -> dict:
     return fingerprint(settings, {}, {}, "tiny", [])
+
+
 TIMING = {"rollout_s", "update_s", "rollout_tokens_per_s", "update_tokens_per_s"}
 
 
 def test_ppo_learns_the_controlled_task(tmp_path):
     model = make_tiny_model(tmp_path / "model")
-    rows = train(toy_pool(), ToyEnvironment(), str(model), tmp_path / "run", _settings(10), SEARCHER, 1.0, _shaping(_settings(10)))
+    rows = train(
+        toy_pool(),
+        ToyEnvironment(),
+        str(model),
+        tmp_path / "run",
+        _settings(10),
+        SEARCHER,
+        1.0,
+        _shaping(_settings(10)),
+    )
     first, last = sum(r["reward"] for r in rows[:2]) / 2, sum(r["reward"] for r in rows[-2:]) / 2
     assert first < 0.3 and last > first + 0.3, [r["reward"] for r in rows]
     assert (tmp_path / "run" / "searcher" / "config.json").exists()
@@ -123,17 +145,24 @@ def test_ppo_learns_the_controlled_task(tmp_path):
 
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
     model = str(make_tiny_model(tmp_path / "model"))
-    whole = train(toy_pool(), ToyEnvironment(), model, tmp_path / "whole", _settings(4), SEARCHER, 1.0, _shaping(_settings(4)))
-    train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(2), SEARCHER, 1.0, _shaping(_settings(2)))  # "killed" after 2
-    (tmp_path / "cut" / "checkpoints" / ".step_000003.partial").mkdir()                       # a torn write
+    whole = train(
+        toy_pool(), ToyEnvironment(), model, tmp_path / "whole", _settings(4), SEARCHER, 1.0, _shaping(_settings(4))
+    )
+    train(
+        toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(2), SEARCHER, 1.0, _shaping(_settings(2))
+    )  # "killed" after 2
+    (tmp_path / "cut" / "checkpoints" / ".step_000003.partial").mkdir()  # a torn write
     shutil.rmtree(tmp_path / "cut" / "searcher")
-    resumed = train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(4), SEARCHER, 1.0, _shaping(_settings(4)))
+    resumed = train(
+        toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(4), SEARCHER, 1.0, _shaping(_settings(4))
+    )
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(whole, resumed):
         assert {k: v for k, v in a.items() if k not in TIMING} == pytest.approx(
-            {k: v for k, v in b.items() if k not in TIMING}, rel=1e-5, abs=1e-7)
+            {k: v for k, v in b.items() if k not in TIMING}, rel=1e-5, abs=1e-7
+        )
     assert checkpoint.latest(tmp_path / "cut" / "checkpoints").name == "step_000004"
-    assert len(list((tmp_path / "cut" / "checkpoints").glob("step_*"))) == 1      # only the newest kept
+    assert len(list((tmp_path / "cut" / "checkpoints").glob("step_*"))) == 1  # only the newest kept
 
 
 def test_checkpoints_of_other_settings_are_refused_and_more_steps_continue_a_run(tmp_path):
@@ -144,9 +173,10 @@ def test_checkpoints_of_other_settings_are_refused_and_more_steps_continue_a_run
     changed = {**_settings(1), "actor_lr": 1e-3}
     with pytest.raises(S3Error, match="step_000001\\) of other training settings .* delete .*run/checkpoints"):
         train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", changed, SEARCHER, 1.0, _shaping(changed))
-    longer = train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", _settings(2), SEARCHER, 1.0,
-                   _shaping(_settings(2)))
-    assert [r["step"] for r in longer] == [1, 2]                        # step 1 resumed, step 2 trained
+    longer = train(
+        toy_pool(), ToyEnvironment(), model, tmp_path / "run", _settings(2), SEARCHER, 1.0, _shaping(_settings(2))
+    )
+    assert [r["step"] for r in longer] == [1, 2]  # step 1 resumed, step 2 trained
 
 
 def test_training_refuses_greedy_rollouts_and_an_empty_pool(tmp_path):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_run import ROOT, snakemake
 
 from s3core.config import check_across_keys, validate
 from s3core.errors import ConfigError, S3Error
 from s3core.raycluster import describe, plan_for_allocation
-from workflow_run import ROOT, snakemake
 
 ALLOCATION = {"SLURM_JOB_ID": "4242", "SLURM_CPUS_ON_NODE": "32", "SLURM_GPUS_ON_NODE": "4"}
 
@@ -70,8 +70,16 @@ def test_multi_node_training_rule_starts_a_ray_cluster_first(tmp_path):
     config["resources"]["train_s3"].update(nodes=2, gpu=16)
     path = tmp_path / "multinode.yaml"
     path.write_text(yaml.safe_dump(config))
-    run = snakemake("--configfile", str(path), "--dry-run", "--forceall", "--printshellcmds", "--cores", "2",
-                    "results/paper/train/s3/searcher")
+    run = snakemake(
+        "--configfile",
+        str(path),
+        "--dry-run",
+        "--forceall",
+        "--printshellcmds",
+        "--cores",
+        "2",
+        "results/paper/train/s3/searcher",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     job = run.stdout.split("rule train_s3:", 1)[1].split("\n\n", 1)[0]
     assert "nodes=2" in job and "gpu=16" in job
@@ -79,8 +87,16 @@ def test_multi_node_training_rule_starts_a_ray_cluster_first(tmp_path):
 
 
 def test_one_node_verl_training_lets_verl_start_its_own_ray():
-    run = snakemake("--configfile", str(ROOT / "config" / "paper.yaml"), "--dry-run", "--forceall",
-                    "--printshellcmds", "--cores", "2", "results/paper/train/s3/searcher")
+    run = snakemake(
+        "--configfile",
+        str(ROOT / "config" / "paper.yaml"),
+        "--dry-run",
+        "--forceall",
+        "--printshellcmds",
+        "--cores",
+        "2",
+        "results/paper/train/s3/searcher",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     job = run.stdout.split("rule train_s3:", 1)[1]
     assert "gpu=8" in job.split("\n\n", 1)[0] and "ray-run" not in job and '"engine": "verl"' in job
@@ -91,9 +107,27 @@ def test_a_real_ray_cluster_in_a_slurm_job(slurm, tmp_path):
     probe = "import ray; ray.init(); print('ray cpus', ray.cluster_resources()['CPU'])"
     s3core = str(Path(sys.executable).with_name("s3core"))
     job = subprocess.run(
-        ["timeout", "-k", "10", "300", "srun", "--nodes=1", "--ntasks=1", "--cpus-per-task=2", "--job-name=ray-test",
-         s3core, "ray-run", "--", sys.executable, "-c", probe],
-        capture_output=True, text=True, cwd=tmp_path)
+        [
+            "timeout",
+            "-k",
+            "10",
+            "300",
+            "srun",
+            "--nodes=1",
+            "--ntasks=1",
+            "--cpus-per-task=2",
+            "--job-name=ray-test",
+            s3core,
+            "ray-run",
+            "--",
+            sys.executable,
+            "-c",
+            probe,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert job.returncode == 0, (job.stdout + job.stderr)[-3000:]
     assert "ray cpus 2.0" in job.stdout
     assert not running_ray_processes(), "Ray processes outlived the job"

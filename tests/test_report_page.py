@@ -24,33 +24,69 @@ def page(tmp_path_factory) -> Path:
     for method in ("rag_dense", "s3"):
         for dataset in ("nq", "hotpotqa", "medqa"):
             path = work / "answers" / method / f"{dataset}.jsonl"
-            write_jsonl(path, [{"generator": "qwen2.5-7b-instruct", "method": method, "data_source": dataset,
-                                "genacc": g, "em": g, "f1": g} for g in (1, 0, 1)])
+            write_jsonl(
+                path,
+                [
+                    {
+                        "generator": "qwen2.5-7b-instruct",
+                        "method": method,
+                        "data_source": dataset,
+                        "genacc": g,
+                        "em": g,
+                        "f1": g,
+                    }
+                    for g in (1, 0, 1)
+                ],
+            )
             answers.append(path)
     tables = work / "tables"
     frame = write_tables(answers, tables / "main.md", tables / "main.csv", tables / "main.tex")
-    write_comparison(compare(frame, GENERATORS, "qwen2.5-7b-instruct", 2.0), tables / "paper.md",
-                     tables / "paper.csv", tables / "paper.tex", 2.0)
+    write_comparison(
+        compare(frame, GENERATORS, "qwen2.5-7b-instruct", 2.0),
+        tables / "paper.md",
+        tables / "paper.csv",
+        tables / "paper.tex",
+        2.0,
+    )
     curve, metrics = work / "curve.png", work / "metrics.jsonl"
-    steps = [{"step": s, "reward": 0.1 * s, "gbr": 0.1 * s, "genacc": 0.5, "rag_genacc": 0.4, "rollout_s": 60.0,
-              "update_s": 30.0, "gbr_below": 0.1, "gbr_zero": 0.8 - 0.1 * s, "gbr_above": 0.1 + 0.1 * s}
-             for s in (1, 2, 3)]
+    steps = [
+        {
+            "step": s,
+            "reward": 0.1 * s,
+            "gbr": 0.1 * s,
+            "genacc": 0.5,
+            "rag_genacc": 0.4,
+            "rollout_s": 60.0,
+            "update_s": 30.0,
+            "gbr_below": 0.1,
+            "gbr_zero": 0.8 - 0.1 * s,
+            "gbr_above": 0.1 + 0.1 * s,
+        }
+        for s in (1, 2, 3)
+    ]
     write_jsonl(metrics, steps)
     plot_training_curve(steps, curve)
     write_training_cost(metrics, None, tables / "training_cost.md", tables / "training_cost.csv")
-    return write_report(work / "report", tables / "main.md", tables / "main.csv", tables / "paper.md",
-                        tables / "training_cost.md", curve, "s3-workflow results: test", "Numbers <made up> for a test.")
+    return write_report(
+        work / "report",
+        tables / "main.md",
+        tables / "main.csv",
+        tables / "paper.md",
+        tables / "training_cost.md",
+        curve,
+        "s3-workflow results: test",
+        "Numbers <made up> for a test.",
+    )
 
 
 def test_the_page_holds_the_tables_the_figures_and_the_note(page):
     text = page.read_text()
     pngs = sorted(path.name for path in page.parent.glob("*.png"))
-    assert pngs == ["genacc_qwen2.5-7b-instruct_general_wiki.png", "genacc_qwen2.5-7b-instruct_medical_wiki.png",
-                    CURVE]
+    assert pngs == ["genacc_qwen2.5-7b-instruct_general_wiki.png", "genacc_qwen2.5-7b-instruct_medical_wiki.png", CURVE]
     assert all(f'src="{name}"' in text for name in pngs)
-    assert "Numbers &lt;made up&gt; for a test." in text                                   # escaped
+    assert "Numbers &lt;made up&gt; for a test." in text  # escaped
     paper_tables = (page.parent.parent / "tables" / "paper.md").read_text().count("\n## ")
-    assert text.count("<table>") == 3 + paper_tables and paper_tables == 11   # ours, training cost, the paper's
+    assert text.count("<table>") == 3 + paper_tables and paper_tables == 11  # ours, training cost, the paper's
     assert "<h2>Training cost (the paper's Table 4 beside ours)</h2>" in text
     assert "<h3>Table 1: general QA, Qwen2.5-7B-Instruct</h3>" in text and "not run / 37.3" in text
 
@@ -64,8 +100,16 @@ def _browser():
     assert chromium and driver, "Debian's chromium and chromium-driver are missing: run `make test` (it installs them)"
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(driver))
@@ -74,10 +118,12 @@ def _browser():
 def _render(browser, page: Path) -> tuple[int, list[str], list[str]]:
     """(tables shown, images that did not render, console errors) of `page`."""
     browser.get(page.as_uri())
-    tables = browser.execute_script("return [...document.querySelectorAll('table')]"
-                                    ".filter(t => t.getBoundingClientRect().height > 0).length")
-    broken = browser.execute_script("return [...document.images]"
-                                    ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+    tables = browser.execute_script(
+        "return [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().height > 0).length"
+    )
+    broken = browser.execute_script(
+        "return [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+    )
     errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     return tables, broken, errors
 

@@ -1,6 +1,6 @@
 import numpy as np
-import torch
 import pytest
+import torch
 
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import Encoder
@@ -36,8 +36,9 @@ def test_dense_finds_answer_documents(dense_index, small_corpus, retriever_setti
     by_torch = load_retriever("dense", dense_index, small_corpus, torch_search).search(queries, 5)
     by_faiss = retriever.search(queries, 5)
     assert [[d for d, _ in hits] for hits in by_torch] == [[d for d, _ in hits] for hits in by_faiss]
-    assert np.allclose([[s for _, s in hits] for hits in by_torch], [[s for _, s in hits] for hits in by_faiss],
-                       atol=1e-5)                                          # the same documents and scores
+    assert np.allclose(
+        [[s for _, s in hits] for hits in by_torch], [[s for _, s in hits] for hits in by_faiss], atol=1e-5
+    )  # the same documents and scores
 
 
 def test_encoder_vectors_are_unit_length_and_batch_independent(retriever_settings):
@@ -92,7 +93,7 @@ def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_s
     assert all(title in top for title, top in zip(QUESTIONS, tops))
     hits = retriever.search(["jupiter planet"], 5)[0]
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True) and hits[0][0].title == "Jupiter"
-    assert hits[0][0].contents.startswith('"Jupiter"\n')          # the raw wiki-18 row comes back whole
+    assert hits[0][0].contents.startswith('"Jupiter"\n')  # the raw wiki-18 row comes back whole
     from concurrent.futures import ThreadPoolExecutor
 
     from s3core.cli import serve_command
@@ -102,7 +103,7 @@ def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_s
     queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "capital", "war"] * 3]
     with Sidecar(serve_command("bm25", tmp_path / "lucene", small_corpus, settings), tmp_path / "server.log") as server:
         client = RetrieverClient(server.url, settings["client"])
-        with ThreadPoolExecutor(8) as pool:                           # the JVM answers from the server's threads
+        with ThreadPoolExecutor(8) as pool:  # the JVM answers from the server's threads
             remote = list(pool.map(lambda q: [d.id for d in client.search([q], 4)[0]], queries))
     assert remote == [[d.id for d, _ in hits] for hits in retriever.search(queries, 4)]
 
@@ -119,11 +120,13 @@ def test_torch_flat_search_returns_faiss_top_k_across_shards_and_chunks():
     queries = rng.standard_normal((7, 32)).astype(np.float32)
     expected_scores, expected_ids = index.search(queries, 10)
     assert np.array_equal(flat_vectors(index), vectors)
-    shards = TorchFlatSearch.from_vectors(flat_vectors(index), [torch.device("cpu")] * 3, chunk_rows=128)   # 3 shards x 3 chunks
+    shards = TorchFlatSearch.from_vectors(
+        flat_vectors(index), [torch.device("cpu")] * 3, chunk_rows=128
+    )  # 3 shards x 3 chunks
     scores, ids = shards.search(queries, 10)
     assert np.array_equal(ids, expected_ids) and np.allclose(scores, expected_scores, atol=1e-4)
-    assert shards.search(queries, 5000)[1].shape == (7, 1000)                         # k beyond the index: all rows
-    assert open_flat_search(index, "faiss") is index                                 # no GPUs here: FAISS on the CPU
+    assert shards.search(queries, 5000)[1].shape == (7, 1000)  # k beyond the index: all rows
+    assert open_flat_search(index, "faiss") is index  # no GPUs here: FAISS on the CPU
     assert isinstance(open_flat_search(index, "torch"), TorchFlatSearch)
 
 
@@ -136,7 +139,7 @@ def test_a_streamed_flat_index_file_is_what_faiss_writes_and_opens_memory_mapped
     rows = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
     reference = faiss.IndexFlatIP(8)
     reference.add(rows)
-    blocks = [rows[:7], rows[7:7].reshape(0, 8), rows[7:].astype(np.float64)]        # any block sizes and dtype
+    blocks = [rows[:7], rows[7:7].reshape(0, 8), rows[7:].astype(np.float64)]  # any block sizes and dtype
     assert write_flat_index(tmp_path / "flat.faiss", 8, 50, blocks) == 50
     assert (tmp_path / "flat.faiss").read_bytes() == faiss.serialize_index(reference).tobytes()
     mapped = open_flat_index(tmp_path / "flat.faiss")
@@ -149,7 +152,7 @@ def test_a_streamed_flat_index_file_is_what_faiss_writes_and_opens_memory_mapped
         write_flat_index(tmp_path / "long.faiss", 8, 10, [rows[:5], rows[5:11]])
     with pytest.raises(DataError, match=r"shape \(3, 4\) does not hold rows of width 8"):
         write_flat_index(tmp_path / "wide.faiss", 8, 3, [rows[:3, :4]])
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["flat.faiss"]       # nothing half-written kept
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["flat.faiss"]  # nothing half-written kept
 
 
 def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_index, retriever_settings):
@@ -178,23 +181,61 @@ def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever
 
     retriever = json.dumps(retriever_settings)
     for shard in range(2):
-        assert main(["encode-shard", "--corpus", str(small_corpus), "--shard", str(shard), "--shards", "2",
-                     "--out", str(tmp_path / f"{shard}.npy"), "--retriever", retriever]) == 0
-    assert main(["index", "--kind", "dense", "--corpus", str(small_corpus), "--out", str(tmp_path / "index"),
-                 "--retriever", retriever, "--shards", str(tmp_path / "0.npy"), str(tmp_path / "1.npy")]) == 0
+        assert (
+            main(
+                [
+                    "encode-shard",
+                    "--corpus",
+                    str(small_corpus),
+                    "--shard",
+                    str(shard),
+                    "--shards",
+                    "2",
+                    "--out",
+                    str(tmp_path / f"{shard}.npy"),
+                    "--retriever",
+                    retriever,
+                ]
+            )
+            == 0
+        )
+    assert (
+        main(
+            [
+                "index",
+                "--kind",
+                "dense",
+                "--corpus",
+                str(small_corpus),
+                "--out",
+                str(tmp_path / "index"),
+                "--retriever",
+                retriever,
+                "--shards",
+                str(tmp_path / "0.npy"),
+                str(tmp_path / "1.npy"),
+            ]
+        )
+        == 0
+    )
     hits = load_retriever("dense", tmp_path / "index", small_corpus, retriever_settings).search(["jupiter planet"], 1)
     assert hits[0][0][0].title == "Jupiter"
 
 
-def test_an_index_is_never_served_with_another_corpus(tmp_path, bm25_index, dense_index, small_corpus,
-                                                      retriever_settings):
+def test_an_index_is_never_served_with_another_corpus(
+    tmp_path, bm25_index, dense_index, small_corpus, retriever_settings
+):
     """Same line lengths (here: the same rows, two swapped) used to pass the length check and serve the wrong
     documents for every hit."""
     from s3core.errors import DataError
 
     lines = small_corpus.read_text().splitlines(keepends=True)
-    same_lengths = next((i, j) for i in range(len(lines)) for j in range(i + 1, len(lines))
-                        if len(lines[i]) == len(lines[j]) and lines[i] != lines[j])
+    same_lengths = next(
+        (i, j)
+        for i in range(len(lines))
+        for j in range(i + 1, len(lines))
+        if len(lines[i]) == len(lines[j]) and lines[i] != lines[j]
+    )
     i, j = same_lengths
     lines[i], lines[j] = lines[j], lines[i]
     other = tmp_path / "other.jsonl"
@@ -203,7 +244,7 @@ def test_an_index_is_never_served_with_another_corpus(tmp_path, bm25_index, dens
     for kind, index in (("bm25", bm25_index), ("dense", dense_index)):
         with pytest.raises(DataError, match=f"other.jsonl is not the corpus {index} was built from"):
             load_retriever(kind, index, other, retriever_settings)
-        assert len(load_retriever(kind, index, small_corpus, retriever_settings)) == len(lines)   # its own: served
+        assert len(load_retriever(kind, index, small_corpus, retriever_settings)) == len(lines)  # its own: served
 
 
 def test_an_empty_corpus_is_refused_with_a_message(tmp_path, retriever_settings):

@@ -21,19 +21,38 @@ def with_keys(**keys):
 
 
 def test_runs_are_the_base_then_each_ablation_each_seed():
-    data = with_keys(ablations={"short": {"search": {"topk": 2}}, "long": {"train": {"steps": 9}},
-                                "em": {"reward": {"metric": "em"}}}, seeds=[42, 7])
+    data = with_keys(
+        ablations={
+            "short": {"search": {"topk": 2}},
+            "long": {"train": {"steps": 9}},
+            "em": {"reward": {"metric": "em"}},
+        },
+        seeds=[42, 7],
+    )
     runs = s3_runs(data)
-    assert [r.label for r in runs] == ["s3", "s3.seed7", "s3.short", "s3.short.seed7", "s3.long", "s3.long.seed7",
-                                       "s3.em", "s3.em.seed7"]
+    assert [r.label for r in runs] == [
+        "s3",
+        "s3.seed7",
+        "s3.short",
+        "s3.short.seed7",
+        "s3.long",
+        "s3.long.seed7",
+        "s3.em",
+        "s3.em.seed7",
+    ]
     short = runs[3]
     assert (short.ablation, short.seed, short.group) == ("short", 7, "s3.short")
-    assert short.sections["search"]["topk"] == 2 and short.sections["search"]["max_turns"] == DEMO["search"]["max_turns"]
+    assert (
+        short.sections["search"]["topk"] == 2 and short.sections["search"]["max_turns"] == DEMO["search"]["max_turns"]
+    )
     assert short.sections["train"]["seed"] == 7 and runs[0].sections["train"]["seed"] == 42
-    assert data["search"]["topk"] == DEMO["search"]["topk"]                       # the config itself is untouched
+    assert data["search"]["topk"] == DEMO["search"]["topk"]  # the config itself is untouched
     # one naive-RAG cache per initial search and reward: only the reward variant needs its own
-    assert set(cache_names(runs).items()) == {*((label, "train") for label in [r.label for r in runs[:6]]),
-                                              ("s3.em", "train.em"), ("s3.em.seed7", "train.em")}
+    assert set(cache_names(runs).items()) == {
+        *((label, "train") for label in [r.label for r in runs[:6]]),
+        ("s3.em", "train.em"),
+        ("s3.em.seed7", "train.em"),
+    }
 
 
 def test_without_seeds_a_run_trains_with_train_seed():
@@ -43,20 +62,29 @@ def test_without_seeds_a_run_trains_with_train_seed():
 
 def test_labels_name_their_method_and_their_seed_group():
     assert [method_name(x) for x in ("s3.no_selection.seed7", "s3", "s3_step0", "rag_dense")] == [
-        "s3", "s3", "s3_step0", "rag_dense"]
+        "s3",
+        "s3",
+        "s3_step0",
+        "rag_dense",
+    ]
     assert seedless("s3.no_selection.seed7") == "s3.no_selection" and seedless("s3.seed43") == "s3"
 
 
-@pytest.mark.parametrize(("keys", "message"), [
-    ({"ablations": {"x": {"search": {"topk_typo": 3}}}}, "config key 'ablations.x.search': Additional properties"),
-    ({"ablations": {"x": {"search": {"topk": 0}}}}, "config key 'ablations.x.search.topk': 0 is less than"),
-    ({"ablations": {"x": {"model": {}}}}, "config key 'ablations.x': Additional properties"),
-    ({"ablations": {"seed7": {"search": {"topk": 2}}}}, "config key 'ablations'"),
-    ({"ablations": {"a.b": {"search": {"topk": 2}}}}, "config key 'ablations'"),
-    ({"ablations": {"x": {"reward": {"metric": "judge"}}}, "judge": {"enabled": False}},
-     "config key 'ablations.x.reward.metric': 'judge'"),
-    ({"seeds": [1, 1]}, "config key 'seeds'"),
-])
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"ablations": {"x": {"search": {"topk_typo": 3}}}}, "config key 'ablations.x.search': Additional properties"),
+        ({"ablations": {"x": {"search": {"topk": 0}}}}, "config key 'ablations.x.search.topk': 0 is less than"),
+        ({"ablations": {"x": {"model": {}}}}, "config key 'ablations.x': Additional properties"),
+        ({"ablations": {"seed7": {"search": {"topk": 2}}}}, "config key 'ablations'"),
+        ({"ablations": {"a.b": {"search": {"topk": 2}}}}, "config key 'ablations'"),
+        (
+            {"ablations": {"x": {"reward": {"metric": "judge"}}}, "judge": {"enabled": False}},
+            "config key 'ablations.x.reward.metric': 'judge'",
+        ),
+        ({"seeds": [1, 1]}, "config key 'seeds'"),
+    ],
+)
 def test_a_bad_ablation_or_seed_list_names_its_key(keys, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
         with_keys(**keys)

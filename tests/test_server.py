@@ -30,9 +30,18 @@ from s3core.sidecar import Sidecar, free_port
 @pytest.fixture(scope="module", params=["never", "always"], ids=["one-process", "search-process"])
 def server(request, tmp_path_factory, dense_index, small_corpus, retriever_settings):
     """The dense server, ranking in its own process (search_process: always) and in the HTTP server's."""
-    settings = {**retriever_settings, "server": {**retriever_settings["server"], "max_topk": 10, "max_queries": 20,
-                                                "max_query_chars": 200, "search_process": request.param,
-                                                "max_body_bytes": 8192, "body_timeout_s": 1.5}}
+    settings = {
+        **retriever_settings,
+        "server": {
+            **retriever_settings["server"],
+            "max_topk": 10,
+            "max_queries": 20,
+            "max_query_chars": 200,
+            "search_process": request.param,
+            "max_body_bytes": 8192,
+            "body_timeout_s": 1.5,
+        },
+    }
     log = tmp_path_factory.mktemp("logs") / "server.log"
     with Sidecar(serve_command("dense", dense_index, small_corpus, settings), log) as sidecar:
         yield sidecar
@@ -41,9 +50,15 @@ def server(request, tmp_path_factory, dense_index, small_corpus, retriever_setti
 def test_health_and_contract(server):
     assert server.url.startswith("http://127.0.0.1:")
     assert httpx.get(f"{server.url}/health").json() == {
-        "status": "ok", "retriever": "dense", "documents": 60, "batching": True, "s3core": __version__}
-    body = httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter", "paris"], "topk": 2,
-                                                      "return_scores": True}).json()
+        "status": "ok",
+        "retriever": "dense",
+        "documents": 60,
+        "batching": True,
+        "s3core": __version__,
+    }
+    body = httpx.post(
+        f"{server.url}/retrieve", json={"queries": ["jupiter", "paris"], "topk": 2, "return_scores": True}
+    ).json()
     assert len(body["result"]) == 2 and all(len(r) == 2 for r in body["result"])
     hit = body["result"][0][0]
     assert set(hit) == {"document", "score"} and set(hit["document"]) == {"id", "contents"}
@@ -63,27 +78,31 @@ def test_stats_count_searches_queries_and_seconds_per_stage(server):
         assert after[stage] > before.get(stage, 0.0)
 
 
-@pytest.mark.parametrize("payload,status,needle", [
-    ({"queries": ["x"], "topk": 11}, 400, "max_topk"),
-    ({"queries": ["x"], "topk": 0}, 400, "max_topk"),
-    ({"queries": ["x"] * 21}, 413, "max_queries"),
-    ({"queries": ["x" * 201]}, 413, "max_query_chars"),
-    ({"queries": []}, 400, "empty"),
-    ({"queries": "not a list"}, 422, "queries"),
-])
+@pytest.mark.parametrize(
+    "payload,status,needle",
+    [
+        ({"queries": ["x"], "topk": 11}, 400, "max_topk"),
+        ({"queries": ["x"], "topk": 0}, 400, "max_topk"),
+        ({"queries": ["x"] * 21}, 413, "max_queries"),
+        ({"queries": ["x" * 201]}, 413, "max_query_chars"),
+        ({"queries": []}, 400, "empty"),
+        ({"queries": "not a list"}, 422, "queries"),
+    ],
+)
 def test_limits_give_clear_4xx(server, payload, status, needle):
     response = httpx.post(f"{server.url}/retrieve", json=payload)
     assert response.status_code == status and needle in response.text
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(server):
-    body = json.dumps({"queries": ["x" * 100] * 100})                    # 10 kB > max_body_bytes 8192
+    body = json.dumps({"queries": ["x" * 100] * 100})  # 10 kB > max_body_bytes 8192
     declared = httpx.post(f"{server.url}/retrieve", content=body, headers={"content-type": "application/json"})
     assert declared.status_code == 413 and "limit is 8192 (max_body_bytes)" in declared.text
 
-    def chunks():                                                         # no Content-Length: counted as it comes
+    def chunks():  # no Content-Length: counted as it comes
         for _ in range(20):
             yield b" " * 1000
+
     streamed = httpx.post(f"{server.url}/retrieve", content=chunks(), headers={"content-type": "application/json"})
     assert streamed.status_code == 413 and "max_body_bytes" in streamed.text
     assert httpx.get(f"{server.url}/health").status_code == 200
@@ -92,10 +111,11 @@ def test_an_oversized_body_is_refused_before_it_is_read(server):
 def test_a_body_that_never_arrives_gets_408_and_the_connection_is_closed(server):
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 100\r\n\r\n")                    # headers, then nothing
+        sock.sendall(
+            b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        )  # headers, then nothing
         answer = b""
-        while chunk := sock.recv(4096):                                   # ends when the server closes
+        while chunk := sock.recv(4096):  # ends when the server closes
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout_s" in answer
 
@@ -105,11 +125,12 @@ def test_the_server_publishes_no_api_docs(server):
 
 
 def test_a_query_that_is_not_text_fails_alone_not_its_batch(server):
-    bad = '{"queries": ["jupiter \\ud800 moon"], "topk": 2}'            # valid JSON: a lone surrogate
+    bad = '{"queries": ["jupiter \\ud800 moon"], "topk": 2}'  # valid JSON: a lone surrogate
     good = [{"queries": [word], "topk": 2} for word in ("jupiter", "paris", "rome", "music")]
-    with ThreadPoolExecutor(5) as pool:                                   # sent together: batched together
-        sent = [pool.submit(httpx.post, f"{server.url}/retrieve", content=bad,
-                            headers={"content-type": "application/json"})]
+    with ThreadPoolExecutor(5) as pool:  # sent together: batched together
+        sent = [
+            pool.submit(httpx.post, f"{server.url}/retrieve", content=bad, headers={"content-type": "application/json"})
+        ]
         sent += [pool.submit(httpx.post, f"{server.url}/retrieve", json=body) for body in good]
         responses = [future.result() for future in sent]
     assert responses[0].status_code == 400 and "query 1 is not valid Unicode text" in responses[0].text
@@ -117,8 +138,24 @@ def test_a_query_that_is_not_text_fails_alone_not_its_batch(server):
 
 
 def test_concurrent_clients_match_in_process_search(server, dense_index, small_corpus, retriever_settings):
-    queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "physics", "capital",
-                                               "music", "war", "ocean", "king", "city", "art"] * 3]
+    queries = [
+        f"{word} history"
+        for word in [
+            "river",
+            "planet",
+            "mountain",
+            "poet",
+            "physics",
+            "capital",
+            "music",
+            "war",
+            "ocean",
+            "king",
+            "city",
+            "art",
+        ]
+        * 3
+    ]
     client = RetrieverClient(server.url, retriever_settings["client"])
     with ThreadPoolExecutor(16) as pool:
         remote = list(pool.map(lambda q: [d.id for d in client.search([q], 4)[0]], queries))
@@ -150,8 +187,9 @@ def test_a_hung_server_fails_its_caller_at_the_deadline_not_after_every_retry(re
     accepted = []
     threading.Thread(target=lambda: [accepted.append(listener.accept()) for _ in range(10)], daemon=True).start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    client = RetrieverClient(url, {**retriever_settings["client"], "timeout_s": 1.0, "retries": 5, "backoff_s": 0.5,
-                                   "deadline_s": 2.0})
+    client = RetrieverClient(
+        url, {**retriever_settings["client"], "timeout_s": 1.0, "retries": 5, "backoff_s": 0.5, "deadline_s": 2.0}
+    )
     with pytest.raises(ServiceError, match=r"failed after [12] attempt\(s\) in .* within the 2 s deadline"):
         client.search(["x"], 3)
     assert len(accepted) <= 2
@@ -197,7 +235,7 @@ def _job_with_a_sidecar(tmp_path) -> tuple[subprocess.Popen, int]:
     )
     job = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     server_pid = int(job.stdout.readline())
-    os.killpg(server_pid, 0)                     # the sidecar runs
+    os.killpg(server_pid, 0)  # the sidecar runs
     return job, server_pid
 
 
@@ -216,7 +254,7 @@ def test_a_sidecar_dies_with_a_job_killed_outright(tmp_path):
     job, server_pid = _job_with_a_sidecar(tmp_path)
     job.kill()
     assert job.wait(30) == -signal.SIGKILL
-    for _ in range(300):                         # the kernel's SIGTERM, then the server's shutdown
+    for _ in range(300):  # the kernel's SIGTERM, then the server's shutdown
         state = subprocess.run(["ps", "-o", "stat=", "-p", str(server_pid)], capture_output=True, text=True)
         if state.stdout.strip() in ("", "Z"):
             break
@@ -254,7 +292,9 @@ def test_batcher_merges_waiting_requests_and_slices_topk():
     assert len(calls) == 2 and len(calls[1][0]) == 10 and calls[1][1] == 3  # one merged batch, largest topk
     for i, result in enumerate(results[1:]):
         assert [[d.id for d, _ in row] for row in result] == [
-            [f"q{i}-{j}" for j in range(1 + i % 3)], [f"r{i}-{j}" for j in range(1 + i % 3)]]
+            [f"q{i}-{j}" for j in range(1 + i % 3)],
+            [f"r{i}-{j}" for j in range(1 + i % 3)],
+        ]
 
 
 def test_batcher_propagates_search_errors():
@@ -300,7 +340,6 @@ def test_batcher_stops_taking_requests_at_max_batch():
     assert sizes == [1, 3, 2]
 
 
-
 def test_batcher_keeps_in_flight_searches_running_at_once():
     running, most = 0, 0
 
@@ -328,8 +367,9 @@ def test_a_dead_search_process_is_reported_not_waited_for(tmp_path, dense_index,
     settings = {**retriever_settings, "server": {**retriever_settings["server"], "search_process": "always"}}
     with Sidecar(serve_command("dense", dense_index, small_corpus, settings), tmp_path / "server.log") as server:
         assert httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter"]}).status_code == 200
-        found = subprocess.run(["pgrep", "-P", str(server.process.pid), "-f", "spawn_main"],
-                               capture_output=True, text=True).stdout.split()
+        found = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid), "-f", "spawn_main"], capture_output=True, text=True
+        ).stdout.split()
         assert len(found) == 1
         os.kill(int(found[0]), signal.SIGKILL)
         time.sleep(1)
@@ -368,8 +408,9 @@ def test_batches_waiting_together_are_searched_in_one_scan():
     rng = np.random.default_rng(0)
     ranker = _BruteForce(rng.standard_normal((50, 8)))
     waiting = queue.Queue()
-    batches = [(number, rng.standard_normal((size, 8)), topk, 0.01) for number, size, topk in
-               [(1, 3, 2), (2, 1, 5), (3, 4, 1)]]
+    batches = [
+        (number, rng.standard_normal((size, 8)), topk, 0.01) for number, size, topk in [(1, 3, 2), (2, 1, 5), (3, 4, 1)]
+    ]
     for batch in batches:
         waiting.put(batch)
     waiting.put(None)
@@ -378,7 +419,7 @@ def test_batches_waiting_together_are_searched_in_one_scan():
     assert [number for number, *_ in together] == [1, 2, 3] and _waiting_batches(waiting) == []
     _search_together(ranker, together, sent.append)
     assert ranker.scans == 1 and [message[0] for message in sent] == [1, 2, 3]
-    for (number, vectors, topk, _), (_, scores, ids, figures) in zip(batches, sent):
+    for (_, vectors, topk, _), (_, scores, ids, figures) in zip(batches, sent):
         alone_scores, alone_ids = _BruteForce(ranker.rows).search(vectors, topk)
         assert ids.tolist() == alone_ids.tolist() and np.allclose(scores, alone_scores)
         assert figures["scans"] == pytest.approx(len(vectors) / 8) and figures["encode"] == 0.01

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from workflow_run import ROOT, snakemake
 
 from s3core.cli import main
 from s3core.errors import S3Error
 from s3core.profile import install_profile
-from workflow_run import ROOT, snakemake
 
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 
@@ -17,7 +17,7 @@ PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 def test_profile_install_links_and_refuses_to_clobber(tmp_path):
     link = install_profile(PROFILE, "slurm", tmp_path)
     assert link.is_symlink() and link.resolve() == PROFILE.resolve()
-    assert install_profile(PROFILE, "slurm", tmp_path) == link          # idempotent
+    assert install_profile(PROFILE, "slurm", tmp_path) == link  # idempotent
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.yaml").write_text("executor: slurm\n")
@@ -40,17 +40,23 @@ def test_profile_install_makes_the_literal_profile_slurm_work(tmp_path, monkeypa
 def test_profile_reads_job_states_with_squeue():
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["slurm-status-command"] == "squeue"
-    assert 3 * profile["slurm-init-seconds-before-status-checks"] <= 300        # MinJobAge of local-slurm-up.sh
+    assert 3 * profile["slurm-init-seconds-before-status-checks"] <= 300  # MinJobAge of local-slurm-up.sh
     assert {"slurm_partition", "mem_mb", "runtime"} <= set(profile["default-resources"])
 
 
 def test_rules_ask_for_the_resources_the_config_names():
-    run = snakemake("--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--cores", "2",
-                    "results/paper/train/s3/searcher")
+    run = snakemake(
+        "--configfile",
+        "config/paper.yaml",
+        "--dry-run",
+        "--forceall",
+        "--cores",
+        "2",
+        "results/paper/train/s3/searcher",
+    )
     assert run.returncode == 0, run.stderr
     jobs = {block.split("\n", 1)[0].strip(): block for block in run.stdout.split("rule ")[1:]}
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["resources"]
     assert f"gpu={paper['train_s3']['gpu']}" in jobs["train_s3:"]
     assert f"mem_mb={paper['train_s3']['mem_mb']}" in jobs["train_s3:"]
     assert "gpu=" not in jobs["download:"] or "gpu=0" in jobs["download:"]
-

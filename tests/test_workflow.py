@@ -1,7 +1,6 @@
 """The Snakemake workflow: lint, dry runs of the shipped configs, config errors (test_dag_runs.py runs the DAG)."""
 
 import pytest
-
 from workflow_run import ALL_METHODS, snakemake
 
 
@@ -19,28 +18,30 @@ def test_dry_run_builds_the_dag(configfile):
 
 
 def test_a_configfile_replaces_the_demo_config_instead_of_merging_over_it():
-    run = snakemake("--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds",
-                    "--cores", "2", "all")
+    run = snakemake(
+        "--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds", "--cores", "2", "all"
+    )
     assert run.returncode == 0, run.stderr
     assert "results/demo/" not in run.stdout and "smollm2-135m" not in run.stdout
     assert '"model": "Qwen/Qwen2.5-7B-Instruct"' in run.stdout
-    assert "--searcher-model Qwen/Qwen2.5-7B-Instruct-1M" in run.stdout                    # s3 (step 0)
-    assert "cache/rag/qwen2.5-14b-instruct-gptq-int4/train.jsonl" in run.stdout            # the reward generator
+    assert "--searcher-model Qwen/Qwen2.5-7B-Instruct-1M" in run.stdout  # s3 (step 0)
+    assert "cache/rag/qwen2.5-14b-instruct-gptq-int4/train.jsonl" in run.stdout  # the reward generator
 
 
 def test_the_paper_imports_wiki18s_indexes_and_builds_medcorps():
-    run = snakemake("--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds",
-                    "--cores", "2", "all")
+    run = snakemake(
+        "--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds", "--cores", "2", "all"
+    )
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "s3core download-medcorp" in out and "index/medcorp/dense" in out and "index/medcorp/bm25" in out
-    assert out.count("--parts") == out.count("--lucene") == 1      # only wiki-18's indexes are imported
-    assert out.count(" encode-shard ") == 8                         # MedCorp's e5 index, 8 shards
+    assert out.count("--parts") == out.count("--lucene") == 1  # only wiki-18's indexes are imported
+    assert out.count(" encode-shard ") == 8  # MedCorp's e5 index, 8 shards
     assert "--shards results/paper/index/medcorp/dense.shards/0.npy" in out
-    assert "--dense-index --bm25-index" in out                     # ... from files the download rule fetched
+    assert "--dense-index --bm25-index" in out  # ... from files the download rule fetched
     assert "--index results/paper/index/medcorp/dense --corpus results/paper/data/corpora/medcorp.jsonl" in out
     assert "contexts/rag_bm25/medqa_medcorp.jsonl" in out and "contexts/direct/medqa.jsonl" in out
-    assert "contexts/direct/medqa_medcorp.jsonl" not in out        # no retrieval: the wiki copy's answers stand
+    assert "contexts/direct/medqa_medcorp.jsonl" not in out  # no retrieval: the wiki copy's answers stand
 
 
 def test_bad_config_value_fails_with_the_key():
@@ -48,38 +49,60 @@ def test_bad_config_value_fails_with_the_key():
     assert run.returncode != 0 and "Failed validating" in run.stdout + run.stderr and "suite" in run.stdout
 
 
-
 def test_the_released_checkpoint_runs_with_its_prompt_file(tmp_path):
     prompt = tmp_path / "prompt.txt"
     prompt.write_text("{question} {initial_docs}")
-    run = snakemake("--configfile", "config/paper.yaml", "--config", "eval={'methods': ['s3_released']}",
-                    f"searcher={{'prompt_file': '{prompt}'}}", "--dry-run", "--forceall", "--printshellcmds",
-                    "--cores", "2", "all")
+    run = snakemake(
+        "--configfile",
+        "config/paper.yaml",
+        "--config",
+        "eval={'methods': ['s3_released']}",
+        f"searcher={{'prompt_file': '{prompt}'}}",
+        "--dry-run",
+        "--forceall",
+        "--printshellcmds",
+        "--cores",
+        "2",
+        "all",
+    )
     assert run.returncode == 0, run.stderr
     assert "infer_s3_released" in run.stdout and "--searcher-model pat-jj/s3-8-3-3-20steps" in run.stdout
-    assert "train_s3" not in run.stdout                               # nothing to train for it
-    refused = snakemake("--configfile", "config/paper.yaml", "--config", "eval={'methods': ['s3_released']}",
-                        "--dry-run", "--cores", "2", "all")
+    assert "train_s3" not in run.stdout  # nothing to train for it
+    refused = snakemake(
+        "--configfile",
+        "config/paper.yaml",
+        "--config",
+        "eval={'methods': ['s3_released']}",
+        "--dry-run",
+        "--cores",
+        "2",
+        "all",
+    )
     assert refused.returncode != 0 and "searcher.prompt_file" in refused.stdout + refused.stderr
 
 
 def test_the_papers_variants_and_seeds_are_runs_of_their_own():
     """config/paper.yaml's ablations x seeds: one training per run, a naive-RAG cache per initial search and reward,
     each run's searcher answering every set with its own search settings, all through the same rules."""
-    run = snakemake("--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds",
-                    "--cores", "2", "all")
+    run = snakemake(
+        "--configfile", "config/paper.yaml", "--dry-run", "--forceall", "--printshellcmds", "--cores", "2", "all"
+    )
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert out.count(" train --cache ") == 18 * 3                     # s3 and 17 variants, 3 seeds each
+    assert out.count(" train --cache ") == 18 * 3  # s3 and 17 variants, 3 seeds each
     caches = {line.split("--out ")[1].split()[0] for line in out.splitlines() if " precompute --qa " in line}
     # a naive-RAG cache per initial search and reward: s3's serves every budget and ablation; Table 5's rewards
     # get their own
     cache = "results/paper/cache/rag/qwen2.5-14b-instruct-gptq-int4"
-    assert caches == {f"{cache}/{name}.jsonl" for name in ("train", "train.reward_judge", "train.reward_span",
-                                                            "train.reward_em")}
+    assert caches == {
+        f"{cache}/{name}.jsonl" for name in ("train", "train.reward_judge", "train.reward_span", "train.reward_em")
+    }
     assert f"--cache {cache}/train.jsonl --out results/paper/train/s3.budget_5_3_4_steps_300.seed43" in out
     assert "train/s3.no_selection.seed43/searcher" in out and "contexts/s3.budget_5_3_4.seed44/nq.jsonl" in out
-    long = next(line for line in out.splitlines() if " train --cache " in line and "train/s3.budget_5_3_4_steps_300 " in line)
+    long = next(
+        line for line in out.splitlines() if " train --cache " in line and "train/s3.budget_5_3_4_steps_300 " in line
+    )
     assert '"steps": 300' in long and '"topk": 5' in long and '"max_turns": 4' in long and '"seed": 42' in long
-    assert '"selection": false' in next(line for line in out.splitlines()
-                                          if "infer --method s3.no_selection.seed44 " in line)
+    assert '"selection": false' in next(
+        line for line in out.splitlines() if "infer --method s3.no_selection.seed44 " in line
+    )

@@ -21,11 +21,20 @@ def make_tiny_model(folder: Path) -> Path:
 
     backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>",
-                                        unk_token="<unk>")
-    llama = LlamaConfig(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                        num_attention_heads=2, num_key_value_heads=2, pad_token_id=0, eos_token_id=1,
-                        bos_token_id=None)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    )
+    llama = LlamaConfig(
+        vocab_size=len(WORDS),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=None,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(llama).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -43,5 +52,7 @@ class ToyEnvironment:
     def rollout(self, items, policy, temperature):
         contexts = [item["ids"] for item in items]
         replies = policy.generate(contexts, NEW_TOKENS, temperature)
-        return [Trajectory(c + r, [0] * len(c) + [1] * len(r), sum(t in TARGET for t in r) / NEW_TOKENS,
-                           {"length": len(r)}) for c, r in zip(contexts, replies)]
+        return [
+            Trajectory(c + r, [0] * len(c) + [1] * len(r), sum(t in TARGET for t in r) / NEW_TOKENS, {"length": len(r)})
+            for c, r in zip(contexts, replies)
+        ]

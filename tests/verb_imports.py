@@ -47,8 +47,9 @@ def verb_modules(function: str) -> set[str]:
     called = {c.func.id for c in ast.walk(body) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
     for helper in called & helpers.keys():  # the CLI's own helpers (retriever_client, answerers, ...)
         todo += _imported(helpers[helper])
-    todo += _imported(ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
-                                 type_ignores=[]))
+    todo += _imported(
+        ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], type_ignores=[])
+    )
     seen: set[str] = set()
     third_party: set[str] = set()
     while todo:

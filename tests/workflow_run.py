@@ -14,8 +14,18 @@ import yaml
 from snakemake.utils import update_config
 
 ROOT = Path(__file__).resolve().parents[1]
-ALL_METHODS = ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval",
-               "s3_step0", "s3"]
+ALL_METHODS = [
+    "direct",
+    "cot",
+    "rag_bm25",
+    "rag_dense",
+    "ircot",
+    "search_o1",
+    "search_r1",
+    "deepretrieval",
+    "s3_step0",
+    "s3",
+]
 
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:
@@ -23,8 +33,8 @@ def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:
     short loops and prompts (one naive-RAG document), so the whole DAG runs in minutes on 2 cores."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     update_config(config, _tiny_overrides(suite, methods))
-    config["assets"]["eval"] = {"nq": config["assets"]["eval"]["nq"]}   # one set; the dry runs expand all
-    config["ablations"] = {}                       # s3 alone; the stand-in paper run trains an ablation too
+    config["assets"]["eval"] = {"nq": config["assets"]["eval"]["nq"]}  # one set; the dry runs expand all
+    config["ablations"] = {}  # s3 alone; the stand-in paper run trains an ablation too
     return config
 
 
@@ -32,18 +42,36 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
     llm = f"results/{suite}/assets/llm"
     return {
         "suite": suite,
-        "assets": {"corpus": {"distractors": 150}, "train": {"source": "nq_dev", "size": 2},
-                   "eval": {"nq": {"source": "nq_test", "size": 4}}},
+        "assets": {
+            "corpus": {"distractors": 150},
+            "train": {"source": "nq_dev", "size": 2},
+            "eval": {"nq": {"source": "nq_test", "size": 4}},
+        },
         "generators": {"smollm2-135m": {"backend": "hf", "model": llm, "max_new_tokens": 12, "batch_size": 4}},
-        "search": {"max_turns": 1, "extra_search_round": False, "initial_topk": 1, "max_new_tokens": 16,
-                   "max_obs_tokens": 128},
+        "search": {
+            "max_turns": 1,
+            "extra_search_round": False,
+            "initial_topk": 1,
+            "max_new_tokens": 16,
+            "max_obs_tokens": 128,
+        },
         "searcher": {"model": llm, "batch_size": 4},
-        "train": {"steps": 1, "batch_size": 1, "mini_batch_size": 1, "micro_batch_size": 1, "checkpoint_every": 1,
-                  "drop_rag_correct": False, "gradient_checkpointing": False},
-        "baselines": {"cot": {"max_new_tokens": 24}, "ircot": {"max_steps": 2, "max_new_tokens": 12},
-                      "search_o1": {"max_searches": 1, "max_new_tokens": 16, "condense_max_new_tokens": 12},
-                      "search_r1": {"model": llm, "max_turns": 1, "max_new_tokens": 16},
-                      "deepretrieval": {"model": llm, "max_new_tokens": 16}},
+        "train": {
+            "steps": 1,
+            "batch_size": 1,
+            "mini_batch_size": 1,
+            "micro_batch_size": 1,
+            "checkpoint_every": 1,
+            "drop_rag_correct": False,
+            "gradient_checkpointing": False,
+        },
+        "baselines": {
+            "cot": {"max_new_tokens": 24},
+            "ircot": {"max_steps": 2, "max_new_tokens": 12},
+            "search_o1": {"max_searches": 1, "max_new_tokens": 16, "condense_max_new_tokens": 12},
+            "search_r1": {"model": llm, "max_turns": 1, "max_new_tokens": 16},
+            "deepretrieval": {"model": llm, "max_new_tokens": 16},
+        },
         "eval": {"methods": methods},
     }
 
@@ -67,8 +95,9 @@ class BackgroundRun:
         self.log, self.args, self.env = log, args, env
         command, env = _command(args, env)
         with log.open("w") as handle:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def finish(self, timeout: int) -> tuple[int, str]:
         """(exit status, output); a run still going after `timeout` seconds is stopped (TimeoutExpired)."""

@@ -16,8 +16,13 @@ class Generator(Protocol):
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
         """The assistant's reply to each conversation (stripped)."""
 
-    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
-                 stop: list[str] | None = None) -> list[str]:
+    def complete(
+        self,
+        conversations: list[Messages],
+        prefixes: list[str],
+        max_new_tokens: int | None = None,
+        stop: list[str] | None = None,
+    ) -> list[str]:
         """Continue each conversation's assistant turn, which begins with the matching prefix; the text
         ends before the first of `stop` (the stop string itself is not returned)."""
 
@@ -53,8 +58,9 @@ def judge_name(generator: str, judge: dict[str, Any]) -> str | None:
     return (judge["generator"] or generator) if judge["enabled"] else None
 
 
-def load_answerers(generator: str, generators: dict[str, Any],
-                   judge: dict[str, Any]) -> tuple[Generator, Generator | None]:
+def load_answerers(
+    generator: str, generators: dict[str, Any], judge: dict[str, Any]
+) -> tuple[Generator, Generator | None]:
     """The frozen generator `generator` and its judge (None when judging is off; the same object when the
     generator judges itself)."""
     answering = load_generator(generator, generators[generator])

@@ -23,18 +23,26 @@ def claude_client(name: str, settings: dict[str, Any]) -> Any:
     if settings["backend"] == "anthropic":
         key = os.environ.get(settings["api_key_env"])
         if not key:
-            raise ConfigError(f"generators.{name}: backend 'anthropic' reads its key from the environment variable "
-                              f"{settings['api_key_env']} (config key 'generators.{name}.api_key_env'), which is unset")
+            raise ConfigError(
+                f"generators.{name}: backend 'anthropic' reads its key from the environment variable "
+                f"{settings['api_key_env']} (config key 'generators.{name}.api_key_env'), which is unset"
+            )
         return anthropic.Anthropic(api_key=key, **common)
     missing = [k for k in AWS_KEYS if not os.environ.get(k)]
     region = settings["aws_region"] or os.environ.get("AWS_REGION")
     if missing or not region:
         needed = ", ".join(missing + ([] if region else ["AWS_REGION"]))
-        raise ConfigError(f"generators.{name}: backend 'bedrock' needs {needed} in the environment (or config key "
-                          f"'generators.{name}.aws_region' for the region)")
-    return anthropic.AnthropicBedrock(aws_access_key=os.environ[AWS_KEYS[0]], aws_secret_key=os.environ[AWS_KEYS[1]],
-                                      aws_session_token=os.environ.get("AWS_SESSION_TOKEN"), aws_region=region,
-                                      **common)
+        raise ConfigError(
+            f"generators.{name}: backend 'bedrock' needs {needed} in the environment (or config key "
+            f"'generators.{name}.aws_region' for the region)"
+        )
+    return anthropic.AnthropicBedrock(
+        aws_access_key=os.environ[AWS_KEYS[0]],
+        aws_secret_key=os.environ[AWS_KEYS[1]],
+        aws_session_token=os.environ.get("AWS_SESSION_TOKEN"),
+        aws_region=region,
+        **common,
+    )
 
 
 class ClaudeGenerator(RemoteGenerator):
@@ -45,8 +53,10 @@ class ClaudeGenerator(RemoteGenerator):
         self.client = claude_client(name, settings)
         # What upstream sent beside the messages: temperature 0 (this SDK release has no argument for it) and, on
         # Bedrock, the API version it called Claude-3-Haiku with.
-        self.upstream_body = {"temperature": 0, **({"anthropic_version": BEDROCK_VERSION}
-                                                   if settings["backend"] == "bedrock" else {})}
+        self.upstream_body = {
+            "temperature": 0,
+            **({"anthropic_version": BEDROCK_VERSION} if settings["backend"] == "bedrock" else {}),
+        }
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
         import anthropic
@@ -55,8 +65,12 @@ class ClaudeGenerator(RemoteGenerator):
         messages = [m for m in conversation if m["role"] != "system"]
         if prefix:
             messages.append({"role": "assistant", "content": prefix})
-        request: dict[str, Any] = {"model": self.settings["model"], "max_tokens": max_new_tokens, "messages": messages,
-                                   "extra_body": self.upstream_body}
+        request: dict[str, Any] = {
+            "model": self.settings["model"],
+            "max_tokens": max_new_tokens,
+            "messages": messages,
+            "extra_body": self.upstream_body,
+        }
         if system:
             request["system"] = system
         if stop:
@@ -64,6 +78,8 @@ class ClaudeGenerator(RemoteGenerator):
         try:
             reply = self.client.messages.create(**request)
         except anthropic.APIError as exc:
-            raise ServiceError(f"generator {self.name} ({self.settings['backend']}, model {self.settings['model']}) "
-                               f"failed after {self.settings['retries']} retries: {exc}") from exc
+            raise ServiceError(
+                f"generator {self.name} ({self.settings['backend']}, model {self.settings['model']}) "
+                f"failed after {self.settings['retries']} retries: {exc}"
+            ) from exc
         return cut_at_stop("".join(block.text for block in reply.content if block.type == "text"), stop)

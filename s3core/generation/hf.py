@@ -57,12 +57,21 @@ class HFGenerator:
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
         return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
 
-    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
-                 stop: list[str] | None = None) -> list[str]:
+    def complete(
+        self,
+        conversations: list[Messages],
+        prefixes: list[str],
+        max_new_tokens: int | None = None,
+        stop: list[str] | None = None,
+    ) -> list[str]:
         prompts = [self.encode(c, p) for c, p in zip(conversations, prefixes)]
         new_ids = generate(
-            self.model, self.tokenizer, prompts, max_new_tokens or self.settings["max_new_tokens"],
-            self.settings["batch_size"], stop_strings=stop,
+            self.model,
+            self.tokenizer,
+            prompts,
+            max_new_tokens or self.settings["max_new_tokens"],
+            self.settings["batch_size"],
+            stop_strings=stop,
         )
         return [cut_at_stop(t, stop) for t in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
 
@@ -93,14 +102,21 @@ def generate(
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     outputs: list[list[int]] = [[] for _ in prompts]
     stops = _stop_ids(tokenizer, model)
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {
-        "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+        if temperature > 0
+        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    )
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [prompts[i] for i in chunk]}, return_tensors="pt").to(model.device)
         output = model.generate(
-            **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-            stop_strings=stop_strings, tokenizer=tokenizer if stop_strings else None, **sampling,
+            **batch,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            stop_strings=stop_strings,
+            tokenizer=tokenizer if stop_strings else None,
+            **sampling,
         )
         for i, row in zip(chunk, output[:, batch["input_ids"].shape[1] :].tolist()):
             end = next((k for k, token in enumerate(row) if token in stops), len(row))

@@ -36,7 +36,10 @@ class OpenAIGenerator(RemoteGenerator):
         if stop:
             payload["stop"] = stop
         if prefix:  # vLLM's extension: continue the final assistant message instead of opening a new one
-            payload.update(messages=[*conversation, {"role": "assistant", "content": prefix}],
-                           continue_final_message=True, add_generation_prompt=False)
+            payload.update(
+                messages=[*conversation, {"role": "assistant", "content": prefix}],
+                continue_final_message=True,
+                add_generation_prompt=False,
+            )
         body = post_with_retries(self._http, self.url, payload, self.settings["retries"], backoff_s=1.0)
         return cut_at_stop(body["choices"][0]["message"]["content"] or "", stop)

@@ -17,8 +17,9 @@ class RemoteGenerator:
         self.name = name
         self.prompt_format = settings["prompt_format"]
         self.settings = settings
-        record_service(f"generator:{name}", settings["base_url"] or settings["backend"], external=True,
-                       model=settings["model"])
+        record_service(
+            f"generator:{name}", settings["base_url"] or settings["backend"], external=True, model=settings["model"]
+        )
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
         raise NotImplementedError
@@ -26,8 +27,13 @@ class RemoteGenerator:
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
         return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
 
-    def complete(self, conversations: list[Messages], prefixes: list[str], max_new_tokens: int | None = None,
-                 stop: list[str] | None = None) -> list[str]:
+    def complete(
+        self,
+        conversations: list[Messages],
+        prefixes: list[str],
+        max_new_tokens: int | None = None,
+        stop: list[str] | None = None,
+    ) -> list[str]:
         limit = max_new_tokens or self.settings["max_new_tokens"]
         with ThreadPoolExecutor(self.settings["concurrency"]) as pool:
             return list(pool.map(lambda c, p: self._one(c, p, limit, stop), conversations, prefixes))

@@ -16,11 +16,20 @@ def vllm_command(settings: dict[str, Any], host: str = "127.0.0.1") -> list[str]
     """`vllm serve <model>` on `host` with the generator's settings; `{port}` is filled in by the sidecar."""
     server = settings["vllm"]
     return [
-        *server["command"], settings["model"], "--host", host, "--port", "{port}",
-        "--served-model-name", settings["model"],
-        "--tensor-parallel-size", str(server["tensor_parallel_size"]),
-        "--max-model-len", str(server["max_model_len"]),
-        "--gpu-memory-utilization", str(server["gpu_memory_utilization"]),
+        *server["command"],
+        settings["model"],
+        "--host",
+        host,
+        "--port",
+        "{port}",
+        "--served-model-name",
+        settings["model"],
+        "--tensor-parallel-size",
+        str(server["tensor_parallel_size"]),
+        "--max-model-len",
+        str(server["max_model_len"]),
+        "--gpu-memory-utilization",
+        str(server["gpu_memory_utilization"]),
         *server["extra_args"],
     ]
 
@@ -29,12 +38,17 @@ class VLLMGenerator(OpenAIGenerator):
     """An OpenAI client of a vLLM server that this object started on `host` (loopback unless other nodes must
     reach it); `close` (or interpreter exit) stops it."""
 
-    def __init__(self, name: str, settings: dict[str, Any], host: str = "127.0.0.1",
-                 env: dict[str, str] | None = None):
+    def __init__(self, name: str, settings: dict[str, Any], host: str = "127.0.0.1", env: dict[str, str] | None = None):
         server = settings["vllm"]
-        self.sidecar = Sidecar(vllm_command(settings, host), Path(server["log_dir"]) / f"{name}.log", host=host,
-                               startup_timeout_s=server["startup_timeout_s"], role=f"generator:{name}",
-                               version_path="/version", env=env)
+        self.sidecar = Sidecar(
+            vllm_command(settings, host),
+            Path(server["log_dir"]) / f"{name}.log",
+            host=host,
+            startup_timeout_s=server["startup_timeout_s"],
+            role=f"generator:{name}",
+            version_path="/version",
+            env=env,
+        )
         self.sidecar.start()
         atexit.register(self.sidecar.stop)
         super().__init__(name, {**settings, "base_url": f"{self.sidecar.url}/v1"})

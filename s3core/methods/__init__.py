@@ -18,9 +18,10 @@ class Method:
     """A named way to build contexts. `run` gets the questions, a retriever client (None when the method does
     not retrieve) and the config sections it may read (`retriever`, `search`, `searcher`, `searcher_model`,
     `baselines`, `generators`). `settings_key` names its own config section (`search` for s3,
-    `baselines.ircot`, ...); the index it queries is `retriever`, else that section's `retriever` key. `answer_style` is how the shared
-    evaluator asks the generator: `direct` (the paper's prompt) or `cot` (reason, then `<answer>`); `context_format`
-    how it renders the documents: `rag` (upstream's retrieval dump) or `selected` (the s3 searcher's)."""
+    `baselines.ircot`, ...); the index it queries is `retriever`, else that section's `retriever` key.
+    `answer_style` is how the shared evaluator asks the generator: `direct` (the paper's prompt) or `cot` (reason,
+    then `<answer>`); `context_format` how it renders the documents: `rag` (upstream's retrieval dump) or
+    `selected` (the s3 searcher's)."""
 
     name: str
     run: Callable[[list[Question], RetrieverClient | None, dict[str, Any]], list[ContextRow]]
@@ -81,8 +82,19 @@ def get_method(name: str) -> Method:
     from s3core.methods import deepretrieval, direct, ircot, rag, s3, search_o1, search_r1
     from s3core.s3_runs import method_name
 
-    methods = (direct.DIRECT, direct.COT, rag.RAG_BM25, rag.RAG_DENSE, ircot.METHOD, search_o1.METHOD,
-               search_r1.METHOD, deepretrieval.METHOD, s3.S3_STEP0, s3.S3, s3.S3_RELEASED)
+    methods = (
+        direct.DIRECT,
+        direct.COT,
+        rag.RAG_BM25,
+        rag.RAG_DENSE,
+        ircot.METHOD,
+        search_o1.METHOD,
+        search_r1.METHOD,
+        deepretrieval.METHOD,
+        s3.S3_STEP0,
+        s3.S3,
+        s3.S3_RELEASED,
+    )
     registry = {m.name: m for m in methods}
     if method_name(name) not in registry:
         raise ConfigError(f"unknown method {name!r} (eval.methods, --method); known: {', '.join(sorted(registry))}")

@@ -48,8 +48,15 @@ class Agent(Protocol):
         """The text appended after each search (batched: Search-o1 condenses results with a model call)."""
 
 
-def run_agent(questions: list[Question], agent: Agent, model: Generator, search: Search, topk: int,
-              max_searches: int, max_new_tokens: int) -> list[Trail]:
+def run_agent(
+    questions: list[Question],
+    agent: Agent,
+    model: Generator,
+    search: Search,
+    topk: int,
+    max_searches: int,
+    max_new_tokens: int,
+) -> list[Trail]:
     """Run every question until the model stops searching or has made `max_searches` searches; the round
     after the last search lets the model finish. A `first_query` search is not counted."""
     trails = [Trail(q) for q in questions]
@@ -59,8 +66,9 @@ def run_agent(questions: list[Question], agent: Agent, model: Generator, search:
         active = [t for t in trails if not t.done]
         if not active:
             break
-        outputs = model.complete([agent.messages(t) for t in active], [t.text for t in active], max_new_tokens,
-                                 agent.stop)
+        outputs = model.complete(
+            [agent.messages(t) for t in active], [t.text for t in active], max_new_tokens, agent.stop
+        )
         asks = []
         for trail, output in zip(active, outputs):
             kept, query = agent.read(output)

@@ -35,12 +35,18 @@ def rewritten_query(output: str, question: str) -> str:
 def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
     section = settings["baselines"]["deepretrieval"]
     model = policy_model("deepretrieval", section)
-    outputs = model.complete([rewriter_messages(search_text(q)) for q in questions], ["" for _ in questions],
-                             section["max_new_tokens"], ["</answer>"])
+    outputs = model.complete(
+        [rewriter_messages(search_text(q)) for q in questions],
+        ["" for _ in questions],
+        section["max_new_tokens"],
+        ["</answer>"],
+    )
     queries = [rewritten_query(out, search_text(q)) for out, q in zip(outputs, questions)]
     hits = retriever.search(queries, section["topk"])
-    return [context_row(q, "deepretrieval", [d.to_dict() for d in docs], trace=f"{out}\nquery: {query}")
-            for q, out, query, docs in zip(questions, outputs, queries, hits)]
+    return [
+        context_row(q, "deepretrieval", [d.to_dict() for d in docs], trace=f"{out}\nquery: {query}")
+        for q, out, query, docs in zip(questions, outputs, queries, hits)
+    ]
 
 
 METHOD = Method("deepretrieval", run, retriever="bm25", settings_key="baselines.deepretrieval")

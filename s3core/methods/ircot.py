@@ -13,8 +13,10 @@ from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import reasoner
 from s3core.retrieval.client import RetrieverClient
 
-SYSTEM = ("Answer the question by reasoning step by step over the documents, one short sentence per step. "
-          "When you know the answer, write a sentence that begins with \"So the answer is:\".")
+SYSTEM = (
+    "Answer the question by reasoning step by step over the documents, one short sentence per step. "
+    'When you know the answer, write a sentence that begins with "So the answer is:".'
+)
 ANSWER = re.compile(r"so the answer is", re.IGNORECASE)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
 
@@ -47,8 +49,15 @@ class IRCoT:
 def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
     """Up to `max_steps` reasoning sentences; context = every retrieved document, deduplicated."""
     section = settings["baselines"]["ircot"]
-    trails = run_agent(questions, IRCoT(), reasoner(settings), retriever.search, section["topk"],
-                       section["max_steps"] - 1, section["max_new_tokens"])
+    trails = run_agent(
+        questions,
+        IRCoT(),
+        reasoner(settings),
+        retriever.search,
+        section["topk"],
+        section["max_steps"] - 1,
+        section["max_new_tokens"],
+    )
     return trail_rows(trails, "ircot")
 
 

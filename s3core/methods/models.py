@@ -17,13 +17,18 @@ def reasoner(settings: dict[str, Any]) -> Generator:
         raise ConfigError("IRCoT and Search-o1 reason with a generator: pass --generators (the config section)")
     name = reasoner_name(settings["baselines"], generators)
     if name not in generators:
-        raise ConfigError(f"config key 'baselines.reasoner' is {name!r}; allowed: a name in 'generators' "
-                          f"({sorted(generators)})")
+        raise ConfigError(
+            f"config key 'baselines.reasoner' is {name!r}; allowed: a name in 'generators' ({sorted(generators)})"
+        )
     return load_generator(name, generators[name])
 
 
 def policy_model(method: str, section: dict[str, Any]) -> Generator:
     """A method's own model (Search-R1's policy, DeepRetrieval's rewriter) as an in-process HF generator."""
-    entry = {"backend": "hf", "model": section["model"], "max_new_tokens": section["max_new_tokens"],
-             "batch_size": section["batch_size"]}
+    entry = {
+        "backend": "hf",
+        "model": section["model"],
+        "max_new_tokens": section["max_new_tokens"],
+        "batch_size": section["batch_size"],
+    }
     return load_generator(method, config.section("generators", {method: entry})[method])

@@ -9,7 +9,9 @@ from s3core.methods import ContextRow, Method, Question, context_row, search_tex
 from s3core.retrieval.client import RetrieverClient
 
 
-def run(method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+def run(
+    method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]
+) -> list[ContextRow]:
     """`retriever.topk` documents per question."""
     hits = retriever.search([search_text(q) for q in questions], settings["retriever"]["topk"])
     return [context_row(q, method, [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]

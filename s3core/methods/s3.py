@@ -15,7 +15,9 @@ from s3core.search.prompt import load_prompt
 from s3core.search.rollout import play
 
 
-def run(method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+def run(
+    method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]
+) -> list[ContextRow]:
     """`settings['searcher_model']` is the searcher (the base model for s3_step0, the trained one for s3, upstream's
     checkpoint for s3_released)."""
     model = settings.get("searcher_model")
@@ -26,12 +28,16 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, sett
     initial = retriever.search([search_text(q) for q in questions], search["initial_topk"])
     prompt = load_prompt(settings["searcher"]["prompt_file"])
     episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0, prompt=prompt)
-    return [context_row(q, method, [d.to_dict() for d in e.selected_docs()], trace=e.transcript())
-            for q, e in zip(questions, episodes)]
+    return [
+        context_row(q, method, [d.to_dict() for d in e.selected_docs()], trace=e.transcript())
+        for q, e in zip(questions, episodes)
+    ]
 
 
-S3_STEP0 = Method("s3_step0", partial(run, "s3_step0"), settings_key="search", uses_searcher=True,
-                  context_format="selected")
+S3_STEP0 = Method(
+    "s3_step0", partial(run, "s3_step0"), settings_key="search", uses_searcher=True, context_format="selected"
+)
 S3 = Method("s3", partial(run, "s3"), settings_key="search", uses_searcher=True, context_format="selected")
-S3_RELEASED = Method("s3_released", partial(run, "s3_released"), settings_key="search", uses_searcher=True,
-                     context_format="selected")
+S3_RELEASED = Method(
+    "s3_released", partial(run, "s3_released"), settings_key="search", uses_searcher=True, context_format="selected"
+)

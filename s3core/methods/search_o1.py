@@ -25,7 +25,7 @@ SYSTEM = (
 CONDENSE = (
     "Previous reasoning:\n{reasoning}\n\nSearch query: {query}\n\nSearched documents:\n{docs}\n\n"
     "Read the documents and write only the information that helps with the search query and the reasoning, "
-    "beginning with \"Final Information:\". If nothing helps, write \"Final Information: No helpful information found.\""
+    'beginning with "Final Information:". If nothing helps, write "Final Information: No helpful information found."'
 )
 QUERY = re.compile(re.escape(BEGIN_QUERY) + r"(.*?)(?:" + re.escape(END_QUERY) + "|$)", re.DOTALL)
 
@@ -57,15 +57,19 @@ class SearchO1:
         return None
 
     def messages(self, trail: Trail) -> Messages:
-        return [{"role": "system", "content": SYSTEM.format(max_searches=self.max_searches)},
-                {"role": "user", "content": trail.question["question"]}]
+        return [
+            {"role": "system", "content": SYSTEM.format(max_searches=self.max_searches)},
+            {"role": "user", "content": trail.question["question"]},
+        ]
 
     def read(self, output: str) -> tuple[str, str | None]:
         return parse_query(output)
 
     def observe(self, trails: list[Trail], queries: list[str], results: list[list[Document]]) -> list[str]:
-        asks = [[{"role": "user", "content": CONDENSE.format(reasoning=t.text, query=q, docs=format_docs(docs))}]
-                for t, q, docs in zip(trails, queries, results)]
+        asks = [
+            [{"role": "user", "content": CONDENSE.format(reasoning=t.text, query=q, docs=format_docs(docs))}]
+            for t, q, docs in zip(trails, queries, results)
+        ]
         replies = self.model.complete(asks, ["" for _ in asks], self.condense_max_new_tokens, None)
         return [f"\n{BEGIN_RESULT}{condensed(r)}{END_RESULT}\n" for r in replies]
 
@@ -75,8 +79,9 @@ def run(questions: list[Question], retriever: RetrieverClient, settings: dict[st
     section = settings["baselines"]["search_o1"]
     model = reasoner(settings)
     agent = SearchO1(model, section["max_searches"], section["condense_max_new_tokens"])
-    trails = run_agent(questions, agent, model, retriever.search, section["topk"], section["max_searches"],
-                       section["max_new_tokens"])
+    trails = run_agent(
+        questions, agent, model, retriever.search, section["topk"], section["max_searches"], section["max_new_tokens"]
+    )
     return trail_rows(trails, "search_o1")
 
 

@@ -54,8 +54,15 @@ class SearchR1:
 def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
     """At most `max_turns` searches; context = all retrieved documents, deduplicated."""
     section = settings["baselines"]["search_r1"]
-    trails = run_agent(questions, SearchR1(), policy_model("search_r1", section), retriever.search,
-                       section["topk"], section["max_turns"], section["max_new_tokens"])
+    trails = run_agent(
+        questions,
+        SearchR1(),
+        policy_model("search_r1", section),
+        retriever.search,
+        section["topk"],
+        section["max_turns"],
+        section["max_new_tokens"],
+    )
     return trail_rows(trails, "search_r1")
 
 

@@ -14,9 +14,8 @@ from typing import Any
 # import, starving the searcher that shares the process. Keep JAX on the CPU unless the user chose otherwise.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import bm25s  # noqa: E402
-import numpy as np  # noqa: E402
-import Stemmer  # noqa: E402
+import bm25s
+import Stemmer
 
 from s3core.corpus import read_corpus
 from s3core.errors import DataError
@@ -60,8 +59,10 @@ def import_bm25_index(folder: Path, corpus: Path, out_dir: Path, settings: dict[
     offsets = line_offsets(corpus)
     documents = len(LuceneRetriever(out_dir, settings))
     if documents != len(offsets):
-        raise DataError(f"{folder}: the Lucene index holds {documents:,} documents but {corpus} has "
-                        f"{len(offsets):,}; download the index and the corpus at matching revisions")
+        raise DataError(
+            f"{folder}: the Lucene index holds {documents:,} documents but {corpus} has "
+            f"{len(offsets):,}; download the index and the corpus at matching revisions"
+        )
     save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
     return documents
 
@@ -98,7 +99,9 @@ class BM25Retriever:
 
     def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
         k = min(topk, len(self.docs))
-        ids, scores = self.model.retrieve(_tokenize(queries, self.settings, return_ids=False), k=k, show_progress=False, n_threads=1)
+        ids, scores = self.model.retrieve(
+            _tokenize(queries, self.settings, return_ids=False), k=k, show_progress=False, n_threads=1
+        )
         return [
             [(self.docs.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if s > 0]
             for row_ids, row_scores in zip(ids, scores)

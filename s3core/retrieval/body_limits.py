@@ -15,8 +15,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 async def answer(send: Send, status: int, detail: str) -> None:
     """A JSON error `{"detail": ...}` (FastAPI's shape) that closes the connection."""
     body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"connection", b"close")]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -61,11 +64,12 @@ class _Guarded:
         if self.refused:
             return {"type": "http.disconnect"}
         try:
-            async with asyncio.timeout_at(self.deadline):   # one timer, no task per read (unlike wait_for)
+            async with asyncio.timeout_at(self.deadline):  # one timer, no task per read (unlike wait_for)
                 message = await self.receive()
         except TimeoutError:
-            return await self._refuse(408, f"the request body did not arrive within {self.limits.timeout_s:g} s "
-                                           "(body_timeout_s)")
+            return await self._refuse(
+                408, f"the request body did not arrive within {self.limits.timeout_s:g} s (body_timeout_s)"
+            )
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
             if self.received > self.limits.max_bytes:

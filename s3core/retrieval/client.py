@@ -30,7 +30,13 @@ class RetrieverClient:
         results: list[list[Document]] = []
         for start in range(0, len(queries), size):
             payload = {"queries": queries[start : start + size], "topk": topk, "return_scores": False}
-            body = post_with_retries(self._http, f"{self.url}/retrieve", payload, self.settings["retries"],
-                                     self.settings["backoff_s"], self.settings["deadline_s"])
+            body = post_with_retries(
+                self._http,
+                f"{self.url}/retrieve",
+                payload,
+                self.settings["retries"],
+                self.settings["backoff_s"],
+                self.settings["deadline_s"],
+            )
             results.extend([Document.from_row(d) for d in row] for row in body["result"])
         return results

@@ -11,8 +11,8 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -78,8 +78,9 @@ class Encoder:
         self._processes = bulk and self.device.type == "cuda"
         if self._processes:
             workers = max(1, (os.cpu_count() or 2) - 2)
-            self._pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _start_tokenizer,
-                                             (path, settings["max_length"]))
+            self._pool = ProcessPoolExecutor(
+                workers, multiprocessing.get_context("spawn"), _start_tokenizer, (path, settings["max_length"])
+            )
         else:
             self._pool = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
         use_graphs = not bulk and self.device.type == "cuda" and settings.get("cuda_graphs", True)
@@ -89,11 +90,15 @@ class Encoder:
         """The forward pass as CUDA graphs; None (eager kernels) where this model cannot be captured."""
         names = list(self._tokenize(["a"]))
         try:
-            return EncoderGraphs(self._pooled, names, self.device, self.settings["batch_size"],
-                                 self.settings["max_length"])
+            return EncoderGraphs(
+                self._pooled, names, self.device, self.settings["batch_size"], self.settings["max_length"]
+            )
         except RuntimeError as exc:
-            log.warning("the query encoder could not be captured as CUDA graphs (%s); its kernels are launched "
-                        "one by one (slower). Set retriever.dense.cuda_graphs: false to skip the attempt", exc)
+            log.warning(
+                "the query encoder could not be captured as CUDA graphs (%s); its kernels are launched "
+                "one by one (slower). Set retriever.dense.cuda_graphs: false to skip the attempt",
+                exc,
+            )
             return None
 
     @property
@@ -123,17 +128,20 @@ class Encoder:
         """Tokenise with this thread's own copy of the tokenizer (one instance is not thread-safe)."""
         if not hasattr(self._local, "tokenizer"):
             self._local.tokenizer = copy.deepcopy(self.tokenizer)
-        return dict(self._local.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.settings["max_length"], return_tensors="np"
-        ))
+        return dict(
+            self._local.tokenizer(
+                texts, padding=True, truncation=True, max_length=self.settings["max_length"], return_tensors="np"
+            )
+        )
 
     @torch.inference_mode()
     def _embed(self, tokens: dict[str, np.ndarray]) -> torch.Tensor:
         """Unit vectors (float32) of one batch, on the model's device (in host memory from the graphs)."""
         if self._graphs is not None:
             return self._graphs(tokens)
-        return self._pooled({name: torch.from_numpy(array).to(self.device, non_blocking=True)
-                             for name, array in tokens.items()})
+        return self._pooled(
+            {name: torch.from_numpy(array).to(self.device, non_blocking=True) for name, array in tokens.items()}
+        )
 
     @torch.inference_mode()
     def _pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -194,8 +202,10 @@ def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, settings
     parts = [np.load(path, mmap_mode="r") for path in shards]
     offsets, rows = line_offsets(corpus), sum(len(part) for part in parts)
     if not parts or rows != len(offsets):
-        raise DataError(f"{corpus}: {len(offsets):,} documents but its {len(parts)} shard files hold "
-                        f"{rows:,} vectors; encode every shard of this corpus again")
+        raise DataError(
+            f"{corpus}: {len(offsets):,} documents but its {len(parts)} shard files hold "
+            f"{rows:,} vectors; encode every shard of this corpus again"
+        )
     blocks = (part[start : start + CHUNK] for part in parts for start in range(0, len(part), CHUNK))
     write_flat_index(out_dir / INDEX_FILE, parts[0].shape[1], rows, blocks)
     save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
@@ -213,8 +223,10 @@ def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings:
     rows = open_flat_index(out_dir / INDEX_FILE).ntotal
     offsets = line_offsets(corpus)
     if rows != len(offsets):
-        raise DataError(f"{parts[0].parent}: the index has {rows:,} rows but {corpus} has {len(offsets):,} documents; "
-                        "an imported index must encode the corpus line by line (download both at one revision)")
+        raise DataError(
+            f"{parts[0].parent}: the index has {rows:,} rows but {corpus} has {len(offsets):,} documents; "
+            "an imported index must encode the corpus line by line (download both at one revision)"
+        )
     save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
     return rows
 
@@ -263,6 +275,7 @@ class DenseRetriever:
         scores, ids = self.ranker.search(vectors, topk)
         searched = time.perf_counter()
         hits = self.docs.ranked(scores, ids)
-        self.stats.add(len(queries), encode=encoded - started, search=searched - encoded,
-                       documents=time.perf_counter() - searched)
+        self.stats.add(
+            len(queries), encode=encoded - started, search=searched - encoded, documents=time.perf_counter() - searched
+        )
         return hits

@@ -30,8 +30,10 @@ def line_offsets(corpus: Path) -> np.ndarray:
                 offsets.append(position)
             position += len(line)
     if not offsets:
-        raise DataError(f"{corpus} holds no documents: an index needs at least one; check how the corpus was made "
-                        "(the download rule's log)")
+        raise DataError(
+            f"{corpus} holds no documents: an index needs at least one; check how the corpus was made "
+            "(the download rule's log)"
+        )
     return np.asarray(offsets, dtype=np.int64)
 
 
@@ -47,8 +49,9 @@ def fingerprint(data: bytes | mmap.mmap, offsets: np.ndarray) -> dict[str, Any]:
     return {"bytes": len(data), "rows": len(offsets), "sampled_rows": len(picks), "sha256": digest.hexdigest()}
 
 
-def save_index_meta(out_dir: Path, corpus: Path, offsets: np.ndarray, settings_file: str,
-                    settings: dict[str, Any]) -> None:
+def save_index_meta(
+    out_dir: Path, corpus: Path, offsets: np.ndarray, settings_file: str, settings: dict[str, Any]
+) -> None:
     """What every index folder holds beside its index: the corpus offsets and fingerprint, and the settings it was
     made with."""
     np.save(out_dir / OFFSETS_FILE, offsets)
@@ -67,7 +70,7 @@ class DocStore:
             self.data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if self.corpus.stat().st_size else b""
 
     @classmethod
-    def open(cls, corpus: Path, index_dir: Path) -> "DocStore":
+    def open(cls, corpus: Path, index_dir: Path) -> DocStore:
         """Use the offsets saved beside an index; the corpus file given must be the one the index was built from
         (its fingerprint, where the index has one: indexes built before fingerprints only get the length check)."""
         offsets = np.load(Path(index_dir) / OFFSETS_FILE)
@@ -76,8 +79,10 @@ class DocStore:
             raise DataError(f"{corpus}: shorter than the corpus {index_dir} was built from; rebuild the index")
         recorded = Path(index_dir) / FINGERPRINT_FILE
         if recorded.exists() and json.loads(recorded.read_text()) != fingerprint(store.data, offsets):
-            raise DataError(f"{corpus} is not the corpus {index_dir} was built from (its size or sampled rows differ "
-                            f"from {recorded}); serve the index with its own corpus, or rebuild the index")
+            raise DataError(
+                f"{corpus} is not the corpus {index_dir} was built from (its size or sampled rows differ "
+                f"from {recorded}); serve the index with its own corpus, or rebuild the index"
+            )
         return store
 
     def __len__(self) -> int:
@@ -94,5 +99,7 @@ class DocStore:
 
     def ranked(self, scores: np.ndarray, ids: np.ndarray) -> list[list[tuple[Document, float]]]:
         """Each query's (document, score) list from a search's (scores, ids); ids of -1 (no row) are skipped."""
-        return [[(self.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-                for row_ids, row_scores in zip(ids, scores)]
+        return [
+            [(self.get(int(i)), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores)
+        ]

@@ -60,11 +60,13 @@ class EncoderGraphs:
                 pool = pool or graph.pool()
                 self._graphs[rows, length] = graph, inputs, output
 
-    def _capture(self, embed: Embed, names: list[str], rows: int, length: int,
-                 pool: tuple | None) -> tuple[torch.cuda.CUDAGraph, dict[str, torch.Tensor], torch.Tensor]:
+    def _capture(
+        self, embed: Embed, names: list[str], rows: int, length: int, pool: tuple | None
+    ) -> tuple[torch.cuda.CUDAGraph, dict[str, torch.Tensor], torch.Tensor]:
         tokens = {name: np.zeros((0, length), dtype=np.int64) for name in names}
-        inputs = {name: torch.from_numpy(array).to(self.device)
-                  for name, array in pad_tokens(tokens, rows, length).items()}
+        inputs = {
+            name: torch.from_numpy(array).to(self.device) for name, array in pad_tokens(tokens, rows, length).items()
+        }
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):  # warm-up outside the graph (cuBLAS handles, lazy inits)

@@ -30,8 +30,7 @@ def write_flat_index(path: Path, dim: int, total: int, blocks: Iterable[np.ndarr
     atomically; returns the row count. A block count that differs from `total` is refused before the rename."""
     written = 0
     with atomic_open(path, "wb") as handle:
-        handle.write(_HEADER.pack(b"IxFI", dim, total, _UNUSED, _UNUSED, True, faiss.METRIC_INNER_PRODUCT,
-                                  total * dim))
+        handle.write(_HEADER.pack(b"IxFI", dim, total, _UNUSED, _UNUSED, True, faiss.METRIC_INNER_PRODUCT, total * dim))
         for block in blocks:
             if block.ndim != 2 or block.shape[1] != dim:
                 raise DataError(f"{path}: a block of shape {block.shape} does not hold rows of width {dim}")

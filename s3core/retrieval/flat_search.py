@@ -55,8 +55,9 @@ class TorchFlatSearch:
         self.ntotal = sum(len(rows) for _, rows in shards)
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray, devices: list[torch.device],
-                     chunk_rows: int = CHUNK_ROWS) -> "TorchFlatSearch":
+    def from_vectors(
+        cls, vectors: np.ndarray, devices: list[torch.device], chunk_rows: int = CHUNK_ROWS
+    ) -> TorchFlatSearch:
         """Copy the rows to the devices, a chunk at a time (host memory never doubles)."""
         bounds = np.linspace(0, len(vectors), len(devices) + 1).astype(int)
         shards = []
@@ -81,8 +82,9 @@ class TorchFlatSearch:
         top = torch.topk(scores, k, dim=1)
         return top.values.numpy(), torch.gather(ids, 1, top.indices).numpy().astype(np.int64)
 
-    def _shard_top(self, queries: torch.Tensor, offset: int, shard: torch.Tensor,
-                   k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _shard_top(
+        self, queries: torch.Tensor, offset: int, shard: torch.Tensor, k: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The shard's k best (scores, global ids), on the shard's device."""
         q = queries.to(shard.device, shard.dtype, non_blocking=True)
         scores, ids = [], []

@@ -28,8 +28,10 @@ def java_home() -> str:
         return os.environ["JAVA_HOME"]
     java = shutil.which("java")
     if java is None:
-        raise ConfigError("retriever.bm25.engine 'pyserini' runs Lucene on Java 17: install a JDK 17 (Debian: "
-                          "openjdk-17-jdk-headless; conda: openjdk=17) or set JAVA_HOME, or use engine 'bm25s'")
+        raise ConfigError(
+            "retriever.bm25.engine 'pyserini' runs Lucene on Java 17: install a JDK 17 (Debian: "
+            "openjdk-17-jdk-headless; conda: openjdk=17) or set JAVA_HOME, or use engine 'bm25s'"
+        )
     return str(Path(java).resolve().parents[1])
 
 
@@ -39,9 +41,23 @@ def build_lucene_index(corpus: Path, out_dir: Path, threads: int) -> Path:
     java = Path(java_home()) / "bin" / "java"
     with tempfile.TemporaryDirectory() as only_corpus:  # JsonCollection reads every JSON file of its folder
         (Path(only_corpus) / "corpus.jsonl").symlink_to(corpus.resolve())
-        command = [str(java), "-cp", str(jar), "io.anserini.index.IndexCollection", "-collection", "JsonCollection",
-                   "-input", only_corpus, "-index", str(out_dir / LUCENE_DIR), "-generator",
-                   "DefaultLuceneDocumentGenerator", "-threads", str(threads), "-storeRaw"]
+        command = [
+            str(java),
+            "-cp",
+            str(jar),
+            "io.anserini.index.IndexCollection",
+            "-collection",
+            "JsonCollection",
+            "-input",
+            only_corpus,
+            "-index",
+            str(out_dir / LUCENE_DIR),
+            "-generator",
+            "DefaultLuceneDocumentGenerator",
+            "-threads",
+            str(threads),
+            "-storeRaw",
+        ]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return out_dir / LUCENE_DIR
 
@@ -79,5 +95,7 @@ class LuceneRetriever:
             texts.add(query)
             ids.add(str(i))
         found = self.searcher.batch_search(texts, ids, min(topk, len(self)), self.threads)
-        return [[(Document.from_row(json.loads(hit.raw)), float(hit.score)) for hit in found.get(str(i))]
-                for i in range(len(queries))]
+        return [
+            [(Document.from_row(json.loads(hit.raw)), float(hit.score)) for hit in found.get(str(i))]
+            for i in range(len(queries))
+        ]

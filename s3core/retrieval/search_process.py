@@ -4,7 +4,8 @@ In one process the server's event loop (HTTP, JSON) and the encoder's kernel lau
 and each slows the other down. Here a spawned process holds the DenseRanker; the server sends it batches of queries
 and gets back (scores, ids). Inside, one thread encodes while another searches, so the encoding of batch n + 1
 overlaps the search of batch n, and the batches encoded while a search ran are searched together: a scan of a
-flat index costs about the same for 20 queries as for 60. Documents are still read in the server's process from its memory-mapped store.
+flat index costs about the same for 20 queries as for 60. Documents are still read in the server's process from
+its memory-mapped store.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import queue
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -115,8 +117,12 @@ class SearchProcess:
         context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
         requests_out, self._requests = context.Pipe(duplex=False)
         self._results, results_in = context.Pipe(duplex=False)
-        self.process = context.Process(target=_rank_batches, args=(Path(index_dir), settings, requests_out, results_in),
-                                       name="s3-search", daemon=True)
+        self.process = context.Process(
+            target=_rank_batches,
+            args=(Path(index_dir), settings, requests_out, results_in),
+            name="s3-search",
+            daemon=True,
+        )
         self.process.start()
         requests_out.close()
         results_in.close()
@@ -131,8 +137,10 @@ class SearchProcess:
     def _wait_ready(self, timeout_s: float) -> None:
         if not self._results.poll(timeout_s):
             self.close()
-            raise ServiceError(f"the search process did not load its index within {timeout_s:.0f} s "
-                               "(retriever.server.startup_timeout_s)")
+            raise ServiceError(
+                f"the search process did not load its index within {timeout_s:.0f} s "
+                "(retriever.server.startup_timeout_s)"
+            )
         try:
             status, detail = self._results.recv()
         except EOFError:
@@ -164,8 +172,10 @@ class SearchProcess:
                 future.set_result(tuple(result))
         self.process.join(5)
         with self._lock:
-            self.failure = self.failure or (f"the search process (pid {self.process.pid}) exited with code "
-                                            f"{self.process.exitcode}; see the server log above")
+            self.failure = self.failure or (
+                f"the search process (pid {self.process.pid}) exited with code "
+                f"{self.process.exitcode}; see the server log above"
+            )
             pending, self._pending = self._pending, {}
         for future in pending.values():
             future.set_exception(ServiceError(self.failure))
@@ -210,8 +220,9 @@ class ProcessDenseRetriever:
     def search(self, queries: list[str], topk: int) -> list[list[Hit]]:
         return self._documents(queries, *self.ranker.rank(queries, topk).result())
 
-    def _documents(self, queries: list[str], scores: np.ndarray, ids: np.ndarray,
-                   figures: dict[str, float]) -> list[list[Hit]]:
+    def _documents(
+        self, queries: list[str], scores: np.ndarray, ids: np.ndarray, figures: dict[str, float]
+    ) -> list[list[Hit]]:
         started = time.perf_counter()
         hits = self.docs.ranked(scores, ids)
         self.stats.add(len(queries), **figures, documents=time.perf_counter() - started)

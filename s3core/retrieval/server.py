@@ -61,7 +61,7 @@ def _check(request: RetrieveRequest, limits: dict[str, Any]) -> None:
     for number, query in enumerate(request.queries, start=1):
         try:
             query.encode("utf-8")
-        except UnicodeEncodeError as exc:   # a lone surrogate: valid JSON, but no text; it would fail its whole batch
+        except UnicodeEncodeError as exc:  # a lone surrogate: valid JSON, but no text; it would fail its whole batch
             raise HTTPException(400, f"query {number} is not valid Unicode text ({exc.reason} at {exc.start})") from exc
     longest = max(len(q) for q in request.queries)
     if longest > limits["max_query_chars"]:
@@ -109,8 +109,13 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
     async def health() -> dict[str, Any]:
         if failure := getattr(retriever, "failure", None):
             raise HTTPException(503, failure)
-        return {"status": "ok", "retriever": retriever.kind, "documents": len(retriever), "batching": bool(batcher),
-                "s3core": __version__}
+        return {
+            "status": "ok",
+            "retriever": retriever.kind,
+            "documents": len(retriever),
+            "batching": bool(batcher),
+            "s3core": __version__,
+        }
 
     @app.get("/stats")
     async def stats() -> dict[str, Any]:
@@ -126,8 +131,9 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
             hits = await (batcher.submit if batcher else search)(request.queries, topk)
         except ServiceError as exc:  # the search process is gone: say so, not "Internal Server Error"
             raise HTTPException(503, str(exc)) from exc
-        body = json.dumps({"result": [_render(row, request.return_scores) for row in hits]}, ensure_ascii=False,
-                          separators=(",", ":"))
+        body = json.dumps(
+            {"result": [_render(row, request.return_scores) for row in hits]}, ensure_ascii=False, separators=(",", ":")
+        )
         return Response(body, media_type="application/json")
 
     app.router.add_route("/retrieve", retrieve, methods=["POST"])

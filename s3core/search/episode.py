@@ -31,16 +31,25 @@ def cut_response(text: str) -> str:
 class Episode:
     """The state of one question's search; `run_episodes` drives many of them in lock-step."""
 
-    def __init__(self, question: dict[str, Any], initial_docs: list[Document], tokenizer: Any,
-                 settings: dict[str, Any], prompt: SearcherPrompt = SearcherPrompt()):
+    def __init__(
+        self,
+        question: dict[str, Any],
+        initial_docs: list[Document],
+        tokenizer: Any,
+        settings: dict[str, Any],
+        prompt: SearcherPrompt = SearcherPrompt(),
+    ):
         self.question = question
         self.tokenizer = tokenizer
         self.settings = settings
         # without `begin_with_search` the searcher starts from the question alone (an empty first block)
         self.blocks = [InformationBlock(list(initial_docs) if settings["begin_with_search"] else [])]
         messages = prompt.messages(question["question"], self.blocks[0].docs, settings["max_selected"])
-        self.ids: list[int] = list(tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+        self.ids: list[int] = list(
+            tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)[
+                "input_ids"
+            ]
+        )
         self.prompt_length = len(self.ids)
         self.action_mask: list[int] = [0] * self.prompt_length
         self.turns = self.searches = self.invalid = 0
@@ -94,6 +103,11 @@ class Episode:
         return self.tokenizer.decode(self.ids[self.prompt_length :], skip_special_tokens=False)
 
     def stats(self) -> dict[str, float]:
-        return {"turns": self.turns, "searches": self.searches, "invalid": self.invalid,
-                "truncated": float(self.truncated), "docs": len(self.selected_docs()),
-                "response_tokens": sum(self.action_mask)}
+        return {
+            "turns": self.turns,
+            "searches": self.searches,
+            "invalid": self.invalid,
+            "truncated": float(self.truncated),
+            "docs": len(self.selected_docs()),
+            "response_tokens": sum(self.action_mask),
+        }

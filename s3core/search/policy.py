@@ -35,8 +35,9 @@ class HFPolicy:
         was_training = self.model.training
         self.model.eval()
         try:
-            return generate(self.model, self.tokenizer, contexts, max_new_tokens, self.batch_size, temperature,
-                            self.stop_strings)
+            return generate(
+                self.model, self.tokenizer, contexts, max_new_tokens, self.batch_size, temperature, self.stop_strings
+            )
         finally:
             self.model.train(was_training)
 

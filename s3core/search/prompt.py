@@ -63,8 +63,10 @@ class SearcherPrompt:
             body = self.template.replace("{question}", question).replace("{initial_docs}", format_docs(initial_docs))
         else:
             protocol = PROTOCOL.replace("{max_selected}", str(max_selected))  # its JSON braces stay as written
-            body = (f"{protocol}\n{MARKER}\n<question>{question}</question>\n"
-                    f"<information>{format_docs(initial_docs)}</information>")
+            body = (
+                f"{protocol}\n{MARKER}\n<question>{question}</question>\n"
+                f"<information>{format_docs(initial_docs)}</information>"
+            )
         return [{"role": "user", "content": body}]
 
 
@@ -78,6 +80,8 @@ def load_prompt(path: str | None) -> SearcherPrompt:
         raise DataError(f"searcher.prompt_file: cannot read {path} ({exc.strerror})") from exc
     missing = [p for p in ("{question}", "{initial_docs}") if p not in template]
     if missing:
-        raise DataError(f"searcher.prompt_file {path}: no {' or '.join(missing)} in it; mark where the question and "
-                        "the initial documents go")
+        raise DataError(
+            f"searcher.prompt_file {path}: no {' or '.join(missing)} in it; mark where the question and "
+            "the initial documents go"
+        )
     return SearcherPrompt(template)

@@ -26,8 +26,9 @@ def search_rounds(settings: dict[str, Any]) -> int:
     return settings["max_turns"] + int(settings["extra_search_round"])
 
 
-async def drive_episodes(episodes: list[Episode], generate: AsyncGenerate, search: AsyncSearch,
-                         settings: dict[str, Any], temperature: float) -> None:
+async def drive_episodes(
+    episodes: list[Episode], generate: AsyncGenerate, search: AsyncSearch, settings: dict[str, Any], temperature: float
+) -> None:
     """Play every episode to its end: the searching rounds, then one final turn without search."""
     rounds = search_rounds(settings)
     for round_no in range(rounds + 1):
@@ -57,8 +58,9 @@ async def step(active: list[Episode], actions: list[Any], search: AsyncSearch, t
         episode.check_budget()
 
 
-def run_episodes(episodes: list[Episode], policy: Policy, search: Search, settings: dict[str, Any],
-                 temperature: float) -> None:
+def run_episodes(
+    episodes: list[Episode], policy: Policy, search: Search, settings: dict[str, Any], temperature: float
+) -> None:
     """`drive_episodes` with a synchronous policy and retriever (local trainer, inference)."""
 
     async def generate(contexts: list[list[int]], max_new_tokens: int, temp: float) -> list[list[int]]:
@@ -70,8 +72,15 @@ def run_episodes(episodes: list[Episode], policy: Policy, search: Search, settin
     asyncio.run(drive_episodes(episodes, generate, search_now, settings, temperature))
 
 
-def play(questions: list[dict[str, Any]], initial_docs: list[list[Document]], policy: Policy, search: Search,
-         settings: dict[str, Any], temperature: float, prompt: SearcherPrompt = SearcherPrompt()) -> list[Episode]:
+def play(
+    questions: list[dict[str, Any]],
+    initial_docs: list[list[Document]],
+    policy: Policy,
+    search: Search,
+    settings: dict[str, Any],
+    temperature: float,
+    prompt: SearcherPrompt = SearcherPrompt(),
+) -> list[Episode]:
     """One finished episode per question, started from its naive-RAG documents."""
     episodes = [Episode(q, docs, policy.tokenizer, settings, prompt) for q, docs in zip(questions, initial_docs)]
     run_episodes(episodes, policy, search, settings, temperature)

@@ -21,14 +21,18 @@ def initial_docs(item: dict[str, Any], topk: int) -> list[Document]:
     return [Document.from_row(d) for d in item["docs"][:topk]]
 
 
-def score_episodes(items: list[dict[str, Any]], episodes: list[Episode], generator: Generator,
-                   judge: Generator | None, reward: dict[str, Any]) -> list[tuple[float, dict[str, float]]]:
+def score_episodes(
+    items: list[dict[str, Any]],
+    episodes: list[Episode],
+    generator: Generator,
+    judge: Generator | None,
+    reward: dict[str, Any],
+) -> list[tuple[float, dict[str, float]]]:
     """(reward, facts) per finished episode: the generator answers from its selected documents; the reward is
     Gain Beyond RAG (`reward.form`) in `reward.metric` against the row's cached naive-RAG answer."""
     metric = reward["metric"]
     contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
-    answers = answer_contexts(contexts, generator, judge, context_format="selected",
-                              judge_every_row=metric == "judge")
+    answers = answer_contexts(contexts, generator, judge, context_format="selected", judge_every_row=metric == "judge")
     scored = []
     for row, episode, answer in zip(items, episodes, answers):
         ours, rag = metric_value(answer, metric), metric_value(row, metric)
@@ -42,8 +46,15 @@ class S3Environment:
 
     stop_strings = STOP_STRINGS
 
-    def __init__(self, search: Search, generator: Generator, judge: Generator | None, search_settings: dict[str, Any],
-                 reward: dict[str, Any], prompt: SearcherPrompt = SearcherPrompt()):
+    def __init__(
+        self,
+        search: Search,
+        generator: Generator,
+        judge: Generator | None,
+        search_settings: dict[str, Any],
+        reward: dict[str, Any],
+        prompt: SearcherPrompt = SearcherPrompt(),
+    ):
         self.search = search
         self.generator = generator
         self.judge = judge

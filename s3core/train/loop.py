@@ -42,8 +42,9 @@ def items_for_step(pool: list[dict[str, Any]], step: int, batch_size: int, seed:
     return [pool[i] for i in order[step * batch_size : (step + 1) * batch_size]]
 
 
-def step_metrics(step: int, trajectories: list[Trajectory], stats: dict[str, float], rollout_s: float,
-                 update_s: float) -> dict[str, float]:
+def step_metrics(
+    step: int, trajectories: list[Trajectory], stats: dict[str, float], rollout_s: float, update_s: float
+) -> dict[str, float]:
     """One logbook row: means of the episodes' facts, the update statistics, and speeds."""
     row: dict[str, float] = {"step": step, "reward": _mean([t.score for t in trajectories])}
     for key in trajectories[0].info:
@@ -52,9 +53,13 @@ def step_metrics(step: int, trajectories: list[Trajectory], stats: dict[str, flo
         row.update(gain_shares([t.info["gbr"] for t in trajectories]))
     generated = sum(sum(t.action_mask) for t in trajectories)
     row.update(stats)
-    row.update(sequence_tokens=_mean([len(t.ids) for t in trajectories]), rollout_s=rollout_s, update_s=update_s,
-               rollout_tokens_per_s=generated / max(rollout_s, 1e-9),
-               update_tokens_per_s=sum(len(t.ids) for t in trajectories) / max(update_s, 1e-9))
+    row.update(
+        sequence_tokens=_mean([len(t.ids) for t in trajectories]),
+        rollout_s=rollout_s,
+        update_s=update_s,
+        rollout_tokens_per_s=generated / max(rollout_s, 1e-9),
+        update_tokens_per_s=sum(len(t.ids) for t in trajectories) / max(update_s, 1e-9),
+    )
     return row
 
 
@@ -62,21 +67,32 @@ def _mean(values: list[float]) -> float:
     return sum(values) / max(len(values), 1)
 
 
-def train(pool: list[dict[str, Any]], environment: Environment, model_path: str, out: Path, settings: dict[str, Any],
-          searcher: dict[str, Any], temperature: float, shaping: dict[str, Any]) -> list[dict[str, float]]:
+def train(
+    pool: list[dict[str, Any]],
+    environment: Environment,
+    model_path: str,
+    out: Path,
+    settings: dict[str, Any],
+    searcher: dict[str, Any],
+    temperature: float,
+    shaping: dict[str, Any],
+) -> list[dict[str, float]]:
     """Run `settings['steps']` PPO steps (resuming from the newest checkpoint in `out/checkpoints` when it was
     trained with `shaping`, the settings that shape training: `s3core.training_settings.fingerprint`); save the
     trained searcher to `out/searcher` and return the logbook rows."""
     if temperature <= 0:
-        raise ConfigError("config key 'search.temperature': PPO needs sampled rollouts (> 0); inference is greedy anyway")
+        raise ConfigError(
+            "config key 'search.temperature': PPO needs sampled rollouts (> 0); inference is greedy anyway"
+        )
     if not pool:
         raise ConfigError("the training pool is empty: raise assets.train.size or turn off train.drop_rag_correct")
     guard(out / "checkpoints", shaping, "step_*")
     device = pick_device(searcher["device"])
     mixed = pick_dtype(searcher["dtype"], device) == torch.bfloat16
     tokenizer = load_tokenizer(model_path)
-    actor, critic, reference = load_models(model_path, device, settings["kl_coef"] > 0,
-                                            settings["gradient_checkpointing"])
+    actor, critic, reference = load_models(
+        model_path, device, settings["kl_coef"] > 0, settings["gradient_checkpointing"]
+    )
     trainer = PPOTrainer(actor, critic, reference, settings, temperature, tokenizer.pad_token_id, mixed)
     policy = HFPolicy(actor, tokenizer, searcher["batch_size"], environment.stop_strings)
     start, history = _resume(out / "checkpoints", trainer, device)
@@ -92,8 +108,11 @@ def train(pool: list[dict[str, Any]], environment: Environment, model_path: str,
         stats = trainer.update(trajectories, settings["seed"] + step)
         logbook.append(step_metrics(step + 1, trajectories, stats, rolled - began, time.perf_counter() - rolled))
         if (step + 1) % settings["checkpoint_every"] == 0 or step + 1 == steps:
-            checkpoint.save(out / "checkpoints", step + 1,
-                            {"step": step + 1, "trainer": trainer.state_dict(), "history": logbook.rows})
+            checkpoint.save(
+                out / "checkpoints",
+                step + 1,
+                {"step": step + 1, "trainer": trainer.state_dict(), "history": logbook.rows},
+            )
     logbook.close()
     _save_searcher(actor, tokenizer, out / "searcher")
     return logbook.rows

@@ -37,8 +37,9 @@ def enable_checkpointing(network: nn.Module) -> None:
         network.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
-def load_models(path: str, device: torch.device, with_reference: bool,
-                gradient_checkpointing: bool) -> tuple[nn.Module, ValueModel, nn.Module | None]:
+def load_models(
+    path: str, device: torch.device, with_reference: bool, gradient_checkpointing: bool
+) -> tuple[nn.Module, ValueModel, nn.Module | None]:
     """Actor, critic and (when the KL penalty is on) reference, all initialised from `path`.
     Trained weights stay float32; `autocast` gives bfloat16 compute on CUDA. Gradient checkpointing trades
     recomputation for activation memory in the two trained networks (upstream turns it on)."""
@@ -64,8 +65,14 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
-def token_logprobs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, mask: torch.Tensor,
-                   temperature: float, with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def token_logprobs(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    mask: torch.Tensor,
+    temperature: float,
+    with_entropy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log p(token t | tokens < t) for t = 1..L-1 (shape [B, L-1]) at the rollout temperature, and the
     entropy of each of those distributions when asked; both are computed only where `mask` ([B, L-1]) is
     set and are 0 elsewhere, so the vocabulary-sized logits exist for the generated tokens alone."""

@@ -10,16 +10,22 @@ BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
 
 
 #: The score a reward's gain is measured in (`reward.metric`), read off an answer row of `s3core.evaluate`.
-METRICS = {"genacc": lambda row: row["genacc"], "span": lambda row: float(row["span"]), "em": lambda row: row["em"],
-           "judge": lambda row: float(row["judge"])}
+METRICS = {
+    "genacc": lambda row: row["genacc"],
+    "span": lambda row: float(row["span"]),
+    "em": lambda row: row["em"],
+    "judge": lambda row: float(row["judge"]),
+}
 
 
 def metric_value(row: dict[str, Any], metric: str) -> float:
     """An answer row's score in `metric`; the judge's verdict must be there (asked on every row)."""
     if metric == "judge" and row.get("judge") is None:
-        raise DataError(f"question {row.get('id')!r}: reward.metric 'judge' needs the judge's verdict on every answer, "
-                        "but this row has none; rebuild the naive-RAG cache (rule precompute) with reward.metric "
-                        "'judge' and judge.enabled true")
+        raise DataError(
+            f"question {row.get('id')!r}: reward.metric 'judge' needs the judge's verdict on every answer, "
+            "but this row has none; rebuild the naive-RAG cache (rule precompute) with reward.metric "
+            "'judge' and judge.enabled true"
+        )
     return METRICS[metric](row)
 
 
@@ -35,8 +41,11 @@ def gain_beyond_rag(s3_genacc: float, rag_genacc: float, form: str) -> float:
 def gain_shares(gains: list[float]) -> dict[str, float]:
     """The GBR distribution of a step: the share of its episodes whose gain is below, at and above zero."""
     count = max(len(gains), 1)
-    return {"gbr_below": sum(g < 0 for g in gains) / count, "gbr_zero": sum(g == 0 for g in gains) / count,
-            "gbr_above": sum(g > 0 for g in gains) / count}
+    return {
+        "gbr_below": sum(g < 0 for g in gains) / count,
+        "gbr_zero": sum(g == 0 for g in gains) / count,
+        "gbr_above": sum(g > 0 for g in gains) / count,
+    }
 
 
 def is_yes_no(golden_answers: list[str]) -> bool:
@@ -46,5 +55,8 @@ def is_yes_no(golden_answers: list[str]) -> bool:
 
 def training_pool(cache: list[dict[str, Any]], drop_rag_correct: bool, drop_yes_no: bool) -> list[dict[str, Any]]:
     """The naive-RAG cache rows PPO trains on (each keeps its initial docs and its RAG GenAcc)."""
-    return [row for row in cache
-            if not (drop_rag_correct and row["genacc"] >= 1.0) and not (drop_yes_no and is_yes_no(row["golden_answers"]))]
+    return [
+        row
+        for row in cache
+        if not (drop_rag_correct and row["genacc"] >= 1.0) and not (drop_yes_no and is_yes_no(row["golden_answers"]))
+    ]

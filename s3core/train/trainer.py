@@ -33,7 +33,7 @@ class Batch:
     mask: torch.Tensor
     scores: torch.Tensor
 
-    def select(self, rows: torch.Tensor | slice) -> "Batch":
+    def select(self, rows: torch.Tensor | slice) -> Batch:
         return Batch(self.input_ids[rows], self.attention_mask[rows], self.mask[rows], self.scores[rows])
 
 
@@ -54,8 +54,16 @@ def pack(trajectories: list[Trajectory], pad_id: int, device: torch.device) -> B
 class PPOTrainer:
     """Owns the actor, critic, reference and their optimisers; `update` is one PPO step."""
 
-    def __init__(self, actor: nn.Module, critic: ValueModel, reference: nn.Module | None, settings: dict[str, Any],
-                 temperature: float, pad_id: int, mixed_precision: bool):
+    def __init__(
+        self,
+        actor: nn.Module,
+        critic: ValueModel,
+        reference: nn.Module | None,
+        settings: dict[str, Any],
+        temperature: float,
+        pad_id: int,
+        mixed_precision: bool,
+    ):
         self.actor, self.critic, self.reference = actor, critic, reference
         self.settings = settings
         self.temperature = temperature
@@ -106,8 +114,14 @@ class PPOTrainer:
                     stats[key].append(value)
         return {key: sum(v) / len(v) for key, v in stats.items()}
 
-    def _mini_batch_step(self, batch: Batch, old_logp: torch.Tensor, old_values: torch.Tensor,
-                         advantages: torch.Tensor, returns: torch.Tensor) -> dict[str, float]:
+    def _mini_batch_step(
+        self,
+        batch: Batch,
+        old_logp: torch.Tensor,
+        old_values: torch.Tensor,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+    ) -> dict[str, float]:
         """Accumulate token-mean losses over micro-batches, clip gradients, step both optimisers."""
         s = self.settings
         tokens = batch.mask.sum().clamp(min=1)
@@ -119,8 +133,9 @@ class PPOTrainer:
             part = slice(start, start + size)
             micro, mask = batch.select(part), batch.mask[part]
             with autocast(self.device, self.mixed_precision):
-                logp, entropy = token_logprobs(self.actor, micro.input_ids, micro.attention_mask, mask,
-                                               self.temperature, with_entropy=True)
+                logp, entropy = token_logprobs(
+                    self.actor, micro.input_ids, micro.attention_mask, mask, self.temperature, with_entropy=True
+                )
                 values = token_values(self.critic, micro.input_ids, micro.attention_mask)
             pg, pg_clipped = ppo.policy_loss(logp, old_logp[part], advantages[part], s["clip"])
             vf, vf_clipped = ppo.value_loss(values, old_values[part], returns[part], s["value_clip"])
@@ -128,10 +143,14 @@ class PPOTrainer:
             ((pg_sum - s["entropy_coef"] * ent_sum) / tokens).backward()
             vf_sum = ppo.masked_sum(vf, mask)
             (vf_sum / tokens).backward()
-            for key, value in (("policy_loss", pg_sum), ("entropy", ent_sum), ("value_loss", vf_sum),
-                               ("clip_fraction", ppo.masked_sum(pg_clipped, mask)),
-                               ("value_clip_fraction", ppo.masked_sum(vf_clipped, mask)),
-                               ("approx_kl", ppo.masked_sum(old_logp[part] - logp.detach(), mask))):
+            for key, value in (
+                ("policy_loss", pg_sum),
+                ("entropy", ent_sum),
+                ("value_loss", vf_sum),
+                ("clip_fraction", ppo.masked_sum(pg_clipped, mask)),
+                ("value_clip_fraction", ppo.masked_sum(vf_clipped, mask)),
+                ("approx_kl", ppo.masked_sum(old_logp[part] - logp.detach(), mask)),
+            ):
                 totals[key] += value.item() / tokens.item()
         totals["actor_grad_norm"] = nn.utils.clip_grad_norm_(self.actor.parameters(), s["grad_clip"]).item()
         totals["critic_grad_norm"] = nn.utils.clip_grad_norm_(self.critic.parameters(), s["grad_clip"]).item()
@@ -140,9 +159,12 @@ class PPOTrainer:
         return dict(totals)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-                "actor_optimizer": self.actor_optimizer.state_dict(),
-                "critic_optimizer": self.critic_optimizer.state_dict()}
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor.load_state_dict(state["actor"])

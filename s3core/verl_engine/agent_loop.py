@@ -67,18 +67,29 @@ class S3AgentLoop(AgentLoopBase):
         super().__init__(*args, **kwargs)
         self.services = services(services_path)
         self.response_length = self.rollout_config.response_length
-        self.request_id = uuid4().hex     # one per episode: the rollout router keeps its turns on one server
+        self.request_id = uuid4().hex  # one per episode: the rollout router keeps its turns on one server
         self.weight_versions: list[Any] = []
 
-    async def _generate(self, sampling_params: dict[str, Any], contexts: list[list[int]], max_new_tokens: int,
-                        temperature: float) -> list[list[int]]:
+    async def _generate(
+        self, sampling_params: dict[str, Any], contexts: list[list[int]], max_new_tokens: int, temperature: float
+    ) -> list[list[int]]:
         """One rollout-server request per context; a turn stops after `</query>` (kept in the output)."""
-        params = {**sampling_params, "temperature": temperature, "max_tokens": max_new_tokens,
-                  "stop": STOP_STRINGS, "include_stop_str_in_output": True, "logprobs": False}
-        outputs = await asyncio.gather(*(
-            self.server_manager.generate(request_id=self.request_id, prompt_ids=list(ids),
-                                         sampling_params=dict(params))
-            for ids in contexts))
+        params = {
+            **sampling_params,
+            "temperature": temperature,
+            "max_tokens": max_new_tokens,
+            "stop": STOP_STRINGS,
+            "include_stop_str_in_output": True,
+            "logprobs": False,
+        }
+        outputs = await asyncio.gather(
+            *(
+                self.server_manager.generate(
+                    request_id=self.request_id, prompt_ids=list(ids), sampling_params=dict(params)
+                )
+                for ids in contexts
+            )
+        )
         for output in outputs:
             self.weight_versions.append(output.extra_fields)
         return [list(output.token_ids) for output in outputs]
@@ -96,20 +107,24 @@ class S3AgentLoop(AgentLoopBase):
 
     async def _play(self, item: dict[str, Any], sampling_params: dict[str, Any], step: Any) -> AgentLoopOutput:
         settings = self.services.search
-        episode = Episode(item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings,
-                          self.services.prompt)
+        episode = Episode(
+            item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings, self.services.prompt
+        )
         check_first_prompt(item, episode.prompt_length, self.rollout_config.prompt_length)
         began = time.perf_counter()
         generate = functools.partial(self._generate, sampling_params)
         await drive_episodes([episode], generate, self._search, settings, sampling_params["temperature"])
         played = time.perf_counter()
         [(reward, info)] = await asyncio.to_thread(
-            score_episodes, [item], [episode], self.services.generator, self.services.judge, self.services.reward)
+            score_episodes, [item], [episode], self.services.generator, self.services.judge, self.services.reward
+        )
         stats = {key: float(value) for key, value in info.items()}
         append_jsonl(self.services.stats, [{"step": None if step is None else int(step), **stats}])
         metrics = AgentLoopMetrics(generate_sequences=played - began, compute_score=time.perf_counter() - played)
-        response, mask = trim_trailing_observation(episode.ids[episode.prompt_length :][: self.response_length],
-                                                   episode.action_mask[episode.prompt_length :][: self.response_length])
+        response, mask = trim_trailing_observation(
+            episode.ids[episode.prompt_length :][: self.response_length],
+            episode.action_mask[episode.prompt_length :][: self.response_length],
+        )
         return AgentLoopOutput(
             prompt_ids=episode.ids[: episode.prompt_length],
             response_ids=response,
@@ -125,5 +140,7 @@ class S3AgentLoop(AgentLoopBase):
         `min_global_steps`, the last turn's `max_global_steps` (verl's staleness control and step metrics)."""
         if not self.weight_versions:
             return {}
-        return {"min_global_steps": self.weight_versions[0].get("min_global_steps"),
-                "max_global_steps": self.weight_versions[-1].get("max_global_steps")}
+        return {
+            "min_global_steps": self.weight_versions[0].get("min_global_steps"),
+            "max_global_steps": self.weight_versions[-1].get("max_global_steps"),
+        }

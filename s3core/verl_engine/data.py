@@ -41,5 +41,7 @@ def item_of(extra_info: dict[str, Any]) -> dict[str, Any]:
 def check_first_prompt(item: dict[str, Any], length: int, limit: int) -> None:
     """verl's prompt length holds the searcher's first prompt (verl would drop a longer one and train on)."""
     if length > limit:
-        raise S3Error(f"question {item['id']!r}: the searcher's first prompt has {length} tokens, more than "
-                      f"train.verl.max_prompt_length ({limit}); raise it")
+        raise S3Error(
+            f"question {item['id']!r}: the searcher's first prompt has {length} tokens, more than "
+            f"train.verl.max_prompt_length ({limit}); raise it"
+        )

@@ -90,8 +90,9 @@ def rollout_overrides(train: dict[str, Any], search: dict[str, Any], agent_loops
     }
 
 
-def trainer_overrides(train: dict[str, Any], checkpoints: Path, nnodes: int, gpus_per_node: int,
-                      worker_env: dict[str, str]) -> dict[str, Any]:
+def trainer_overrides(
+    train: dict[str, Any], checkpoints: Path, nnodes: int, gpus_per_node: int, worker_env: dict[str, str]
+) -> dict[str, Any]:
     """verl's V1 trainer, steps, checkpoints (a restarted job resumes; only the last kept), cluster shape, logging
     (`worker_env` reaches every Ray worker, on every node) and no validation passes."""
     keep = train["verl"]["keep_checkpoints"]
@@ -115,10 +116,21 @@ def trainer_overrides(train: dict[str, Any], checkpoints: Path, nnodes: int, gpu
     return settings
 
 
-def verl_overrides(train: dict[str, Any], search: dict[str, Any], model: str, parquet: Path, agent_loops: Path,
-                   checkpoints: Path, nnodes: int, gpus_per_node: int,
-                   worker_env: dict[str, str] | None = None) -> list[str]:
+def verl_overrides(
+    train: dict[str, Any],
+    search: dict[str, Any],
+    model: str,
+    parquet: Path,
+    agent_loops: Path,
+    checkpoints: Path,
+    nnodes: int,
+    gpus_per_node: int,
+    worker_env: dict[str, str] | None = None,
+) -> list[str]:
     """`key=value` strings for `python -m verl.trainer.main_ppo`."""
-    settings = {**ppo_overrides(train, search, model, parquet), **rollout_overrides(train, search, agent_loops),
-                **trainer_overrides(train, checkpoints, nnodes, gpus_per_node, worker_env or {})}
+    settings = {
+        **ppo_overrides(train, search, model, parquet),
+        **rollout_overrides(train, search, agent_loops),
+        **trainer_overrides(train, checkpoints, nnodes, gpus_per_node, worker_env or {}),
+    }
     return [f"{key}={_value(value)}" for key, value in settings.items()] + list(train["verl"]["extra_overrides"])

@@ -47,13 +47,17 @@ def gpu_plan(env: dict[str, str], train: dict[str, Any]) -> GpuPlan:
     visible = [d.strip() for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     reserved = verl["generator_gpus"]
     if reserved and reserved >= len(visible):
-        raise S3Error(f"train.verl.generator_gpus is {reserved}, but the job sees {len(visible)} GPU(s) and verl "
-                      "needs at least one more: raise resources.train_s3.gpu")
+        raise S3Error(
+            f"train.verl.generator_gpus is {reserved}, but the job sees {len(visible)} GPU(s) and verl "
+            "needs at least one more: raise resources.train_s3.gpu"
+        )
     rest = visible[reserved:]
     gpus = verl["n_gpus_per_node"] or len(rest)
     if gpus < 1:
-        raise S3Error("train.engine 'verl' needs GPUs: none are visible (CUDA_VISIBLE_DEVICES is empty); "
-                      "ask for them with resources.train_s3.gpu or set train.verl.n_gpus_per_node")
+        raise S3Error(
+            "train.engine 'verl' needs GPUs: none are visible (CUDA_VISIBLE_DEVICES is empty); "
+            "ask for them with resources.train_s3.gpu or set train.verl.n_gpus_per_node"
+        )
     check_batch_split(train, nodes * gpus)
     if not reserved:
         return GpuPlan(nodes, gpus, None, None)
@@ -66,31 +70,40 @@ def check_batch_split(train: dict[str, Any], gpus: int) -> None:
     micro = train["micro_batch_size"]
     for key in ("batch_size", "mini_batch_size"):
         if train[key] % gpus:
-            raise S3Error(f"verl splits train.{key} ({train[key]}) evenly over its {gpus} GPU(s); change "
-                          f"resources.train_s3.gpu (or nodes), train.verl.generator_gpus or train.{key}")
+            raise S3Error(
+                f"verl splits train.{key} ({train[key]}) evenly over its {gpus} GPU(s); change "
+                f"resources.train_s3.gpu (or nodes), train.verl.generator_gpus or train.{key}"
+            )
         if (train[key] // gpus) % micro:
-            raise S3Error(f"each of verl's {gpus} GPU(s) gets {train[key] // gpus} rows of train.{key} "
-                          f"({train[key]}), which train.micro_batch_size ({micro}) does not divide; use a divisor "
-                          f"of {train[key] // gpus}")
+            raise S3Error(
+                f"each of verl's {gpus} GPU(s) gets {train[key] // gpus} rows of train.{key} "
+                f"({train[key]}), which train.micro_batch_size ({micro}) does not divide; use a divisor "
+                f"of {train[key] // gpus}"
+            )
 
 
 def check_generator_gpus(generators: dict[str, Any], names: set[str], plan: GpuPlan) -> None:
     """A vLLM generator started here must not share verl's GPUs on one node (both claim most of their memory)."""
     served = sorted(name for name in names if generators[name]["backend"] == "vllm")
     if served and plan.nodes == 1 and plan.generator_devices is None:
-        raise S3Error(f"generator {served[0]!r} (backend vllm) would start on the GPUs verl trains on; set "
-                      "train.verl.generator_gpus to give it GPUs of its own, or serve it elsewhere (backend openai)")
+        raise S3Error(
+            f"generator {served[0]!r} (backend vllm) would start on the GPUs verl trains on; set "
+            "train.verl.generator_gpus to give it GPUs of its own, or serve it elsewhere (backend openai)"
+        )
 
 
 def check_pool(pool: list[dict[str, Any]], train: dict[str, Any]) -> None:
     """At least one batch of training questions."""
     if len(pool) < train["batch_size"]:
-        raise S3Error(f"the training pool has {len(pool)} questions, fewer than one batch (train.batch_size "
-                      f"{train['batch_size']}); raise assets.train.size or lower train.batch_size")
+        raise S3Error(
+            f"the training pool has {len(pool)} questions, fewer than one batch (train.batch_size "
+            f"{train['batch_size']}); raise assets.train.size or lower train.batch_size"
+        )
 
 
-def check_prompt_lengths(pool: list[dict[str, Any]], model: str, search: dict[str, Any], prompt_file: str | None,
-                         limit: int) -> None:
+def check_prompt_lengths(
+    pool: list[dict[str, Any]], model: str, search: dict[str, Any], prompt_file: str | None, limit: int
+) -> None:
     """Every searcher's first prompt fits verl's prompt length (verl would drop a longer one and train on)."""
     from s3core.search.episode import Episode
     from s3core.search.policy import load_tokenizer
@@ -108,8 +121,9 @@ def reachable_host(nodes: int) -> str:
     return "127.0.0.1" if nodes == 1 else socket.gethostname()
 
 
-def reachable_settings(stack: ExitStack, name: str, settings: dict[str, Any], host: str,
-                       devices: str | None) -> dict[str, Any]:
+def reachable_settings(
+    stack: ExitStack, name: str, settings: dict[str, Any], host: str, devices: str | None
+) -> dict[str, Any]:
     """Generator `name`'s settings as rollout workers use them: a vLLM generator is started here (on `host`, on
     `devices` when GPUs are set aside for it) and handed over as an OpenAI endpoint; HF and OpenAI generators
     are loaded by each worker as configured."""
@@ -123,11 +137,14 @@ def reachable_settings(stack: ExitStack, name: str, settings: dict[str, Any], ho
     return {**settings, "backend": "openai", "base_url": f"{generator.sidecar.url}/v1"}
 
 
-def reachable_generators(stack: ExitStack, generators: dict[str, Any], generator: str, judge: dict[str, Any],
-                         host: str, devices: str | None) -> dict[str, Any]:
+def reachable_generators(
+    stack: ExitStack, generators: dict[str, Any], generator: str, judge: dict[str, Any], host: str, devices: str | None
+) -> dict[str, Any]:
     """The answering generator and the judge (one server when they are the same), as workers reach them."""
-    return {name: reachable_settings(stack, name, generators[name], host, devices)
-            for name in sorted(answering(generator, judge))}
+    return {
+        name: reachable_settings(stack, name, generators[name], host, devices)
+        for name in sorted(answering(generator, judge))
+    }
 
 
 def answering(generator: str, judge: dict[str, Any]) -> set[str]:
@@ -158,8 +175,18 @@ def merge_searcher(checkpoints: Path, steps: int, target: Path, log: Path) -> No
         raise S3Error(f"verl left no actor checkpoint for step {steps} at {actor}; see {log}")
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    command = [sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp", "--local_dir", str(actor),
-               "--target_dir", str(partial)]
+    command = [
+        sys.executable,
+        "-m",
+        "verl.model_merger",
+        "merge",
+        "--backend",
+        "fsdp",
+        "--local_dir",
+        str(actor),
+        "--target_dir",
+        str(partial),
+    ]
     run_logged(command, log, dict(os.environ), "verl's model merger")
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
@@ -172,8 +199,11 @@ def metric_rows(attempts: list[Path], episodes: list[Path]) -> list[dict[str, An
     by_step: dict[int, dict[str, Any]] = {}
     for path in attempts:
         for line in read_jsonl(path):
-            by_step[line["step"]] = {"step": line["step"], "reward": line["data"].get("critic/score/mean"),
-                                     **line["data"]}
+            by_step[line["step"]] = {
+                "step": line["step"],
+                "reward": line["data"].get("critic/score/mean"),
+                **line["data"],
+            }
     for step, stats in episode_means(episodes).items():
         if step in by_step:
             by_step[step].update(stats)
@@ -189,17 +219,23 @@ def episode_means(paths: list[Path]) -> dict[int, dict[str, float]]:
         for row in read_jsonl(path):
             mine.setdefault(row["step"], []).append(row)
         steps.update(mine)
-    return {step: {**{key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key != "step"},
-                   **(gain_shares([r["gbr"] for r in rows]) if "gbr" in rows[0] else {})}
-            for step, rows in steps.items()}
+    return {
+        step: {
+            **{key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key != "step"},
+            **(gain_shares([r["gbr"] for r in rows]) if "gbr" in rows[0] else {}),
+        }
+        for step, rows in steps.items()
+    }
 
 
 def check_failures(path: Path) -> None:
     """Stop when an agent loop failed: verl's V1 trainer logs the error and trains on without the sample."""
     failed = read_jsonl(path) if path.exists() else []
     if failed:
-        raise S3Error(f"{len(failed)} episode(s) failed during verl's training (first: question "
-                      f"{failed[0]['id']!r}: {failed[0]['error']}); all are listed in {path}")
+        raise S3Error(
+            f"{len(failed)} episode(s) failed during verl's training (first: question "
+            f"{failed[0]['id']!r}: {failed[0]['error']}); all are listed in {path}"
+        )
 
 
 def local_or_hub(model: str) -> str:
@@ -216,8 +252,15 @@ def ray_init_overrides(env: dict[str, str], nodes: int) -> list[str]:
     return ["+ray_kwargs.ray_init.address=local"] + ([f"ray_kwargs.ray_init.num_cpus={cpus}"] if cpus else [])
 
 
-def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str, out: Path,
-                    settings: dict[str, Any], search: dict[str, Any], plan: GpuPlan) -> list[dict[str, Any]]:
+def train_with_verl(
+    pool: list[dict[str, Any]],
+    spec: dict[str, Any],
+    model: str,
+    out: Path,
+    settings: dict[str, Any],
+    search: dict[str, Any],
+    plan: GpuPlan,
+) -> list[dict[str, Any]]:
     """Run verl's PPO over `pool` as `plan` says; the services are already started and `spec` says how
     rollout workers reach them. Every path verl's workers read is absolute (they may run elsewhere)."""
     out, model = out.resolve(), local_or_hub(model)
@@ -234,10 +277,13 @@ def train_with_verl(pool: list[dict[str, Any]], spec: dict[str, Any], model: str
     services_path.write_text(json.dumps({**spec, "failures_path": str(failures), "stats_path": str(stats)}, indent=1))
     parquet = write_training_parquet(pool, work / "train.parquet")
     agent_loops = write_agent_loops(work / "agent_loops.yaml", services_path)
-    worker_env = {"VERL_FILE_LOGGER_PATH": str(logs / f"metrics.{attempt}.jsonl"),
-                  "TENSORBOARD_DIR": str(out / "tensorboard")}
-    overrides = verl_overrides(settings, search, model, parquet, agent_loops, checkpoints, plan.nodes,
-                               plan.gpus_per_node, worker_env) + ray_init_overrides(dict(os.environ), plan.nodes)
+    worker_env = {
+        "VERL_FILE_LOGGER_PATH": str(logs / f"metrics.{attempt}.jsonl"),
+        "TENSORBOARD_DIR": str(out / "tensorboard"),
+    }
+    overrides = verl_overrides(
+        settings, search, model, parquet, agent_loops, checkpoints, plan.nodes, plan.gpus_per_node, worker_env
+    ) + ray_init_overrides(dict(os.environ), plan.nodes)
     env = {**os.environ, **worker_env}
     if plan.verl_devices:
         env["CUDA_VISIBLE_DEVICES"] = plan.verl_devices

@@ -27,7 +27,7 @@ from s3core import config
 from s3core.cli import serve_command
 from s3core.corpus import Document
 from s3core.errors import S3Error
-from s3core.search.policy import HFPolicy, STOP_STRINGS, load_tokenizer
+from s3core.search.policy import STOP_STRINGS, HFPolicy, load_tokenizer
 from s3core.search.prompt import SearcherPrompt
 from s3core.search.rollout import search_rounds
 from s3core.sidecar import Sidecar
@@ -54,10 +54,21 @@ def composed(overrides: list[str]):
 def cache_rows(docs: list[Document]) -> list[dict]:
     """Two naive-RAG cache rows (the precompute rule's answer-file shape)."""
     rows = []
-    for i, (question, gold) in enumerate([("Who developed the theory of relativity?", "Albert Einstein"),
-                                           ("What is the largest planet?", "Jupiter")]):
-        rows.append({"id": f"q{i}", "question": question, "golden_answers": [gold], "data_source": "nq",
-                     "method": "rag", "docs": [d.to_dict() for d in docs[:3]], "trace": None, "genacc": 0.0})
+    for i, (question, gold) in enumerate(
+        [("Who developed the theory of relativity?", "Albert Einstein"), ("What is the largest planet?", "Jupiter")]
+    ):
+        rows.append(
+            {
+                "id": f"q{i}",
+                "question": question,
+                "golden_answers": [gold],
+                "data_source": "nq",
+                "method": "rag",
+                "docs": [d.to_dict() for d in docs[:3]],
+                "trace": None,
+                "genacc": 0.0,
+            }
+        )
     return rows
 
 
@@ -74,16 +85,34 @@ def retriever_url(tmp_path_factory, bm25_index, small_corpus, retriever_settings
 
 
 def search_settings(**changes) -> dict:
-    return config.section("search", {"retriever": "bm25", "topk": 2, "initial_topk": 2, "max_turns": 1,
-                                     "max_new_tokens": 24, "max_obs_tokens": 400, "max_context_tokens": 2048,
-                                     **changes})
+    return config.section(
+        "search",
+        {
+            "retriever": "bm25",
+            "topk": 2,
+            "initial_topk": 2,
+            "max_turns": 1,
+            "max_new_tokens": 24,
+            "max_obs_tokens": 400,
+            "max_context_tokens": 2048,
+            **changes,
+        },
+    )
 
 
 def test_the_paper_settings_compose_onto_verls_own_trainer_config(tmp_path):
     sections = paper_sections()
     train, search = sections["train"], sections["search"]
-    overrides = verl_overrides(train, search, "/models/qwen", tmp_path / "train.parquet",
-                               tmp_path / "agent_loops.yaml", tmp_path / "ckpt", 2, 8)
+    overrides = verl_overrides(
+        train,
+        search,
+        "/models/qwen",
+        tmp_path / "train.parquet",
+        tmp_path / "agent_loops.yaml",
+        tmp_path / "ckpt",
+        2,
+        8,
+    )
     cfg = composed(overrides)
     assert cfg.algorithm.adv_estimator == "gae" and cfg.algorithm.gamma == 1.0 and cfg.algorithm.lam == 1.0
     assert cfg.algorithm.use_kl_in_reward and cfg.algorithm.kl_ctrl.kl_coef == pytest.approx(0.001)
@@ -133,8 +162,9 @@ class ScriptedServer:
     async def generate(self, request_id, *, prompt_ids, sampling_params, **kwargs) -> TokenOutput:
         self.requests.append({"request_id": request_id, "prompt_ids": prompt_ids, "sampling_params": sampling_params})
         turn = len(self.requests) - 1
-        return TokenOutput(token_ids=self.turns[turn],
-                           extra_fields={"min_global_steps": 3 + turn, "max_global_steps": 3 + turn})
+        return TokenOutput(
+            token_ids=self.turns[turn], extra_fields={"min_global_steps": 3 + turn, "max_global_steps": 3 + turn}
+        )
 
 
 class ModelServer:
@@ -148,24 +178,43 @@ class ModelServer:
         return TokenOutput(token_ids=ids)
 
 
-def make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048,
-              response_length=None):
-    spec = {"search": search, "reward": config.section("reward", {}), "retriever_url": retriever_url,
-            "retriever_client": config.section("retriever", {})["client"],
-            "generator": "smol", "generators": {"smol": hf_settings}, "prompt_file": None,
-            "judge": config.section("judge", {"enabled": False}),
-            "failures_path": str(tmp_path / "failures.jsonl"), "stats_path": str(tmp_path / "episodes.jsonl")}
+def make_loop(
+    tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048, response_length=None
+):
+    spec = {
+        "search": search,
+        "reward": config.section("reward", {}),
+        "retriever_url": retriever_url,
+        "retriever_client": config.section("retriever", {})["client"],
+        "generator": "smol",
+        "generators": {"smol": hf_settings},
+        "prompt_file": None,
+        "judge": config.section("judge", {"enabled": False}),
+        "failures_path": str(tmp_path / "failures.jsonl"),
+        "stats_path": str(tmp_path / "episodes.jsonl"),
+    }
     services_path = tmp_path / "services.json"
     services_path.write_text(json.dumps(spec))
     registry = write_agent_loops(tmp_path / "agent_loops.yaml", services_path)
-    cfg = composed([f"data.max_response_length={response_length or search['max_context_tokens']}",
-                    f"data.max_prompt_length={prompt_length}", "actor_rollout_ref.rollout.name=vllm"])
-    agent_loop.services.cache_clear()      # each test's own services file
+    cfg = composed(
+        [
+            f"data.max_response_length={response_length or search['max_context_tokens']}",
+            f"data.max_prompt_length={prompt_length}",
+            "actor_rollout_ref.rollout.name=vllm",
+        ]
+    )
+    agent_loop.services.cache_clear()  # each test's own services file
     entry = yaml.safe_load(registry.read_text())[0]
     assert entry["_target_"] == "s3core.verl_engine.agent_loop.S3AgentLoop"
-    return agent_loop.S3AgentLoop(trainer_config=DictConfigWrap(cfg), server_manager=server, tokenizer=tokenizer,
-                                  processor=None, dataset_cls=RLHFDataset, data_config=DictConfigWrap(cfg.data),
-                                  services_path=entry["services_path"])
+    return agent_loop.S3AgentLoop(
+        trainer_config=DictConfigWrap(cfg),
+        server_manager=server,
+        tokenizer=tokenizer,
+        processor=None,
+        dataset_cls=RLHFDataset,
+        data_config=DictConfigWrap(cfg.data),
+        services_path=entry["services_path"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -174,28 +223,39 @@ def hf_settings(demo_llm) -> dict:
 
 
 def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gbr(
-        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings):
+    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings
+):
     tokenizer = load_tokenizer(str(demo_llm))
     search = search_settings()
-    server = ScriptedServer(tokenizer, ['<query>{"query": "Jupiter planet"}</query>',
-                                       "<important_info>[1]</important_info>\n<search_complete>True</search_complete>"])
+    server = ScriptedServer(
+        tokenizer,
+        [
+            '<query>{"query": "Jupiter planet"}</query>',
+            "<important_info>[1]</important_info>\n<search_complete>True</search_complete>",
+        ],
+    )
     loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search)
     row = cache_rows(corpus_docs)[1]
-    output = asyncio.run(loop.run({"temperature": 0.6, "top_p": 1.0}, extra_info={"s3_item": json.dumps(row)},
-                                  global_steps=7))
+    output = asyncio.run(
+        loop.run({"temperature": 0.6, "top_p": 1.0}, extra_info={"s3_item": json.dumps(row)}, global_steps=7)
+    )
 
     initial = [Document.from_row(d) for d in row["docs"][:2]]
     messages = SearcherPrompt().messages(row["question"], initial, search["max_selected"])
-    expected_prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                    return_dict=True)
+    expected_prompt = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
     assert output.prompt_ids == list(expected_prompt["input_ids"])
     first, second = server.requests
-    assert first["request_id"] == second["request_id"]          # one episode, one sticky session
+    assert first["request_id"] == second["request_id"]  # one episode, one sticky session
     assert first["prompt_ids"] == output.prompt_ids
     assert first["sampling_params"]["logprobs"] is False
     assert first["sampling_params"]["stop"] == STOP_STRINGS and first["sampling_params"]["include_stop_str_in_output"]
     assert first["sampling_params"]["max_tokens"] == search["max_new_tokens"]
-    assert second["prompt_ids"] == output.prompt_ids + output.response_ids[: len(second["prompt_ids"]) - len(output.prompt_ids)]
+    assert (
+        second["prompt_ids"]
+        == output.prompt_ids + output.response_ids[: len(second["prompt_ids"]) - len(output.prompt_ids)]
+    )
 
     mask = output.response_mask
     assert len(mask) == len(output.response_ids) and mask[0] == 1 and mask[-1] == 1 and 0 in mask
@@ -217,7 +277,8 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
 
 
 def test_the_agent_loop_with_a_real_model_server_plays_to_the_end(
-        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, hf_generator):
+    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, hf_generator
+):
     tokenizer = load_tokenizer(str(demo_llm))
     search = search_settings()
     server = ModelServer(HFPolicy(hf_generator.model, tokenizer, 1))
@@ -277,17 +338,27 @@ def test_the_paper_gpu_plan_passes_verls_own_config_validation(tmp_path, demo_ll
     devices = ",".join(str(i) for i in range(sections["resources"]["train_s3"]["gpu"]))
     plan = gpu_plan({"CUDA_VISIBLE_DEVICES": devices}, train)
     assert (plan.nodes, plan.gpus_per_node) == (1, 6)
-    overrides = verl_overrides(train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml",
-                               tmp_path / "c", plan.nodes, plan.gpus_per_node)
+    overrides = verl_overrides(
+        train,
+        search,
+        str(demo_llm),
+        tmp_path / "t.parquet",
+        tmp_path / "a.yaml",
+        tmp_path / "c",
+        plan.nodes,
+        plan.gpus_per_node,
+    )
     validate_config(composed(overrides), use_reference_policy=True, use_critic=True)
-    seven = verl_overrides(train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml",
-                           tmp_path / "c", 1, 7)
+    seven = verl_overrides(
+        train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml", tmp_path / "c", 1, 7
+    )
     with pytest.raises(AssertionError, match="divisible"):
         validate_config(composed(seven), use_reference_policy=True, use_critic=True)
 
 
 def test_a_first_prompt_longer_than_verls_prompt_length_is_refused_with_the_key(
-        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings):
+    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings
+):
     tokenizer = load_tokenizer(str(demo_llm))
     server = ScriptedServer(tokenizer, [])
     loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search_settings(), prompt_length=64)
@@ -307,22 +378,34 @@ def test_each_s3_setting_reaches_the_value_verls_v1_trainer_uses(tmp_path, demo_
     sections = paper_sections()
     train, search = sections["train"], sections["search"]
     env = {"VERL_FILE_LOGGER_PATH": str(tmp_path / "m.jsonl"), "TENSORBOARD_DIR": str(tmp_path / "tb")}
-    cfg = composed(verl_overrides(train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml",
-                                  tmp_path / "c", 1, 6, env))
+    cfg = composed(
+        verl_overrides(
+            train, search, str(demo_llm), tmp_path / "t.parquet", tmp_path / "a.yaml", tmp_path / "c", 1, 6, env
+        )
+    )
     actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
     critic = omega_conf_to_dataclass(cfg.critic)
     assert (actor.clip_ratio_low, actor.clip_ratio_high) == (train["clip"], train["clip"])
     assert actor.optim.clip_grad == critic.optim.clip_grad == train["grad_clip"]
     assert (actor.use_dynamic_bsz, actor.ppo_micro_batch_size_per_gpu) == (False, train["micro_batch_size"])
-    assert (critic.engine.use_dynamic_bsz, critic.engine.micro_batch_size_per_gpu,
-            critic.engine.infer_micro_batch_size_per_gpu) == (False, 1, 1)
+    assert (
+        critic.engine.use_dynamic_bsz,
+        critic.engine.micro_batch_size_per_gpu,
+        critic.engine.infer_micro_batch_size_per_gpu,
+    ) == (False, 1, 1)
     assert actor.fsdp_config.param_offload and cfg.actor_rollout_ref.ref.fsdp_config.param_offload
 
     # a negative advantage with a ratio far outside the clip range: PPO's loss -A * ratio, no dual-clip floor
     actor.global_batch_info.update(dp_size=1, batch_num_tokens=1, global_batch_size=1)
     ratio, advantage = 5.0, -1.0
-    loss, _ = compute_policy_loss_vanilla(torch.zeros(1, 1), torch.full((1, 1), math.log(ratio)),
-                                          torch.full((1, 1), advantage), torch.ones(1, 1), "token-mean", actor)
+    loss, _ = compute_policy_loss_vanilla(
+        torch.zeros(1, 1),
+        torch.full((1, 1), math.log(ratio)),
+        torch.full((1, 1), advantage),
+        torch.ones(1, 1),
+        "token-mean",
+        actor,
+    )
     assert loss.item() == pytest.approx(-advantage * ratio)
 
     assert cfg.trainer.use_v1 and not cfg.actor_rollout_ref.rollout.calculate_log_probs
@@ -334,19 +417,23 @@ def scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings
     """(output, server) of one episode whose searcher turns come from a script."""
     tokenizer = load_tokenizer(str(demo_llm))
     server = ScriptedServer(tokenizer, turns)
-    loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search_settings(),
-                     response_length=response_length)
+    loop = make_loop(
+        tmp_path, tokenizer, server, retriever_url, hf_settings, search_settings(), response_length=response_length
+    )
     row = cache_rows(corpus_docs)[1]
     output = asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(row)}, global_steps=1))
     return output, server
 
 
-SEARCH_TURNS = ['<query>{"query": "Jupiter planet"}</query>',
-                "<important_info>[1]</important_info>\n<search_complete>True</search_complete>"]
+SEARCH_TURNS = [
+    '<query>{"query": "Jupiter planet"}</query>',
+    "<important_info>[1]</important_info>\n<search_complete>True</search_complete>",
+]
 
 
 def test_verls_v1_worker_stores_the_episode_with_ints_for_its_weight_versions(
-        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, monkeypatch):
+    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, monkeypatch
+):
     """verl's V1 `AgentLoopWorkerTQ._agent_loop_postprocess` on s3's output: the row it puts into TransferQueue has
     the reward on a generated token and the weight versions the step metrics read as ints."""
     from verl.trainer.ppo.v1 import agent_loop_tq
@@ -363,7 +450,7 @@ def test_verls_v1_worker_stores_the_episode_with_ints_for_its_weight_versions(
     asyncio.run(worker._agent_loop_postprocess(output, False, uid="q1", session_id=0, global_steps=1))
     [tag] = stored["tags"]
     assert stored["keys"] == ["q1_0_0"] and stored["partition_id"] == "train" and tag["status"] == "success"
-    assert np.array([tag["min_global_steps"]], dtype=int).tolist() == [3]     # what the step metrics do
+    assert np.array([tag["min_global_steps"]], dtype=int).tolist() == [3]  # what the step metrics do
     assert np.array([tag["max_global_steps"]], dtype=int).tolist() == [4]
     fields = stored["fields"]
     mask, scores = fields["response_mask"][0], fields["rm_scores"][0]
@@ -372,26 +459,34 @@ def test_verls_v1_worker_stores_the_episode_with_ints_for_its_weight_versions(
 
 
 def test_an_episode_cut_inside_an_observation_ends_its_response_on_a_generated_token(
-        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings):
+    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings
+):
     """verl's response length ends the episode inside an <information> block: the cut observation is not trained
     on, so the reward lands on the searcher's own last token, from where GAE carries it back."""
     tokenizer = load_tokenizer(str(demo_llm))
     query = tokenizer.encode(SEARCH_TURNS[0], add_special_tokens=False)
-    output, _ = scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, SEARCH_TURNS,
-                                 response_length=len(query) + 10)
+    output, _ = scripted_episode(
+        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, SEARCH_TURNS, response_length=len(query) + 10
+    )
     assert output.response_ids == query and output.response_mask == [1] * len(query)
     assert trim_trailing_observation([5, 6, 7, 8], [1, 0, 1, 0]) == ([5, 6, 7], [1, 0, 1])
     assert trim_trailing_observation([5], [0]) == ([], [])
 
 
-def test_a_failed_episode_is_recorded_for_the_job_to_fail(tmp_path, demo_llm, corpus_docs, retriever_url,
-                                                          hf_settings):
+def test_a_failed_episode_is_recorded_for_the_job_to_fail(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings):
     """verl's V1 trainer logs an agent loop's exception and trains on; the failures file makes the job fail."""
     from s3core.verl_engine.launch import check_failures
 
     tokenizer = load_tokenizer(str(demo_llm))
-    loop = make_loop(tmp_path, tokenizer, ScriptedServer(tokenizer, []), retriever_url, hf_settings,
-                     search_settings(), prompt_length=64)
+    loop = make_loop(
+        tmp_path,
+        tokenizer,
+        ScriptedServer(tokenizer, []),
+        retriever_url,
+        hf_settings,
+        search_settings(),
+        prompt_length=64,
+    )
     with pytest.raises(S3Error):
         asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(cache_rows(corpus_docs)[0])}))
     with pytest.raises(S3Error, match="1 episode\\(s\\) failed .* question 'q0': S3Error: .*max_prompt_length"):

@@ -23,7 +23,9 @@ S3_RUNS = {run.label: run for run in s3_runs(config)}
 #: Each run's naive-RAG cache name (runs whose initial search and reward agree share one)
 CACHE_NAMES = cache_names(list(S3_RUNS.values()))
 #: Every method label that gets contexts, answers and a table row: eval.methods, with s3's other runs after s3.
-EVAL_METHODS = [label for m in METHODS for label in (list(S3_RUNS) if m == "s3" else [m])]
+EVAL_METHODS = [
+    label for m in METHODS for label in (list(S3_RUNS) if m == "s3" else [m])
+]
 # The paper's run fetches every hub model it loads into the Hugging Face cache once, before any job loads one.
 FETCH_MODELS = config["assets"]["kind"] == "paper"
 MODELS_MANIFEST = f"{RESULTS}/data/models.json"
@@ -33,6 +35,7 @@ PREBUILT_INDEX = prebuilt_index_args(config["assets"], config["retriever"])
 DATA_MANIFEST = f"{RESULTS}/data/manifest.json"
 #: The report page (index.html, opens without a server) and its figures
 REPORT_DIR = f"{RESULTS}/report"
+
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
@@ -115,13 +118,18 @@ def index_inputs(wildcards):
     index is imported from downloaded files (the files themselves are not outputs, so a failed download never
     deletes finished pieces)."""
     shards = dense_shards(wildcards.corpus) if wildcards.kind == "dense" else []
-    return shards + ([DATA_MANIFEST] if prebuilt_index(wildcards.corpus, wildcards.kind) else [])
+    return shards + (
+        [DATA_MANIFEST] if prebuilt_index(wildcards.corpus, wildcards.kind) else []
+    )
 
 
 def index_source(wildcards):
     """`s3core index` arguments naming what the index is made from: the downloaded index or the shard files."""
     shards = dense_shards(wildcards.corpus) if wildcards.kind == "dense" else []
-    return shlex.join(prebuilt_index(wildcards.corpus, wildcards.kind) or (["--shards", *shards] if shards else []))
+    return shlex.join(
+        prebuilt_index(wildcards.corpus, wildcards.kind)
+        or (["--shards", *shards] if shards else [])
+    )
 
 
 def job_resources(*names):
@@ -149,8 +157,11 @@ def retriever_kind(method):
 
 def built_models(*paths):
     """What loading `paths` waits for: the model folders this workflow builds (the converted demo LLM, the trained
-    searcher) and, in the paper's run, the fetch of the hub models into the Hugging Face cache."""
-    fetched = [MODELS_MANIFEST] if FETCH_MODELS and any(is_hub_id(p) for p in paths) else []
+    searcher) and, in the paper's run, the fetch of the hub models into the Hugging Face cache.
+    """
+    fetched = (
+        [MODELS_MANIFEST] if FETCH_MODELS and any(is_hub_id(p) for p in paths) else []
+    )
     built = {LLM_DIR, *map(searcher_dir, S3_RUNS)}
     return sorted(set(paths) & built) + fetched
 
@@ -158,7 +169,11 @@ def built_models(*paths):
 def index_models(wildcards):
     """Input function of the index and encode_shard rules: the encoder, when the job encodes passages."""
     dense = wildcards.kind == "dense"
-    encodes = dense and not prebuilt_index(wildcards.corpus, "dense") and not dense_shards(wildcards.corpus)
+    encodes = (
+        dense
+        and not prebuilt_index(wildcards.corpus, "dense")
+        and not dense_shards(wildcards.corpus)
+    )
     return encoder_models() if encodes else []
 
 
@@ -171,12 +186,17 @@ def searcher_model(method):
     `s3_released`, the base model for `s3_step0`."""
     if method in S3_RUNS:
         return searcher_dir(method)
-    return config["searcher"]["released"] if method == "s3_released" else config["searcher"]["model"]
+    return (
+        config["searcher"]["released"]
+        if method == "s3_released"
+        else config["searcher"]["model"]
+    )
 
 
 def infer_inputs(method):
     """Input function for inferring with `method`: the QA set, the index and corpus of the set's corpus when the
-    method retrieves, and the model folders it loads that this workflow builds (trained searcher, converted LLM)."""
+    method retrieves, and the model folders it loads that this workflow builds (trained searcher, converted LLM).
+    """
 
     def inputs(wildcards):
         paths = {"qa": f"{RESULTS}/data/qa/{wildcards.dataset}.jsonl"}
@@ -198,7 +218,11 @@ def infer_args(method):
 
     def args(wildcards):
         kind, corpus = retriever_kind(method), SET_CORPUS[wildcards.dataset]
-        parts = ["--index", index_path(corpus, kind), "--corpus", corpus_path(corpus)] if kind else []
+        parts = (
+            ["--index", index_path(corpus, kind), "--corpus", corpus_path(corpus)]
+            if kind
+            else []
+        )
         if get_method(method_name(method)).uses_searcher:
             parts += ["--searcher-model", searcher_model(method)]
         return shlex.join(parts)
@@ -210,7 +234,9 @@ def generator_models(wildcards):
     """Model folders built here that evaluation with `wildcards.generator` (and its judge) reads."""
     return built_models(
         config["generators"][wildcards.generator]["model"],
-        config["generators"][config["judge"]["generator"] or wildcards.generator]["model"],
+        config["generators"][config["judge"]["generator"] or wildcards.generator][
+            "model"
+        ],
     )
 
 
@@ -227,9 +253,12 @@ def training_models(run):
 
 def training_launcher():
     """What the training command runs under: with train.engine verl on several nodes, a Ray cluster across them
-    (on one node verl starts its own Ray, seeing only the GPUs the training job leaves it)."""
+    (on one node verl starts its own Ray, seeing only the GPUs the training job leaves it).
+    """
     nodes = job_resources("train_s3").get("nodes", 1)
-    return "s3core ray-run --" if config["train"]["engine"] == "verl" and nodes > 1 else ""
+    return (
+        "s3core ray-run --" if config["train"]["engine"] == "verl" and nodes > 1 else ""
+    )
 
 
 def evaluated_runs():
@@ -246,8 +275,13 @@ def s3_runs_json():
     """The evaluated runs' search, reward and train sections by label without seed (the rows of Tables 3, 5, 6
     and Figure 10 each fills), for `s3core table --s3-runs`."""
     runs = {S3_RUNS[run].group: S3_RUNS[run].sections for run in evaluated_runs()}
-    return json.dumps({label: {k: s[k] for k in ("search", "reward", "train")} for label, s in runs.items()},
-                      sort_keys=True)
+    return json.dumps(
+        {
+            label: {k: s[k] for k in ("search", "reward", "train")}
+            for label, s in runs.items()
+        },
+        sort_keys=True,
+    )
 
 
 def training_outputs():

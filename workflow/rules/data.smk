@@ -10,18 +10,18 @@ rule download:
         corpus=corpus_path("wiki"),
         qa=expand(f"{RESULTS}/data/qa/{{name}}.jsonl", name=["train", *DATASETS]),
         manifest=DATA_MANIFEST,
-    params:
-        assets=section_json("assets"),
-        out=lambda wildcards, output: os.path.dirname(output.manifest),
-        prebuilt=" ".join(f"--{kind}-index" for kind in PREBUILT_INDEX),
-    conda:
-        "../../envs/retrieval.yaml"
-    resources:
-        **job_resources("download"),
     log:
         f"{RESULTS}/logs/download.log",
     benchmark:
         f"{RESULTS}/benchmarks/download.tsv"
+    conda:
+        "../../envs/retrieval.yaml"
+    resources:
+        **job_resources("download"),
+    params:
+        assets=section_json("assets"),
+        out=lambda wildcards, output: os.path.dirname(output.manifest),
+        prebuilt=" ".join(f"--{kind}-index" for kind in PREBUILT_INDEX),
     shell:
         "s3core download --assets {params.assets:q} --out {params.out} --corpus {output.corpus} {params.prebuilt} "
         "2> {log}"
@@ -31,16 +31,16 @@ rule download_medcorp:
     output:
         corpus=corpus_path("medcorp"),
         manifest=f"{RESULTS}/data/medcorp.manifest.json",
-    params:
-        assets=section_json("assets"),
-    conda:
-        "../../envs/retrieval.yaml"
-    resources:
-        **job_resources("download"),
     log:
         f"{RESULTS}/logs/download_medcorp.log",
     benchmark:
         f"{RESULTS}/benchmarks/download_medcorp.tsv"
+    conda:
+        "../../envs/retrieval.yaml"
+    resources:
+        **job_resources("download"),
+    params:
+        assets=section_json("assets"),
     shell:
         "s3core download-medcorp --assets {params.assets:q} --corpus {output.corpus} --manifest {output.manifest} "
         "2> {log}"
@@ -49,17 +49,17 @@ rule download_medcorp:
 rule convert_llm:
     output:
         directory(LLM_DIR),
-    params:
-        gguf=config["assets"]["llm"]["gguf"],
-    conda:
-        "../../envs/retrieval.yaml"
-    resources:
-        **job_resources("convert_llm"),
     log:
         f"{RESULTS}/logs/convert_llm.log",
     benchmark:
         f"{RESULTS}/benchmarks/convert_llm.tsv"
+    conda:
+        "../../envs/retrieval.yaml"
     threads: config["threads"]
+    resources:
+        **job_resources("convert_llm"),
+    params:
+        gguf=config["assets"]["llm"]["gguf"],
     shell:
         "s3core --threads {threads} convert-llm --gguf {params.gguf:q} --out {output} 2> {log}"
 
@@ -67,14 +67,14 @@ rule convert_llm:
 rule fetch_models:
     output:
         MODELS_MANIFEST,
-    params:
-        models=hub_models(config),
-        revisions=json.dumps(config["assets"]["revisions"]),
-    conda:
-        "../../envs/retrieval.yaml"
     log:
         f"{RESULTS}/logs/fetch_models.log",
     benchmark:
         f"{RESULTS}/benchmarks/fetch_models.tsv"
+    conda:
+        "../../envs/retrieval.yaml"
+    params:
+        models=hub_models(config),
+        revisions=json.dumps(config["assets"]["revisions"]),
     shell:
         "s3core fetch-models --models {params.models:q} --revisions {params.revisions:q} --out {output} 2> {log}"

@@ -7,20 +7,20 @@ rule evaluate:
         models=generator_models,
     output:
         f"{RESULTS}/answers/{{method}}/{{generator}}/{{dataset}}.jsonl",
-    params:
-        generators=section_json("generators"),
-        judge=section_json("judge"),
-        baselines=section_json("baselines"),
-    conda:
-        "../../envs/evaluation.yaml"
-    resources:
-        **job_resources("evaluate"),
     log:
         main=f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.log",
         provenance=f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{method}}/{{generator}}/{{dataset}}.tsv"
+    conda:
+        "../../envs/evaluation.yaml"
     threads: config["threads"]
+    resources:
+        **job_resources("evaluate"),
+    params:
+        generators=section_json("generators"),
+        judge=section_json("judge"),
+        baselines=section_json("baselines"),
     shell:
         "s3core --threads {threads} --provenance {log.provenance} evaluate --contexts {input.contexts} --out {output} "
         "--generator {wildcards.generator:q} --generators {params.generators:q} --judge {params.judge:q} "

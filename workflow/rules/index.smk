@@ -10,19 +10,19 @@ rule encode_shard:
         models=encoder_models(),
     output:
         shard_path("{corpus}", "{shard}"),
-    params:
-        retriever=section_json("retriever"),
-        shards=config["retriever"]["dense"]["shards"],
-    conda:
-        "../../envs/retrieval.yaml"
-    resources:
-        **job_resources("encode_shard"),
     log:
         main=f"{RESULTS}/logs/index/{{corpus}}/dense.shards/{{shard}}.log",
         provenance=f"{RESULTS}/logs/index/{{corpus}}/dense.shards/{{shard}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/index/{{corpus}}/dense.shards/{{shard}}.tsv"
+    conda:
+        "../../envs/retrieval.yaml"
     threads: config["threads"]
+    resources:
+        **job_resources("encode_shard"),
+    params:
+        retriever=section_json("retriever"),
+        shards=config["retriever"]["dense"]["shards"],
     shell:
         "s3core --threads {threads} --provenance {log.provenance} encode-shard --corpus {input.corpus} "
         "--shard {wildcards.shard} --shards {params.shards} --out {output} --retriever {params.retriever:q} "
@@ -36,19 +36,19 @@ rule index:
         models=index_models,
     output:
         directory(index_path("{corpus}", "{kind}")),
-    params:
-        retriever=section_json("retriever"),
-        prebuilt=index_source,
-    conda:
-        "../../envs/retrieval.yaml"
-    resources:
-        **job_resources("index"),
     log:
         main=f"{RESULTS}/logs/index/{{corpus}}/{{kind}}.log",
         provenance=f"{RESULTS}/logs/index/{{corpus}}/{{kind}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/index/{{corpus}}/{{kind}}.tsv"
+    conda:
+        "../../envs/retrieval.yaml"
     threads: config["threads"]
+    resources:
+        **job_resources("index"),
+    params:
+        retriever=section_json("retriever"),
+        prebuilt=index_source,
     shell:
         "s3core --threads {threads} --provenance {log.provenance} index --kind {wildcards.kind} --corpus {input.corpus} "
         "--out {output} --retriever {params.retriever:q} {params.prebuilt} 2> {log.main}"

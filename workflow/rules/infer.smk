@@ -13,6 +13,17 @@ for method in EVAL_METHODS:
             unpack(infer_inputs(method)),
         output:
             f"{RESULTS}/contexts/{method}/{{dataset}}.jsonl",
+        log:
+            main=f"{RESULTS}/logs/infer/{method}/{{dataset}}.log",
+            server=f"{RESULTS}/logs/infer/{method}/{{dataset}}.server.log",
+            provenance=f"{RESULTS}/logs/infer/{method}/{{dataset}}.provenance.json",
+        benchmark:
+            f"{RESULTS}/benchmarks/infer/{method}/{{dataset}}.tsv"
+        conda:
+            "../../envs/evaluation.yaml"
+        threads: config["threads"]
+        resources:
+            **job_resources("infer", f"infer_{method_name(method)}"),
         params:
             method=method,
             retriever=section_json("retriever"),
@@ -21,17 +32,6 @@ for method in EVAL_METHODS:
             baselines=section_json("baselines"),
             generators=section_json("generators"),
             extra=infer_args(method),
-        conda:
-            "../../envs/evaluation.yaml"
-        resources:
-            **job_resources("infer", f"infer_{method_name(method)}"),
-        log:
-            main=f"{RESULTS}/logs/infer/{method}/{{dataset}}.log",
-            server=f"{RESULTS}/logs/infer/{method}/{{dataset}}.server.log",
-            provenance=f"{RESULTS}/logs/infer/{method}/{{dataset}}.provenance.json",
-        benchmark:
-            f"{RESULTS}/benchmarks/infer/{method}/{{dataset}}.tsv"
-        threads: config["threads"]
         shell:
             "s3core --threads {threads} --provenance {log.provenance} infer --method {params.method:q} --qa {input.qa} --out {output} "
             "{params.extra} --retriever {params.retriever:q} --search {params.search:q} "

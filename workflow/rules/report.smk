@@ -7,17 +7,34 @@
 rule table:
     input:
         answers=all_answers(),
-        training=training_metrics()[:1],   # the base run's: the training cost beside Table 4
+        training=training_metrics()[:1],  # the base run's: the training cost beside Table 4
     output:
         md=f"{RESULTS}/tables/main.md",
         tex=f"{RESULTS}/tables/main.tex",
-        csv=report(f"{RESULTS}/tables/main.csv", caption="../report/results.rst", category="Tables"),
+        csv=report(
+            f"{RESULTS}/tables/main.csv",
+            caption="../report/results.rst",
+            category="Tables",
+        ),
         paper_md=f"{RESULTS}/tables/paper.md",
         paper_tex=f"{RESULTS}/tables/paper.tex",
-        paper_csv=report(f"{RESULTS}/tables/paper.csv", caption="../report/paper.rst", category="Tables"),
+        paper_csv=report(
+            f"{RESULTS}/tables/paper.csv",
+            caption="../report/paper.rst",
+            category="Tables",
+        ),
         cost_md=f"{RESULTS}/tables/training_cost.md",
-        cost_csv=report(f"{RESULTS}/tables/training_cost.csv", caption="../report/training_cost.rst",
-                        category="Tables"),
+        cost_csv=report(
+            f"{RESULTS}/tables/training_cost.csv",
+            caption="../report/training_cost.rst",
+            category="Tables",
+        ),
+    log:
+        f"{RESULTS}/logs/table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/table.tsv"
+    conda:
+        "../../envs/evaluation.yaml"
     params:
         corpora=json.dumps(SET_CORPUS),
         generators=section_json("generators"),
@@ -25,14 +42,15 @@ rule table:
         report=section_json("report"),
         s3_runs=s3_runs_json(),
         training=lambda wildcards, input: shlex.join(
-            ["--training-metrics", *input.training, "--training-provenance", training_provenance("s3")]
-            if input.training else []),
-    conda:
-        "../../envs/evaluation.yaml"
-    log:
-        f"{RESULTS}/logs/table.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/table.tsv"
+            [
+                "--training-metrics",
+                *input.training,
+                "--training-provenance",
+                training_provenance("s3"),
+            ]
+            if input.training
+            else []
+        ),
     shell:
         "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --tex {output.tex} --corpora {params.corpora:q} "
         "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --paper-tex {output.paper_tex} --generators {params.generators:q} "
@@ -46,19 +64,33 @@ rule report:
         results_csv=f"{RESULTS}/tables/main.csv",
         paper_md=f"{RESULTS}/tables/paper.md",
         cost_md=f"{RESULTS}/tables/training_cost.md",
-        curve=training_outputs()[:1],   # the base run's
+        curve=training_outputs()[:1],  # the base run's
     output:
-        report(directory(REPORT_DIR), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"),
-    params:
-        curve=lambda wildcards, input: shlex.join(["--curve", *input.curve] if input.curve else []),
-        # shlex, not {:q}: Snakemake quotes an empty note as nothing at all
-        text=shlex.join(["--title", f"s3-workflow results: {config['suite']}", "--note", config["report"]["note"]]),
-    conda:
-        "../../envs/evaluation.yaml"
+        report(
+            directory(REPORT_DIR),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     log:
         f"{RESULTS}/logs/report.log",
     benchmark:
         f"{RESULTS}/benchmarks/report.tsv"
+    conda:
+        "../../envs/evaluation.yaml"
+    params:
+        curve=lambda wildcards, input: shlex.join(
+            ["--curve", *input.curve] if input.curve else []
+        ),
+        # shlex, not {:q}: Snakemake quotes an empty note as nothing at all
+        text=shlex.join(
+            [
+                "--title",
+                f"s3-workflow results: {config['suite']}",
+                "--note",
+                config["report"]["note"],
+            ]
+        ),
     shell:
         "s3core report --results-md {input.results_md} --results-csv {input.results_csv} "
         "--paper-md {input.paper_md} --cost-md {input.cost_md} {params.curve} {params.text} "

@@ -9,29 +9,31 @@
 rule precompute:
     input:
         qa=f"{RESULTS}/data/qa/train.jsonl",
-        index=lambda wildcards: index_path("wiki", cache_run(wildcards).sections["search"]["retriever"]),
+        index=lambda wildcards: index_path(
+            "wiki", cache_run(wildcards).sections["search"]["retriever"]
+        ),
         corpus=corpus_path("wiki"),
         models=lambda wildcards: training_models(cache_run(wildcards)),
     output:
         f"{RESULTS}/cache/rag/{{generator}}/{{cache}}.jsonl",
-    params:
-        retriever=section_json("retriever"),
-        search=lambda wildcards: run_json(cache_run(wildcards), "search"),
-        generators=section_json("generators"),
-        judge=section_json("judge"),
-        reward=lambda wildcards: run_json(cache_run(wildcards), "reward"),
-    conda:
-        "../../envs/evaluation.yaml"
-    resources:
-        **job_resources("precompute"),
     log:
         main=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.log",
         server=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.server.log",
         provenance=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/precompute/{{generator}}/{{cache}}.tsv"
-    threads: config["threads"]
     priority: 10
+    conda:
+        "../../envs/evaluation.yaml"
+    threads: config["threads"]
+    resources:
+        **job_resources("precompute"),
+    params:
+        retriever=section_json("retriever"),
+        search=lambda wildcards: run_json(cache_run(wildcards), "search"),
+        generators=section_json("generators"),
+        judge=section_json("judge"),
+        reward=lambda wildcards: run_json(cache_run(wildcards), "reward"),
     shell:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
@@ -42,12 +44,29 @@ rule precompute:
 rule train_s3:
     input:
         cache=lambda wildcards: rag_cache(S3_RUNS[wildcards.run]),
-        index=lambda wildcards: index_path("wiki", S3_RUNS[wildcards.run].sections["search"]["retriever"]),
+        index=lambda wildcards: index_path(
+            "wiki", S3_RUNS[wildcards.run].sections["search"]["retriever"]
+        ),
         corpus=corpus_path("wiki"),
         models=lambda wildcards: training_models(S3_RUNS[wildcards.run]),
     output:
         searcher=directory(f"{RESULTS}/train/{{run}}/searcher"),
         metrics=f"{RESULTS}/train/{{run}}/metrics.jsonl",
+    log:
+        main=f"{RESULTS}/logs/train_{{run}}.log",
+        server=f"{RESULTS}/logs/train_{{run}}.server.log",
+        provenance=f"{RESULTS}/logs/train_{{run}}.provenance.json",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_{{run}}.tsv"
+    priority: 10
+    conda:
+        "../../envs/training.yaml"
+    container:
+        "containers/training.sif"
+    threads: config["threads"]
+    resources:
+        **job_resources("train_s3"),
+        trainings=1,  # the local profile runs one at a time (memory); SLURM jobs have their own
     params:
         run=lambda wildcards, output: os.path.dirname(output.metrics),
         retriever=section_json("retriever"),
@@ -59,21 +78,6 @@ rule train_s3:
         judge=section_json("judge"),
         generator=lambda wildcards: reward_generator(S3_RUNS[wildcards.run]),
         launcher=training_launcher(),
-    conda:
-        "../../envs/training.yaml"
-    container:
-        "containers/training.sif"
-    resources:
-        trainings=1,  # the local profile runs one at a time (memory); SLURM jobs have their own
-        **job_resources("train_s3"),
-    log:
-        main=f"{RESULTS}/logs/train_{{run}}.log",
-        server=f"{RESULTS}/logs/train_{{run}}.server.log",
-        provenance=f"{RESULTS}/logs/train_{{run}}.provenance.json",
-    benchmark:
-        f"{RESULTS}/benchmarks/train_{{run}}.tsv"
-    threads: config["threads"]
-    priority: 10
     shell:
         "{params.launcher} s3core --threads {threads} --provenance {log.provenance} train --cache {input.cache} --out {params.run:q} --index {input.index} "
         "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
@@ -87,11 +91,11 @@ rule plot_training:
         f"{RESULTS}/train/{{run}}/metrics.jsonl",
     output:
         f"{RESULTS}/train/{{run}}/curve.png",
-    conda:
-        "../../envs/evaluation.yaml"
     log:
         f"{RESULTS}/logs/plot_training/{{run}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/plot_training/{{run}}.tsv"
+    conda:
+        "../../envs/evaluation.yaml"
     shell:
         "s3core plot --metrics {input} --out {output} 2> {log}"

@@ -11,7 +11,7 @@ LINT_STAMP  := $(VENV)/.linters
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help setup setup-training setup-browser setup-lint demo test lint bench clean
+.PHONY: help setup setup-training setup-browser setup-lint demo test test-fast lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -52,6 +52,9 @@ demo: setup  ## set up, then run the whole DAG on the embedded demo
 test: setup setup-training setup-browser  ## set up, then every test (both venvs)
 	$(BIN)/python -m pytest -q -ra
 	$(TRAIN_BIN)/python -m pytest -q -ra tests/verl_engine
+
+test-fast: setup  ## the unit tests alone (no DAG, cluster, generation or training): under 2 minutes
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup-lint  ## ruff (lint + format), snakefmt and snakemake --lint, as CI runs them
 	$(BIN)/ruff check s3core tests benchmarks

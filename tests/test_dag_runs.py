@@ -26,6 +26,8 @@ from workflow_run import ALL_METHODS, ROOT, BackgroundRun, snakemake, tiny_confi
 from s3core.assets import resolve_path
 from s3core.jsonl import read_jsonl
 
+pytestmark = pytest.mark.slow  # runs whole DAGs
+
 SLURM_METHODS = ["direct", "rag_bm25", "s3"]
 #: Rules that run on the submit host (`localrules`: the cheap ones and the downloads); every other rule must be a
 #: SLURM job.

@@ -94,6 +94,7 @@ def test_mirage_rows_are_scored_by_the_judge_alone():
     assert [r["genacc"] for r in rows] == [1.0, 0.0]
 
 
+@pytest.mark.slow  # generates with the demo LLM
 def test_answer_contexts_with_demo_llm(hf_generator):
     question = {
         "id": "q1",

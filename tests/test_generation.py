@@ -56,6 +56,7 @@ def test_generator_prompts_are_upstreams():
     assert cot["content"].endswith("</answer>.\n\nQuestion: q?")
 
 
+@pytest.mark.slow  # generates with the demo LLM
 def test_hf_batched_generation_matches_single(hf_generator):
     conversations = [
         generator_messages(
@@ -134,6 +135,7 @@ def test_openai_backend_continues_an_assistant_prefix_and_cuts_at_stop(openai_se
     assert body["stop"] == ["|"]
 
 
+@pytest.mark.slow  # generates with the demo LLM
 def test_hf_complete_continues_a_prefix_and_stops_at_a_string(hf_generator):
     conversation = [{"role": "user", "content": "Name three colours."}]
     assert hf_generator.encode(conversation, "Red,") == (

@@ -19,6 +19,8 @@ from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import import_dense_index
 from s3core.run_models import hub_models
 
+pytestmark = pytest.mark.slow  # stages the paper's data from a hub stand-in and builds indexes
+
 
 @pytest.fixture(scope="module")
 def mini_hub(retriever_settings):

@@ -123,6 +123,7 @@ def _shaping(settings: dict) -> dict:
 TIMING = {"rollout_s", "update_s", "rollout_tokens_per_s", "update_tokens_per_s"}
 
 
+@pytest.mark.slow  # PPO steps on a tiny model
 def test_ppo_learns_the_controlled_task(tmp_path):
     model = make_tiny_model(tmp_path / "model")
     rows = train(
@@ -143,6 +144,7 @@ def test_ppo_learns_the_controlled_task(tmp_path):
         assert all(math.isfinite(r[key]) for r in rows), key
 
 
+@pytest.mark.slow  # PPO steps on a tiny model
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
     model = str(make_tiny_model(tmp_path / "model"))
     whole = train(
@@ -165,6 +167,7 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
     assert len(list((tmp_path / "cut" / "checkpoints").glob("step_*"))) == 1  # only the newest kept
 
 
+@pytest.mark.slow  # PPO steps on a tiny model
 def test_checkpoints_of_other_settings_are_refused_and_more_steps_continue_a_run(tmp_path):
     """A changed setting that shapes training (here the actor's learning rate) must not "resume" the old run's
     checkpoint and publish its weights; more steps continue it."""

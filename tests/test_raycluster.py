@@ -16,6 +16,8 @@ from s3core.config import check_across_keys, validate
 from s3core.errors import ConfigError, S3Error
 from s3core.raycluster import describe, plan_for_allocation
 
+pytestmark = pytest.mark.slow  # starts Ray clusters
+
 ALLOCATION = {"SLURM_JOB_ID": "4242", "SLURM_CPUS_ON_NODE": "32", "SLURM_GPUS_ON_NODE": "4"}
 
 

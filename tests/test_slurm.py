@@ -11,6 +11,8 @@ from s3core.cli import main
 from s3core.errors import S3Error
 from s3core.profile import install_profile
 
+pytestmark = pytest.mark.slow  # submits jobs to a SLURM cluster
+
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 
 

@@ -3,6 +3,8 @@
 import pytest
 from workflow_run import ALL_METHODS, snakemake
 
+pytestmark = pytest.mark.slow  # every test starts snakemake
+
 
 def test_lint_is_clean():
     run = snakemake("--lint")

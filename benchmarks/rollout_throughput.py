@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from common import WORK, bm25_search, print_table, qa_rows, random_model, wiki_corpus, write_corpus
 
-from s3core.search.policy import HFPolicy, load_tokenizer
+from s3core.search.hf_policy import HFPolicy, load_tokenizer
 from s3core.search.rollout import play
 
 SEARCH = {

@@ -232,7 +232,7 @@ def cmd_precompute(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from s3core.jsonl import read_jsonl
-    from s3core.train.reward import training_pool
+    from s3core.search.reward import training_pool
 
     settings = args.train
     pool = training_pool(read_jsonl(args.cache), settings["drop_rag_correct"], settings["drop_yes_no"])

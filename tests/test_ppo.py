@@ -9,9 +9,9 @@ from toy_task import ToyEnvironment, make_tiny_model, toy_pool
 
 from s3core import config
 from s3core.errors import DataError, S3Error
+from s3core.search.reward import gain_beyond_rag, gain_shares, is_yes_no, metric_value, training_pool
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
-from s3core.train.reward import gain_beyond_rag, gain_shares, is_yes_no, metric_value, training_pool
 from s3core.training_settings import fingerprint
 
 T = torch.tensor

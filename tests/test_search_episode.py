@@ -6,7 +6,7 @@ from s3core import config
 from s3core.corpus import Document
 from s3core.errors import DataError
 from s3core.search.episode import CORRECTION, Episode, cut_response
-from s3core.search.policy import load_tokenizer
+from s3core.search.hf_policy import load_tokenizer
 from s3core.search.prompt import MARKER, load_prompt
 from s3core.search.rollout import play, search_rounds
 

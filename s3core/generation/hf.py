@@ -8,19 +8,10 @@ from typing import Any
 import torch
 
 from s3core.assets import resolve_path
+from s3core.devices import pick_device, pick_dtype
 from s3core.generation import Messages, cut_at_stop
-from s3core.retrieval.dense import pick_device
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def pick_dtype(name: str, device: torch.device) -> torch.dtype:
-    """`auto` = bfloat16 on CUDA (when supported), float32 on CPU."""
-    if name != "auto":
-        return DTYPES[name]
-    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
 
 
 class HFGenerator:

@@ -10,7 +10,7 @@ from typing import Any
 from s3core.errors import ConfigError
 from s3core.methods import ContextRow, Method, Question, context_row, search_text
 from s3core.retrieval.client import RetrieverClient
-from s3core.search.policy import load_policy
+from s3core.search.hf_policy import load_policy
 from s3core.search.prompt import load_prompt
 from s3core.search.rollout import play
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from s3core.assets import resolve_path
 from s3core.corpus import Document, read_corpus
+from s3core.devices import pick_device
 from s3core.errors import DataError
 from s3core.jsonl import atomic_open
 from s3core.retrieval.base import Hit, StageStats
@@ -37,13 +38,6 @@ CHUNK = 32768  # passages read, encoded and added to the index at a time
 TOKENIZER_THREADS = 4
 _worker_tokenizer: Any = None  # a tokenizer process's own tokenizer and length limit
 log = logging.getLogger(__name__)
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto` means CUDA when there is one."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _start_tokenizer(path: str, max_length: int) -> None:

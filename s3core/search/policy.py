@@ -1,15 +1,13 @@
 """The searcher policy behind one small interface, so the episode loop runs on any engine.
 
 `Policy.generate` continues token contexts and returns the new token ids; the local trainer, inference and a
-verl AgentLoop each supply their own implementation. `HFPolicy` is the in-process Hugging Face one.
+verl AgentLoop each supply their own implementation (`s3core.search.hf_policy` is the in-process Hugging Face
+one). This module loads nothing heavy: the episode loop imports it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
-
-from s3core.generation.hf import generate, pick_dtype
-from s3core.retrieval.dense import pick_device
 
 STOP_STRINGS = ["</query>"]
 
@@ -20,43 +18,3 @@ class Policy(Protocol):
     tokenizer: Any
 
     def generate(self, contexts: list[list[int]], max_new_tokens: int, temperature: float) -> list[list[int]]: ...
-
-
-class HFPolicy:
-    """A causal LM (possibly the one being trained) generating in length-sorted, left-padded batches."""
-
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int, stop_strings: list[str] | None = STOP_STRINGS):
-        self.model = model
-        self.tokenizer = tokenizer
-        self.batch_size = batch_size
-        self.stop_strings = stop_strings
-
-    def generate(self, contexts: list[list[int]], max_new_tokens: int, temperature: float) -> list[list[int]]:
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            return generate(
-                self.model, self.tokenizer, contexts, max_new_tokens, self.batch_size, temperature, self.stop_strings
-            )
-        finally:
-            self.model.train(was_training)
-
-
-def load_tokenizer(path: str) -> Any:
-    """The searcher's tokenizer, left-padding, with a pad token."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def load_policy(path: str, settings: dict[str, Any]) -> HFPolicy:
-    """A frozen searcher for inference from a Hugging Face folder (`searcher` config section)."""
-    from transformers import AutoModelForCausalLM
-
-    device = pick_device(settings["device"])
-    dtype = pick_dtype(settings["dtype"], device)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-    return HFPolicy(model, load_tokenizer(path), settings["batch_size"])

@@ -11,14 +11,14 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
+from s3core.devices import pick_device, pick_dtype
 from s3core.errors import ConfigError
-from s3core.generation.hf import pick_dtype
-from s3core.retrieval.dense import pick_device
-from s3core.search.policy import HFPolicy, Policy, load_tokenizer
+from s3core.search.hf_policy import HFPolicy, load_tokenizer
+from s3core.search.policy import Policy
+from s3core.search.reward import gain_shares
 from s3core.train import checkpoint
 from s3core.train.logbook import Logbook
 from s3core.train.models import autocast, load_models
-from s3core.train.reward import gain_shares
 from s3core.train.trainer import PPOTrainer, Trajectory
 from s3core.training_settings import guard
 

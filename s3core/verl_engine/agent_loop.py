@@ -27,8 +27,8 @@ from s3core.retrieval.client import RetrieverClient
 from s3core.search.episode import Episode
 from s3core.search.policy import STOP_STRINGS
 from s3core.search.prompt import load_prompt
+from s3core.search.reward import initial_docs, score_episodes
 from s3core.search.rollout import drive_episodes
-from s3core.train.environment import initial_docs, score_episodes
 from s3core.verl_engine.data import check_first_prompt, item_of
 
 

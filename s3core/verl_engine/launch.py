@@ -20,7 +20,7 @@ import yaml
 from s3core.errors import S3Error
 from s3core.generation import judge_name
 from s3core.jsonl import read_jsonl, write_jsonl
-from s3core.train.reward import gain_shares
+from s3core.search.reward import gain_shares
 from s3core.training_settings import fingerprint, guard
 from s3core.verl_engine.data import AGENT_NAME, check_first_prompt, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
@@ -106,9 +106,9 @@ def check_prompt_lengths(
 ) -> None:
     """Every searcher's first prompt fits verl's prompt length (verl would drop a longer one and train on)."""
     from s3core.search.episode import Episode
-    from s3core.search.policy import load_tokenizer
+    from s3core.search.hf_policy import load_tokenizer
     from s3core.search.prompt import load_prompt
-    from s3core.train.environment import initial_docs
+    from s3core.search.reward import initial_docs
 
     tokenizer, prompt = load_tokenizer(model), load_prompt(prompt_file)
     for item in pool:

@@ -27,11 +27,12 @@ from s3core import config
 from s3core.cli import serve_command
 from s3core.corpus import Document
 from s3core.errors import S3Error
-from s3core.search.policy import STOP_STRINGS, HFPolicy, load_tokenizer
+from s3core.search.hf_policy import HFPolicy, load_tokenizer
+from s3core.search.policy import STOP_STRINGS
 from s3core.search.prompt import SearcherPrompt
+from s3core.search.reward import gain_beyond_rag
 from s3core.search.rollout import search_rounds
 from s3core.sidecar import Sidecar
-from s3core.train.reward import gain_beyond_rag
 from s3core.verl_engine import agent_loop
 from s3core.verl_engine.agent_loop import trim_trailing_observation
 from s3core.verl_engine.data import AGENT_NAME, item_of, write_training_parquet

@@ -1,10 +1,16 @@
-"""The s3 reward, Gain Beyond RAG, and the training-question filter built on the naive-RAG cache."""
+"""The s3 reward, Gain Beyond RAG: finished episodes scored by the frozen generator against the naive-RAG cache,
+and the training-question filter built on that cache. Both training engines (the local trainer, verl) use it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from s3core.corpus import Document
 from s3core.errors import DataError
+from s3core.evaluate import answer_contexts
+from s3core.generation import Generator
+from s3core.methods import context_row
+from s3core.search.episode import Episode
 
 BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
 
@@ -60,3 +66,28 @@ def training_pool(cache: list[dict[str, Any]], drop_rag_correct: bool, drop_yes_
         for row in cache
         if not (drop_rag_correct and row["genacc"] >= 1.0) and not (drop_yes_no and is_yes_no(row["golden_answers"]))
     ]
+
+
+def initial_docs(item: dict[str, Any], topk: int) -> list[Document]:
+    """The naive-RAG documents a cache row's episode starts from."""
+    return [Document.from_row(d) for d in item["docs"][:topk]]
+
+
+def score_episodes(
+    items: list[dict[str, Any]],
+    episodes: list[Episode],
+    generator: Generator,
+    judge: Generator | None,
+    reward: dict[str, Any],
+) -> list[tuple[float, dict[str, float]]]:
+    """(reward, facts) per finished episode: the generator answers from its selected documents; the reward is
+    Gain Beyond RAG (`reward.form`) in `reward.metric` against the row's cached naive-RAG answer."""
+    metric = reward["metric"]
+    contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
+    answers = answer_contexts(contexts, generator, judge, context_format="selected", judge_every_row=metric == "judge")
+    scored = []
+    for row, episode, answer in zip(items, episodes, answers):
+        ours, rag = metric_value(answer, metric), metric_value(row, metric)
+        info = {"genacc": answer["genacc"], "rag_genacc": row["genacc"], "gbr": ours - rag, **episode.stats()}
+        scored.append((gain_beyond_rag(ours, rag, reward["form"]), info))
+    return scored

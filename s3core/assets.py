@@ -12,14 +12,13 @@ import hashlib
 import io
 import json
 import random
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from s3core.atomic import atomic_folder
 from s3core.corpus import Document
 from s3core.errors import AssetError
 from s3core.jsonl import write_json, write_jsonl
@@ -227,16 +226,7 @@ def convert_gguf(gguf_spec: str, out_dir: Path) -> Path:
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(quantised.state_dict(), strict=True)
     model.generation_config = quantised.generation_config
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with atomic_folder(out_dir) as partial:
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
     return out_dir

@@ -12,7 +12,7 @@ from pathlib import Path
 import markdown
 import pandas as pd
 
-from s3core.jsonl import atomic_open
+from s3core.atomic import atomic_open
 from s3core.plot import plot_genacc_bars
 
 CURVE = "training_curve.png"

@@ -1,16 +1,14 @@
-"""JSONL reading with file:line errors, and atomic writes (a killed run never leaves half a file)."""
+"""JSONL reading with file:line errors, typed rows, and atomic JSONL writes (`s3core.atomic`)."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from s3core.atomic import atomic_open
 from s3core.errors import DataError
 
 
@@ -88,37 +86,6 @@ def read_rows(path: str | Path, keys: dict[str, type | tuple[type, ...]], what: 
     if not rows:
         raise DataError(f"{path} holds no {what}: there is nothing to run or score; check the step that wrote it")
     return rows
-
-
-def current_umask() -> int:
-    """The process's umask (Linux reports it in /proc; elsewhere it is read by setting it back at once)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary sibling of `path` and rename it over `path` only if the block succeeds. The file gets the
-    mode a plain `open` would give it (0666 less the umask; mkstemp's own is 0600, which a shared group project
-    folder could not read)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~current_umask())
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from s3core.jsonl import atomic_open
+from s3core.atomic import atomic_open
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",

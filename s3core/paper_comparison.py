@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from s3core.jsonl import atomic_open
+from s3core.atomic import atomic_open
 from s3core.latex import write_latex
 
 #: The paper's row labels and the method of ours that reproduces each (IRCoT and Search-o1: the row whose searcher

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from s3core.jsonl import atomic_open
+from s3core.atomic import atomic_open
 from s3core.report import LABELS, PAPER_ORDER
 
 

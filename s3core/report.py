@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from s3core.atomic import atomic_open
 from s3core.errors import DataError
 from s3core.evaluate import JUDGE_ONLY_SOURCES
-from s3core.jsonl import atomic_open, read_jsonl
+from s3core.jsonl import read_jsonl
 from s3core.latex import write_latex
 from s3core.s3_runs import seedless
 

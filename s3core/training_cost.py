@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from s3core.jsonl import atomic_open, read_jsonl
+from s3core.atomic import atomic_open
+from s3core.jsonl import read_jsonl
 
 COLUMNS = ["method", "minutes_per_step", "steps", "total_minutes", "hardware", "source"]
 

@@ -4,9 +4,10 @@ import stat
 
 import pytest
 
+from s3core.atomic import atomic_open, current_umask
 from s3core.corpus import Document, format_docs, read_corpus
 from s3core.errors import DataError
-from s3core.jsonl import atomic_open, current_umask, read_jsonl, write_jsonl
+from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.retrieval.docstore import DocStore, line_offsets
 
 
@@ -80,3 +81,21 @@ def test_docstore_random_access(tmp_path):
     assert len(store) == 5
     assert store.get(3) == Document("d3", "T3", "text é 3")
     assert store.get(0).id == "d0" and store.get(4).id == "d4"
+
+
+def test_a_folder_is_published_whole_or_not_at_all(tmp_path):
+    from s3core.atomic import atomic_folder
+
+    target = tmp_path / "searcher"
+    with atomic_folder(target) as partial:
+        (partial / "config.json").write_text("{}")
+    assert [p.name for p in target.iterdir()] == ["config.json"]
+    assert target.stat().st_mode & 0o777 == 0o777 & ~current_umask()
+    with pytest.raises(RuntimeError), atomic_folder(target) as partial:  # killed half-way: the old one stays
+        (partial / "model.safetensors").write_text("half")
+        raise RuntimeError("killed")
+    assert [p.name for p in target.iterdir()] == ["config.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["searcher"]  # no partial folder left
+    with atomic_folder(target) as partial:  # a new one replaces the old
+        (partial / "new.json").write_text("{}")
+    assert [p.name for p in target.iterdir()] == ["new.json"]

@@ -22,10 +22,10 @@ import torch
 from tqdm import tqdm
 
 from s3core.assets import resolve_path
+from s3core.atomic import atomic_open
 from s3core.corpus import Document, read_corpus
 from s3core.devices import pick_device
 from s3core.errors import DataError
-from s3core.jsonl import atomic_open
 from s3core.retrieval.base import Hit, StageStats
 from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
 from s3core.retrieval.encoder_graphs import EncoderGraphs
@@ -184,9 +184,8 @@ def encode_shard(corpus: Path, shard: int, shards: int, out: Path, settings: dic
     for block in _encoded((store.get(row) for row in rows), encoder, settings["passage_prefix"], len(rows)):
         vectors[done : done + len(block)] = block
         done += len(block)
-    partial = out.with_name(out.name + ".partial.npy")
-    np.save(partial, vectors)
-    partial.rename(out)
+    with atomic_open(out, "wb") as handle:
+        np.save(handle, vectors)
     return len(rows)
 
 

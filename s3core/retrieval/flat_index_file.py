@@ -16,8 +16,8 @@ from typing import Any
 import faiss
 import numpy as np
 
+from s3core.atomic import atomic_open
 from s3core.errors import DataError
-from s3core.jsonl import atomic_open
 
 # FAISS's IndexFlat layout: fourcc, d, ntotal, two unused int64 fields (1 << 20), is_trained, metric, then the
 # rows as one vector of float32 (its element count first).

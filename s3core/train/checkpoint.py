@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from s3core.atomic import atomic_folder
+
 PATTERN = re.compile(r"^step_(\d+)$")
 STATE = "state.pt"
 
@@ -22,14 +24,9 @@ def latest(folder: Path) -> Path | None:
 
 def save(folder: Path, step: int, state: dict[str, Any], keep: int = 1) -> Path:
     """Write `state` as checkpoint `step` (steps done so far) and drop older ones beyond `keep`."""
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step_{step:06d}"
-    partial = folder / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    torch.save(state, partial / STATE)
-    shutil.rmtree(final, ignore_errors=True)
-    partial.rename(final)
+    with atomic_folder(final) as partial:
+        torch.save(state, partial / STATE)
     older = sorted(p for p in folder.glob("step_*") if PATTERN.match(p.name) and p != final)
     for path in older[: max(len(older) - (keep - 1), 0)]:
         shutil.rmtree(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,6 +10,7 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
+from s3core.atomic import atomic_folder
 from s3core.devices import pick_device, pick_dtype
 from s3core.errors import ConfigError
 from s3core.search.hf_policy import HFPolicy, load_tokenizer
@@ -130,10 +130,7 @@ def _resume(folder: Path, trainer: PPOTrainer, device: torch.device) -> tuple[in
 
 
 def _save_searcher(actor: Any, tokenizer: Any, target: Path) -> None:
-    """The trained searcher as a Hugging Face folder, renamed into place when complete."""
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    actor.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+    """The trained searcher as a Hugging Face folder, published when complete."""
+    with atomic_folder(target) as partial:
+        actor.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)

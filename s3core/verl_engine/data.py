@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from s3core.atomic import atomic_open
 from s3core.errors import S3Error
 
 AGENT_NAME = "s3_searcher"
@@ -23,13 +24,11 @@ def verl_row(item: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 def write_training_parquet(pool: list[dict[str, Any]], path: Path) -> Path:
-    """The training pool as parquet (written whole, then renamed into place)."""
+    """The training pool as parquet, published when complete."""
     import pandas as pd
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    pd.DataFrame([verl_row(item, i) for i, item in enumerate(pool)]).to_parquet(partial, index=False)
-    partial.replace(path)
+    with atomic_open(path, "wb") as handle:
+        pd.DataFrame([verl_row(item, i) for i, item in enumerate(pool)]).to_parquet(handle, index=False)
     return path
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from s3core.atomic import atomic_folder
 from s3core.errors import S3Error
 from s3core.generation import judge_name
 from s3core.jsonl import read_jsonl, write_jsonl
@@ -169,12 +169,15 @@ def run_logged(command: list[str], log: Path, env: dict[str, str], what: str) ->
 
 
 def merge_searcher(checkpoints: Path, steps: int, target: Path, log: Path) -> None:
-    """verl's FSDP actor shards of step `steps` as a Hugging Face folder, renamed into place when complete."""
+    """verl's FSDP actor shards of step `steps` as a Hugging Face folder, published when complete."""
     actor = checkpoints / f"global_step_{steps}" / "actor"
     if not actor.is_dir():
         raise S3Error(f"verl left no actor checkpoint for step {steps} at {actor}; see {log}")
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    with atomic_folder(target) as partial:
+        _merge(actor, partial, log)
+
+
+def _merge(actor: Path, partial: Path, log: Path) -> None:
     command = [
         sys.executable,
         "-m",
@@ -188,8 +191,6 @@ def merge_searcher(checkpoints: Path, steps: int, target: Path, log: Path) -> No
         str(partial),
     ]
     run_logged(command, log, dict(os.environ), "verl's model merger")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
 
 
 def metric_rows(attempts: list[Path], episodes: list[Path]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from s3core.atomic import atomic_open
-from s3core.report import LABELS, PAPER_ORDER
+from s3core.report import PAPER_ORDER, label
 
 
 def _pyplot() -> Any:
@@ -42,9 +42,9 @@ def plot_training_curve(rows: list[dict[str, Any]], out: Path) -> None:
         top.plot(steps, [r["gbr"] for r in rows], marker=".", linestyle="--", label="GBR")
     top.set_ylabel("mean per question")
     top.legend()
-    for key, label in (("genacc", "GenAcc (s3 documents)"), ("rag_genacc", "GenAcc (naive RAG)")):
+    for key, name in (("genacc", "GenAcc (s3 documents)"), ("rag_genacc", "GenAcc (naive RAG)")):
         if rows and key in rows[0]:
-            middle.plot(steps, [r[key] for r in rows], marker="o", label=label)
+            middle.plot(steps, [r[key] for r in rows], marker="o", label=name)
     middle.set_ylabel("GenAcc")
     middle.legend()
     if shares:
@@ -71,7 +71,7 @@ def plot_genacc_bars(results: pd.DataFrame, out_dir: Path) -> list[Path]:
         grid = group.pivot_table(index="dataset", columns="method", values="genacc", sort=False)
         grid = grid[[m for m in PAPER_ORDER if m in grid.columns] + sorted(set(grid.columns) - set(PAPER_ORDER))]
         figure, axes = _pyplot().subplots(figsize=(max(6.0, 1.2 * len(grid) * max(1, len(grid.columns)) / 4), 4))
-        grid.rename(columns=LABELS).plot.bar(ax=axes, rot=0, width=0.85)
+        grid.rename(columns=label).plot.bar(ax=axes, rot=0, width=0.85)
         axes.set_ylabel("GenAcc (%)")
         axes.set_xlabel("")
         axes.set_title(f"{generator}, {suite} QA, corpus {corpus}")

@@ -12,35 +12,12 @@ from s3core.errors import DataError
 from s3core.evaluate import JUDGE_ONLY_SOURCES
 from s3core.jsonl import read_jsonl
 from s3core.latex import write_latex
+from s3core.methods.catalog import CATALOG
 from s3core.s3_runs import seedless
 
-#: Row order of the paper's tables (methods not run are skipped).
-PAPER_ORDER = [
-    "direct",
-    "cot",
-    "rag_bm25",
-    "rag_dense",
-    "ircot",
-    "search_o1",
-    "search_r1",
-    "deepretrieval",
-    "s3_step0",
-    "s3",
-    "s3_released",
-]
-LABELS = {
-    "direct": "Direct",
-    "cot": "CoT",
-    "rag_bm25": "RAG-BM25",
-    "rag_dense": "RAG-dense",
-    "ircot": "IRCoT",
-    "search_o1": "Search-o1",
-    "search_r1": "Search-R1",
-    "deepretrieval": "DeepRetrieval",
-    "s3_step0": "s3 (step 0)",
-    "s3": "s3",
-    "s3_released": "s3 (released)",
-}
+#: Row order of the paper's tables (methods not run are skipped) and each method's row label.
+PAPER_ORDER = list(CATALOG)
+LABELS = CATALOG
 METRICS = ["genacc", "em", "f1"]
 
 

@@ -13,19 +13,11 @@ from typing import Any
 import yaml
 from snakemake.utils import update_config
 
+from s3core.methods.catalog import CATALOG
+
 ROOT = Path(__file__).resolve().parents[1]
-ALL_METHODS = [
-    "direct",
-    "cot",
-    "rag_bm25",
-    "rag_dense",
-    "ircot",
-    "search_o1",
-    "search_r1",
-    "deepretrieval",
-    "s3_step0",
-    "s3",
-]
+#: Every method but upstream's released checkpoint (it needs upstream's prompt in a file), in the paper's order
+ALL_METHODS = [method for method in CATALOG if method != "s3_released"]
 
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:

@@ -160,14 +160,11 @@ def check_ablations(data: dict[str, Any]) -> None:
     """Each ablation's sections, its keys laid over the config's, are valid sections (unknown keys and bad values
     name `ablations.<name>.<section>.<key>`)."""
     for name, overrides in data["ablations"].items():
-        for key, value in merged(data, overrides).items():
-            try:
-                section(key, value)
-            except ConfigError as exc:
-                raise ConfigError(under(f"ablations.{name}", str(exc))) from None
         sections = merged(data, overrides)
-        check_judge_reward(sections["reward"], data["judge"], f"ablations.{name}.reward.metric")
         try:
+            for key, value in sections.items():
+                section(key, value)
+            check_judge_reward(sections["reward"], data["judge"], "reward.metric")
             check_generator_names({**data, **sections})
         except ConfigError as exc:
             raise ConfigError(under(f"ablations.{name}", str(exc))) from None

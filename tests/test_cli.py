@@ -29,32 +29,27 @@ QUESTIONS = [
 ]
 
 
+def infer_argv(qa, out, retriever, *more, method="rag_bm25") -> list[str]:
+    """`s3core infer` of `method` over `qa` into `out` with the `retriever` settings, then the options `more`."""
+    return [
+        "infer",
+        "--method",
+        method,
+        "--qa",
+        str(qa),
+        "--out",
+        str(out),
+        "--retriever",
+        json.dumps(retriever),
+        *map(str, more),
+    ]
+
+
 def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corpus, retriever_settings):
     qa = tmp_path / "qa.jsonl"
     write_jsonl(qa, QUESTIONS)
-    settings = json.dumps(retriever_settings)
-    assert (
-        main(
-            [
-                "infer",
-                "--method",
-                "rag_bm25",
-                "--qa",
-                str(qa),
-                "--out",
-                str(tmp_path / "rag.jsonl"),
-                "--index",
-                str(bm25_index),
-                "--corpus",
-                str(small_corpus),
-                "--retriever",
-                settings,
-                "--server-log",
-                str(tmp_path / "server.log"),
-            ]
-        )
-        == 0
-    )
+    sidecar = ["--index", bm25_index, "--corpus", small_corpus, "--server-log", tmp_path / "server.log"]
+    assert main(infer_argv(qa, tmp_path / "rag.jsonl", retriever_settings, *sidecar)) == 0
     rows = read_jsonl(tmp_path / "rag.jsonl")
     assert [r["id"] for r in rows] == ["q1", "q2"] and all(len(r["docs"]) == 3 for r in rows)
     assert rows[0]["docs"][0]["title"] == "Jupiter" and rows[0]["method"] == "rag_bm25"
@@ -65,17 +60,7 @@ def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corp
 def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_index, small_corpus, retriever_settings):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
-    common = [
-        "infer",
-        "--method",
-        "rag_bm25",
-        "--qa",
-        str(qa),
-        "--out",
-        str(tmp_path / "rag.jsonl"),
-        "--retriever",
-        json.dumps(retriever_settings),
-    ]
+    common = infer_argv(qa, tmp_path / "rag.jsonl", retriever_settings)
     sidecar = [
         *common,
         "--index",
@@ -107,26 +92,8 @@ def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_in
     write_jsonl(qa, QUESTIONS)
     with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
         url = s.url.replace("http://", "http://alice:s3cret@")
-        assert (
-            main(
-                [
-                    "--provenance",
-                    str(record),
-                    "infer",
-                    "--method",
-                    "rag_bm25",
-                    "--qa",
-                    str(qa),
-                    "--out",
-                    str(tmp_path / "rag.jsonl"),
-                    "--retriever",
-                    json.dumps(retriever_settings),
-                    "--retriever-url",
-                    url,
-                ]
-            )
-            == 0
-        )
+        argv = infer_argv(qa, tmp_path / "rag.jsonl", retriever_settings, "--retriever-url", url)
+        assert main(["--provenance", str(record), *argv]) == 0
     text = record.read_text()
     assert "s3cret" not in text and "alice" not in text
     assert json.loads(text)["services"][0]["url"].startswith("http://***@127.0.0.1:")
@@ -139,30 +106,8 @@ def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_in
 def test_provenance_is_written_when_the_job_fails(tmp_path, small_corpus, retriever_settings):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
-    assert (
-        main(
-            [
-                "--provenance",
-                str(record),
-                "infer",
-                "--method",
-                "rag_bm25",
-                "--qa",
-                str(qa),
-                "--out",
-                str(tmp_path / "o.jsonl"),
-                "--index",
-                str(tmp_path / "missing"),
-                "--corpus",
-                str(small_corpus),
-                "--retriever",
-                json.dumps(retriever_settings),
-                "--server-log",
-                str(tmp_path / "server.log"),
-            ]
-        )
-        == 2
-    )
+    missing = ["--index", tmp_path / "missing", "--corpus", small_corpus, "--server-log", tmp_path / "server.log"]
+    assert main(["--provenance", str(record), *infer_argv(qa, tmp_path / "o.jsonl", retriever_settings, *missing)]) == 2
     run = json.loads(record.read_text())
     assert run["exit_status"] == 2 and run["services"] == [] and not (tmp_path / "o.jsonl").exists()
 

@@ -7,8 +7,8 @@
    seconds per stage (GET /stats), and its start-up time (process start to a healthy /health);
    three times: the defaults on a GPU (ranking in a search process of its own, the query encoder replaying CUDA
    graphs), ranking in the HTTP server's process, and the encoder launching its kernels one by one;
-2. the server's scan beside the bare scan (one matmul of the queries with every row, no top-k) at the server's
-   queries per scan, and s3core's TorchFlatSearch in this process at that batch;
+2. the server's scan beside the bare scan (the matmul of the queries with every row, in the search's
+   chunks, no top-k) at the server's queries per scan, and s3core's TorchFlatSearch in this process at that batch;
 3. FAISS on the CPU's cores over the same index file (one batch of 64).
 
 Set-up, in --work (a tmpfs is best: the index file is 64.5 GB): a wiki-18-style corpus of --rows rows (the passages
@@ -43,7 +43,7 @@ from s3core.cli import serve_command
 from s3core.retrieval.dense import INDEX_FILE, SETTINGS_FILE, Encoder
 from s3core.retrieval.docstore import save_index_meta
 from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
-from s3core.retrieval.flat_search import TorchFlatSearch
+from s3core.retrieval.flat_search import CHUNK_ROWS, TorchFlatSearch
 from s3core.sidecar import Sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +217,8 @@ def search_limit(vectors: torch.Tensor, batch: int, server_ms: float) -> dict:
 
     @torch.inference_mode()
     def scores_only():
-        on_device @ vectors.T
+        for at in range(0, len(vectors), CHUNK_ROWS):
+            on_device @ vectors[at : at + CHUNK_ROWS].T
 
     floor_ms = 1e3 * seconds(scores_only, 10)
     ours_ms = 1e3 * seconds(lambda: TorchFlatSearch([(0, vectors)]).search(queries.numpy(), TOPK), 10)
@@ -257,6 +258,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=WIKI18_ROWS)
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--device", default="cuda", help="cpu: a small smoke run of this script")
+    parser.add_argument("--variants", type=int, default=len(VARIANTS), help="run the first N server variants only")
     args = parser.parse_args()
 
     index_dir, corpus = args.work / "index", args.corpus_out or args.work / "corpus.jsonl"
@@ -281,7 +283,7 @@ def main() -> None:
             queries,
             args.work / f"server-{place}-{'graphs' if graphs else 'eager'}.log",
         )
-        for place, graphs in VARIANTS
+        for place, graphs in VARIANTS[: args.variants]
     ]
     server = max(servers, key=lambda row: row["queries/s"])
     batch = max(1, round(server["queries/scan"]))

@@ -130,6 +130,43 @@ def test_torch_flat_search_returns_faiss_top_k_across_shards_and_chunks():
     assert isinstance(open_flat_search(index, "torch"), TorchFlatSearch)
 
 
+def test_exact_topk_equals_torch_topk_with_ties_and_a_ragged_tail():
+    from s3core.retrieval.flat_search import exact_topk
+
+    generator = torch.Generator().manual_seed(0)
+    for rows, width, k, group in [
+        (5, 100_000, 3, 1024),
+        (3, 50_000, 10, 64),
+        (7, 4097 * 3 + 5, 5, 16),
+        (4, 10_000, 1, 8),
+    ]:
+        scores = torch.randn(rows, width, generator=generator)
+        values, ids = exact_topk(scores, k, group)
+        expected = torch.topk(scores, k, dim=1)
+        assert torch.equal(values, expected.values) and torch.equal(ids, expected.indices)
+        tied = torch.randint(0, 5, (rows, width), generator=generator).float()  # many equal maxima
+        values, ids = exact_topk(tied, k, group)
+        assert torch.equal(values, torch.topk(tied, k, dim=1).values)
+        assert torch.equal(torch.gather(tied, 1, ids), values)  # the ids point at those values
+    narrow = torch.randn(2, 30, generator=generator)  # too narrow to group: plain top-k
+    assert torch.equal(exact_topk(narrow, 3, 8)[1], torch.topk(narrow, 3, dim=1).indices)
+
+
+def test_torch_flat_search_over_wide_chunks_returns_faiss_top_k():
+    import faiss
+
+    from s3core.retrieval.flat_search import TorchFlatSearch
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((60_000, 16)).astype(np.float32)  # one chunk wide enough for exact_topk's groups
+    index = faiss.IndexFlatIP(16)
+    index.add(vectors)
+    queries = rng.standard_normal((5, 16)).astype(np.float32)
+    scores, ids = TorchFlatSearch.from_vectors(vectors, [torch.device("cpu")]).search(queries, 10)
+    expected_scores, expected_ids = index.search(queries, 10)
+    assert np.array_equal(ids, expected_ids) and np.allclose(scores, expected_scores, atol=1e-4)
+
+
 def test_a_streamed_flat_index_file_is_what_faiss_writes_and_opens_memory_mapped(tmp_path):
     import faiss
 

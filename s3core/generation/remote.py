@@ -13,12 +13,19 @@ class RemoteGenerator:
     """The batch interface of `Generator` over `_one`, a single request (subclasses: OpenAI, Claude); the endpoint
     is recorded in the job's provenance."""
 
-    def __init__(self, name: str, settings: dict[str, Any]):
+    def __init__(self, name: str, settings: dict[str, Any], served_by: dict[str, Any] | None = None):
         self.name = name
         self.prompt_format = settings["prompt_format"]
         self.settings = settings
+        shared = (
+            {"served_by": {key: served_by[key] for key in ("pid", "command", "version", "log")}} if served_by else {}
+        )
         record_service(
-            f"generator:{name}", settings["base_url"] or settings["backend"], external=True, model=settings["model"]
+            f"generator:{name}",
+            settings["base_url"] or settings["backend"],
+            external=served_by is None,
+            model=settings["model"],
+            **shared,
         )
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:

@@ -1,10 +1,12 @@
 """Backend "vllm": the job starts its own vLLM OpenAI-compatible server as a sidecar on a free loopback port,
 talks to it like any OpenAI endpoint, and stops it when the process ends (normally, on an error, or on SIGTERM,
-which the CLI turns into a clean exit)."""
+which the CLI turns into a clean exit). Where the workflow run started one server for the whole run
+(`generator_servers: per_run`, see run_servers), the job talks to that one instead."""
 
 from __future__ import annotations
 
 import atexit
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +36,31 @@ def vllm_command(settings: dict[str, Any], host: str = "127.0.0.1") -> list[str]
     ]
 
 
+def vllm_sidecar(
+    name: str, settings: dict[str, Any], host: str = "127.0.0.1", env: dict[str, str] | None = None
+) -> Sidecar:
+    """The (unstarted) server of generator `name`; its log is `<log_dir>/<name>.log` and vLLM's caches (compiled
+    graphs, ...) go under `<log_dir>/cache` unless VLLM_CACHE_ROOT says otherwise."""
+    server = settings["vllm"]
+    env = dict(os.environ if env is None else env)
+    env.setdefault("VLLM_CACHE_ROOT", str(Path(server["log_dir"]).resolve() / "cache"))
+    return Sidecar(
+        vllm_command(settings, host),
+        Path(server["log_dir"]) / f"{name}.log",
+        host=host,
+        startup_timeout_s=server["startup_timeout_s"],
+        role=f"generator:{name}",
+        version_path="/version",
+        env=env,
+    )
+
+
 class VLLMGenerator(OpenAIGenerator):
     """An OpenAI client of a vLLM server that this object started on `host` (loopback unless other nodes must
     reach it); `close` (or interpreter exit) stops it."""
 
     def __init__(self, name: str, settings: dict[str, Any], host: str = "127.0.0.1", env: dict[str, str] | None = None):
-        server = settings["vllm"]
-        self.sidecar = Sidecar(
-            vllm_command(settings, host),
-            Path(server["log_dir"]) / f"{name}.log",
-            host=host,
-            startup_timeout_s=server["startup_timeout_s"],
-            role=f"generator:{name}",
-            version_path="/version",
-            env=env,
-        )
+        self.sidecar = vllm_sidecar(name, settings, host, env)
         self.sidecar.start()
         atexit.register(self.sidecar.stop)
         super().__init__(name, {**settings, "base_url": f"{self.sidecar.url}/v1"})

@@ -588,6 +588,7 @@ def run_verb(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request to a generator or retriever
     try:
         args = build_parser().parse_args(argv)
     except S3Error as exc:  # a config section given on the command line is invalid

@@ -172,11 +172,14 @@ def check_ablations(data: dict[str, Any]) -> None:
 
 def suite_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """Defaults that depend on `suite`, filled in before validation: each vLLM server's log folder."""
-    for settings in (data.get("generators") or {}).values():
-        if isinstance(settings, dict) and settings.get("backend") == "vllm":
-            server = settings.setdefault("vllm", {})
-            if isinstance(server, dict):
-                server.setdefault("log_dir", f"results/{data.get('suite')}/logs/vllm")
+    serving = [g for g in (data.get("generators") or {}).values() if isinstance(g, dict) and g.get("backend") == "vllm"]
+    searcher = data.get("searcher")
+    if isinstance(searcher, dict) and searcher.get("inference") == "vllm":
+        serving.append(searcher)
+    for settings in serving:
+        server = settings.setdefault("vllm", {})
+        if isinstance(server, dict):
+            server.setdefault("log_dir", f"results/{data.get('suite')}/logs/vllm")
     return data
 
 

@@ -8,6 +8,7 @@ each test waiting for its own:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -45,8 +46,9 @@ ABLATION = "no_selection"
 
 def paper_run_config(download_dir: Path) -> dict:
     """config/paper.yaml with only model ids, sizes and devices changed: the stand-in's models; 2-4 questions, one
-    PPO step, short loops; a grid of 3 sets and 1 generator; the CPU (transformers for vLLM and Bedrock, the local
-    PPO trainer for verl, which needs CUDA GPUs; 2 encoding shards, not 8)."""
+    PPO step, short loops; a grid of 3 sets and 1 generator; the CPU (vLLM's CPU build, loading the stand-in's model
+    from the Hugging Face cache, one server for the run; the local PPO trainer for verl, which needs CUDA GPUs; 2
+    encoding shards, not 8)."""
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     paper["assets"]["eval"] = {name: paper["assets"]["eval"][name] for name in PAPER_SETS}
     paper["generators"] = {PAPER_GENERATOR: paper["generators"][PAPER_GENERATOR]}
@@ -124,6 +126,9 @@ def start_slurm(work: Path) -> BackgroundRun:
     shutil.rmtree(SLURM_LOGS, ignore_errors=True)
     config = tiny_config("test-slurm", SLURM_METHODS)
     config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}}  # fake GRES: scheduled, runs on the CPU
+    # Per-job generator servers (the SLURM profile's way) would start vLLM in each of these jobs, beside the paper
+    # run's server and its training, on this 2-core, 23 GB machine: the cluster test answers with transformers.
+    config["generators"]["smollm2-135m"] = {"backend": "hf", "model": config["generators"]["smollm2-135m"]["model"]}
     path = work / "slurm.yaml"
     path.write_text(yaml.safe_dump(config))
     return BackgroundRun(work / "slurm.log", "all", "--profile", "workflow/profiles/slurm", "--configfile", str(path))
@@ -169,6 +174,10 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     ran = {p.relative_to(out / "benchmarks").with_suffix("").as_posix() for p in (out / "benchmarks").rglob("*.tsv")}
     methods = [*ALL_METHODS, f"s3.{ABLATION}"]  # the ablation: a method of its own
     retrieving = [m for m in methods if m not in ("direct", "cot")]
+    expected_evaluations = {
+        *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in methods for d in ("nq", "medqa")),
+        *(f"evaluate/{m}/{PAPER_GENERATOR}/medqa_medcorp" for m in retrieving),
+    }
     expected = {
         "download",
         "download_medcorp",
@@ -182,8 +191,7 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
         "index/medcorp/dense.shards/1",  # wiki-18's is imported
         *(f"infer/{m}/{d}" for m in methods for d in ("nq", "medqa")),
         *(f"infer/{m}/medqa_medcorp" for m in retrieving),
-        *(f"evaluate/{m}/{PAPER_GENERATOR}/{d}" for m in methods for d in ("nq", "medqa")),
-        *(f"evaluate/{m}/{PAPER_GENERATOR}/medqa_medcorp" for m in retrieving),
+        *expected_evaluations,
     }
     assert ran == expected, sorted(ran ^ expected)
 
@@ -262,6 +270,14 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     provenance = json.loads((out / "logs" / "infer" / "rag_bm25" / "medqa_medcorp.provenance.json").read_text())
     [server] = provenance["services"]
     assert provenance["exit_status"] == 0 and server["role"] == "retriever:bm25" and "exit_code" in server
+    # every generating job was answered by the run's one vLLM server (CPU build), which is gone now
+    jobs = [json.loads(path.read_text()) for path in (out / "logs" / "evaluate").rglob("*.provenance.json")]
+    servers = [s["served_by"] for job in jobs for s in job["services"] if s["role"] == f"generator:{PAPER_GENERATOR}"]
+    assert len(jobs) == len(expected_evaluations) and len(servers) >= len(jobs)
+    assert {s["pid"] for s in servers} == {servers[0]["pid"]} and servers[0]["version"] == {"version": "0.32.0"}
+    with pytest.raises(ProcessLookupError):
+        os.killpg(servers[0]["pid"], 0)
+    assert not list((out / "services" / "generators").iterdir())
     rerun = snakemake(*dag_runs["paper"].args, "--dry-run", env=dag_runs["paper"].env)
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
 

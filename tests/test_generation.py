@@ -1,8 +1,13 @@
 """Generator backends: the in-process HF model (the real demo LLM) and the OpenAI-compatible client."""
 
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,9 @@ from s3core.errors import ConfigError, ServiceError
 from s3core.generation import load_generator
 from s3core.generation.prompts import generator_messages
 from s3core.generation.vllm import vllm_command
+from s3core.search.hf_policy import load_policy
+from s3core.search.prompt import SearcherPrompt
+from s3core.search.vllm_policy import served_policy
 from s3core.sidecar import free_port
 
 
@@ -187,6 +195,23 @@ def same_answers_as_transformers(generator, hf_generator) -> None:
     )
 
 
+def same_turns_as_transformers(policy, hf_policy) -> None:
+    """The searcher's greedy turns on vLLM, as token ids, equal the in-process policy's: free turns, and turns
+    that stop right after `</query>`."""
+    tokenizer = hf_policy.tokenizer
+    docs = [Document("1", "Paris", "Paris is the capital of France."), Document("2", "Lyon", "A city in France.")]
+    contexts = []
+    for question in QUESTIONS:
+        text = tokenizer.apply_chat_template(
+            SearcherPrompt().messages(question, docs, 3), add_generation_prompt=True, tokenize=False
+        )
+        contexts += [tokenizer.encode(text, add_special_tokens=False)]
+        contexts += [tokenizer.encode(text + '<query>{"query": "', add_special_tokens=False)]
+    turns = policy.generate(contexts, 32, 0.0)
+    assert turns == hf_policy.generate(contexts, 32, 0.0)
+    assert any(tokenizer.decode(turn).endswith("</query>") for turn in turns)
+
+
 @pytest.mark.slow
 def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_it(tmp_path, demo_llm, hf_generator):
     generator = load_generator("g", vllm_settings(tmp_path, demo_llm))
@@ -224,6 +249,10 @@ def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path,
     announced = run_server("g", settings)
     assert run_server("other", settings) is None  # no server for a generator of another backend
     same_answers_as_transformers(first, hf_generator)
+    searcher = config.section("searcher", {"inference": "vllm", "batch_size": 4, "vllm": settings["vllm"]})
+    with served_policy(str(model), searcher) as policy:  # the searcher on the same model: the same server
+        assert policy.url == f"{announced['url']}/v1/completions"
+        same_turns_as_transformers(policy, load_policy(str(model), searcher))
     servers.stop()
     with pytest.raises(ProcessLookupError):
         os.killpg(announced["pid"], 0)
@@ -239,3 +268,39 @@ def test_openai_backend_errors(monkeypatch):
     )["g"]
     with pytest.raises(ServiceError, match="chat/completions failed after 1 attempt\\(s\\)"):
         load_generator("g", settings).chat([[{"role": "user", "content": "x"}]])
+
+
+RUN_HOLDING_SERVERS = """
+import sys, time
+from s3core.generation.run_servers import RunServers
+servers = RunServers(sys.argv[1])
+servers.start({"g": json.loads(sys.argv[2])})
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_no_server_outlives_a_run_that_is_interrupted_or_killed(tmp_path, demo_llm, how):
+    """Ctrl-C (SIGINT) stops the run's servers on the way out; SIGKILL leaves no way out, and the kernel stops them
+    (the thread that started them is gone)."""
+    state = tmp_path / "servers"
+    settings = vllm_settings(tmp_path, demo_llm)
+    run = subprocess.Popen(
+        [sys.executable, "-c", "import json\n" + RUN_HOLDING_SERVERS, str(state), json.dumps(settings)]
+    )
+    deadline = time.monotonic() + 300
+    while not (state / "g.json").exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    pid = json.loads((state / "g.json").read_text())["pid"]
+    run.send_signal(how)
+    run.wait(60)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the vLLM server (process group {pid}) outlived its run")

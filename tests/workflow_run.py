@@ -22,7 +22,8 @@ ALL_METHODS = [method for method in CATALOG if method != "s3_released"]
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:
     """The demo config at a tiny size: 4 NQ questions to answer, one PPO step on 1 of 2 training questions,
-    short loops and prompts (one naive-RAG document), so the whole DAG runs in minutes on 2 cores."""
+    short loops and prompts (one naive-RAG document), so the whole DAG runs in minutes on 2 cores. The generator is
+    the demo's (real vLLM, CPU build); under the local profile one server answers every job of the run."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     update_config(config, _tiny_overrides(suite, methods))
     config["assets"]["eval"] = {"nq": config["assets"]["eval"]["nq"]}  # one set; the dry runs expand all
@@ -39,7 +40,7 @@ def _tiny_overrides(suite: str, methods: list[str]) -> dict[str, Any]:
             "train": {"source": "nq_dev", "size": 2},
             "eval": {"nq": {"source": "nq_test", "size": 4}},
         },
-        "generators": {"smollm2-135m": {"backend": "hf", "model": llm, "max_new_tokens": 12, "batch_size": 4}},
+        "generators": {"smollm2-135m": {"model": llm, "max_new_tokens": 12}},  # the demo's: vLLM's CPU build
         "search": {
             "max_turns": 1,
             "extra_search_round": False,

@@ -39,8 +39,9 @@ class RunServers:
         for name, settings in generators.items():
             if settings["backend"] == "vllm":
                 _clear(self.state_dir, name)
-                (self.state_dir / f"{name}.pending").touch()
-                thread = threading.Thread(target=self._serve, args=(name, settings), name=f"vllm-{name}")
+                (self.state_dir / f"{name}.pending").write_text(settings["model"])
+                # a daemon: at exit Python joins other threads before it runs atexit's stop
+                thread = threading.Thread(target=self._serve, args=(name, settings), name=f"vllm-{name}", daemon=True)
                 thread.start()
                 self.threads.append(thread)
         os.environ[ENV] = str(self.state_dir)
@@ -79,6 +80,21 @@ class RunServers:
 def _clear(state_dir: Path, name: str) -> None:
     for suffix in (".pending", ".json", ".failed"):
         (state_dir / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def run_server_for_model(model: str, timeout_s: float) -> dict[str, Any] | None:
+    """The run's server of any generator serving `model` (waiting while one starts), or None."""
+    folder = os.environ.get(ENV)
+    if not folder:
+        return None
+    deadline = time.monotonic() + timeout_s
+    while any(p.read_text() == model for p in Path(folder).glob("*.pending")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for path in sorted(Path(folder).glob("*.json")):
+        server = json.loads(path.read_text())
+        if server["model"] == model:
+            return server
+    return None
 
 
 def run_server(name: str, settings: dict[str, Any]) -> dict[str, Any] | None:

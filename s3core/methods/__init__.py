@@ -64,9 +64,15 @@ def search_text(question: Question) -> str:
     return question.get("query") or question["question"]
 
 
-def context_row(question: Question, method: str, docs: list[dict[str, str]], trace: str | None = None) -> ContextRow:
-    """One row of a context file (docs/design.md §2)."""
-    return {
+def context_row(
+    question: Question,
+    method: str,
+    docs: list[dict[str, str]],
+    trace: str | None = None,
+    stats: dict[str, float] | None = None,
+) -> ContextRow:
+    """One row of a context file (docs/design.md §2); an agent's episode adds its `stats` (turns, searches, ...)."""
+    row = {
         "id": question["id"],
         "question": question["question"],
         "golden_answers": question["golden_answers"],
@@ -75,6 +81,7 @@ def context_row(question: Question, method: str, docs: list[dict[str, str]], tra
         "docs": docs,
         "trace": trace,
     }
+    return row | {"stats": stats} if stats is not None else row
 
 
 def get_method(name: str) -> Method:

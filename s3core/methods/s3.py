@@ -4,6 +4,8 @@ the first message is `searcher.prompt_file`'s when set (the prompt a checkpoint 
 
 from __future__ import annotations
 
+import logging
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -14,6 +16,8 @@ from s3core.search.hf_policy import load_policy
 from s3core.search.prompt import load_prompt
 from s3core.search.rollout import play
 
+log = logging.getLogger(__name__)
+
 
 def run(
     method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]
@@ -23,15 +27,34 @@ def run(
     model = settings.get("searcher_model")
     if not model:
         raise ConfigError(f"method {method!r} needs --searcher-model (a Hugging Face folder or id)")
-    search = settings["search"]
-    policy = load_policy(model, settings["searcher"])
+    search, searcher = settings["search"], settings["searcher"]
     initial = retriever.search([search_text(q) for q in questions], search["initial_topk"])
-    prompt = load_prompt(settings["searcher"]["prompt_file"])
-    episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0, prompt=prompt)
+    prompt = load_prompt(searcher["prompt_file"])
+    with _policy(model, searcher) as policy:
+        episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0, prompt=prompt)
+    log.info("%s", summary(episodes))
     return [
-        context_row(q, method, [d.to_dict() for d in e.selected_docs()], trace=e.transcript())
+        context_row(q, method, [d.to_dict() for d in e.selected_docs()], trace=e.transcript(), stats=e.stats())
         for q, e in zip(questions, episodes)
     ]
+
+
+def _policy(model: str, searcher: dict[str, Any]) -> AbstractContextManager:
+    """The searcher on the engine `searcher.inference` names: transformers in this job, or a vLLM server."""
+    if searcher["inference"] == "vllm":
+        from s3core.search.vllm_policy import served_policy
+
+        return served_policy(model, searcher)
+    return nullcontext(load_policy(model, searcher))
+
+
+def summary(episodes: list[Any]) -> str:
+    """Searches per episode, in words (the job's log)."""
+    searches = [e.searches for e in episodes]
+    return (
+        f"{sum(s > 0 for s in searches)} of {len(searches)} episodes searched; "
+        f"{sum(searches) / max(len(searches), 1):.2f} searches per episode"
+    )
 
 
 S3_STEP0 = Method(

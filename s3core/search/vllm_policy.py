@@ -1,0 +1,65 @@
+"""The searcher policy on a vLLM server (`Policy`), for inference (`searcher.inference: vllm`): token ids go in
+and come back through `/v1/completions` (`return_token_ids`), so the episode's context is the exact sequence the
+model saw, as with the in-process policy; a turn ends after its stop string (kept in the output) or at EOS (cut)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from s3core.http_retry import post_with_retries
+from s3core.search.policy import STOP_STRINGS
+
+
+class VLLMPolicy:
+    """Continue token contexts on the vLLM server at `base_url` serving `model`, `concurrency` requests at once."""
+
+    def __init__(self, base_url: str, model: str, tokenizer: Any, concurrency: int = 16, retries: int = 5):
+        self.url = base_url.rstrip("/") + "/v1/completions"
+        self.model, self.tokenizer, self.retries = model, tokenizer, retries
+        self.concurrency = concurrency
+        self.stops = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
+        self._http = httpx.Client(timeout=600)
+
+    def generate(self, contexts: list[list[int]], max_new_tokens: int, temperature: float) -> list[list[int]]:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(lambda ids: self._one(ids, max_new_tokens, temperature), contexts))
+
+    def _one(self, ids: list[int], max_new_tokens: int, temperature: float) -> list[int]:
+        payload = {
+            "model": self.model,
+            "prompt": ids,
+            "max_tokens": max_new_tokens,
+            "temperature": temperature,
+            "top_p": 1.0,
+            "stop": STOP_STRINGS,
+            "include_stop_str_in_output": True,
+            "skip_special_tokens": False,
+            "return_token_ids": True,
+        }
+        tokens = post_with_retries(self._http, self.url, payload, self.retries, backoff_s=1.0)["choices"][0][
+            "token_ids"
+        ]
+        end = next((k for k, token in enumerate(tokens) if token in self.stops), len(tokens))
+        return tokens[:end]
+
+
+@contextmanager
+def served_policy(model: str, searcher: dict[str, Any]) -> Iterator[VLLMPolicy]:
+    """A VLLMPolicy of `model`: on the workflow run's server for that model if it has one (e.g. the untrained
+    searcher is the demo's generator), else on a server this job starts with `searcher.vllm` and stops."""
+    from s3core.generation.run_servers import run_server_for_model
+    from s3core.generation.vllm import vllm_sidecar
+    from s3core.search.hf_policy import load_tokenizer
+
+    tokenizer = load_tokenizer(model)
+    server = searcher["vllm"]
+    if shared := run_server_for_model(model, server["startup_timeout_s"]):
+        yield VLLMPolicy(shared["url"], model, tokenizer, searcher["batch_size"])
+        return
+    with vllm_sidecar("searcher", {"model": model, "vllm": server}) as sidecar:
+        yield VLLMPolicy(sidecar.url, model, tokenizer, searcher["batch_size"])

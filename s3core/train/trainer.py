@@ -3,6 +3,7 @@ GAE, then clipped actor and critic updates over shuffled mini-batches (accumulat
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,8 +95,10 @@ class PPOTrainer:
         """One PPO step; returns the step's statistics (means over action tokens)."""
         self.actor.train()
         self.critic.train()
+        began = time.perf_counter()
         batch = pack(trajectories, self.pad_id, self.device)
         old_logp, ref_logp, old_values = self._score_tokens(batch)
+        scored = time.perf_counter()
         s = self.settings
         rewards = ppo.token_rewards(batch.scores, old_logp, ref_logp, batch.mask, s["kl_coef"])
         advantages, returns = ppo.gae(rewards, old_values, batch.mask, s["gamma"], s["lam"])
@@ -112,6 +115,10 @@ class PPOTrainer:
                 mini = (batch.select(rows), old_logp[rows], old_values[rows], advantages[rows], returns[rows])
                 for key, value in self._mini_batch_step(*mini).items():
                     stats[key].append(value)
+        # where the update's time goes: scoring the rollouts (actor, reference, critic forward passes) vs the
+        # mini-batches' forward + backward passes and optimiser steps
+        stats["score_s"].append(scored - began)
+        stats["optimise_s"].append(time.perf_counter() - scored)
         return {key: sum(v) / len(v) for key, v in stats.items()}
 
     def _mini_batch_step(

@@ -92,7 +92,7 @@ def bm25_search(corpus: Path, work: Path):
     """An in-process BM25 search function over `corpus` (the episode loop's `Search`)."""
     from s3core.retrieval.bm25 import BM25Retriever, build_bm25_index
 
-    settings = {"k1": 0.9, "b": 0.4, "stemmer": "english", "stopwords": "english"}
+    settings = {"engine": "bm25s", "k1": 0.9, "b": 0.4, "stemmer": "english", "stopwords": "english"}
     index = work / "bm25"
     if not index.exists():
         build_bm25_index(corpus, index, settings)

@@ -55,6 +55,8 @@ def paper_run_config(download_dir: Path) -> dict:
     paper["ablations"] = {ABLATION: paper["ablations"][ABLATION]}  # one of the paper's variants, one seed
     paper["seeds"] = [42]
     tiny = tiny_config(PAPER, paper["eval"]["methods"])
+    demo_generator = tiny["generators"]["smollm2-135m"]  # vLLM's CPU build, one process (the 14B's 2 GPUs: no)
+    demo_generator["vllm"] = {**demo_generator["vllm"], "tensor_parallel_size": 1}
     update_config(
         paper,
         {
@@ -69,7 +71,7 @@ def paper_run_config(download_dir: Path) -> dict:
             "retriever": {
                 "dense": {"encoder": ENCODER_REPO, "max_length": 128, "batch_size": 32, "device": "cpu", "shards": 2}
             },
-            "generators": {PAPER_GENERATOR: {**tiny["generators"]["smollm2-135m"], "model": LLM_REPO, "device": "cpu"}},
+            "generators": {PAPER_GENERATOR: {**demo_generator, "model": LLM_REPO, "device": "cpu"}},
             "searcher": {"model": LLM_REPO, "batch_size": 4},
             "search": {**tiny["search"], "topk": 3},
             "train": {**tiny["train"], "engine": "local"},

@@ -1,9 +1,11 @@
 """The searcher's prompt (s3 paper and code, structure kept, wording ours).
 
 One user turn: the searcher's role (a search copilot working for a separate answer-generation model), the tag
-protocol, a worked example of the format, then — after the fixed marker line — the question in `<question>`
-tags and the initial naive-RAG documents in an `<information>` block (upstream's retrieval dump). Search results
-come back as upstream's rollout renders them (`Doc k(Title: "T") text`).
+protocol, an example of the format with placeholders, then — after the fixed marker line — the question in
+`<question>` tags and the initial naive-RAG documents in an `<information>` block (upstream's retrieval dump).
+Search results come back as upstream's rollout renders them (`Doc k(Title: "T") text`). The example has no
+real question: small models copy a concrete one word for word (SmolLM2-135M sent a worked example's query,
+"Vladimir Nabokov birthplace", in most of its searches).
 """
 
 from __future__ import annotations
@@ -30,16 +32,16 @@ documents already retrieved for it. Each turn:
 Write queries that look for what is still missing; do not repeat earlier queries.
 The search results come back inside <information> and </information>.
 
-Example of the format:
-<question>Which country is the birthplace of the author of the novel "Pale Fire"?</question>
-<information>Doc 1 (Title: "Pale Fire") Pale Fire is a 1962 novel by Vladimir Nabokov...
-Doc 2 (Title: "Fire") Fire is the rapid oxidation of a material...</information>
-<think>Doc 1 names the author; his birthplace is still missing.</think>
+Example of the format (words in [brackets] stand for your own):
+<question>[the question]</question>
+<information>Doc 1 (Title: "[a title]") [a document]
+Doc 2 (Title: "[a title]") [a document]</information>
+<think>[what the documents say, and what is still missing]</think>
 <important_info>[1]</important_info>
 <search_complete>False</search_complete>
-<query>{"query": "Vladimir Nabokov birthplace"}</query>
-<information>Doc 1(Title: "Vladimir Nabokov") Vladimir Nabokov was born in Saint Petersburg, Russia...
-Doc 2(Title: "Saint Petersburg") Saint Petersburg is a city in Russia...</information>
+<query>{"query": "[a few words for what is still missing]"}</query>
+<information>Doc 1 (Title: "[a title]") [a document]
+Doc 2 (Title: "[a title]") [a document]</information>
 <important_info>[1]</important_info>
 <search_complete>True</search_complete>
 """

@@ -165,7 +165,7 @@ def test_workflow_names_the_image_for_apptainer_runs():
 
 @pytest.mark.skipif(
     not (shutil.which("conda") and shutil.which("apptainer")),
-    reason="needs conda and apptainer on PATH (neither installs from PyPI; see docs/cluster.md, 'Software on the nodes')",
+    reason="needs conda and apptainer on PATH (neither installs from PyPI; docs/cluster.md, 'Software on the nodes')",
 )
 def test_dry_run_with_conda_in_apptainer_builds_the_dag():
     run = snakemake("--sdm", "conda", "apptainer", "--dry-run", "--forceall", "--cores", "1")

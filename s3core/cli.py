@@ -359,9 +359,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 def _index_parser(verbs: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     """A verb that works on one index kind over a corpus, with the `retriever` config section."""
     p = verbs.add_parser(name, help=help_text)
-    p.add_argument("--kind", choices=["bm25", "dense"], required=True)
-    p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    p.add_argument("--kind", choices=["bm25", "dense"], required=True, help="which index")
+    p.add_argument("--corpus", type=Path, required=True, help="the corpus (JSONL, one passage per line)")
+    _section_arg(p, "retriever")
     return p
 
 
@@ -369,20 +369,31 @@ def _retrieving_parser(verbs: Any, name: str, help_text: str) -> argparse.Argume
     """A verb that may query a retriever: a running server, or a sidecar it starts over an index."""
     p = verbs.add_parser(name, help=help_text)
     p.add_argument("--index", type=Path, help="index folder (starts a retriever sidecar)")
-    p.add_argument("--corpus", type=Path)
+    p.add_argument("--corpus", type=Path, help="the corpus the index was built from (with --index)")
     p.add_argument("--retriever-url", help="use a running retriever server instead of a sidecar")
-    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
-    p.add_argument("--search", type=_section("search"), default=config.section("search", {}))
-    p.add_argument("--server-log", type=Path, default=Path("retriever-sidecar.log"))
+    _section_arg(p, "retriever")
+    _section_arg(p, "search")
+    p.add_argument("--server-log", type=Path, default=Path("retriever-sidecar.log"), help="the retriever sidecar's log")
     return p
 
 
 def _answering_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of a verb that answers with a frozen generator (and judges)."""
     p.add_argument("--generator", required=True, help="a key of --generators")
-    p.add_argument("--generators", type=_section("generators"), required=True)
-    p.add_argument("--judge", type=_section("judge"), default=config.section("judge", {}))
+    _section_arg(p, "generators", required=True)
+    _section_arg(p, "judge")
     return p
+
+
+def _section_arg(parser: argparse.ArgumentParser, name: str, required: bool = False) -> None:
+    """--<name>: the config section `name` as JSON, checked against the schema (default: the schema's defaults)."""
+    default = {"required": True} if required else {"default": config.section(name, {})}
+    parser.add_argument(
+        f"--{name}",
+        type=_section(name),
+        help=f"the config section {name!r} as JSON (workflow/schemas/config.schema.yaml)",
+        **default,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -399,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser(
         "download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)"
     )
-    p.add_argument("--assets", type=_section("assets"), required=True)
+    _section_arg(p, "assets", required=True)
     p.add_argument("--out", type=Path, required=True, help="folder for qa/<set>.jsonl and manifest.json")
     p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
@@ -407,9 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("download-medcorp", help="paper: fetch MedRAG's chunk files and join them into MedCorp")
-    p.add_argument("--assets", type=_section("assets"), required=True)
+    _section_arg(p, "assets", required=True)
     p.add_argument("--corpus", type=Path, required=True, help="the MedCorp corpus (JSONL)")
-    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--manifest", type=Path, required=True, help="the manifest of the fetched files (JSON)")
     p.set_defaults(func=cmd_download_medcorp)
 
     p = verbs.add_parser("fetch-models", help="fetch hub models into the Hugging Face cache, once, before GPU jobs")
@@ -419,12 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fetch_models)
 
     p = verbs.add_parser("convert-llm", help="dequantise the demo GGUF LLM into a Hugging Face folder")
-    p.add_argument("--gguf", required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--gguf", required=True, help="the GGUF file, or pkg:<package>/<file>")
+    p.add_argument("--out", type=Path, required=True, help="the Hugging Face folder to write")
     p.set_defaults(func=cmd_convert_llm)
 
     p = _index_parser(verbs, "index", "build a BM25 or dense (FAISS) index of a corpus, or import a prebuilt one")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="the index folder to write")
     prebuilt = p.add_mutually_exclusive_group()
     prebuilt.add_argument(
         "--parts",
@@ -446,26 +457,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = verbs.add_parser("encode-shard", help="encode one shard of a corpus's passages for a sharded dense index")
-    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--corpus", type=Path, required=True, help="the corpus (JSONL, one passage per line)")
     p.add_argument("--shard", type=int, required=True, help="which shard, from 0")
     p.add_argument("--shards", type=int, required=True, help="how many shards the corpus is cut into")
     p.add_argument("--out", type=Path, required=True, help="the shard's vectors (.npy)")
-    p.add_argument("--retriever", type=_section("retriever"), default=config.section("retriever", {}))
+    _section_arg(p, "retriever")
     p.set_defaults(func=cmd_encode_shard)
 
     p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")
-    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--index", type=Path, required=True, help="the index folder (s3core index)")
     p.add_argument("--host", default=None, help="default: retriever.server.host (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="the port to listen on (0: a free one)")
     p.set_defaults(func=cmd_serve)
 
     p = _retrieving_parser(verbs, "infer", "run a method over a QA set and write its context file")
-    p.add_argument("--method", required=True)
-    p.add_argument("--qa", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--searcher", type=_section("searcher"), default=config.section("searcher", {}))
+    p.add_argument(
+        "--method", required=True, help="a method name (s3core.methods.catalog) or an s3 run label (s3.<ablation>)"
+    )
+    p.add_argument("--qa", type=Path, required=True, help="the QA set (JSONL)")
+    p.add_argument("--out", type=Path, required=True, help="the context file to write (JSONL)")
+    _section_arg(p, "searcher")
     p.add_argument("--searcher-model", help="searcher folder for s3 methods (s3_step0: the base model)")
-    p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
+    _section_arg(p, "baselines")
     p.add_argument(
         "--generators",
         type=_section("generators"),
@@ -478,8 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _answering_parser(
         verbs.add_parser("evaluate", help="answer a context file with a frozen generator and score it")
     )
-    p.add_argument("--contexts", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--contexts", type=Path, required=True, help="a context file (s3core infer)")
+    p.add_argument("--out", type=Path, required=True, help="the answer file to write (JSONL)")
     p.add_argument(
         "--baselines",
         type=_section("baselines"),
@@ -489,8 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = _answering_parser(_retrieving_parser(verbs, "precompute", "the naive-RAG cache of the training questions"))
-    p.add_argument("--qa", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--qa", type=Path, required=True, help="the training questions (JSONL)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="the cache to write (JSONL): naive-RAG documents, answers, GenAcc"
+    )
     p.add_argument(
         "--reward",
         type=_section("reward"),
@@ -502,42 +517,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = _answering_parser(_retrieving_parser(verbs, "train", "train the searcher with PPO (GBR reward)"))
     p.add_argument("--cache", type=Path, required=True, help="the naive-RAG cache (s3core precompute)")
     p.add_argument("--out", type=Path, required=True, help="run folder: searcher/, checkpoints/, metrics.jsonl")
-    p.add_argument("--searcher", type=_section("searcher"), default=config.section("searcher", {}))
-    p.add_argument("--train", type=_section("train"), default=config.section("train", {}))
-    p.add_argument("--reward", type=_section("reward"), default=config.section("reward", {}))
+    _section_arg(p, "searcher")
+    _section_arg(p, "train")
+    _section_arg(p, "reward")
     p.set_defaults(func=cmd_train)
 
     p = verbs.add_parser("plot", help="training curve (reward and GenAcc per step) as PNG")
-    p.add_argument("--metrics", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--metrics", type=Path, required=True, help="a training run's metrics.jsonl")
+    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
     p.set_defaults(func=cmd_plot)
 
     p = verbs.add_parser("profile", help="Snakemake profiles").add_subparsers(dest="action", required=True)
     p = p.add_parser("install", help="link the SLURM profile into ~/.config/snakemake (for --profile slurm)")
-    p.add_argument("--source", type=Path, default=Path("workflow/profiles/slurm"))
-    p.add_argument("--name", default="slurm")
+    p.add_argument("--source", type=Path, default=Path("workflow/profiles/slurm"), help="the profile folder to link")
+    p.add_argument("--name", default="slurm", help="the name to link it under (--profile NAME)")
     p.add_argument("--force", action="store_true", help="replace another link or file of that name")
     p.set_defaults(func=cmd_profile_install)
 
     p = verbs.add_parser("ray-run", help="start a Ray cluster across this SLURM allocation, run a command on it")
     p.add_argument("--dry-run", action="store_true", help="print the srun/ray commands instead of running them")
     p.add_argument("--nodes", help="comma-separated host names instead of SLURM_JOB_NODELIST (for --dry-run)")
-    p.add_argument("--startup-timeout-s", type=float, default=300)
+    p.add_argument("--startup-timeout-s", type=float, default=300, help="how long the Ray cluster may take to come up")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...: runs with RAY_ADDRESS set")
     p.set_defaults(func=cmd_ray_run)
 
     p = verbs.add_parser("table", help="write the results tables (markdown + csv) from answer files")
-    p.add_argument("--answers", type=Path, nargs="+", required=True)
-    p.add_argument("--md", type=Path, required=True)
-    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--answers", type=Path, nargs="+", required=True, help="the answer files (s3core evaluate)")
+    p.add_argument("--md", type=Path, required=True, help="the results tables as markdown")
+    p.add_argument(
+        "--csv", type=Path, required=True, help="the results in long form (one row per method, generator, set and run)"
+    )
     p.add_argument("--tex", type=Path, required=True, help="the tables as LaTeX (booktabs)")
     p.add_argument("--corpora", type=json.loads, default={}, help="JSON: evaluation set -> corpus (default wiki)")
     p.add_argument("--paper-md", type=Path, required=True, help="ours beside the paper's Tables 1 and 2")
-    p.add_argument("--paper-csv", type=Path, required=True)
-    p.add_argument("--paper-tex", type=Path, required=True)
-    p.add_argument("--generators", type=_section("generators"), required=True)
-    p.add_argument("--baselines", type=_section("baselines"), default=config.section("baselines", {}))
-    p.add_argument("--report", type=_section("report"), default=config.section("report", {}))
+    p.add_argument("--paper-csv", type=Path, required=True, help="every cell of the paper beside ours (CSV)")
+    p.add_argument("--paper-tex", type=Path, required=True, help="ours beside the paper as LaTeX")
+    _section_arg(p, "generators", required=True)
+    _section_arg(p, "baselines")
+    _section_arg(p, "report")
     p.add_argument(
         "--s3-runs",
         type=_s3_runs,
@@ -546,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of Tables 3, 5, 6 and Figure 10 each fills (default: s3 with the defaults)",
     )
     p.add_argument("--cost-md", type=Path, required=True, help="the training cost beside the paper's Table 4")
-    p.add_argument("--cost-csv", type=Path, required=True)
+    p.add_argument("--cost-csv", type=Path, required=True, help="the training cost (CSV)")
     p.add_argument("--training-metrics", type=Path, help="the base s3 run's metrics.jsonl (none: no s3 trained)")
     p.add_argument("--training-provenance", type=Path, help="its training job's provenance record")
     p.set_defaults(func=cmd_table)
@@ -557,9 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-md", type=Path, required=True, help="tables/paper.md")
     p.add_argument("--cost-md", type=Path, required=True, help="tables/training_cost.md")
     p.add_argument("--curve", type=Path, help="the training curve (PNG), if the run trained")
-    p.add_argument("--title", required=True)
+    p.add_argument("--title", required=True, help="the page's title")
     p.add_argument("--note", default="", help="a sentence shown on top (config report.note)")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True, help="the folder for index.html and its PNGs")
     p.set_defaults(func=cmd_report)
     return parser
 

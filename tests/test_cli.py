@@ -140,3 +140,24 @@ def test_errors_exit_2_with_a_message(tmp_path, caplog):
     bad.write_text('{"id": 1, "question": "q", "golden_answers": ["a"], "data_source": "nq"}\n{oops\n')
     assert main(["infer", "--method", "direct", "--qa", str(bad), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "bad.jsonl:2" in caplog.text
+
+
+def test_every_verb_and_option_says_what_it_is():
+    import argparse
+
+    from s3core.cli import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from parsers(child)
+
+    silent = [
+        f"{parser.prog} {action.option_strings or action.dest}"
+        for parser in parsers(build_parser())
+        for action in parser._actions
+        if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) and not action.help
+    ]
+    assert not silent

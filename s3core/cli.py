@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +15,7 @@ from s3core.errors import S3Error
 from s3core.sidecar import exit_on_sigterm
 
 if TYPE_CHECKING:
-    from s3core.generation import Generator
-    from s3core.retrieval.client import RetrieverClient
+    from s3core.stages.services import Answering, RetrieverAccess
 
 log = logging.getLogger("s3core")
 
@@ -115,71 +113,23 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host or server["host"], port=args.port, log_level="warning")
 
 
-def serve_command(
-    kind: str, index: Path, corpus: Path, retriever: dict[str, Any], host: str = "127.0.0.1"
-) -> list[str]:
-    """The command line that starts a retriever server on `host`, port `{port}` (for a Sidecar)."""
-    return [
-        sys.executable,
-        "-m",
-        "s3core.cli",
-        "serve",
-        "--kind",
-        kind,
-        "--index",
-        str(index),
-        "--corpus",
-        str(corpus),
-        "--retriever",
-        json.dumps(retriever),
-        "--host",
-        host,
-        "--port",
-        "{port}",
-    ]
+def _access(args: argparse.Namespace) -> RetrieverAccess:
+    """The retriever options of a verb (`_retrieving_parser`)."""
+    from s3core.stages.services import RetrieverAccess
+
+    return RetrieverAccess(args.retriever, args.index, args.corpus, args.retriever_url, args.server_log)
 
 
-def retriever_client(stack: ExitStack, kind: str, args: argparse.Namespace, host: str = "127.0.0.1") -> RetrieverClient:
-    """A client of `--retriever-url`, or of a sidecar server over `--index/--corpus` on `host` (stopped with
-    `stack`)."""
-    from s3core.provenance import record_service, service_version
-    from s3core.retrieval.client import RetrieverClient
-    from s3core.sidecar import Sidecar
+def _answering(args: argparse.Namespace) -> Answering:
+    """The generator options of a verb (`_answering_parser`)."""
+    from s3core.stages.services import Answering
 
-    url = args.retriever_url
-    if url:
-        record_service(f"retriever:{kind}", url, external=True, version=service_version(url, "/health"))
-    else:
-        if not (args.index and args.corpus):
-            raise S3Error(f"{kind} retrieval needs --index and --corpus (or --retriever-url)")
-        command = serve_command(kind, args.index, args.corpus, args.retriever, host)
-        timeout = args.retriever["server"]["startup_timeout_s"]
-        sidecar = Sidecar(command, args.server_log, host=host, startup_timeout_s=timeout, role=f"retriever:{kind}")
-        url = stack.enter_context(sidecar).url
-    client = RetrieverClient(url, args.retriever["client"])
-    stack.callback(client.close)
-    return client
-
-
-def _require_generator(args: argparse.Namespace) -> None:
-    if args.generator not in args.generators:
-        raise S3Error(f"generator {args.generator!r} is not in config 'generators' ({sorted(args.generators)})")
-
-
-def answerers(args: argparse.Namespace) -> tuple[Generator, Generator | None]:
-    """The frozen generator `--generator` and the judge (None when judging is off)."""
-    from s3core.generation import load_answerers
-
-    _require_generator(args)
-    return load_answerers(args.generator, args.generators, args.judge)
+    return Answering(args.generator, args.generators, args.judge)
 
 
 def cmd_infer(args: argparse.Namespace) -> None:
-    from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
-    from s3core.methods import get_method
+    from s3core.stages.answers import infer
 
-    method = get_method(args.method)
-    questions = read_rows(args.qa, QUESTION_KEYS, "questions")[: args.limit]
     settings = {
         "retriever": args.retriever,
         "search": args.search,
@@ -188,116 +138,28 @@ def cmd_infer(args: argparse.Namespace) -> None:
         "baselines": args.baselines,
         "generators": args.generators,
     }
-    with ExitStack() as stack:
-        kind = method.index_kind(settings)
-        client = retriever_client(stack, kind, args) if kind else None
-        rows = method.run(questions, client, settings)
-    write_jsonl(args.out, [{**row, "method": args.method} for row in rows])  # an s3 run's rows carry its label
-    log.info("%s: %d context rows in %s", method.name, len(rows), args.out)
+    infer(args.method, args.qa, args.out, _access(args), settings, args.limit)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from s3core.evaluate import answer_contexts
-    from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
-    from s3core.methods import get_method
+    from s3core.stages.answers import evaluate
 
-    contexts = read_rows(args.contexts, {**QUESTION_KEYS, "method": str, "docs": list}, "contexts")
-    method = get_method(contexts[0]["method"])
-    generator, judge_model = answerers(args)
-    budget = args.baselines["cot"]["max_new_tokens"] if method.answer_style == "cot" else None
-    rows = answer_contexts(contexts, generator, judge_model, method.answer_style, budget, method.context_format)
-    write_jsonl(args.out, rows)
-    mean = sum(r["genacc"] for r in rows) / max(len(rows), 1)
-    log.info(
-        "%s with %s: GenAcc %.3f over %d questions -> %s", args.contexts, args.generator, mean, len(rows), args.out
-    )
+    evaluate(args.contexts, args.out, _answering(args), args.baselines["cot"]["max_new_tokens"])
 
 
 def cmd_precompute(args: argparse.Namespace) -> None:
-    from s3core.evaluate import answer_contexts
-    from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
-    from s3core.methods import context_row, search_text
+    from s3core.stages.answers import precompute
 
-    questions = read_rows(args.qa, QUESTION_KEYS, "questions")
-    with ExitStack() as stack:
-        client = retriever_client(stack, args.search["retriever"], args)
-        hits = client.search([search_text(q) for q in questions], args.search["initial_topk"])
-    contexts = [context_row(q, "rag", [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
-    generator, judge_model = answerers(args)
-    rows = answer_contexts(contexts, generator, judge_model, judge_every_row=args.reward["metric"] == "judge")
-    write_jsonl(args.out, rows)
-    correct = sum(r["genacc"] for r in rows)
-    log.info("naive-RAG cache: %d questions, %d answered correctly -> %s", len(rows), correct, args.out)
+    precompute(args.qa, args.out, _access(args), args.search, _answering(args), args.reward)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from s3core.jsonl import read_jsonl
-    from s3core.search.reward import training_pool
+    from s3core.stages.training import TrainingJob, train
 
-    settings = args.train
-    pool = training_pool(read_jsonl(args.cache), settings["drop_rag_correct"], settings["drop_yes_no"])
-    log.info("training pool: %d of the cached questions", len(pool))
-    rows = _train_verl(args, pool) if settings["engine"] == "verl" else _train_local(args, pool)
-    if rows:
-        log.info("last step: %s", json.dumps(rows[-1]))
-
-
-def _train_local(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from s3core.search.prompt import load_prompt
-    from s3core.train.environment import S3Environment
-    from s3core.train.loop import train
-    from s3core.training_settings import fingerprint
-
-    generator, judge_model = answerers(args)
-    with ExitStack() as stack:
-        client = retriever_client(stack, args.search["retriever"], args)
-        environment = S3Environment(
-            client.search, generator, judge_model, args.search, args.reward, load_prompt(args.searcher["prompt_file"])
-        )
-        shaping = fingerprint(args.train, args.search, args.reward, args.searcher["model"], pool)
-        return train(
-            pool,
-            environment,
-            args.searcher["model"],
-            args.out,
-            args.train,
-            args.searcher,
-            args.search["temperature"],
-            shaping,
-        )
-
-
-def _train_verl(args: argparse.Namespace, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """verl's PPO (on the job's Ray cluster); the retriever and vLLM generators run here for its workers."""
-    from s3core.verl_engine.launch import (
-        answering,
-        check_generator_gpus,
-        gpu_plan,
-        reachable_generators,
-        reachable_host,
-        train_with_verl,
+    answering = _answering(args)
+    train(
+        TrainingJob(args.cache, args.out, _access(args), answering, args.search, args.searcher, args.train, args.reward)
     )
-
-    _require_generator(args)
-    plan = gpu_plan(dict(os.environ), args.train)
-    check_generator_gpus(args.generators, answering(args.generator, args.judge), plan)
-    host = reachable_host(plan.nodes)
-    with ExitStack() as stack:
-        client = retriever_client(stack, args.search["retriever"], args, host)
-        generators = reachable_generators(
-            stack, args.generators, args.generator, args.judge, host, plan.generator_devices
-        )
-        spec = {
-            "search": args.search,
-            "reward": args.reward,
-            "retriever_url": client.url,
-            "retriever_client": args.retriever["client"],
-            "generator": args.generator,
-            "prompt_file": args.searcher["prompt_file"],
-            "generators": generators,
-            "judge": args.judge,
-        }
-        return train_with_verl(pool, spec, args.searcher["model"], args.out, args.train, args.search, plan)
 
 
 def cmd_plot(args: argparse.Namespace) -> None:

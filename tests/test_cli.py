@@ -4,10 +4,11 @@ import json
 import logging
 
 from s3core import __version__
-from s3core.cli import main, serve_command
+from s3core.cli import main
 from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.redact import redact
 from s3core.sidecar import Sidecar
+from s3core.stages.services import serve_command
 
 QUESTIONS = [
     {

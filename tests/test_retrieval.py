@@ -96,9 +96,9 @@ def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_s
     assert hits[0][0].contents.startswith('"Jupiter"\n')  # the raw wiki-18 row comes back whole
     from concurrent.futures import ThreadPoolExecutor
 
-    from s3core.cli import serve_command
     from s3core.retrieval.client import RetrieverClient
     from s3core.sidecar import Sidecar
+    from s3core.stages.services import serve_command
 
     queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "capital", "war"] * 3]
     with Sidecar(serve_command("bm25", tmp_path / "lucene", small_corpus, settings), tmp_path / "server.log") as server:

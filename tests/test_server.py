@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from s3core import __version__
-from s3core.cli import serve_command
 from s3core.corpus import Document
 from s3core.errors import ServiceError
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.batcher import DynamicBatcher
 from s3core.retrieval.client import RetrieverClient
 from s3core.sidecar import Sidecar, free_port
+from s3core.stages.services import serve_command
 
 
 @pytest.fixture(scope="module", params=["never", "always"], ids=["one-process", "search-process"])

@@ -45,7 +45,7 @@ def verb_modules(function: str) -> set[str]:
     helpers = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     todo = list(_imported(body))
     called = {c.func.id for c in ast.walk(body) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
-    for helper in called & helpers.keys():  # the CLI's own helpers (retriever_client, answerers, ...)
+    for helper in called & helpers.keys():  # the CLI's own helpers (_access, _answering, ...)
         todo += _imported(helpers[helper])
     todo += _imported(
         ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], type_ignores=[])

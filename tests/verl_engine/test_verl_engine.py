@@ -24,7 +24,6 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
 from s3core import config
-from s3core.cli import serve_command
 from s3core.corpus import Document
 from s3core.errors import S3Error
 from s3core.search.hf_policy import HFPolicy, load_tokenizer
@@ -33,6 +32,7 @@ from s3core.search.prompt import SearcherPrompt
 from s3core.search.reward import gain_beyond_rag
 from s3core.search.rollout import search_rounds
 from s3core.sidecar import Sidecar
+from s3core.stages.services import serve_command
 from s3core.verl_engine import agent_loop
 from s3core.verl_engine.agent_loop import trim_trailing_observation
 from s3core.verl_engine.data import AGENT_NAME, item_of, write_training_parquet

@@ -120,7 +120,7 @@ def _shaping(settings: dict) -> dict:
     return fingerprint(settings, {}, {}, "tiny", [])
 
 
-TIMING = {"rollout_s", "update_s", "rollout_tokens_per_s", "update_tokens_per_s"}
+TIMING = {"rollout_s", "update_s", "score_s", "optimise_s", "rollout_tokens_per_s", "update_tokens_per_s"}
 
 
 @pytest.mark.slow  # PPO steps on a tiny model

@@ -25,8 +25,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, questions, wiki_corpus, write_corpus
 
-from s3core import config
 from s3core.retrieval.bm25 import BM25Retriever, build_bm25_index
+from s3core.sections import parse
 
 K = 10
 QUERIES = 1000
@@ -89,14 +89,14 @@ def bm25s_ids(retriever: BM25Retriever, queries: list[str]) -> list[list[str]]:
 
 def main() -> None:
     os.environ.setdefault("JAVA_HOME", JAVA_HOME)
-    settings = config.section("retriever", {})["bm25"]
+    bm25 = parse("retriever", {}).bm25
     corpus = write_corpus(wiki_corpus(None), WORK / "bm25-corpus" / "corpus.jsonl")
     queries = questions(QUERIES)
 
-    bm25s_build, _ = timed(lambda: build_bm25_index(corpus, WORK / "bm25s-index", settings))
+    bm25s_build, _ = timed(lambda: build_bm25_index(corpus, WORK / "bm25s-index", bm25))
     lucene_build = build_lucene(corpus, WORK / "lucene-index")
     ours = BM25Retriever(WORK / "bm25s-index", corpus)
-    lucene = Lucene(WORK / "lucene-index", settings["k1"], settings["b"])
+    lucene = Lucene(WORK / "lucene-index", bm25.k1, bm25.b)
     bm25s_ids(ours, queries[:50]), lucene.batch(queries[:200], 1)  # warm-up (JVM JIT)
 
     runs = {
@@ -122,7 +122,7 @@ def main() -> None:
 
     print(
         f"BM25, {len(wiki_corpus(None)):,} Wikipedia lead sections, {QUERIES:,} NQ-dev questions, top-{K}, "
-        f"k1={settings['k1']} b={settings['b']}, {os.cpu_count()} CPU cores\n"
+        f"k1={bm25.k1} b={bm25.b}, {os.cpu_count()} CPU cores\n"
     )
     print(speed.round(2).to_markdown(index=False))
     print(f"\nindex build: bm25s {bm25s_build:.1f} s, Lucene {lucene_build:.1f} s (JVM start-up included)")

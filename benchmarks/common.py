@@ -91,11 +91,12 @@ def random_model(shape: str, tokenizer_dir: Path, out_dir: Path) -> Path:
 def bm25_search(corpus: Path, work: Path):
     """An in-process BM25 search function over `corpus` (the episode loop's `Search`)."""
     from s3core.retrieval.bm25 import BM25Retriever, build_bm25_index
+    from s3core.sections import parse
 
-    settings = {"engine": "bm25s", "k1": 0.9, "b": 0.4, "stemmer": "english", "stopwords": "english"}
+    bm25 = {"engine": "bm25s", "k1": 0.9, "b": 0.4, "stemmer": "english", "stopwords": "english"}
     index = work / "bm25"
     if not index.exists():
-        build_bm25_index(corpus, index, settings)
+        build_bm25_index(corpus, index, parse("retriever", {"bm25": bm25}).bm25)
     retriever = BM25Retriever(index, corpus)
     return lambda queries, topk: [[doc for doc, _ in hits] for hits in retriever.search(queries, topk)]
 

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from s3core.retrieval.dense import Encoder, build_dense_index
+from s3core.sections import DenseConfig, parse
 
 PASSAGE_PREFIX, QUERY_PREFIX = "passage: ", "query: "
 
@@ -55,8 +56,9 @@ def repeated_corpus(corpus: Path, repeat: int, out: Path) -> int:
     return len(rows) * repeat
 
 
-def settings(encoder: Path, device: str, fp16: bool, batch_size: int) -> dict:
-    return {
+def dense_config(encoder: Path, device: str, fp16: bool, batch_size: int) -> DenseConfig:
+    """The `retriever.dense` section for `encoder` (e5's prefixes, max_length 256), the others its defaults."""
+    dense = {
         "encoder": str(encoder),
         "query_prefix": QUERY_PREFIX,
         "passage_prefix": PASSAGE_PREFIX,
@@ -65,12 +67,13 @@ def settings(encoder: Path, device: str, fp16: bool, batch_size: int) -> dict:
         "device": device,
         "fp16": fp16,
     }
+    return parse("retriever", {"dense": dense}).dense
 
 
-def time_build(corpus: Path, out: Path, config: dict) -> float:
+def time_build(corpus: Path, out: Path, dense: DenseConfig) -> float:
     """Seconds to build the index (model load included), with CUDA synchronised."""
     start = time.perf_counter()
-    build_dense_index(corpus, out, config)
+    build_dense_index(corpus, out, dense)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -78,8 +81,8 @@ def time_build(corpus: Path, out: Path, config: dict) -> float:
 
 def fp16_drift(encoder: Path, texts: list[str]) -> tuple[float, float]:
     """Mean and minimum cosine between fp16 and fp32 CUDA embeddings of the same passages."""
-    half = Encoder(settings(encoder, "cuda", True, 256)).encode(texts, PASSAGE_PREFIX)
-    full = Encoder(settings(encoder, "cuda", False, 256)).encode(texts, PASSAGE_PREFIX)
+    half = Encoder(dense_config(encoder, "cuda", True, 256)).encode(texts, PASSAGE_PREFIX)
+    full = Encoder(dense_config(encoder, "cuda", False, 256)).encode(texts, PASSAGE_PREFIX)
     cosine = (half * full).sum(axis=1)
     return float(cosine.mean()), float(cosine.min())
 
@@ -110,8 +113,8 @@ def main() -> None:
             (f"CPU fp32 ({torch.get_num_threads()} threads)", "cpu", False, cpu_corpus, args.cpu_passages),
         ]
     ):
-        time_build(warm_corpus, work / "warm", settings(encoder, device, fp16, 512))
-        seconds = time_build(path, work / f"index-{i}", settings(encoder, device, fp16, 512))
+        time_build(warm_corpus, work / "warm", dense_config(encoder, device, fp16, 512))
+        seconds = time_build(path, work / f"index-{i}", dense_config(encoder, device, fp16, 512))
         rows.append({"mode": name, "passages": n, "seconds": seconds, "passages/s": n / seconds})
     table = pd.DataFrame(rows)
     table["speed vs CUDA fp32"] = table["passages/s"] / table.loc[1, "passages/s"]

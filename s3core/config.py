@@ -176,8 +176,8 @@ def suite_defaults(data: dict[str, Any]) -> dict[str, Any]:
     searcher = data.get("searcher")
     if isinstance(searcher, dict) and searcher.get("inference") == "vllm":
         serving.append(searcher)
-    for settings in serving:
-        server = settings.setdefault("vllm", {})
+    for entry in serving:
+        server = entry.setdefault("vllm", {})
         if isinstance(server, dict):
             server.setdefault("log_dir", f"results/{data.get('suite')}/logs/vllm")
     return data

@@ -22,6 +22,7 @@ from s3core.errors import DataError
 from s3core.hub import Remote, fetch_all, file_digests, list_folder
 from s3core.jsonl import iter_jsonl, write_json, write_jsonl
 from s3core.qa import normalize_question, qa_sources, sample_eval_sets, sample_rows
+from s3core.sections import RetrieverConfig
 
 WIKI18 = Remote("PeterJinGo/wiki-18-corpus", "wiki-18.jsonl.gz")
 E5_INDEX_REPO = "PeterJinGo/wiki-18-e5-index"
@@ -56,16 +57,16 @@ def e5_index_remotes(revision: str) -> list[Remote]:
     return [Remote(E5_INDEX_REPO, part, revision) for part in E5_INDEX_PARTS]
 
 
-def prebuilt_index_args(assets: dict[str, Any], retriever: dict[str, Any]) -> dict[str, list[str]]:
+def prebuilt_index_args(assets: dict[str, Any], retriever: RetrieverConfig) -> dict[str, list[str]]:
     """Per index kind imported instead of built over wiki-18 (`retriever.<kind>.source: download`), the
     `s3core index` arguments naming its downloaded files: the e5 pieces in order, the Lucene folder."""
     folder = Path(assets["download_dir"])
     revisions = assets["revisions"]
     args = {}
-    if retriever["dense"]["source"] == "download":
+    if retriever.dense.source == "download":
         parts = e5_index_remotes(revisions.get(E5_INDEX_REPO, "main"))
         args["dense"] = ["--parts", *(str(folder / part.local) for part in parts)]
-    if retriever["bm25"]["source"] == "download":
+    if retriever.bm25.source == "download":
         args["bm25"] = ["--lucene", str(folder / BM25_INDEX_REPO / BM25_INDEX_FOLDER)]
     return args
 

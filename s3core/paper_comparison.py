@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from s3core.atomic import atomic_open
 from s3core.latex import write_latex
+from s3core.sections import GeneratorConfig, JobConfig, SearchConfig
 
 #: The paper's row labels and the method of ours that reproduces each (IRCoT and Search-o1: the row whose searcher
 #: size is the reasoner's).
@@ -64,14 +64,14 @@ def model_size(model: str) -> str | None:
     return f"{found[1]}B" if found else None
 
 
-def generator_blocks(generators: dict[str, dict[str, Any]], stands_for: dict[str, str]) -> dict[str, str]:
+def generator_blocks(generators: dict[str, GeneratorConfig], stands_for: dict[str, str]) -> dict[str, str]:
     """Our generator per paper block it stands for: the one `stands_for` (config `report.stands_for`) maps to it,
     else the one whose name or model id names the paper's model."""
     named = {
         block: name
         for block, needle in BLOCK_MODELS.items()
         for name, g in generators.items()
-        if needle in name.lower() or needle in g["model"].lower()
+        if needle in name.lower() or needle in g.model.lower()
     }
     return named | {block: name for name, block in stands_for.items() if name in generators}
 
@@ -86,13 +86,13 @@ ABLATIONS = {
 }
 
 
-def s3_variant_rows(search: dict[str, Any], metric: str, steps: int) -> set[str]:
+def s3_variant_rows(search: SearchConfig, metric: str, steps: int) -> set[str]:
     """The rows of Tables 3, 5, 6 and Figure 10 that an s3 run is. The full s3 (selection and the initial
     search on) fills Table 5's row of its reward `metric`; trained with GenAcc, also its budget's row of Table 3
     (`search.topk`-`max_selected`-`max_turns`), Table 6's Full Implementation and Figure 10's row of `steps` steps.
     An ablation (`search.selection`, `search.begin_with_search`) trained with GenAcc fills its row of Table 6."""
-    budget = f"{search['topk']}-{search['max_selected']}-{search['max_turns']}"
-    ablation = ABLATIONS[(search["selection"], search["begin_with_search"])]
+    budget = f"{search.topk}-{search.max_selected}-{search.max_turns}"
+    ablation = ABLATIONS[(search.selection, search.begin_with_search)]
     full = ablation == "Full Implementation"
     rows = {f"reward {REWARD_ROWS[metric]}"} if full else set()
     if metric == "genacc":
@@ -100,12 +100,12 @@ def s3_variant_rows(search: dict[str, Any], metric: str, steps: int) -> set[str]
     return rows
 
 
-def variant_rows(runs: dict[str, dict[str, Any]]) -> dict[str, str]:
+def variant_rows(runs: dict[str, JobConfig]) -> dict[str, str]:
     """Row of Tables 3, 5, 6 or Figure 10 -> the s3 run (label without its seed) that fills it; `runs`: label ->
     its `search`, `reward` and `train` sections, the base `s3` first (it wins a row two runs would fill)."""
     rows: dict[str, str] = {}
-    for label, sections in runs.items():
-        for row in s3_variant_rows(sections["search"], sections["reward"]["metric"], sections["train"]["steps"]):
+    for label, run in runs.items():
+        for row in s3_variant_rows(run.search, run.reward.metric, run.train.steps):
             rows.setdefault(row, label)
     return rows
 
@@ -123,7 +123,7 @@ def our_method(row: pd.Series, reasoner_size: str | None, s3_rows: dict[str, str
 
 def compare(
     ours: pd.DataFrame,
-    generators: dict[str, dict[str, Any]],
+    generators: dict[str, GeneratorConfig],
     reasoner: str,
     tolerance: float,
     s3_rows: dict[str, str] | None = None,
@@ -136,7 +136,7 @@ def compare(
     paper block."""
     paper = paper_cells()
     blocks = generator_blocks(generators, stands_for or {})
-    size = model_size(generators[reasoner]["model"])
+    size = model_size(generators[reasoner].model)
     paper["method"] = [our_method(row, size, s3_rows or {}) for _, row in paper.iterrows()]
     paper["generator"] = paper["block"].map(blocks)
     means = ours.groupby(["generator", "method", "corpus", "source", "run"], as_index=False)[["genacc", "em"]].mean()

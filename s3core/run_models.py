@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from s3core.methods import get_method
+from s3core.sections import JobConfig
 
 
 def is_hub_id(model: str) -> bool:
@@ -15,14 +15,14 @@ def is_hub_id(model: str) -> bool:
     return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", model)) and not local
 
 
-def hub_models(config: dict[str, Any]) -> list[str]:
-    """The hub models a run loads: the dense encoder, every generator a job serves (hf, vllm), the searcher each
-    s3 method starts from and the baselines' own models."""
-    models = [config["retriever"]["dense"]["encoder"]]
-    models += [g["model"] for g in config["generators"].values() if g["backend"] in ("hf", "vllm")]
-    for name in config["eval"]["methods"]:
+def hub_models(config: JobConfig, methods: list[str]) -> list[str]:
+    """The hub models a run of `methods` loads: the dense encoder, every generator a job serves (hf, vllm), the
+    searcher each s3 method starts from and the baselines' own models."""
+    models = [config.retriever.dense.encoder]
+    models += [g.model for g in config.generators.values() if g.backend in ("hf", "vllm")]
+    for name in methods:
         method = get_method(name)
         models += method.model_paths(config)
         if method.uses_searcher:
-            models.append(config["searcher"]["released"] if name == "s3_released" else config["searcher"]["model"])
+            models.append(config.searcher.released if name == "s3_released" else config.searcher.model)
     return [m for m in dict.fromkeys(models) if is_hub_id(m)]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from s3core.errors import S3Error
+from s3core.sections import RewardConfig, SearchConfig, TrainConfig, to_dict
 
 RECORD = "s3_settings.json"
 #: Train keys that do not change what the steps done so far did: more steps continue a run; checkpoint spacing
@@ -16,14 +17,14 @@ NOT_SHAPING = ("steps", "checkpoint_every", "verl")
 
 
 def fingerprint(
-    train: dict[str, Any], search: dict[str, Any], reward: dict[str, Any], model: str, pool: list[dict[str, Any]]
+    train: TrainConfig, search: SearchConfig, reward: RewardConfig, model: str, pool: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The settings that shape training: PPO (train, but `NOT_SHAPING`), search and reward settings, the start
-    model, the questions."""
+    """The settings that shape training, as JSON: PPO (train, but `NOT_SHAPING`), search and reward settings, the
+    start model, the questions."""
     return {
-        "train": {k: v for k, v in train.items() if k not in NOT_SHAPING},
-        "search": search,
-        "reward": reward,
+        "train": {k: v for k, v in to_dict(train).items() if k not in NOT_SHAPING},
+        "search": to_dict(search),
+        "reward": to_dict(reward),
         "model": model,
         "questions": [item["id"] for item in pool],
     }

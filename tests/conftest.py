@@ -12,10 +12,10 @@ import pytest
 from paper_hub import TITLES
 from slurm_cluster import BRING_UP, slurm_controller_up
 
-from s3core import config
 from s3core.assets import convert_gguf, load_wiki_summaries, resolve_path
 from s3core.corpus import Document
 from s3core.jsonl import write_jsonl
+from s3core.sections import RetrieverConfig, parse
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,9 +54,9 @@ def small_corpus(tmp_path_factory, wiki_docs) -> Path:
 
 
 @pytest.fixture(scope="session")
-def retriever_settings() -> dict:
+def retriever_config() -> RetrieverConfig:
     """The `retriever` section with the demo's MiniLM encoder."""
-    return config.section(
+    return parse(
         "retriever",
         {
             "dense": {
@@ -71,20 +71,20 @@ def retriever_settings() -> dict:
 
 
 @pytest.fixture(scope="session")
-def bm25_index(tmp_path_factory, small_corpus, retriever_settings) -> Path:
+def bm25_index(tmp_path_factory, small_corpus, retriever_config) -> Path:
     from s3core.retrieval.bm25 import build_bm25_index
 
     out = tmp_path_factory.mktemp("bm25")
-    build_bm25_index(small_corpus, out, retriever_settings["bm25"])
+    build_bm25_index(small_corpus, out, retriever_config.bm25)
     return out
 
 
 @pytest.fixture(scope="session")
-def dense_index(tmp_path_factory, small_corpus, retriever_settings) -> Path:
+def dense_index(tmp_path_factory, small_corpus, retriever_config) -> Path:
     from s3core.retrieval.dense import build_dense_index
 
     out = tmp_path_factory.mktemp("dense")
-    build_dense_index(small_corpus, out, retriever_settings["dense"])
+    build_dense_index(small_corpus, out, retriever_config.dense)
     return out
 
 
@@ -100,5 +100,5 @@ def demo_llm() -> Path:
 def hf_generator(demo_llm):
     from s3core.generation import load_generator
 
-    settings = config.section("generators", {"smol": {"backend": "hf", "model": str(demo_llm), "batch_size": 4}})
-    return load_generator("smol", settings["smol"])
+    generators = parse("generators", {"smol": {"backend": "hf", "model": str(demo_llm), "batch_size": 4}})
+    return load_generator("smol", generators["smol"])

@@ -22,6 +22,7 @@ from s3core.assets import attach_answer_docs, load_dpr_qa, load_wiki_summaries, 
 from s3core.corpus import Document
 from s3core.retrieval.dense import Encoder
 from s3core.retrieval.lucene import build_lucene_index
+from s3core.sections import DenseConfig
 
 #: Articles every miniature wiki-18 holds (the unit tests retrieve them by question).
 TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]
@@ -134,10 +135,10 @@ def medrag_repos() -> dict[tuple[str, str], Repo]:
     }
 
 
-def e5_index_parts(docs: list[Document], dense: dict[str, Any]) -> dict[str, bytes]:
+def e5_index_parts(docs: list[Document], dense: DenseConfig) -> dict[str, bytes]:
     """A FAISS flat inner-product index of `docs` (passage prefix + contents, as upstream encoded wiki-18), its bytes
     cut in two as `split -b` cut upstream's at 40 GiB."""
-    vectors = Encoder(dense).encode([d.contents for d in docs], dense["passage_prefix"])
+    vectors = Encoder(dense).encode([d.contents for d in docs], dense.passage_prefix)
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     blob = faiss.serialize_index(index).tobytes()
@@ -162,7 +163,7 @@ def model_repo(folder: Path) -> Repo:
     return Repo({p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()})
 
 
-def paper_repos(docs: list[Document], dense: dict[str, Any]) -> dict[tuple[str, str], Repo]:
+def paper_repos(docs: list[Document], dense: DenseConfig) -> dict[tuple[str, str], Repo]:
     """The data repos of the paper's run: wiki-18 (`docs`), its e5 index, FlashRAG's QA files, MIRAGE, MedRAG."""
     corpus = [{"id": str(i), "contents": d.contents} for i, d in enumerate(docs)]
     flashrag = {"README.md": CARD.encode(), **{path: jsonl(rows) for path, rows in qa_files().items()}}

@@ -55,7 +55,7 @@ def test_an_unknown_method_lists_the_known_ones(tmp_path, caplog):
 def test_evaluating_an_empty_context_file_is_refused_not_scored_zero(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
     contexts = _write(tmp_path / "contexts.jsonl", [])
-    generators = json.dumps({"g": {"backend": "hf", "model": "unused"}})
+    job = json.dumps({"generators": {"g": {"backend": "hf", "model": "unused"}}})
     assert (
         main(
             [
@@ -66,8 +66,8 @@ def test_evaluating_an_empty_context_file_is_refused_not_scored_zero(tmp_path, c
                 str(tmp_path / "a.jsonl"),
                 "--generator",
                 "g",
-                "--generators",
-                generators,
+                "--config",
+                job,
             ]
         )
         == 2

@@ -4,6 +4,7 @@ scripted model and an in-memory search (the real server and demo LLM run them in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,7 @@ from s3core.methods.deepretrieval import rewriter_messages, rewritten_query
 from s3core.methods.ircot import IRCoT, first_sentence
 from s3core.methods.search_o1 import BEGIN_RESULT, END_RESULT, SearchO1, condensed, parse_query
 from s3core.methods.search_r1 import SearchR1, parse_turn
+from s3core.sections import job_config
 
 QUESTIONS = [
     {"id": f"q{i}", "question": f"question {i}?", "golden_answers": ["x"], "data_source": "nq"} for i in range(3)
@@ -220,14 +222,16 @@ def test_search_o1_condenses_each_search_with_the_model():
 
 
 def test_methods_name_their_index_from_config():
-    config = {
-        "search": {"retriever": "bm25"},
-        "baselines": {
-            "ircot": {"retriever": "bm25"},
-            "search_o1": {"retriever": "dense"},
-            "search_r1": {"retriever": "dense"},
-        },
-    }
+    config = job_config(
+        {
+            "search": {"retriever": "bm25"},
+            "baselines": {
+                "ircot": {"retriever": "bm25"},
+                "search_o1": {"retriever": "dense"},
+                "search_r1": {"retriever": "dense"},
+            },
+        }
+    )
     kinds = {
         m: get_method(m).index_kind(config)
         for m in ["direct", "cot", "rag_bm25", "rag_dense", "ircot", "search_o1", "search_r1", "deepretrieval", "s3"]
@@ -247,19 +251,11 @@ def test_methods_name_their_index_from_config():
 
 
 def test_methods_name_the_models_they_load():
-    config = {
-        "generators": {"g1": {"model": "m/g1"}, "g2": {"model": "m/g2"}},
-        "baselines": {
-            "reasoner": None,
-            "ircot": {},
-            "search_o1": {},
-            "search_r1": {"model": "m/sr1"},
-            "deepretrieval": {"model": "m/dr"},
-        },
-        "search": {},
-    }
+    generators = {name: {"backend": "hf", "model": f"m/{name}"} for name in ("g1", "g2")}
+    baselines = {"search_r1": {"model": "m/sr1"}, "deepretrieval": {"model": "m/dr"}}
+    config = job_config({"generators": generators, "baselines": baselines})
     assert get_method("ircot").model_paths(config) == ["m/g1"]  # the first generator reasons
-    config["baselines"]["reasoner"] = "g2"
+    config = replace(config, baselines=replace(config.baselines, reasoner="g2"))
     assert get_method("search_o1").model_paths(config) == ["m/g2"]
     assert get_method("search_r1").model_paths(config) == ["m/sr1"]
     assert get_method("deepretrieval").model_paths(config) == ["m/dr"]

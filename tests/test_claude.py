@@ -7,11 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from s3core import config
 from s3core.errors import ConfigError, ServiceError
 from s3core.evaluate import answer_contexts
 from s3core.generation import load_generator
 from s3core.methods import context_row
+from s3core.sections import GeneratorConfig, parse
 
 
 class StandIn:
@@ -64,8 +64,8 @@ def stand_in():
     server.server.shutdown()
 
 
-def _settings(backend, url, **extra):
-    return config.section(
+def _config(backend, url, **extra) -> GeneratorConfig:
+    return parse(
         "generators",
         {
             "claude": {
@@ -85,7 +85,7 @@ def _settings(backend, url, **extra):
 
 def test_anthropic_api_gets_the_single_message_prompt(stand_in, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
-    generator = load_generator("claude", _settings("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
+    generator = load_generator("claude", _config("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
     question = {
         "id": "q",
         "question": "What is the capital of France?",
@@ -116,7 +116,7 @@ def test_anthropic_api_gets_the_single_message_prompt(stand_in, monkeypatch):
 def test_system_turns_prefix_and_stop_sequences(stand_in, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     stand_in.reply = "step one <|end_search_query|> more"
-    generator = load_generator("claude", _settings("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
+    generator = load_generator("claude", _config("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
     conversation = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Go."}]
     [text] = generator.complete([conversation], ["Thinking:"], 64, ["<|end_search_query|>"])
     assert text == "step one "
@@ -128,7 +128,7 @@ def test_system_turns_prefix_and_stop_sequences(stand_in, monkeypatch):
 def test_bedrock_signs_with_environment_credentials(stand_in, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    generator = load_generator("claude", _settings("bedrock", stand_in.url, aws_region="us-west-2"))
+    generator = load_generator("claude", _config("bedrock", stand_in.url, aws_region="us-west-2"))
     assert generator.chat([[{"role": "user", "content": "Capital of France?"}]]) == ["Paris"]
     path, headers, body = stand_in.seen[0]
     assert path == "/model/anthropic.claude-3-haiku-20240307-v1:0/invoke"
@@ -140,16 +140,16 @@ def test_bedrock_signs_with_environment_credentials(stand_in, monkeypatch):
 def test_missing_credentials_and_a_failing_endpoint_are_named(stand_in, monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY", raising=False)
     with pytest.raises(ConfigError, match="environment variable NO_SUCH_KEY .*generators.claude.api_key_env"):
-        load_generator("claude", _settings("anthropic", stand_in.url, api_key_env="NO_SUCH_KEY"))
+        load_generator("claude", _config("anthropic", stand_in.url, api_key_env="NO_SUCH_KEY"))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(
         ConfigError, match="needs AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION in the environment"
     ):
-        load_generator("claude", _settings("bedrock", stand_in.url))
+        load_generator("claude", _config("bedrock", stand_in.url))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     stand_in.fail = True
-    generator = load_generator("claude", _settings("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
+    generator = load_generator("claude", _config("anthropic", stand_in.url, api_key_env="ANTHROPIC_API_KEY"))
     with pytest.raises(ServiceError, match="generator claude \\(anthropic, model claude-3-haiku-20240307\\) failed"):
         generator.chat([[{"role": "user", "content": "hi"}]])
     assert len(stand_in.seen) == 2  # retried once (retries: 1), then reported

@@ -7,6 +7,7 @@ from s3core import __version__
 from s3core.cli import main
 from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.redact import redact
+from s3core.sections import RetrieverConfig, to_dict
 from s3core.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
@@ -30,8 +31,9 @@ QUESTIONS = [
 ]
 
 
-def infer_argv(qa, out, retriever, *more, method="rag_bm25") -> list[str]:
-    """`s3core infer` of `method` over `qa` into `out` with the `retriever` settings, then the options `more`."""
+def infer_argv(qa, out, retriever: RetrieverConfig, *more, method="rag_bm25") -> list[str]:
+    """`s3core infer` of `method` over `qa` into `out` with the `retriever` config section, then the options
+    `more`."""
     return [
         "infer",
         "--method",
@@ -40,17 +42,17 @@ def infer_argv(qa, out, retriever, *more, method="rag_bm25") -> list[str]:
         str(qa),
         "--out",
         str(out),
-        "--retriever",
-        json.dumps(retriever),
+        "--config",
+        json.dumps({"retriever": to_dict(retriever)}),
         *map(str, more),
     ]
 
 
-def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corpus, retriever_settings):
+def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corpus, retriever_config):
     qa = tmp_path / "qa.jsonl"
     write_jsonl(qa, QUESTIONS)
     sidecar = ["--index", bm25_index, "--corpus", small_corpus, "--server-log", tmp_path / "server.log"]
-    assert main(infer_argv(qa, tmp_path / "rag.jsonl", retriever_settings, *sidecar)) == 0
+    assert main(infer_argv(qa, tmp_path / "rag.jsonl", retriever_config, *sidecar)) == 0
     rows = read_jsonl(tmp_path / "rag.jsonl")
     assert [r["id"] for r in rows] == ["q1", "q2"] and all(len(r["docs"]) == 3 for r in rows)
     assert rows[0]["docs"][0]["title"] == "Jupiter" and rows[0]["method"] == "rag_bm25"
@@ -58,10 +60,10 @@ def test_infer_rag_through_a_sidecar_and_direct(tmp_path, bm25_index, small_corp
     assert [r["docs"] for r in read_jsonl(tmp_path / "d.jsonl")] == [[], []]
 
 
-def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_index, small_corpus, retriever_settings):
+def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_index, small_corpus, retriever_config):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
-    common = infer_argv(qa, tmp_path / "rag.jsonl", retriever_settings)
+    common = infer_argv(qa, tmp_path / "rag.jsonl", retriever_config)
     sidecar = [
         *common,
         "--index",
@@ -82,18 +84,18 @@ def test_provenance_records_the_sidecar_and_external_endpoints(tmp_path, bm25_in
     )
     assert server["command"][2:4] == ["s3core.cli", "serve"] and server["log"].endswith("server.log")
 
-    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
+    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_config), tmp_path / "s.log") as s:
         assert main(["--provenance", str(record), *common, "--retriever-url", s.url]) == 0
     [external] = json.loads(record.read_text())["services"]
     assert external["external"] and external["url"] == s.url and external["version"]["retriever"] == "bm25"
 
 
-def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_index, small_corpus, retriever_settings):
+def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_index, small_corpus, retriever_config):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
-    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
+    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_config), tmp_path / "s.log") as s:
         url = s.url.replace("http://", "http://alice:s3cret@")
-        argv = infer_argv(qa, tmp_path / "rag.jsonl", retriever_settings, "--retriever-url", url)
+        argv = infer_argv(qa, tmp_path / "rag.jsonl", retriever_config, "--retriever-url", url)
         assert main(["--provenance", str(record), *argv]) == 0
     text = record.read_text()
     assert "s3cret" not in text and "alice" not in text
@@ -104,11 +106,11 @@ def test_credentials_in_urls_never_reach_the_provenance_record(tmp_path, bm25_in
     )
 
 
-def test_provenance_is_written_when_the_job_fails(tmp_path, small_corpus, retriever_settings):
+def test_provenance_is_written_when_the_job_fails(tmp_path, small_corpus, retriever_config):
     qa, record = tmp_path / "qa.jsonl", tmp_path / "job.provenance.json"
     write_jsonl(qa, QUESTIONS)
     missing = ["--index", tmp_path / "missing", "--corpus", small_corpus, "--server-log", tmp_path / "server.log"]
-    assert main(["--provenance", str(record), *infer_argv(qa, tmp_path / "o.jsonl", retriever_settings, *missing)]) == 2
+    assert main(["--provenance", str(record), *infer_argv(qa, tmp_path / "o.jsonl", retriever_config, *missing)]) == 2
     run = json.loads(record.read_text())
     assert run["exit_status"] == 2 and run["services"] == [] and not (tmp_path / "o.jsonl").exists()
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -137,13 +138,13 @@ def start_slurm(work: Path) -> BackgroundRun:
 
 
 @pytest.fixture(scope="module")
-def paper_hub(retriever_settings, demo_llm):
+def paper_hub(retriever_config, demo_llm):
     """The stand-in hub with the paper's data repos and the two model repos."""
     docs = corpus_docs()
-    dense = {**retriever_settings["dense"], "passage_prefix": "passage: ", "query_prefix": "query: "}
+    dense = replace(retriever_config.dense, passage_prefix="passage: ", query_prefix="query: ")
     repos = paper_repos(docs, dense)
     repos[("model", LLM_REPO)] = model_repo(demo_llm)
-    repos[("model", ENCODER_REPO)] = model_repo(resolve_path(retriever_settings["dense"]["encoder"]))
+    repos[("model", ENCODER_REPO)] = model_repo(resolve_path(dense.encoder))
     hub = FakeHub(repos)
     hub.docs = docs
     hub.url = hub.start()

@@ -1,5 +1,7 @@
 """The query encoder's CUDA-graph buckets: padding to a bucket leaves every vector as it was."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -30,8 +32,8 @@ def _vectors(encoder: Encoder, tokens: dict[str, np.ndarray]) -> np.ndarray:
     return encoder._pooled({name: torch.from_numpy(array) for name, array in tokens.items()}).numpy()
 
 
-def test_a_bucket_padded_batch_encodes_as_the_tokenizer_padded_one(retriever_settings):
-    encoder = Encoder({**retriever_settings["dense"], "device": "cpu"})
+def test_a_bucket_padded_batch_encodes_as_the_tokenizer_padded_one(retriever_config):
+    encoder = Encoder(replace(retriever_config.dense, device="cpu"))
     tokens = encoder._tokenize(QUERIES)
     padded = pad_tokens(tokens, bucket_of(len(QUERIES), buckets(32)), 64)
     assert np.allclose(_vectors(encoder, padded)[: len(QUERIES)], _vectors(encoder, tokens), atol=1e-5)
@@ -39,9 +41,9 @@ def test_a_bucket_padded_batch_encodes_as_the_tokenizer_padded_one(retriever_set
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device (run on a GPU machine)")
-def test_graphs_replay_the_eager_encoder_on_cuda(retriever_settings):
-    settings = {**retriever_settings["dense"], "device": "cuda"}
-    graphed, eager = Encoder(settings), Encoder({**settings, "cuda_graphs": False})
+def test_graphs_replay_the_eager_encoder_on_cuda(retriever_config):
+    dense = replace(retriever_config.dense, device="cuda")
+    graphed, eager = Encoder(dense), Encoder(replace(dense, cuda_graphs=False))
     assert graphed._graphs is not None and eager._graphs is None
     for queries in (QUERIES, QUERIES[:1], QUERIES * 9):
         assert np.allclose(graphed.encode(queries, ""), eager.encode(queries, ""), atol=2e-3)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from s3core import config
 from s3core.corpus import Document
 from s3core.errors import ConfigError, ServiceError
 from s3core.generation import load_generator
@@ -25,6 +25,7 @@ from s3core.generation.vllm import vllm_command
 from s3core.search.hf_policy import load_policy
 from s3core.search.prompt import SearcherPrompt
 from s3core.search.vllm_policy import served_policy
+from s3core.sections import GeneratorConfig, parse, to_dict
 from s3core.sidecar import free_port
 
 
@@ -85,7 +86,7 @@ def test_hf_batched_generation_matches_single(hf_generator):
 def test_hf_prompt_is_cut_to_max_input_tokens(hf_generator):
     long = generator_messages("q", [Document("1", "T", "word " * 6000)])
     ids = hf_generator.encode(long)
-    assert len(ids) == hf_generator.settings["max_input_tokens"]
+    assert len(ids) == hf_generator.config.max_input_tokens
     assert hf_generator.tokenizer.decode(ids).rstrip().endswith("assistant")
 
 
@@ -120,11 +121,11 @@ def openai_server():
 def test_openai_backend_retries_then_answers_in_order(openai_server, monkeypatch):
     url, calls = openai_server
     monkeypatch.setenv("S3_TEST_KEY", "secret")
-    settings = config.section(
+    generator_config = parse(
         "generators",
         {"g": {"backend": "openai", "model": "qwen", "base_url": url, "api_key_env": "S3_TEST_KEY", "concurrency": 1}},
     )["g"]
-    generator = load_generator("g", settings)
+    generator = load_generator("g", generator_config)
     answers = generator.chat([[{"role": "user", "content": f"q{i}"}] for i in range(4)], max_new_tokens=7)
     assert answers == [f"qwen|0|7|q{i}" for i in range(4)]
     assert calls["n"] == 6 and calls["auth"] == "Bearer secret"
@@ -133,8 +134,8 @@ def test_openai_backend_retries_then_answers_in_order(openai_server, monkeypatch
 def test_openai_backend_continues_an_assistant_prefix_and_cuts_at_stop(openai_server):
     url, calls = openai_server
     calls["n"] = 2  # past the warm-up errors
-    settings = config.section("generators", {"g": {"backend": "openai", "model": "qwen", "base_url": url}})["g"]
-    out = load_generator("g", settings).complete(
+    generator_config = parse("generators", {"g": {"backend": "openai", "model": "qwen", "base_url": url}})["g"]
+    out = load_generator("g", generator_config).complete(
         [[{"role": "user", "content": "q"}]], ["<search> x | y"], 9, stop=["|"]
     )
     assert out == ["  qwen"]  # the echo is cut before the first stop string, unstripped
@@ -162,7 +163,7 @@ VLLM_CPU = [str(ROOT / ".venv-vllm" / "bin" / "python"), str(ROOT / "scripts" / 
 QUESTIONS = ["Name three colours.", "Who wrote Hamlet?", "What is the capital of France? Answer briefly."]
 
 
-def vllm_settings(tmp_path, model, extra_args=()):
+def vllm_config(tmp_path, model, extra_args=()) -> GeneratorConfig:
     """The demo's generator entry (config/config.yaml: vLLM's CPU build) on `model`."""
     demo = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["generators"]["smollm2-135m"]
     demo["vllm"] |= {
@@ -170,12 +171,12 @@ def vllm_settings(tmp_path, model, extra_args=()):
         "log_dir": str(tmp_path),
         "extra_args": [*demo["vllm"]["extra_args"], *extra_args],
     }
-    return config.section("generators", {"g": {**demo, "model": str(model)}})["g"]
+    return parse("generators", {"g": {**demo, "model": str(model)}})["g"]
 
 
 def test_vllm_command_carries_the_server_settings(tmp_path):
-    settings = vllm_settings(tmp_path, "Qwen/Qwen2.5-7B-Instruct", ["--seed", "1"])
-    command = vllm_command(settings | {"vllm": settings["vllm"] | {"tensor_parallel_size": 2}})
+    generator_config = vllm_config(tmp_path, "Qwen/Qwen2.5-7B-Instruct", ["--seed", "1"])
+    command = vllm_command(generator_config.model, replace(generator_config.vllm, tensor_parallel_size=2))
     assert command[:4] == [*VLLM_CPU, "Qwen/Qwen2.5-7B-Instruct"]
     flags = dict(zip(command[4::2], command[5::2]))
     assert flags["--port"] == "{port}" and flags["--tensor-parallel-size"] == "2"
@@ -214,7 +215,7 @@ def same_turns_as_transformers(policy, hf_policy) -> None:
 
 @pytest.mark.slow
 def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_it(tmp_path, demo_llm, hf_generator):
-    generator = load_generator("g", vllm_settings(tmp_path, demo_llm))
+    generator = load_generator("g", vllm_config(tmp_path, demo_llm))
     pid = generator.sidecar.process.pid
     same_answers_as_transformers(generator, hf_generator)
     generator.close()
@@ -228,7 +229,7 @@ def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_i
 @pytest.mark.slow
 def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
     with pytest.raises(ServiceError, match="sidecar exited with code") as failure:
-        load_generator("g", vllm_settings(tmp_path, tmp_path / "no-such-model"))
+        load_generator("g", vllm_config(tmp_path, tmp_path / "no-such-model"))
     assert "no-such-model" in str(failure.value)  # the log's last lines name what it could not load
 
 
@@ -239,20 +240,23 @@ def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path,
 
     monkeypatch.delenv(ENV, raising=False)
     model = tmp_path / "llm"  # built by a job after the run starts: the server waits for it
-    settings = vllm_settings(tmp_path, model)
+    generator_config = vllm_config(tmp_path, model)
     servers = RunServers(tmp_path / "servers")
-    servers.start({"g": settings, "other": {**settings, "backend": "hf"}})
+    servers.start({"g": generator_config, "other": replace(generator_config, backend="hf")})
     assert os.environ[ENV] == str(tmp_path / "servers") and (tmp_path / "servers" / "g.pending").exists()
     shutil.copytree(demo_llm, model)
-    first, second = load_generator("g", settings), load_generator("g", settings)  # two jobs, one server
+    first, second = load_generator("g", generator_config), load_generator("g", generator_config)  # two jobs, one server
     assert isinstance(first, OpenAIGenerator) and first.url == second.url
-    announced = run_server("g", settings)
-    assert run_server("other", settings) is None  # no server for a generator of another backend
+    announced = run_server("g", generator_config)
+    assert run_server("other", generator_config) is None  # no server for a generator of another backend
     same_answers_as_transformers(first, hf_generator)
-    searcher = config.section("searcher", {"inference": "vllm", "batch_size": 4, "vllm": settings["vllm"]})
-    with served_policy(str(model), searcher) as policy:  # the searcher on the same model: the same server
+    searcher = parse(
+        "searcher",
+        {"model": str(model), "inference": "vllm", "batch_size": 4, "vllm": to_dict(generator_config.vllm)},
+    )
+    with served_policy(searcher) as policy:  # the searcher on the same model: the same server
         assert policy.url == f"{announced['url']}/v1/completions"
-        same_turns_as_transformers(policy, load_policy(str(model), searcher))
+        same_turns_as_transformers(policy, load_policy(searcher))
     servers.stop()
     with pytest.raises(ProcessLookupError):
         os.killpg(announced["pid"], 0)
@@ -261,20 +265,21 @@ def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path,
 
 def test_openai_backend_errors(monkeypatch):
     with pytest.raises(ConfigError, match="generators.g.base_url"):
-        load_generator("g", config.section("generators", {"g": {"backend": "openai", "model": "m"}})["g"])
-    settings = config.section(
+        load_generator("g", parse("generators", {"g": {"backend": "openai", "model": "m"}})["g"])
+    generator_config = parse(
         "generators",
         {"g": {"backend": "openai", "model": "m", "retries": 0, "base_url": f"http://127.0.0.1:{free_port()}/v1"}},
     )["g"]
     with pytest.raises(ServiceError, match="chat/completions failed after 1 attempt\\(s\\)"):
-        load_generator("g", settings).chat([[{"role": "user", "content": "x"}]])
+        load_generator("g", generator_config).chat([[{"role": "user", "content": "x"}]])
 
 
 RUN_HOLDING_SERVERS = """
-import sys, time
+import json, sys, time
 from s3core.generation.run_servers import RunServers
+from s3core.sections import parse
 servers = RunServers(sys.argv[1])
-servers.start({"g": json.loads(sys.argv[2])})
+servers.start(parse("generators", {"g": json.loads(sys.argv[2])}))
 time.sleep(600)
 """
 
@@ -285,9 +290,9 @@ def test_no_server_outlives_a_run_that_is_interrupted_or_killed(tmp_path, demo_l
     """Ctrl-C (SIGINT) stops the run's servers on the way out; SIGKILL leaves no way out, and the kernel stops them
     (the thread that started them is gone)."""
     state = tmp_path / "servers"
-    settings = vllm_settings(tmp_path, demo_llm)
+    generator_config = vllm_config(tmp_path, demo_llm)
     run = subprocess.Popen(
-        [sys.executable, "-c", "import json\n" + RUN_HOLDING_SERVERS, str(state), json.dumps(settings)]
+        [sys.executable, "-c", RUN_HOLDING_SERVERS, str(state), json.dumps(to_dict(generator_config))]
     )
     deadline = time.monotonic() + 300
     while not (state / "g.json").exists() and run.poll() is None and time.monotonic() < deadline:

@@ -4,15 +4,20 @@ tolerance, the paper's own inconsistencies noted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from s3core import config
 from s3core.paper_comparison import compare, paper_cells, s3_variant_rows, variant_rows, write_comparison
+from s3core.sections import GeneratorConfig, JobConfig, SearchConfig, job_config, parse, section, to_dict
 
-GENERATORS = config.load("config/paper.yaml")["generators"]
+GENERATORS: dict[str, GeneratorConfig] = section("generators", config.load("config/paper.yaml")["generators"])
 SETS = ["nq", "triviaqa", "popqa", "hotpotqa", "2wikimultihopqa", "musique"]
 MEDICAL = ["medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu"]
-BUDGET_833 = {"topk": 8, "max_selected": 3, "max_turns": 3, "selection": True, "begin_with_search": True}
+BUDGET_833: SearchConfig = parse(
+    "search", {"topk": 8, "max_selected": 3, "max_turns": 3, "selection": True, "begin_with_search": True}
+)
 
 
 def ours(rows):
@@ -23,7 +28,7 @@ def ours(rows):
     )
 
 
-def s3_is(search, metric="genacc", steps=20):
+def s3_is(search: SearchConfig, metric="genacc", steps=20):
     """The variant rows of an s3 run alone."""
     return dict.fromkeys(s3_variant_rows(search, metric, steps), "s3")
 
@@ -90,7 +95,7 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
     claude = "claude-3-haiku"
     rows = [(claude, "s3", "wiki", s, 60.0) for s in SETS] + [(claude, "s3", "medcorp", s, 70.0) for s in MEDICAL]
     rows += [(claude, "s3", "wiki", s, 10.0) for s in MEDICAL]  # medical sets on wiki-18: not in T5's general
-    budget_534 = {**BUDGET_833, "topk": 5, "max_turns": 4}
+    budget_534 = replace(BUDGET_833, topk=5, max_turns=4)
     assert s3_variant_rows(budget_534, "genacc", 20) == {
         "5-3-4",
         "reward GenAcc",
@@ -106,9 +111,9 @@ def test_our_s3_run_fills_the_variant_rows_it_is():
     eight = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_is(BUDGET_833, "genacc", 20))
     assert set(eight[eight.ours_genacc.notna() & (eight.table == "6")].row) == {"8-3-3 Full Implementation"}
     assert eight[eight.ours_genacc.notna() & (eight.table == "F10")].empty  # Figure 10 is 5-3-4
-    ablated = {**BUDGET_833, "selection": False}
+    ablated = replace(BUDGET_833, selection=False)
     assert s3_variant_rows(ablated, "genacc", 20) == {"8-3-3 w/o Selection"}  # Table 6 only
-    assert s3_variant_rows({**ablated, "begin_with_search": False}, "genacc", 20) == {"8-3-3 w/o Both"}
+    assert s3_variant_rows(replace(ablated, begin_with_search=False), "genacc", 20) == {"8-3-3 w/o Both"}
     assert s3_variant_rows(BUDGET_833, "em", 20) == {"reward EM"}  # Table 5 only
     assert s3_variant_rows(ablated, "em", 20) == set()  # in no table of the paper
     without = compare(ours(rows), GENERATORS, "qwen2.5-7b-instruct", 2.0, s3_is(ablated, "genacc", 20))
@@ -143,7 +148,7 @@ def test_the_comparison_page_keeps_the_papers_layouts_and_notes(tmp_path):
 
 
 def test_a_generator_can_stand_for_a_paper_block():
-    tiny = {"smollm2-135m": {"model": "results/demo/assets/llm"}}
+    tiny = parse("generators", {"smollm2-135m": {"backend": "hf", "model": "results/demo/assets/llm"}})
     rows = [("smollm2-135m", "rag_dense", "wiki", "nq", 25.0)]
     assert compare(ours(rows), tiny, "smollm2-135m", 2.0).ours_genacc.isna().all()  # names no paper model
     table = compare(ours(rows), tiny, "smollm2-135m", 2.0, stands_for={"smollm2-135m": "Claude-3-Haiku"})
@@ -157,13 +162,18 @@ def test_a_generator_can_stand_for_a_paper_block():
     )
 
 
+def s3_run(search: SearchConfig, metric: str = "genacc", steps: int = 20) -> JobConfig:
+    """An s3 run's sections as `s3core table --s3-runs` gives them."""
+    return job_config({"search": to_dict(search), "reward": {"metric": metric}, "train": {"steps": steps}})
+
+
 def test_ablations_fill_their_rows_and_seeds_give_a_spread_that_silences_flags():
-    claude, generic = "claude-3-haiku", {"reward": {"metric": "genacc"}, "train": {"steps": 20}}
+    claude = "claude-3-haiku"
     runs = {
-        "s3": {"search": BUDGET_833, **generic},
-        "s3.no_selection": {"search": {**BUDGET_833, "selection": False}, **generic},
-        "s3.reward_em": {"search": BUDGET_833, "reward": {"metric": "em"}, "train": {"steps": 20}},
-        "s3.long": {"search": BUDGET_833, **generic, "train": {"steps": 300}},
+        "s3": s3_run(BUDGET_833),
+        "s3.no_selection": s3_run(replace(BUDGET_833, selection=False)),
+        "s3.reward_em": s3_run(BUDGET_833, "em"),
+        "s3.long": s3_run(BUDGET_833, steps=300),
     }
     rows = variant_rows(runs)
     assert rows["8-3-3 w/o Selection"] == "s3.no_selection" and rows["reward EM"] == "s3.reward_em"

@@ -4,6 +4,8 @@ them (tests/test_paper_run.py runs the whole paper DAG on the same stand-in)."""
 
 import gzip
 import json
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from fake_hub import FakeHub
@@ -18,14 +20,15 @@ from s3core.qa import normalize_question, sample_positions
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import import_dense_index
 from s3core.run_models import hub_models
+from s3core.sections import SECTIONS, JobConfig, job_config, parse
 
 pytestmark = pytest.mark.slow  # stages the paper's data from a hub stand-in and builds indexes
 
 
 @pytest.fixture(scope="module")
-def mini_hub(retriever_settings):
+def mini_hub(retriever_config):
     docs = corpus_docs()
-    dense = {**retriever_settings["dense"], "passage_prefix": "passage: ", "query_prefix": "query: "}
+    dense = replace(retriever_config.dense, passage_prefix="passage: ", query_prefix="query: ")
     hub = FakeHub(paper_repos(docs, dense))
     url = hub.start()
     yield hub, url, docs, dense
@@ -57,7 +60,7 @@ def _assets(tmp_path, **overrides):
     )
 
 
-def test_paper_data_from_the_hub_then_the_index_imported_without_re_encoding(online, tmp_path):
+def test_paper_data_from_the_hub_then_the_index_imported_without_re_encoding(online, tmp_path, retriever_config):
     hub, url, docs, dense = online
     out = tmp_path / "data"
     manifest = build_paper_data(_assets(tmp_path), out, out / "corpus.jsonl", dense_index=True)
@@ -91,7 +94,7 @@ def test_paper_data_from_the_hub_then_the_index_imported_without_re_encoding(onl
     parts = [tmp_path / "downloads/PeterJinGo/wiki-18-e5-index" / p for p in ("part_aa", "part_ab")]
     assert import_dense_index(parts, out / "corpus.jsonl", tmp_path / "index", dense) == len(docs)
     retriever = load_retriever(
-        "dense", tmp_path / "index", out / "corpus.jsonl", config.section("retriever", {"dense": dense})
+        "dense", tmp_path / "index", out / "corpus.jsonl", replace(retriever_config, dense=dense)
     )
     hits = retriever.search(["who wrote hamlet", "the largest planet of the solar system"], 1)
     assert [h[0][0].title for h in hits] == ["William Shakespeare", "Jupiter"]  # FAISS row i = corpus line i
@@ -177,9 +180,14 @@ def test_offline_mode_is_named(mini_hub, monkeypatch, tmp_path):
         build_paper_data(_assets(tmp_path), tmp_path / "data", tmp_path / "corpus.jsonl", dense_index=False)
 
 
+def job_of(data: dict[str, Any]) -> JobConfig:
+    """The job sections of a whole config, typed."""
+    return job_config({name: data[name] for name in SECTIONS})
+
+
 def test_the_models_a_run_loads_are_fetched_once():
     paper = config.load(ROOT / "config" / "paper.yaml")
-    assert hub_models(paper) == [
+    assert hub_models(job_of(paper), paper["eval"]["methods"]) == [
         "intfloat/e5-base-v2",
         "Qwen/Qwen2.5-7B-Instruct",
         "Qwen/Qwen2.5-14B-Instruct-GPTQ-Int4",
@@ -187,9 +195,9 @@ def test_the_models_a_run_loads_are_fetched_once():
         "DeepRetrieval/DeepRetrieval-NQ-BM25-3B",
         "Qwen/Qwen2.5-7B-Instruct-1M",
     ]  # not Claude (an API), not local folders
-    released = {**paper, "eval": {"methods": ["s3_released"]}}
-    assert hub_models(released)[-1] == "pat-jj/s3-8-3-3-20steps"
-    assert hub_models(config.load(ROOT / "config" / "config.yaml")) == []  # the demo loads packaged models
+    assert hub_models(job_of(paper), ["s3_released"])[-1] == "pat-jj/s3-8-3-3-20steps"
+    demo = config.load(ROOT / "config" / "config.yaml")
+    assert hub_models(job_of(demo), demo["eval"]["methods"]) == []  # the demo loads packaged models
 
 
 def test_a_corrupt_wiki18_line_names_file_and_line(tmp_path):
@@ -256,7 +264,7 @@ def test_a_medical_question_is_searched_without_its_options():
         "data_source": "medqa",
     }
     plain = {"id": "n", "question": "who wrote hamlet?", "golden_answers": ["Shakespeare"], "data_source": "nq"}
-    rows = get_method("rag_dense").run([question, plain], retriever, {"retriever": {"topk": 3}})
+    rows = get_method("rag_dense").run([question, plain], retriever, job_config({"retriever": {"topk": 3}}))
     assert retriever.queries == ["Which drug?", "who wrote hamlet?"]
     assert rows[0]["question"] == question["question"]  # the generator still reads the options
 
@@ -358,15 +366,15 @@ def test_upstreams_lucene_index_is_imported_as_it_is(online, tmp_path):
     manifest = build_paper_data(_assets(tmp_path), out, out / "corpus.jsonl", dense_index=False, bm25_index=True)
     lucene = [f for f in manifest["files"] if f["repo"] == "PeterJinGo/wiki-18-bm25-index"]
     assert lucene and all(f["path"].startswith("bm25/") and f["sha256"] for f in lucene)  # listed by the tree API
-    retriever = config.section("retriever", {"bm25": {"engine": "pyserini", "source": "download"}})
+    retriever = parse("retriever", {"bm25": {"engine": "pyserini", "source": "download"}})
     folder = tmp_path / "downloads" / "PeterJinGo" / "wiki-18-bm25-index" / "bm25"
-    assert import_bm25_index(folder, out / "corpus.jsonl", tmp_path / "index", retriever["bm25"]) == len(docs)
+    assert import_bm25_index(folder, out / "corpus.jsonl", tmp_path / "index", retriever.bm25) == len(docs)
     hits = load_retriever("bm25", tmp_path / "index", out / "corpus.jsonl", retriever).search(["jupiter planet"], 1)
     assert hits[0][0][0].title == "Jupiter"
     short = tmp_path / "short.jsonl"
     short.write_text("".join((out / "corpus.jsonl").read_text().splitlines(keepends=True)[:-1]))
     with pytest.raises(DataError, match=f"the Lucene index holds {len(docs)} documents but .* has {len(docs) - 1}"):
-        import_bm25_index(folder, short, tmp_path / "index2", retriever["bm25"])
+        import_bm25_index(folder, short, tmp_path / "index2", retriever.bm25)
 
 
 def test_a_prebuilt_lucene_index_needs_lucene_and_the_paper_data():

@@ -2,14 +2,15 @@
 
 import math
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
 from toy_task import ToyEnvironment, make_tiny_model, toy_pool
 
-from s3core import config
 from s3core.errors import DataError, S3Error
 from s3core.search.reward import gain_beyond_rag, gain_shares, is_yes_no, metric_value, training_pool
+from s3core.sections import TrainConfig, parse
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
 from s3core.training_settings import fingerprint
@@ -98,8 +99,9 @@ def test_items_for_step_cover_each_epoch_once():
     assert items_for_step(pool, 3, 2, seed=1) == items_for_step(pool, 3, 2, seed=1)
 
 
-def _settings(steps: int) -> dict:
-    return config.section(
+def _ppo(steps: int) -> TrainConfig:
+    """The `train` section of a toy run of `steps` PPO steps."""
+    return parse(
         "train",
         {
             "steps": steps,
@@ -113,11 +115,11 @@ def _settings(steps: int) -> dict:
     )
 
 
-SEARCHER = config.section("searcher", {"device": "cpu", "batch_size": 16})
+SEARCHER = parse("searcher", {"device": "cpu", "batch_size": 16})
 
 
-def _shaping(settings: dict) -> dict:
-    return fingerprint(settings, {}, {}, "tiny", [])
+def _shaping(train_config: TrainConfig) -> dict:
+    return fingerprint(train_config, parse("search", {}), parse("reward", {}), "tiny", [])
 
 
 TIMING = {"rollout_s", "update_s", "score_s", "optimise_s", "rollout_tokens_per_s", "update_tokens_per_s"}
@@ -131,10 +133,10 @@ def test_ppo_learns_the_controlled_task(tmp_path):
         ToyEnvironment(),
         str(model),
         tmp_path / "run",
-        _settings(10),
+        _ppo(10),
         SEARCHER,
         1.0,
-        _shaping(_settings(10)),
+        _shaping(_ppo(10)),
     )
     first, last = sum(r["reward"] for r in rows[:2]) / 2, sum(r["reward"] for r in rows[-2:]) / 2
     assert first < 0.3 and last > first + 0.3, [r["reward"] for r in rows]
@@ -147,17 +149,13 @@ def test_ppo_learns_the_controlled_task(tmp_path):
 @pytest.mark.slow  # PPO steps on a tiny model
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
     model = str(make_tiny_model(tmp_path / "model"))
-    whole = train(
-        toy_pool(), ToyEnvironment(), model, tmp_path / "whole", _settings(4), SEARCHER, 1.0, _shaping(_settings(4))
-    )
+    whole = train(toy_pool(), ToyEnvironment(), model, tmp_path / "whole", _ppo(4), SEARCHER, 1.0, _shaping(_ppo(4)))
     train(
-        toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(2), SEARCHER, 1.0, _shaping(_settings(2))
+        toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _ppo(2), SEARCHER, 1.0, _shaping(_ppo(2))
     )  # "killed" after 2
     (tmp_path / "cut" / "checkpoints" / ".step_000003.partial").mkdir()  # a torn write
     shutil.rmtree(tmp_path / "cut" / "searcher")
-    resumed = train(
-        toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _settings(4), SEARCHER, 1.0, _shaping(_settings(4))
-    )
+    resumed = train(toy_pool(), ToyEnvironment(), model, tmp_path / "cut", _ppo(4), SEARCHER, 1.0, _shaping(_ppo(4)))
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(whole, resumed):
         assert {k: v for k, v in a.items() if k not in TIMING} == pytest.approx(
@@ -172,13 +170,11 @@ def test_checkpoints_of_other_settings_are_refused_and_more_steps_continue_a_run
     """A changed setting that shapes training (here the actor's learning rate) must not "resume" the old run's
     checkpoint and publish its weights; more steps continue it."""
     model = str(make_tiny_model(tmp_path / "model"))
-    train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", _settings(1), SEARCHER, 1.0, _shaping(_settings(1)))
-    changed = {**_settings(1), "actor_lr": 1e-3}
+    train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", _ppo(1), SEARCHER, 1.0, _shaping(_ppo(1)))
+    changed = replace(_ppo(1), actor_lr=1e-3)
     with pytest.raises(S3Error, match="step_000001\\) of other training settings .* delete .*run/checkpoints"):
         train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", changed, SEARCHER, 1.0, _shaping(changed))
-    longer = train(
-        toy_pool(), ToyEnvironment(), model, tmp_path / "run", _settings(2), SEARCHER, 1.0, _shaping(_settings(2))
-    )
+    longer = train(toy_pool(), ToyEnvironment(), model, tmp_path / "run", _ppo(2), SEARCHER, 1.0, _shaping(_ppo(2)))
     assert [r["step"] for r in longer] == [1, 2]  # step 1 resumed, step 2 trained
 
 
@@ -186,6 +182,6 @@ def test_training_refuses_greedy_rollouts_and_an_empty_pool(tmp_path):
     from s3core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="search.temperature"):
-        train(toy_pool(), ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 0.0, _shaping(_settings(1)))
+        train(toy_pool(), ToyEnvironment(), "unused", tmp_path, _ppo(1), SEARCHER, 0.0, _shaping(_ppo(1)))
     with pytest.raises(ConfigError, match="training pool is empty"):
-        train([], ToyEnvironment(), "unused", tmp_path, _settings(1), SEARCHER, 1.0, _shaping(_settings(1)))
+        train([], ToyEnvironment(), "unused", tmp_path, _ppo(1), SEARCHER, 1.0, _shaping(_ppo(1)))

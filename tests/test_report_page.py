@@ -11,9 +11,12 @@ from s3core.jsonl import write_jsonl
 from s3core.paper_comparison import compare, write_comparison
 from s3core.plot import plot_training_curve
 from s3core.report import write_tables
+from s3core.sections import GeneratorConfig, parse
 from s3core.training_cost import write_training_cost
 
-GENERATORS = {"qwen2.5-7b-instruct": {"model": "Qwen/Qwen2.5-7B-Instruct"}}
+GENERATORS: dict[str, GeneratorConfig] = parse(
+    "generators", {"qwen2.5-7b-instruct": {"backend": "vllm", "model": "Qwen/Qwen2.5-7B-Instruct"}}
+)
 
 
 @pytest.fixture(scope="module")

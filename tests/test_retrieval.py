@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import Encoder
+from s3core.sections import parse, to_dict
 
 QUESTIONS = {
     "Mount Everest": "what is the highest mountain on earth above sea level",
@@ -16,8 +19,8 @@ def _top_titles(retriever, k=3):
     return [[d.title for d, _ in hits] for hits in retriever.search(list(QUESTIONS.values()), k)]
 
 
-def test_bm25_finds_answer_documents(bm25_index, small_corpus, retriever_settings):
-    retriever = load_retriever("bm25", bm25_index, small_corpus, retriever_settings)
+def test_bm25_finds_answer_documents(bm25_index, small_corpus, retriever_config):
+    retriever = load_retriever("bm25", bm25_index, small_corpus, retriever_config)
     assert len(retriever) == 60
     tops = _top_titles(retriever)
     assert all(title in top for title, top in zip(QUESTIONS, tops))
@@ -26,12 +29,12 @@ def test_bm25_finds_answer_documents(bm25_index, small_corpus, retriever_setting
     assert retriever.search(["qqqzzz xyzzy"], 3) == [[]]  # no term matches: no documents
 
 
-def test_dense_finds_answer_documents(dense_index, small_corpus, retriever_settings):
-    retriever = load_retriever("dense", dense_index, small_corpus, retriever_settings)
+def test_dense_finds_answer_documents(dense_index, small_corpus, retriever_config):
+    retriever = load_retriever("dense", dense_index, small_corpus, retriever_config)
     tops = _top_titles(retriever)
     assert all(title in top for title, top in zip(QUESTIONS, tops))
     assert len(retriever.search(["x"], 100)[0]) == 60  # topk beyond the corpus is capped
-    torch_search = {**retriever_settings, "dense": {**retriever_settings["dense"], "search": "torch"}}
+    torch_search = replace(retriever_config, dense=replace(retriever_config.dense, search="torch"))
     queries = list(QUESTIONS) + ["x"]
     by_torch = load_retriever("dense", dense_index, small_corpus, torch_search).search(queries, 5)
     by_faiss = retriever.search(queries, 5)
@@ -41,8 +44,8 @@ def test_dense_finds_answer_documents(dense_index, small_corpus, retriever_setti
     )  # the same documents and scores
 
 
-def test_encoder_vectors_are_unit_length_and_batch_independent(retriever_settings):
-    encoder = Encoder({**retriever_settings["dense"], "batch_size": 2})
+def test_encoder_vectors_are_unit_length_and_batch_independent(retriever_config):
+    encoder = Encoder(replace(retriever_config.dense, batch_size=2))
     texts = ["a short one", "a considerably longer sentence about the Amazon river basin", "third"]
     batched = encoder.encode(texts, "")
     single = np.concatenate([encoder.encode([t], "") for t in texts])
@@ -52,7 +55,7 @@ def test_encoder_vectors_are_unit_length_and_batch_independent(retriever_setting
     assert encoder.encode([], "").shape == (0, encoder.dim)
 
 
-def test_dense_index_encodes_prefix_and_wiki18_contents(tmp_path, retriever_settings):
+def test_dense_index_encodes_prefix_and_wiki18_contents(tmp_path, retriever_config):
     """Passages are encoded as upstream's index builder does: the passage prefix, then `contents` as stored
     (the quoted title line, a newline, the text)."""
     import faiss
@@ -63,17 +66,17 @@ def test_dense_index_encodes_prefix_and_wiki18_contents(tmp_path, retriever_sett
     corpus = tmp_path / "corpus.jsonl"
     contents = ['"Paris"\nParis is the capital of France.', '"Lyon"\nLyon is a city in France.']
     write_jsonl(corpus, [{"id": str(i), "contents": c} for i, c in enumerate(contents)])
-    settings = {**retriever_settings["dense"], "passage_prefix": "passage: "}
-    build_dense_index(corpus, tmp_path / "index", settings)
+    dense = replace(retriever_config.dense, passage_prefix="passage: ")
+    build_dense_index(corpus, tmp_path / "index", dense)
     index = faiss.read_index(str(tmp_path / "index" / INDEX_FILE))
     stored = np.stack([index.reconstruct(i) for i in range(index.ntotal)])
-    expected = Encoder(settings).encode(contents, "passage: ")
+    expected = Encoder(dense).encode(contents, "passage: ")
     np.testing.assert_allclose(stored, expected, atol=1e-5)
-    unquoted = Encoder(settings).encode([c.replace('"', "") for c in contents], "passage: ")
+    unquoted = Encoder(dense).encode([c.replace('"', "") for c in contents], "passage: ")
     assert not np.allclose(stored, unquoted, atol=1e-3)
 
 
-def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_settings, tmp_path):
+def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_config, tmp_path):
     """`engine: pyserini`: Anserini's indexer and BM25 searcher (Java 17) over the same corpus."""
     import os
     import shutil
@@ -82,12 +85,11 @@ def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_s
         if os.environ.get("CI"):
             pytest.fail("CI must run the Lucene test: install openjdk-17-jdk-headless")
         pytest.skip("no Java here: install a JDK 17 to run Lucene (apt-get install openjdk-17-jdk-headless)")
-    from s3core import config
     from s3core.retrieval.bm25 import build_bm25_index
 
-    settings = config.section("retriever", {"bm25": {"engine": "pyserini"}})
-    assert build_bm25_index(small_corpus, tmp_path / "lucene", settings["bm25"], threads=1) == 60
-    retriever = load_retriever("bm25", tmp_path / "lucene", small_corpus, settings)
+    lucene_config = parse("retriever", {"bm25": {"engine": "pyserini"}})
+    assert build_bm25_index(small_corpus, tmp_path / "lucene", lucene_config.bm25, threads=1) == 60
+    retriever = load_retriever("bm25", tmp_path / "lucene", small_corpus, lucene_config)
     assert len(retriever) == 60 and type(retriever).__name__ == "LuceneRetriever"
     tops = _top_titles(retriever)
     assert all(title in top for title, top in zip(QUESTIONS, tops))
@@ -101,8 +103,10 @@ def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_s
     from s3core.stages.services import serve_command
 
     queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "capital", "war"] * 3]
-    with Sidecar(serve_command("bm25", tmp_path / "lucene", small_corpus, settings), tmp_path / "server.log") as server:
-        client = RetrieverClient(server.url, settings["client"])
+    with Sidecar(
+        serve_command("bm25", tmp_path / "lucene", small_corpus, lucene_config), tmp_path / "server.log"
+    ) as server:
+        client = RetrieverClient(server.url, lucene_config.client)
         with ThreadPoolExecutor(8) as pool:  # the JVM answers from the server's threads
             remote = list(pool.map(lambda q: [d.id for d in client.search([q], 4)[0]], queries))
     assert remote == [[d.id for d, _ in hits] for hits in retriever.search(queries, 4)]
@@ -192,13 +196,13 @@ def test_a_streamed_flat_index_file_is_what_faiss_writes_and_opens_memory_mapped
     assert sorted(path.name for path in tmp_path.iterdir()) == ["flat.faiss"]  # nothing half-written kept
 
 
-def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_index, retriever_settings):
+def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_index, retriever_config):
     import faiss
 
     from s3core.errors import DataError
     from s3core.retrieval.dense import INDEX_FILE, encode_shard, gather_dense_index, shard_rows
 
-    dense = retriever_settings["dense"]
+    dense = retriever_config.dense
     assert [len(shard_rows(60, i, 3)) for i in range(3)] == [20, 20, 20]
     assert [list(shard_rows(7, i, 3)) for i in range(3)] == [[0, 1], [2, 3], [4, 5, 6]]
     files = [tmp_path / f"{shard}.npy" for shard in range(3)]
@@ -211,12 +215,12 @@ def test_a_sharded_build_equals_the_single_build(tmp_path, small_corpus, dense_i
         gather_dense_index(files[:2], small_corpus, tmp_path / "short", dense)
 
 
-def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever_settings):
+def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever_config):
     import json
 
     from s3core.cli import main
 
-    retriever = json.dumps(retriever_settings)
+    config = json.dumps({"retriever": to_dict(retriever_config)})
     for shard in range(2):
         assert (
             main(
@@ -230,8 +234,8 @@ def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever
                     "2",
                     "--out",
                     str(tmp_path / f"{shard}.npy"),
-                    "--retriever",
-                    retriever,
+                    "--config",
+                    config,
                 ]
             )
             == 0
@@ -246,8 +250,8 @@ def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever
                 str(small_corpus),
                 "--out",
                 str(tmp_path / "index"),
-                "--retriever",
-                retriever,
+                "--config",
+                config,
                 "--shards",
                 str(tmp_path / "0.npy"),
                 str(tmp_path / "1.npy"),
@@ -255,12 +259,12 @@ def test_the_cli_encodes_shards_and_joins_them(tmp_path, small_corpus, retriever
         )
         == 0
     )
-    hits = load_retriever("dense", tmp_path / "index", small_corpus, retriever_settings).search(["jupiter planet"], 1)
+    hits = load_retriever("dense", tmp_path / "index", small_corpus, retriever_config).search(["jupiter planet"], 1)
     assert hits[0][0][0].title == "Jupiter"
 
 
 def test_an_index_is_never_served_with_another_corpus(
-    tmp_path, bm25_index, dense_index, small_corpus, retriever_settings
+    tmp_path, bm25_index, dense_index, small_corpus, retriever_config
 ):
     """Same line lengths (here: the same rows, two swapped) used to pass the length check and serve the wrong
     documents for every hit."""
@@ -280,11 +284,11 @@ def test_an_index_is_never_served_with_another_corpus(
     assert other.stat().st_size == small_corpus.stat().st_size
     for kind, index in (("bm25", bm25_index), ("dense", dense_index)):
         with pytest.raises(DataError, match=f"other.jsonl is not the corpus {index} was built from"):
-            load_retriever(kind, index, other, retriever_settings)
-        assert len(load_retriever(kind, index, small_corpus, retriever_settings)) == len(lines)  # its own: served
+            load_retriever(kind, index, other, retriever_config)
+        assert len(load_retriever(kind, index, small_corpus, retriever_config)) == len(lines)  # its own: served
 
 
-def test_an_empty_corpus_is_refused_with_a_message(tmp_path, retriever_settings):
+def test_an_empty_corpus_is_refused_with_a_message(tmp_path, retriever_config):
     from s3core.errors import DataError
     from s3core.retrieval.bm25 import build_bm25_index
     from s3core.retrieval.dense import build_dense_index
@@ -292,6 +296,6 @@ def test_an_empty_corpus_is_refused_with_a_message(tmp_path, retriever_settings)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     with pytest.raises(DataError, match="empty.jsonl holds no documents"):
-        build_bm25_index(empty, tmp_path / "bm25", retriever_settings["bm25"])
+        build_bm25_index(empty, tmp_path / "bm25", retriever_config.bm25)
     with pytest.raises(DataError, match="empty.jsonl holds no documents"):
-        build_dense_index(empty, tmp_path / "dense", retriever_settings["dense"])
+        build_dense_index(empty, tmp_path / "dense", retriever_config.dense)

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
 import numpy as np
@@ -28,22 +29,20 @@ from s3core.stages.services import serve_command
 
 
 @pytest.fixture(scope="module", params=["never", "always"], ids=["one-process", "search-process"])
-def server(request, tmp_path_factory, dense_index, small_corpus, retriever_settings):
+def server(request, tmp_path_factory, dense_index, small_corpus, retriever_config):
     """The dense server, ranking in its own process (search_process: always) and in the HTTP server's."""
-    settings = {
-        **retriever_settings,
-        "server": {
-            **retriever_settings["server"],
-            "max_topk": 10,
-            "max_queries": 20,
-            "max_query_chars": 200,
-            "search_process": request.param,
-            "max_body_bytes": 8192,
-            "body_timeout_s": 1.5,
-        },
-    }
+    limits = replace(
+        retriever_config.server,
+        max_topk=10,
+        max_queries=20,
+        max_query_chars=200,
+        search_process=request.param,
+        max_body_bytes=8192,
+        body_timeout_s=1.5,
+    )
+    retriever = replace(retriever_config, server=limits)
     log = tmp_path_factory.mktemp("logs") / "server.log"
-    with Sidecar(serve_command("dense", dense_index, small_corpus, settings), log) as sidecar:
+    with Sidecar(serve_command("dense", dense_index, small_corpus, retriever), log) as sidecar:
         yield sidecar
 
 
@@ -137,7 +136,7 @@ def test_a_query_that_is_not_text_fails_alone_not_its_batch(server):
     assert [r.status_code for r in responses[1:]] == [200] * 4
 
 
-def test_concurrent_clients_match_in_process_search(server, dense_index, small_corpus, retriever_settings):
+def test_concurrent_clients_match_in_process_search(server, dense_index, small_corpus, retriever_config):
     queries = [
         f"{word} history"
         for word in [
@@ -156,31 +155,31 @@ def test_concurrent_clients_match_in_process_search(server, dense_index, small_c
         ]
         * 3
     ]
-    client = RetrieverClient(server.url, retriever_settings["client"])
+    client = RetrieverClient(server.url, retriever_config.client)
     with ThreadPoolExecutor(16) as pool:
         remote = list(pool.map(lambda q: [d.id for d in client.search([q], 4)[0]], queries))
-    local = load_retriever("dense", dense_index, small_corpus, retriever_settings).search(queries, 4)
+    local = load_retriever("dense", dense_index, small_corpus, retriever_config).search(queries, 4)
     assert remote == [[d.id for d, _ in hits] for hits in local]
 
 
-def test_client_batches_large_query_lists(server, retriever_settings):
-    client = RetrieverClient(server.url, {**retriever_settings["client"], "batch_size": 7})
+def test_client_batches_large_query_lists(server, retriever_config):
+    client = RetrieverClient(server.url, replace(retriever_config.client, batch_size=7))
     results = client.search([f"query {i}" for i in range(30)], 2)  # 5 requests, each under max_queries
     assert len(results) == 30 and all(len(r) == 2 for r in results)
     with pytest.raises(ServiceError, match="rejected the request \\(400\\)"):
         client.search(["x"], 50)  # a 4xx is not retried
 
 
-def test_client_reports_down_server_after_retries(retriever_settings):
+def test_client_reports_down_server_after_retries(retriever_config):
     url = f"http://127.0.0.1:{free_port()}"
-    client = RetrieverClient(url, {**retriever_settings["client"], "retries": 2, "backoff_s": 0.01})
+    client = RetrieverClient(url, replace(retriever_config.client, retries=2, backoff_s=0.01))
     start = time.monotonic()
     with pytest.raises(ServiceError, match=r"failed after 3 attempt\(s\).*server running"):
         client.search(["x"], 3)
     assert time.monotonic() - start >= 0.03  # backoff 0.01 + 0.02 was slept
 
 
-def test_a_hung_server_fails_its_caller_at_the_deadline_not_after_every_retry(retriever_settings):
+def test_a_hung_server_fails_its_caller_at_the_deadline_not_after_every_retry(retriever_config):
     """A server that accepts connections and never answers: each attempt would wait its whole timeout and the
     backoff after it (6 attempts, ~8 s here; 375 s with the demo's client settings) without a total deadline."""
     listener = socket.create_server(("127.0.0.1", 0))
@@ -188,7 +187,7 @@ def test_a_hung_server_fails_its_caller_at_the_deadline_not_after_every_retry(re
     threading.Thread(target=lambda: [accepted.append(listener.accept()) for _ in range(10)], daemon=True).start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     client = RetrieverClient(
-        url, {**retriever_settings["client"], "timeout_s": 1.0, "retries": 5, "backoff_s": 0.5, "deadline_s": 2.0}
+        url, replace(retriever_config.client, timeout_s=1.0, retries=5, backoff_s=0.5, deadline_s=2.0)
     )
     with pytest.raises(ServiceError, match=r"failed after [12] attempt\(s\) in .* within the 2 s deadline"):
         client.search(["x"], 3)
@@ -196,17 +195,17 @@ def test_a_hung_server_fails_its_caller_at_the_deadline_not_after_every_retry(re
     listener.close()
 
 
-def test_sidecar_failure_shows_log_and_leaves_no_process(tmp_path, small_corpus, retriever_settings):
+def test_sidecar_failure_shows_log_and_leaves_no_process(tmp_path, small_corpus, retriever_config):
     log = tmp_path / "bad.log"
     with pytest.raises(ServiceError, match="exited with code") as err:
-        Sidecar(serve_command("bm25", tmp_path / "no-index", small_corpus, retriever_settings), log).start()
+        Sidecar(serve_command("bm25", tmp_path / "no-index", small_corpus, retriever_config), log).start()
     assert "no-index" in str(err.value)  # the log tail names the missing index
 
 
-def test_server_killed_mid_run_gives_clear_error(tmp_path, bm25_index, small_corpus, retriever_settings):
-    sidecar = Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log")
+def test_server_killed_mid_run_gives_clear_error(tmp_path, bm25_index, small_corpus, retriever_config):
+    sidecar = Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_config), tmp_path / "s.log")
     with sidecar:
-        client = RetrieverClient(sidecar.url, {**retriever_settings["client"], "retries": 1, "backoff_s": 0.01})
+        client = RetrieverClient(sidecar.url, replace(retriever_config.client, retries=1, backoff_s=0.01))
         assert client.search(["jupiter"], 1)[0][0].title == "Jupiter"
         os.killpg(sidecar.process.pid, signal.SIGKILL)
         sidecar.process.wait()
@@ -215,8 +214,8 @@ def test_server_killed_mid_run_gives_clear_error(tmp_path, bm25_index, small_cor
     assert not sidecar.alive()
 
 
-def test_sidecar_stop_terminates_process_group(tmp_path, bm25_index, small_corpus, retriever_settings):
-    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), tmp_path / "s.log") as s:
+def test_sidecar_stop_terminates_process_group(tmp_path, bm25_index, small_corpus, retriever_config):
+    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_config), tmp_path / "s.log") as s:
         pid = s.process.pid
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
@@ -363,9 +362,9 @@ def test_batcher_keeps_in_flight_searches_running_at_once():
     assert asyncio.run(scenario(1)) == 1
 
 
-def test_a_dead_search_process_is_reported_not_waited_for(tmp_path, dense_index, small_corpus, retriever_settings):
-    settings = {**retriever_settings, "server": {**retriever_settings["server"], "search_process": "always"}}
-    with Sidecar(serve_command("dense", dense_index, small_corpus, settings), tmp_path / "server.log") as server:
+def test_a_dead_search_process_is_reported_not_waited_for(tmp_path, dense_index, small_corpus, retriever_config):
+    retriever = replace(retriever_config, server=replace(retriever_config.server, search_process="always"))
+    with Sidecar(serve_command("dense", dense_index, small_corpus, retriever), tmp_path / "server.log") as server:
         assert httpx.post(f"{server.url}/retrieve", json={"queries": ["jupiter"]}).status_code == 200
         found = subprocess.run(
             ["pgrep", "-P", str(server.process.pid), "-f", "spawn_main"], capture_output=True, text=True
@@ -380,13 +379,13 @@ def test_a_dead_search_process_is_reported_not_waited_for(tmp_path, dense_index,
         assert server.alive()
 
 
-def test_a_search_process_that_cannot_load_says_why(tmp_path, dense_index, small_corpus, retriever_settings):
+def test_a_search_process_that_cannot_load_says_why(tmp_path, dense_index, small_corpus, retriever_config):
     from s3core.retrieval.search_process import ProcessDenseRetriever
 
     for name in ("offsets.npy", "s3_dense.json"):  # everything but the index file
         shutil.copy(dense_index / name, tmp_path / name)
     with pytest.raises(ServiceError, match="(?s)could not load the dense index.*index.faiss"):
-        ProcessDenseRetriever(tmp_path, small_corpus, retriever_settings["dense"], startup_timeout_s=120)
+        ProcessDenseRetriever(tmp_path, small_corpus, retriever_config.dense, startup_timeout_s=120)
 
 
 class _BruteForce:

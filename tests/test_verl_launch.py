@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from s3core import config
 from s3core.cli import main
 from s3core.errors import ConfigError, S3Error
 from s3core.jsonl import write_jsonl
+from s3core.sections import GeneratorConfig, SearchConfig, TrainConfig, parse, to_dict
 from s3core.training_settings import fingerprint, guard
 from s3core.verl_engine.launch import (
     GpuPlan,
@@ -32,18 +34,18 @@ from s3core.verl_engine.launch import (
     write_agent_loops,
 )
 
-TRAIN = config.section("train", {})
+TRAIN: TrainConfig = parse("train", {})
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train_with(batch_size: int = 120, mini_batch_size: int = 30, micro_batch_size: int = 1, **verl) -> dict:
-    return {
-        **TRAIN,
-        "batch_size": batch_size,
-        "mini_batch_size": mini_batch_size,
-        "micro_batch_size": micro_batch_size,
-        "verl": {**TRAIN["verl"], **verl},
-    }
+def train_with(batch_size: int = 120, mini_batch_size: int = 30, micro_batch_size: int = 1, **verl) -> TrainConfig:
+    return replace(
+        TRAIN,
+        batch_size=batch_size,
+        mini_batch_size=mini_batch_size,
+        micro_batch_size=micro_batch_size,
+        verl=replace(TRAIN.verl, **verl),
+    )
 
 
 def test_the_gpu_plan_reads_the_allocation_and_sets_gpus_aside_for_the_generator():
@@ -78,11 +80,11 @@ def test_each_gpus_share_of_a_mini_batch_splits_into_whole_micro_batches():
         gpu_plan(eight, train_with(micro_batch_size=4, generator_gpus=2))
     assert gpu_plan(eight, train_with(micro_batch_size=5, generator_gpus=2)).gpus_per_node == 6
     paper = config.load(ROOT / "config" / "paper.yaml")
-    assert gpu_plan(eight, paper["train"]).gpus_per_node == 6
+    assert gpu_plan(eight, parse("train", paper["train"])).gpus_per_node == 6
 
 
 def test_a_vllm_generator_never_shares_verls_gpus_and_a_pool_fills_a_batch():
-    generators = {"g": {"backend": "vllm"}, "h": {"backend": "hf"}}
+    generators = parse("generators", {"g": {"backend": "vllm", "model": "m"}, "h": {"backend": "hf", "model": "m"}})
     with pytest.raises(S3Error, match="generator 'g' \\(backend vllm\\) would start on the GPUs verl trains on"):
         check_generator_gpus(generators, {"g"}, GpuPlan(1, 8, None, None))
     check_generator_gpus(generators, {"g"}, GpuPlan(1, 6, "2,3,4,5,6,7", "0,1"))
@@ -101,8 +103,9 @@ def test_checkpoints_of_other_settings_are_refused_not_resumed(tmp_path):
     (checkpoints / "s3_settings.json").unlink()
     with pytest.raises(S3Error, match="of other training settings"):  # unknown provenance: refused too
         guard(checkpoints, {"train": {"actor_lr": 1e-6}}, "global_step_*")
-    assert fingerprint({"steps": 20, "actor_lr": 1e-6}, {}, {}, "m", []) == fingerprint(
-        {"steps": 30, "actor_lr": 1e-6}, {}, {}, "m", []
+    search, reward = parse("search", {}), parse("reward", {})
+    assert fingerprint(replace(TRAIN, steps=20, actor_lr=1e-6), search, reward, "m", []) == fingerprint(
+        replace(TRAIN, steps=30, actor_lr=1e-6), search, reward, "m", []
     )  # more steps continue a run
 
 
@@ -196,7 +199,7 @@ def test_a_failed_merge_names_its_log_and_keeps_the_previous_searcher(tmp_path):
 
 
 def test_train_with_verl_and_no_gpus_fails_before_starting_anything(
-    tmp_path, small_corpus, bm25_index, retriever_settings, caplog, monkeypatch
+    tmp_path, small_corpus, bm25_index, retriever_config, caplog, monkeypatch
 ):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     caplog.set_level(logging.ERROR)
@@ -204,8 +207,11 @@ def test_train_with_verl_and_no_gpus_fails_before_starting_anything(
     write_jsonl(
         cache, [{"id": "q", "question": "q?", "golden_answers": ["a"], "data_source": "nq", "docs": [], "genacc": 0.0}]
     )
-    train = json.dumps({"engine": "verl"})
-    generators = json.dumps({"g": {"backend": "hf", "model": "unused"}})
+    job = {
+        "retriever": to_dict(retriever_config),
+        "train": {"engine": "verl"},
+        "generators": {"g": {"backend": "hf", "model": "unused"}},
+    }
     code = main(
         [
             "train",
@@ -217,14 +223,10 @@ def test_train_with_verl_and_no_gpus_fails_before_starting_anything(
             str(bm25_index),
             "--corpus",
             str(small_corpus),
-            "--retriever",
-            json.dumps(retriever_settings),
-            "--train",
-            train,
+            "--config",
+            json.dumps(job),
             "--generator",
             "g",
-            "--generators",
-            generators,
             "--server-log",
             str(tmp_path / "server.log"),
         ]
@@ -234,21 +236,28 @@ def test_train_with_verl_and_no_gpus_fails_before_starting_anything(
 
 
 def test_workers_get_the_answering_generator_and_its_judge_once():
-    generators = {"a": {"backend": "hf", "model": "x"}, "b": {"backend": "openai", "model": "y"}, "c": {}}
-    judge = config.section("judge", {})
+    generators: dict[str, GeneratorConfig] = parse(
+        "generators",
+        {
+            "a": {"backend": "hf", "model": "x"},
+            "b": {"backend": "openai", "model": "y"},
+            "c": {"backend": "vllm", "model": "z"},
+        },
+    )
+    judge = parse("judge", {})
     with ExitStack() as stack:
         assert reachable_generators(stack, generators, "a", judge, "127.0.0.1", None) == {"a": generators["a"]}
-        other = {**judge, "generator": "b"}
+        other = replace(judge, generator="b")
         assert reachable_generators(stack, generators, "a", other, "127.0.0.1", None) == {
             "a": generators["a"],
             "b": generators["b"],
         }
-        off = {**other, "enabled": False}
+        off = replace(other, enabled=False)
         assert reachable_generators(stack, generators, "a", off, "127.0.0.1", None) == {"a": generators["a"]}
 
 
 def test_a_first_prompt_longer_than_verls_prompt_length_is_refused_before_verl_starts(demo_llm):
-    search = config.section("search", {"initial_topk": 1})
+    search: SearchConfig = parse("search", {"initial_topk": 1})
     item = {
         "id": "q1",
         "question": "Who wrote Hamlet?",

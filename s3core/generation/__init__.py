@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Protocol
+
+from s3core.sections import GeneratorConfig, JudgeConfig
 
 Messages = list[dict[str, str]]
 
@@ -33,37 +36,37 @@ def cut_at_stop(text: str, stop: list[str] | None) -> str:
     return text[: min(ends)] if ends else text
 
 
-def load_generator(name: str, settings: dict[str, Any]) -> Generator:
+def load_generator(name: str, config: GeneratorConfig) -> Generator:
     """Build the backend a `generators.<name>` config entry asks for."""
-    if settings["backend"] == "hf":
+    if config.backend == "hf":
         from s3core.generation.hf import HFGenerator
 
-        return HFGenerator(name, settings)
-    if settings["backend"] == "vllm":
+        return HFGenerator(name, config)
+    if config.backend == "vllm":
         from s3core.generation.openai_http import OpenAIGenerator
         from s3core.generation.run_servers import run_server
         from s3core.generation.vllm import VLLMGenerator
 
-        if server := run_server(name, settings):  # the workflow run's own server for this generator
-            return OpenAIGenerator(name, {**settings, "base_url": f"{server['url']}/v1"}, served_by=server)
-        return VLLMGenerator(name, settings)
-    if settings["backend"] in ("anthropic", "bedrock"):
+        if server := run_server(name, config):  # the workflow run's own server for this generator
+            return OpenAIGenerator(name, replace(config, base_url=f"{server['url']}/v1"), served_by=server)
+        return VLLMGenerator(name, config)
+    if config.backend in ("anthropic", "bedrock"):
         from s3core.generation.claude import ClaudeGenerator
 
-        return ClaudeGenerator(name, settings)
+        return ClaudeGenerator(name, config)
     from s3core.generation.openai_http import OpenAIGenerator
 
-    return OpenAIGenerator(name, settings)
+    return OpenAIGenerator(name, config)
 
 
-def judge_name(generator: str, judge: dict[str, Any]) -> str | None:
+def judge_name(generator: str, judge: JudgeConfig) -> str | None:
     """The generator that judges (the `judge` config section): None when judging is off, the answering
     generator itself when no other is named (upstream code)."""
-    return (judge["generator"] or generator) if judge["enabled"] else None
+    return (judge.generator or generator) if judge.enabled else None
 
 
 def load_answerers(
-    generator: str, generators: dict[str, Any], judge: dict[str, Any]
+    generator: str, generators: dict[str, GeneratorConfig], judge: JudgeConfig
 ) -> tuple[Generator, Generator | None]:
     """The frozen generator `generator` and its judge (None when judging is off; the same object when the
     generator judges itself)."""

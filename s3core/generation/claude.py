@@ -10,26 +10,27 @@ from typing import Any
 from s3core.errors import ConfigError, ServiceError
 from s3core.generation import Messages, cut_at_stop
 from s3core.generation.remote import RemoteGenerator
+from s3core.sections import GeneratorConfig
 
 AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 BEDROCK_VERSION = "bedrock-2023-05-31"
 
 
-def claude_client(name: str, settings: dict[str, Any]) -> Any:
+def claude_client(name: str, config: GeneratorConfig) -> Any:
     """The SDK client of a `generators.<name>` entry with backend anthropic or bedrock."""
     import anthropic
 
-    common = {"base_url": settings["base_url"], "max_retries": settings["retries"], "timeout": settings["timeout_s"]}
-    if settings["backend"] == "anthropic":
-        key = os.environ.get(settings["api_key_env"])
+    common = {"base_url": config.base_url, "max_retries": config.retries, "timeout": config.timeout_s}
+    if config.backend == "anthropic":
+        key = os.environ.get(config.api_key_env)
         if not key:
             raise ConfigError(
                 f"generators.{name}: backend 'anthropic' reads its key from the environment variable "
-                f"{settings['api_key_env']} (config key 'generators.{name}.api_key_env'), which is unset"
+                f"{config.api_key_env} (config key 'generators.{name}.api_key_env'), which is unset"
             )
         return anthropic.Anthropic(api_key=key, **common)
     missing = [k for k in AWS_KEYS if not os.environ.get(k)]
-    region = settings["aws_region"] or os.environ.get("AWS_REGION")
+    region = config.aws_region or os.environ.get("AWS_REGION")
     if missing or not region:
         needed = ", ".join(missing + ([] if region else ["AWS_REGION"]))
         raise ConfigError(
@@ -48,14 +49,14 @@ def claude_client(name: str, settings: dict[str, Any]) -> Any:
 class ClaudeGenerator(RemoteGenerator):
     """Messages API requests; system turns go to `system`, an assistant prefix is prefilled."""
 
-    def __init__(self, name: str, settings: dict[str, Any]):
-        super().__init__(name, settings)
-        self.client = claude_client(name, settings)
+    def __init__(self, name: str, config: GeneratorConfig):
+        super().__init__(name, config)
+        self.client = claude_client(name, config)
         # What upstream sent beside the messages: temperature 0 (this SDK release has no argument for it) and, on
         # Bedrock, the API version it called Claude-3-Haiku with.
         self.upstream_body = {
             "temperature": 0,
-            **({"anthropic_version": BEDROCK_VERSION} if settings["backend"] == "bedrock" else {}),
+            **({"anthropic_version": BEDROCK_VERSION} if config.backend == "bedrock" else {}),
         }
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
@@ -66,7 +67,7 @@ class ClaudeGenerator(RemoteGenerator):
         if prefix:
             messages.append({"role": "assistant", "content": prefix})
         request: dict[str, Any] = {
-            "model": self.settings["model"],
+            "model": self.config.model,
             "max_tokens": max_new_tokens,
             "messages": messages,
             "extra_body": self.upstream_body,
@@ -79,7 +80,7 @@ class ClaudeGenerator(RemoteGenerator):
             reply = self.client.messages.create(**request)
         except anthropic.APIError as exc:
             raise ServiceError(
-                f"generator {self.name} ({self.settings['backend']}, model {self.settings['model']}) "
-                f"failed after {self.settings['retries']} retries: {exc}"
+                f"generator {self.name} ({self.config.backend}, model {self.config.model}) "
+                f"failed after {self.config.retries} retries: {exc}"
             ) from exc
         return cut_at_stop("".join(block.text for block in reply.content if block.type == "text"), stop)

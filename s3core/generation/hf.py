@@ -10,6 +10,7 @@ import torch
 from s3core.assets import resolve_path
 from s3core.devices import pick_device, pick_dtype
 from s3core.generation import Messages, cut_at_stop
+from s3core.sections import GeneratorConfig
 
 log = logging.getLogger(__name__)
 
@@ -17,18 +18,18 @@ log = logging.getLogger(__name__)
 class HFGenerator:
     """A causal LM loaded once; `chat` answers many conversations in padded batches."""
 
-    def __init__(self, name: str, settings: dict[str, Any]):
+    def __init__(self, name: str, config: GeneratorConfig):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.name = name
-        self.prompt_format = settings["prompt_format"]
-        self.settings = settings
-        self.device = pick_device(settings["device"])
-        path = str(resolve_path(settings["model"]))
+        self.prompt_format = config.prompt_format
+        self.config = config
+        self.device = pick_device(config.device)
+        path = str(resolve_path(config.model))
         self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        dtype = pick_dtype(settings["dtype"], self.device)
+        dtype = pick_dtype(config.dtype, self.device)
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
 
     def encode(self, conversation: Messages, prefix: str = "") -> list[int]:
@@ -39,7 +40,7 @@ class HFGenerator:
         )["input_ids"]
         if prefix:
             ids = list(ids) + self.tokenizer.encode(prefix, add_special_tokens=False)
-        limit = self.settings["max_input_tokens"]
+        limit = self.config.max_input_tokens
         if len(ids) > limit:
             log.warning("prompt of %d tokens cut to the last %d (max_input_tokens)", len(ids), limit)
             ids = ids[-limit:]
@@ -60,8 +61,8 @@ class HFGenerator:
             self.model,
             self.tokenizer,
             prompts,
-            max_new_tokens or self.settings["max_new_tokens"],
-            self.settings["batch_size"],
+            max_new_tokens or self.config.max_new_tokens,
+            self.config.batch_size,
             stop_strings=stop,
         )
         return [cut_at_stop(t, stop) for t in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]

@@ -11,24 +11,25 @@ from s3core.errors import ConfigError
 from s3core.generation import Messages, cut_at_stop
 from s3core.generation.remote import RemoteGenerator
 from s3core.http_retry import post_with_retries
+from s3core.sections import GeneratorConfig
 
 
 class OpenAIGenerator(RemoteGenerator):
     """POST /chat/completions at `base_url`, temperature 0; the key comes from `api_key_env` if set."""
 
-    def __init__(self, name: str, settings: dict[str, Any], served_by: dict[str, Any] | None = None):
+    def __init__(self, name: str, config: GeneratorConfig, served_by: dict[str, Any] | None = None):
         """`served_by`: the workflow run's server this endpoint is (recorded in the job's provenance)."""
-        if not settings.get("base_url"):
+        if not config.base_url:
             raise ConfigError(f"config key 'generators.{name}.base_url' is required for backend 'openai'")
-        super().__init__(name, settings, served_by)
-        key = os.environ.get(settings["api_key_env"], "")
+        super().__init__(name, config, served_by)
+        key = os.environ.get(config.api_key_env, "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(timeout=settings["timeout_s"], headers=headers)
-        self.url = settings["base_url"].rstrip("/") + "/chat/completions"
+        self._http = httpx.Client(timeout=config.timeout_s, headers=headers)
+        self.url = config.base_url.rstrip("/") + "/chat/completions"
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
         payload: dict[str, Any] = {
-            "model": self.settings["model"],
+            "model": self.config.model,
             "messages": conversation,
             "temperature": 0,
             "top_p": 1.0,
@@ -42,5 +43,5 @@ class OpenAIGenerator(RemoteGenerator):
                 continue_final_message=True,
                 add_generation_prompt=False,
             )
-        body = post_with_retries(self._http, self.url, payload, self.settings["retries"], backoff_s=1.0)
+        body = post_with_retries(self._http, self.url, payload, self.config.retries, backoff_s=1.0)
         return cut_at_stop(body["choices"][0]["message"]["content"] or "", stop)

@@ -7,24 +7,25 @@ from typing import Any
 
 from s3core.generation import Messages
 from s3core.provenance import record_service
+from s3core.sections import GeneratorConfig
 
 
 class RemoteGenerator:
     """The batch interface of `Generator` over `_one`, a single request (subclasses: OpenAI, Claude); the endpoint
     is recorded in the job's provenance."""
 
-    def __init__(self, name: str, settings: dict[str, Any], served_by: dict[str, Any] | None = None):
+    def __init__(self, name: str, config: GeneratorConfig, served_by: dict[str, Any] | None = None):
         self.name = name
-        self.prompt_format = settings["prompt_format"]
-        self.settings = settings
+        self.prompt_format = config.prompt_format
+        self.config = config
         shared = (
             {"served_by": {key: served_by[key] for key in ("pid", "command", "version", "log")}} if served_by else {}
         )
         record_service(
             f"generator:{name}",
-            settings["base_url"] or settings["backend"],
+            config.base_url or config.backend,
             external=served_by is None,
-            model=settings["model"],
+            model=config.model,
             **shared,
         )
 
@@ -41,6 +42,6 @@ class RemoteGenerator:
         max_new_tokens: int | None = None,
         stop: list[str] | None = None,
     ) -> list[str]:
-        limit = max_new_tokens or self.settings["max_new_tokens"]
-        with ThreadPoolExecutor(self.settings["concurrency"]) as pool:
+        limit = max_new_tokens or self.config.max_new_tokens
+        with ThreadPoolExecutor(self.config.concurrency) as pool:
             return list(pool.map(lambda c, p: self._one(c, p, limit, stop), conversations, prefixes))

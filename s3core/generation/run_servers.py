@@ -21,6 +21,7 @@ from s3core.atomic import atomic_open
 from s3core.errors import ServiceError
 from s3core.generation.vllm import vllm_sidecar
 from s3core.run_models import is_hub_id
+from s3core.sections import GeneratorConfig
 
 ENV = "S3_GENERATOR_SERVERS"
 
@@ -34,28 +35,28 @@ class RunServers:
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
-    def start(self, generators: dict[str, dict[str, Any]]) -> None:
+    def start(self, generators: dict[str, GeneratorConfig]) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for name, settings in generators.items():
-            if settings["backend"] == "vllm":
+        for name, generator in generators.items():
+            if generator.backend == "vllm":
                 _clear(self.state_dir, name)
-                (self.state_dir / f"{name}.pending").write_text(settings["model"])
+                (self.state_dir / f"{name}.pending").write_text(generator.model)
                 # a daemon: at exit Python joins other threads before it runs atexit's stop
-                thread = threading.Thread(target=self._serve, args=(name, settings), name=f"vllm-{name}", daemon=True)
+                thread = threading.Thread(target=self._serve, args=(name, generator), name=f"vllm-{name}", daemon=True)
                 thread.start()
                 self.threads.append(thread)
         os.environ[ENV] = str(self.state_dir)
         atexit.register(self.stop)
 
-    def _serve(self, name: str, settings: dict[str, Any]) -> None:
+    def _serve(self, name: str, generator: GeneratorConfig) -> None:
         """Wait for the model, start its server, announce it, hold it until `stop`."""
-        model = Path(settings["model"])
-        while not is_hub_id(settings["model"]):  # a local folder (a job may still be building it): wait for it
+        model = Path(generator.model)
+        while not is_hub_id(generator.model):  # a local folder (a job may still be building it): wait for it
             if (model / "config.json").exists() or self.stopping.wait(1.0):
                 break
         if self.stopping.is_set():
             return _clear(self.state_dir, name)
-        sidecar = vllm_sidecar(name, settings)
+        sidecar = vllm_sidecar(name, generator.model, generator.vllm)
         try:
             sidecar.start()
         except ServiceError as exc:
@@ -63,7 +64,7 @@ class RunServers:
             (self.state_dir / f"{name}.pending").unlink(missing_ok=True)
             return
         with atomic_open(self.state_dir / f"{name}.json", "w") as handle:
-            json.dump({"model": settings["model"], **sidecar.record}, handle, indent=1)
+            json.dump({"model": generator.model, **sidecar.record}, handle, indent=1)
         (self.state_dir / f"{name}.pending").unlink(missing_ok=True)
         self.stopping.wait()
         (self.state_dir / f"{name}.json").unlink(missing_ok=True)
@@ -82,29 +83,14 @@ def _clear(state_dir: Path, name: str) -> None:
         (state_dir / f"{name}{suffix}").unlink(missing_ok=True)
 
 
-def run_server_for_model(model: str, timeout_s: float) -> dict[str, Any] | None:
-    """The run's server of any generator serving `model` (waiting while one starts), or None."""
+def _state_folder() -> Path | None:
     folder = os.environ.get(ENV)
-    if not folder:
-        return None
-    deadline = time.monotonic() + timeout_s
-    while any(p.read_text() == model for p in Path(folder).glob("*.pending")) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    for path in sorted(Path(folder).glob("*.json")):
-        server = json.loads(path.read_text())
-        if server["model"] == model:
-            return server
-    return None
+    return Path(folder) if folder else None
 
 
-def run_server(name: str, settings: dict[str, Any]) -> dict[str, Any] | None:
-    """The run's server for generator `name` (its announcement), waiting while it starts; None when the run has
-    none for it (no S3_GENERATOR_SERVERS, or nothing announced for `name`). A server that failed to start, or
-    did not start within the generator's `vllm.startup_timeout_s`, is an error."""
-    folder = os.environ.get(ENV)
-    if not folder:
-        return None
-    folder, timeout_s = Path(folder), settings["vllm"]["startup_timeout_s"]
+def _announcement(folder: Path, name: str, timeout_s: float) -> dict[str, Any] | None:
+    """The announcement of generator `name`'s run server, waiting while it starts (None: the run has none for
+    it). A server that failed to start, or did not start within `timeout_s`, is an error."""
     deadline = time.monotonic() + timeout_s
     while (folder / f"{name}.pending").exists() and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -115,9 +101,24 @@ def run_server(name: str, settings: dict[str, Any]) -> dict[str, Any] | None:
             f"the run's vLLM server for generator {name} is not up after {timeout_s:.0f} s (vllm.startup_timeout_s)"
         )
     path = folder / f"{name}.json"
-    if not path.exists():
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run_server(name: str, generator: GeneratorConfig) -> dict[str, Any] | None:
+    """The run's server for generator `name` when it serves that generator's model (see `_announcement`)."""
+    folder = _state_folder()
+    server = _announcement(folder, name, generator.vllm.startup_timeout_s) if folder else None
+    return server if server and server["model"] == generator.model else None
+
+
+def run_server_for_model(model: str, timeout_s: float) -> dict[str, Any] | None:
+    """The run's server of any generator serving `model` (see `_announcement`), or None."""
+    folder = _state_folder()
+    if folder is None:
         return None
-    server = json.loads(path.read_text())
-    if server["model"] != settings["model"]:
-        return None
-    return server
+    starting = [p.stem for p in folder.glob("*.pending") if p.read_text() == model]
+    started = [p.stem for p in folder.glob("*.json") if json.loads(p.read_text())["model"] == model]
+    for name in sorted({*starting, *started}):
+        if server := _announcement(folder, name, timeout_s):
+            return server
+    return None

@@ -7,48 +7,47 @@ from __future__ import annotations
 
 import atexit
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from s3core.generation.openai_http import OpenAIGenerator
+from s3core.sections import GeneratorConfig, VLLMServerConfig
 from s3core.sidecar import Sidecar
 
 
-def vllm_command(settings: dict[str, Any], host: str = "127.0.0.1") -> list[str]:
-    """`vllm serve <model>` on `host` with the generator's settings; `{port}` is filled in by the sidecar."""
-    server = settings["vllm"]
+def vllm_command(model: str, server: VLLMServerConfig, host: str = "127.0.0.1") -> list[str]:
+    """`vllm serve <model>` on `host` with the server's settings; `{port}` is filled in by the sidecar."""
     return [
-        *server["command"],
-        settings["model"],
+        *server.command,
+        model,
         "--host",
         host,
         "--port",
         "{port}",
         "--served-model-name",
-        settings["model"],
+        model,
         "--tensor-parallel-size",
-        str(server["tensor_parallel_size"]),
+        str(server.tensor_parallel_size),
         "--max-model-len",
-        str(server["max_model_len"]),
+        str(server.max_model_len),
         "--gpu-memory-utilization",
-        str(server["gpu_memory_utilization"]),
-        *server["extra_args"],
+        str(server.gpu_memory_utilization),
+        *server.extra_args,
     ]
 
 
 def vllm_sidecar(
-    name: str, settings: dict[str, Any], host: str = "127.0.0.1", env: dict[str, str] | None = None
+    name: str, model: str, server: VLLMServerConfig, host: str = "127.0.0.1", env: dict[str, str] | None = None
 ) -> Sidecar:
-    """The (unstarted) server of generator `name`; its log is `<log_dir>/<name>.log` and vLLM's caches (compiled
+    """The (unstarted) server `name` of `model`; its log is `<log_dir>/<name>.log` and vLLM's caches (compiled
     graphs, ...) go under `<log_dir>/cache` unless VLLM_CACHE_ROOT says otherwise."""
-    server = settings["vllm"]
     env = dict(os.environ if env is None else env)
-    env.setdefault("VLLM_CACHE_ROOT", str(Path(server["log_dir"]).resolve() / "cache"))
+    env.setdefault("VLLM_CACHE_ROOT", str(Path(server.log_dir).resolve() / "cache"))
     return Sidecar(
-        vllm_command(settings, host),
-        Path(server["log_dir"]) / f"{name}.log",
+        vllm_command(model, server, host),
+        Path(server.log_dir) / f"{name}.log",
         host=host,
-        startup_timeout_s=server["startup_timeout_s"],
+        startup_timeout_s=server.startup_timeout_s,
         role=f"generator:{name}",
         version_path="/version",
         env=env,
@@ -59,11 +58,11 @@ class VLLMGenerator(OpenAIGenerator):
     """An OpenAI client of a vLLM server that this object started on `host` (loopback unless other nodes must
     reach it); `close` (or interpreter exit) stops it."""
 
-    def __init__(self, name: str, settings: dict[str, Any], host: str = "127.0.0.1", env: dict[str, str] | None = None):
-        self.sidecar = vllm_sidecar(name, settings, host, env)
+    def __init__(self, name: str, config: GeneratorConfig, host: str = "127.0.0.1", env: dict[str, str] | None = None):
+        self.sidecar = vllm_sidecar(name, config.model, config.vllm, host, env)
         self.sidecar.start()
         atexit.register(self.sidecar.stop)
-        super().__init__(name, {**settings, "base_url": f"{self.sidecar.url}/v1"})
+        super().__init__(name, replace(config, base_url=f"{self.sidecar.url}/v1"))
 
     def close(self) -> None:
         self.sidecar.stop()

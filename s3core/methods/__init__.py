@@ -8,6 +8,7 @@ from typing import Any
 
 from s3core.errors import ConfigError
 from s3core.retrieval.client import RetrieverClient
+from s3core.sections import BaselinesConfig, GeneratorConfig, JobConfig
 
 Question = dict[str, Any]
 ContextRow = dict[str, Any]
@@ -16,47 +17,46 @@ ContextRow = dict[str, Any]
 @dataclass(frozen=True)
 class Method:
     """A named way to build contexts. `run` gets the questions, a retriever client (None when the method does
-    not retrieve) and the config sections it may read (`retriever`, `search`, `searcher`, `searcher_model`,
-    `baselines`, `generators`). `settings_key` names its own config section (`search` for s3,
-    `baselines.ircot`, ...); the index it queries is `retriever`, else that section's `retriever` key.
-    `answer_style` is how the shared evaluator asks the generator: `direct` (the paper's prompt) or `cot` (reason,
-    then `<answer>`); `context_format` how it renders the documents: `rag` (upstream's retrieval dump) or
-    `selected` (the s3 searcher's)."""
+    not retrieve) and the job's config sections (`searcher.model` is the searcher this job runs).
+    `section_key` names its own config section (`search` for s3, `baselines.ircot`, ...); the index it queries is
+    `retriever`, else that section's `retriever` key. `answer_style` is how the shared evaluator asks the generator:
+    `direct` (the paper's prompt) or `cot` (reason, then `<answer>`); `context_format` how it renders the
+    documents: `rag` (upstream's retrieval dump) or `selected` (the s3 searcher's)."""
 
     name: str
-    run: Callable[[list[Question], RetrieverClient | None, dict[str, Any]], list[ContextRow]]
+    run: Callable[[list[Question], RetrieverClient | None, JobConfig], list[ContextRow]]
     retriever: str | None = None
-    settings_key: str | None = None
+    section_key: str | None = None
     uses_searcher: bool = False
     uses_reasoner: bool = False
     answer_style: str = "direct"
     context_format: str = "rag"
 
-    def _section(self, config: dict[str, Any]) -> dict[str, Any]:
-        """This method's own config section ({} when it has none)."""
-        if not self.settings_key:
-            return {}
-        section = config
-        for key in self.settings_key.split("."):
-            section = section[key]
+    def _section(self, config: JobConfig) -> Any:
+        """This method's own config section (None when it has none)."""
+        if not self.section_key:
+            return None
+        section: Any = config
+        for key in self.section_key.split("."):
+            section = getattr(section, key)
         return section
 
-    def index_kind(self, config: dict[str, Any]) -> str | None:
-        """The index this method queries under `config` (a full config or the sections `run` gets)."""
-        return self.retriever or self._section(config).get("retriever")
+    def index_kind(self, config: JobConfig) -> str | None:
+        """The index this method queries under `config`."""
+        return self.retriever or getattr(self._section(config), "retriever", None)
 
-    def model_paths(self, config: dict[str, Any]) -> list[str]:
+    def model_paths(self, config: JobConfig) -> list[str]:
         """Models this method loads besides the s3 searcher: the reasoner's (a generator), its own policy."""
         paths = []
         if self.uses_reasoner:
-            paths.append(config["generators"][reasoner_name(config["baselines"], config["generators"])]["model"])
-        own_model = self._section(config).get("model")
+            paths.append(config.generators[reasoner_name(config.baselines, config.generators)].model)
+        own_model = getattr(self._section(config), "model", None)
         return paths + [own_model] if own_model else paths
 
 
-def reasoner_name(baselines: dict[str, Any], generators: dict[str, Any]) -> str:
+def reasoner_name(baselines: BaselinesConfig, generators: dict[str, GeneratorConfig]) -> str:
     """The generator that reasons for IRCoT and Search-o1: `baselines.reasoner`, else the first generator."""
-    return baselines["reasoner"] or next(iter(generators))
+    return baselines.reasoner or next(iter(generators))
 
 
 def search_text(question: Question) -> str:

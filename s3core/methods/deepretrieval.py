@@ -4,13 +4,13 @@ Boolean keyword query, given as JSON in `<answer>`; BM25 retrieves the top-k doc
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from s3core.generation import Messages
 from s3core.methods import ContextRow, Method, Question, context_row, search_text
 from s3core.methods.models import policy_model
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.actions import parse_query
+from s3core.sections import JobConfig
 
 PROMPT = (
     "Rewrite the question into a query for a BM25 keyword search engine that supports Boolean operators "
@@ -32,21 +32,21 @@ def rewritten_query(output: str, question: str) -> str:
     return query if query.strip() else question
 
 
-def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
-    section = settings["baselines"]["deepretrieval"]
-    model = policy_model("deepretrieval", section)
+def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig) -> list[ContextRow]:
+    own = config.baselines.deepretrieval
+    model = policy_model("deepretrieval", own)
     outputs = model.complete(
         [rewriter_messages(search_text(q)) for q in questions],
         ["" for _ in questions],
-        section["max_new_tokens"],
+        own.max_new_tokens,
         ["</answer>"],
     )
     queries = [rewritten_query(out, search_text(q)) for out, q in zip(outputs, questions)]
-    hits = retriever.search(queries, section["topk"])
+    hits = retriever.search(queries, own.topk)
     return [
         context_row(q, "deepretrieval", [d.to_dict() for d in docs], trace=f"{out}\nquery: {query}")
         for q, out, query, docs in zip(questions, outputs, queries, hits)
     ]
 
 
-METHOD = Method("deepretrieval", run, retriever="bm25", settings_key="baselines.deepretrieval")
+METHOD = Method("deepretrieval", run, retriever="bm25", section_key="baselines.deepretrieval")

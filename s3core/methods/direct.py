@@ -7,9 +7,10 @@ from functools import partial
 from typing import Any
 
 from s3core.methods import ContextRow, Method, Question, context_row
+from s3core.sections import JobConfig
 
 
-def run(method: str, questions: list[Question], _retriever: Any, _settings: dict[str, Any]) -> list[ContextRow]:
+def run(method: str, questions: list[Question], _retriever: Any, _config: JobConfig) -> list[ContextRow]:
     return [context_row(q, method, []) for q in questions]
 
 

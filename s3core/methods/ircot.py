@@ -4,7 +4,6 @@ sentence of reasoning at a time, and each sentence that does not give the answer
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from s3core.corpus import Document, format_docs
 from s3core.generation import Messages
@@ -12,6 +11,7 @@ from s3core.methods import ContextRow, Method, Question, search_text
 from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import reasoner
 from s3core.retrieval.client import RetrieverClient
+from s3core.sections import JobConfig
 
 SYSTEM = (
     "Answer the question by reasoning step by step over the documents, one short sentence per step. "
@@ -46,19 +46,19 @@ class IRCoT:
         return ["" for _ in trails]  # the documents enter the prompt, not the reasoning
 
 
-def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig) -> list[ContextRow]:
     """Up to `max_steps` reasoning sentences; context = every retrieved document, deduplicated."""
-    section = settings["baselines"]["ircot"]
+    own = config.baselines.ircot
     trails = run_agent(
         questions,
         IRCoT(),
-        reasoner(settings),
+        reasoner(config),
         retriever.search,
-        section["topk"],
-        section["max_steps"] - 1,
-        section["max_new_tokens"],
+        own.topk,
+        own.max_steps - 1,
+        own.max_new_tokens,
     )
     return trail_rows(trails, "ircot")
 
 
-METHOD = Method("ircot", run, settings_key="baselines.ircot", uses_reasoner=True)
+METHOD = Method("ircot", run, section_key="baselines.ircot", uses_reasoner=True)

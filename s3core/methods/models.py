@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from s3core import config
 from s3core.errors import ConfigError
 from s3core.generation import Generator, load_generator
 from s3core.methods import reasoner_name
+from s3core.sections import DeepRetrievalConfig, JobConfig, SearchR1Config, parse
 
 
-def reasoner(settings: dict[str, Any]) -> Generator:
+def reasoner(config: JobConfig) -> Generator:
     """The generator that reasons for IRCoT and Search-o1: `baselines.reasoner`, else the first generator."""
-    generators = settings["generators"]
+    generators = config.generators
     if not generators:
         raise ConfigError("IRCoT and Search-o1 reason with a generator: pass --generators (the config section)")
-    name = reasoner_name(settings["baselines"], generators)
+    name = reasoner_name(config.baselines, generators)
     if name not in generators:
         raise ConfigError(
             f"config key 'baselines.reasoner' is {name!r}; allowed: a name in 'generators' ({sorted(generators)})"
@@ -23,12 +21,7 @@ def reasoner(settings: dict[str, Any]) -> Generator:
     return load_generator(name, generators[name])
 
 
-def policy_model(method: str, section: dict[str, Any]) -> Generator:
+def policy_model(method: str, own: SearchR1Config | DeepRetrievalConfig) -> Generator:
     """A method's own model (Search-R1's policy, DeepRetrieval's rewriter) as an in-process HF generator."""
-    entry = {
-        "backend": "hf",
-        "model": section["model"],
-        "max_new_tokens": section["max_new_tokens"],
-        "batch_size": section["batch_size"],
-    }
-    return load_generator(method, config.section("generators", {method: entry})[method])
+    entry = {"backend": "hf", "model": own.model, "max_new_tokens": own.max_new_tokens, "batch_size": own.batch_size}
+    return load_generator(method, parse("generators", {method: entry})[method])

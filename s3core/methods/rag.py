@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from s3core.methods import ContextRow, Method, Question, context_row, search_text
 from s3core.retrieval.client import RetrieverClient
+from s3core.sections import JobConfig
 
 
-def run(
-    method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]
-) -> list[ContextRow]:
+def run(method: str, questions: list[Question], retriever: RetrieverClient, config: JobConfig) -> list[ContextRow]:
     """`retriever.topk` documents per question."""
-    hits = retriever.search([search_text(q) for q in questions], settings["retriever"]["topk"])
+    hits = retriever.search([search_text(q) for q in questions], config.retriever.topk)
     return [context_row(q, method, [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
 
 

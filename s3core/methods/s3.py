@@ -9,28 +9,23 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
-from s3core.errors import ConfigError
 from s3core.methods import ContextRow, Method, Question, context_row, search_text
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.hf_policy import load_policy
 from s3core.search.prompt import load_prompt
 from s3core.search.rollout import play
+from s3core.sections import JobConfig, SearcherConfig
 
 log = logging.getLogger(__name__)
 
 
-def run(
-    method: str, questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]
-) -> list[ContextRow]:
-    """`settings['searcher_model']` is the searcher (the base model for s3_step0, the trained one for s3, upstream's
+def run(method: str, questions: list[Question], retriever: RetrieverClient, config: JobConfig) -> list[ContextRow]:
+    """`config.searcher.model` is the searcher (the base model for s3_step0, the trained one for s3, upstream's
     checkpoint for s3_released)."""
-    model = settings.get("searcher_model")
-    if not model:
-        raise ConfigError(f"method {method!r} needs --searcher-model (a Hugging Face folder or id)")
-    search, searcher = settings["search"], settings["searcher"]
-    initial = retriever.search([search_text(q) for q in questions], search["initial_topk"])
-    prompt = load_prompt(searcher["prompt_file"])
-    with _policy(model, searcher) as policy:
+    search, searcher = config.search, config.searcher
+    initial = retriever.search([search_text(q) for q in questions], search.initial_topk)
+    prompt = load_prompt(searcher.prompt_file)
+    with _policy(searcher) as policy:
         episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0, prompt=prompt)
     log.info("%s", summary(episodes))
     return [
@@ -39,13 +34,13 @@ def run(
     ]
 
 
-def _policy(model: str, searcher: dict[str, Any]) -> AbstractContextManager:
+def _policy(searcher: SearcherConfig) -> AbstractContextManager:
     """The searcher on the engine `searcher.inference` names: transformers in this job, or a vLLM server."""
-    if searcher["inference"] == "vllm":
+    if searcher.inference == "vllm":
         from s3core.search.vllm_policy import served_policy
 
-        return served_policy(model, searcher)
-    return nullcontext(load_policy(model, searcher))
+        return served_policy(searcher)
+    return nullcontext(load_policy(searcher))
 
 
 def summary(episodes: list[Any]) -> str:
@@ -58,9 +53,9 @@ def summary(episodes: list[Any]) -> str:
 
 
 S3_STEP0 = Method(
-    "s3_step0", partial(run, "s3_step0"), settings_key="search", uses_searcher=True, context_format="selected"
+    "s3_step0", partial(run, "s3_step0"), section_key="search", uses_searcher=True, context_format="selected"
 )
-S3 = Method("s3", partial(run, "s3"), settings_key="search", uses_searcher=True, context_format="selected")
+S3 = Method("s3", partial(run, "s3"), section_key="search", uses_searcher=True, context_format="selected")
 S3_RELEASED = Method(
-    "s3_released", partial(run, "s3_released"), settings_key="search", uses_searcher=True, context_format="selected"
+    "s3_released", partial(run, "s3_released"), section_key="search", uses_searcher=True, context_format="selected"
 )

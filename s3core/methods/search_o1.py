@@ -5,7 +5,6 @@ each search's documents are condensed by a reason-in-documents call and returned
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from s3core.corpus import Document, format_docs
 from s3core.generation import Generator, Messages
@@ -13,6 +12,7 @@ from s3core.methods import ContextRow, Method, Question
 from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import reasoner
 from s3core.retrieval.client import RetrieverClient
+from s3core.sections import JobConfig
 
 BEGIN_QUERY, END_QUERY = "<|begin_search_query|>", "<|end_search_query|>"
 BEGIN_RESULT, END_RESULT = "<|begin_search_result|>", "<|end_search_result|>"
@@ -74,15 +74,13 @@ class SearchO1:
         return [f"\n{BEGIN_RESULT}{condensed(r)}{END_RESULT}\n" for r in replies]
 
 
-def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig) -> list[ContextRow]:
     """At most `max_searches` searches; context = the raw documents of every search, deduplicated."""
-    section = settings["baselines"]["search_o1"]
-    model = reasoner(settings)
-    agent = SearchO1(model, section["max_searches"], section["condense_max_new_tokens"])
-    trails = run_agent(
-        questions, agent, model, retriever.search, section["topk"], section["max_searches"], section["max_new_tokens"]
-    )
+    own = config.baselines.search_o1
+    model = reasoner(config)
+    agent = SearchO1(model, own.max_searches, own.condense_max_new_tokens)
+    trails = run_agent(questions, agent, model, retriever.search, own.topk, own.max_searches, own.max_new_tokens)
     return trail_rows(trails, "search_o1")
 
 
-METHOD = Method("search_o1", run, settings_key="baselines.search_o1", uses_reasoner=True)
+METHOD = Method("search_o1", run, section_key="baselines.search_o1", uses_reasoner=True)

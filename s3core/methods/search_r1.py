@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from s3core.corpus import Document
 from s3core.generation import Messages
@@ -13,6 +12,7 @@ from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import policy_model
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.prompt import observation
+from s3core.sections import JobConfig
 
 PROMPT = (
     "Answer the question below. Reason inside <think> and </think> whenever you receive new information. If "
@@ -51,19 +51,19 @@ class SearchR1:
         return [observation(docs) for docs in results]
 
 
-def run(questions: list[Question], retriever: RetrieverClient, settings: dict[str, Any]) -> list[ContextRow]:
+def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig) -> list[ContextRow]:
     """At most `max_turns` searches; context = all retrieved documents, deduplicated."""
-    section = settings["baselines"]["search_r1"]
+    own = config.baselines.search_r1
     trails = run_agent(
         questions,
         SearchR1(),
-        policy_model("search_r1", section),
+        policy_model("search_r1", own),
         retriever.search,
-        section["topk"],
-        section["max_turns"],
-        section["max_new_tokens"],
+        own.topk,
+        own.max_turns,
+        own.max_new_tokens,
     )
     return trail_rows(trails, "search_r1")
 
 
-METHOD = Method("search_r1", run, settings_key="baselines.search_r1")
+METHOD = Method("search_r1", run, section_key="baselines.search_r1")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from s3core.corpus import Document
+from s3core.sections import RetrieverConfig
 
 Hit = tuple[Document, float]
 
@@ -46,13 +47,13 @@ class StageStats:
 KINDS = ("bm25", "dense")
 
 
-def search_in_process(settings: dict[str, Any]) -> bool:
+def search_in_process(retriever: RetrieverConfig) -> bool:
     """Whether dense ranking runs in a search process of its own (`retriever.server.search_process`; auto: when
     it runs on a GPU, where the encoder's kernel launches would otherwise compete with HTTP for one interpreter)."""
-    choice = settings["server"]["search_process"]
+    choice = retriever.server.search_process
     if choice != "auto":
         return choice == "always"
-    device = settings["dense"]["device"]
+    device = retriever.dense.device
     if device == "auto":
         import torch
 
@@ -60,18 +61,18 @@ def search_in_process(settings: dict[str, Any]) -> bool:
     return device.startswith("cuda")
 
 
-def load_retriever(kind: str, index_dir: Path, corpus: Path, settings: dict[str, Any]) -> Retriever:
-    """Open a built index (`settings` is the `retriever` config section)."""
+def load_retriever(kind: str, index_dir: Path, corpus: Path, retriever: RetrieverConfig) -> Retriever:
+    """Open a built index."""
     if kind == "bm25":
         from s3core.retrieval.bm25 import open_bm25
 
         return open_bm25(index_dir, corpus)
-    if kind == "dense" and search_in_process(settings):
+    if kind == "dense" and search_in_process(retriever):
         from s3core.retrieval.search_process import ProcessDenseRetriever
 
-        return ProcessDenseRetriever(index_dir, corpus, settings["dense"], settings["server"]["startup_timeout_s"])
+        return ProcessDenseRetriever(index_dir, corpus, retriever.dense, retriever.server.startup_timeout_s)
     if kind == "dense":
         from s3core.retrieval.dense import DenseRetriever
 
-        return DenseRetriever(index_dir, corpus, settings["dense"])
+        return DenseRetriever(index_dir, corpus, retriever.dense)
     raise ValueError(f"unknown retriever kind {kind!r}; allowed: {list(KINDS)}")

@@ -8,15 +8,16 @@ import httpx
 
 from s3core.corpus import Document
 from s3core.http_retry import post_with_retries
+from s3core.sections import ClientConfig
 
 
 class RetrieverClient:
     """Sends queries in batches to POST /retrieve and returns Documents."""
 
-    def __init__(self, url: str, settings: dict[str, Any]):
+    def __init__(self, url: str, options: ClientConfig):
         self.url = url.rstrip("/")
-        self.settings = settings
-        self._http = httpx.Client(timeout=settings["timeout_s"])
+        self.options = options
+        self._http = httpx.Client(timeout=options.timeout_s)
 
     def close(self) -> None:
         self._http.close()
@@ -26,7 +27,7 @@ class RetrieverClient:
 
     def search(self, queries: list[str], topk: int) -> list[list[Document]]:
         """Top-k documents per query, in order."""
-        size = self.settings["batch_size"]
+        size = self.options.batch_size
         results: list[list[Document]] = []
         for start in range(0, len(queries), size):
             payload = {"queries": queries[start : start + size], "topk": topk, "return_scores": False}
@@ -34,9 +35,9 @@ class RetrieverClient:
                 self._http,
                 f"{self.url}/retrieve",
                 payload,
-                self.settings["retries"],
-                self.settings["backoff_s"],
-                self.settings["deadline_s"],
+                self.options.retries,
+                self.options.backoff_s,
+                self.options.deadline_s,
             )
             results.extend([Document.from_row(d) for d in row] for row in body["result"])
         return results

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,14 @@ from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
 from s3core.retrieval.encoder_graphs import EncoderGraphs
 from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
 from s3core.retrieval.flat_search import open_flat_search
+from s3core.sections import DenseConfig, to_dict
 
 INDEX_FILE = "index.faiss"
 SETTINGS_FILE = "s3_dense.json"
 CHUNK = 32768  # passages read, encoded and added to the index at a time
 TOKENIZER_THREADS = 4
+#: the dense settings that decide an index's vectors: queries are encoded as the index was built
+ENCODING_KEYS = ("encoder", "query_prefix", "passage_prefix", "max_length", "fp16")
 _worker_tokenizer: Any = None  # a tokenizer process's own tokenizer and length limit
 log = logging.getLogger(__name__)
 
@@ -59,34 +63,32 @@ class Encoder:
     builds on a GPU): batches are tokenised by processes, one per spare core, so the GPU never waits for the
     tokenizer; otherwise (queries, the CPU) by threads, and on CUDA queries replay CUDA graphs (`cuda_graphs`)."""
 
-    def __init__(self, settings: dict[str, Any], bulk: bool = False):
+    def __init__(self, dense: DenseConfig, bulk: bool = False):
         from transformers import AutoModel, AutoTokenizer
 
-        self.settings = settings
-        self.device = pick_device(settings["device"])
-        path = str(resolve_path(settings["encoder"]))
+        self.dense = dense
+        self.device = pick_device(dense.device)
+        path = str(resolve_path(dense.encoder))
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        dtype = torch.float16 if settings["fp16"] and self.device.type == "cuda" else torch.float32
+        dtype = torch.float16 if dense.fp16 and self.device.type == "cuda" else torch.float32
         self.model = AutoModel.from_pretrained(path, dtype=dtype).to(self.device).eval()
         self._local = threading.local()
         self._processes = bulk and self.device.type == "cuda"
         if self._processes:
             workers = max(1, (os.cpu_count() or 2) - 2)
             self._pool = ProcessPoolExecutor(
-                workers, multiprocessing.get_context("spawn"), _start_tokenizer, (path, settings["max_length"])
+                workers, multiprocessing.get_context("spawn"), _start_tokenizer, (path, dense.max_length)
             )
         else:
             self._pool = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
-        use_graphs = not bulk and self.device.type == "cuda" and settings.get("cuda_graphs", True)
+        use_graphs = not bulk and self.device.type == "cuda" and dense.cuda_graphs
         self._graphs = self._capture_graphs() if use_graphs else None
 
     def _capture_graphs(self) -> EncoderGraphs | None:
         """The forward pass as CUDA graphs; None (eager kernels) where this model cannot be captured."""
         names = list(self._tokenize(["a"]))
         try:
-            return EncoderGraphs(
-                self._pooled, names, self.device, self.settings["batch_size"], self.settings["max_length"]
-            )
+            return EncoderGraphs(self._pooled, names, self.device, self.dense.batch_size, self.dense.max_length)
         except RuntimeError as exc:
             log.warning(
                 "the query encoder could not be captured as CUDA graphs (%s); its kernels are launched "
@@ -105,7 +107,7 @@ class Encoder:
         Texts are sorted by length so that batches carry little padding; batches are tokenised ahead (threads or
         processes) while the model runs, and on a GPU the vectors stay on the device until the last batch is
         queued."""
-        size = self.settings["batch_size"]
+        size = self.dense.batch_size
         order = np.argsort([len(text) for text in texts], kind="stable")
         batches = [[prefix + texts[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
         if self._processes:
@@ -124,7 +126,7 @@ class Encoder:
             self._local.tokenizer = copy.deepcopy(self.tokenizer)
         return dict(
             self._local.tokenizer(
-                texts, padding=True, truncation=True, max_length=self.settings["max_length"], return_tensors="np"
+                texts, padding=True, truncation=True, max_length=self.dense.max_length, return_tensors="np"
             )
         )
 
@@ -159,12 +161,12 @@ def _encoded(docs: Iterator[Document], encoder: Encoder, prefix: str, total: int
             bar.update(len(chunk))
 
 
-def build_dense_index(corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+def build_dense_index(corpus: Path, out_dir: Path, dense: DenseConfig) -> int:
     """Encode the whole corpus into a FAISS IndexFlatIP in one job, streamed to disk; returns the document count."""
-    encoder, offsets = Encoder(settings, bulk=True), line_offsets(corpus)
-    blocks = _encoded(read_corpus(corpus), encoder, settings["passage_prefix"], len(offsets))
+    encoder, offsets = Encoder(dense, bulk=True), line_offsets(corpus)
+    blocks = _encoded(read_corpus(corpus), encoder, dense.passage_prefix, len(offsets))
     write_flat_index(out_dir / INDEX_FILE, encoder.dim, len(offsets), blocks)
-    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, to_dict(dense))
     return len(offsets)
 
 
@@ -173,15 +175,15 @@ def shard_rows(count: int, shard: int, shards: int) -> range:
     return range(count * shard // shards, count * (shard + 1) // shards)
 
 
-def encode_shard(corpus: Path, shard: int, shards: int, out: Path, settings: dict[str, Any]) -> int:
+def encode_shard(corpus: Path, shard: int, shards: int, out: Path, dense: DenseConfig) -> int:
     """Encode one shard's rows of the corpus to `out` (float32 .npy, written whole then renamed); the row count."""
     offsets = line_offsets(corpus)
     rows = shard_rows(len(offsets), shard, shards)
     store = DocStore(corpus, offsets)
-    encoder = Encoder(settings, bulk=True)
+    encoder = Encoder(dense, bulk=True)
     vectors = np.zeros((len(rows), encoder.dim), dtype=np.float32)
     done = 0
-    for block in _encoded((store.get(row) for row in rows), encoder, settings["passage_prefix"], len(rows)):
+    for block in _encoded((store.get(row) for row in rows), encoder, dense.passage_prefix, len(rows)):
         vectors[done : done + len(block)] = block
         done += len(block)
     with atomic_open(out, "wb") as handle:
@@ -189,7 +191,7 @@ def encode_shard(corpus: Path, shard: int, shards: int, out: Path, settings: dic
     return len(rows)
 
 
-def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, dense: DenseConfig) -> int:
     """Join the shards' vectors, in shard order, into one IndexFlatIP (row i = corpus line i), streamed from the
     memory-mapped shards to disk (memory stays flat whatever the corpus size)."""
     parts = [np.load(path, mmap_mode="r") for path in shards]
@@ -201,13 +203,13 @@ def gather_dense_index(shards: list[Path], corpus: Path, out_dir: Path, settings
         )
     blocks = (part[start : start + CHUNK] for part in parts for start in range(0, len(part), CHUNK))
     write_flat_index(out_dir / INDEX_FILE, parts[0].shape[1], rows, blocks)
-    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, to_dict(dense))
     return rows
 
 
-def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings: dict[str, Any]) -> int:
+def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, dense: DenseConfig) -> int:
     """Use a prebuilt FAISS index (upstream's e5 flat index, cut into parts) whose row i encodes corpus line i,
-    without re-encoding; `settings` are the encoder settings it was built with. Returns the row count."""
+    without re-encoding; `dense` holds the encoder settings it was built with. Returns the row count."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_open(out_dir / INDEX_FILE, "wb") as target:
         for part in parts:  # in order: the parts are one file cut in pieces
@@ -220,7 +222,7 @@ def import_dense_index(parts: list[Path], corpus: Path, out_dir: Path, settings:
             f"{parts[0].parent}: the index has {rows:,} rows but {corpus} has {len(offsets):,} documents; "
             "an imported index must encode the corpus line by line (download both at one revision)"
         )
-    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, settings)
+    save_index_meta(out_dir, corpus, offsets, SETTINGS_FILE, to_dict(dense))
     return rows
 
 
@@ -228,15 +230,15 @@ class DenseRanker:
     """Encode queries and search the flat IP index (`retriever.dense.search`: FAISS or torch, CPU or GPUs): the
     ranking half of dense retrieval, without the documents (a search process holds this alone)."""
 
-    def __init__(self, index_dir: Path, settings: dict[str, Any]):
+    def __init__(self, index_dir: Path, dense: DenseConfig):
         built = json.loads((Path(index_dir) / SETTINGS_FILE).read_text())
-        self.settings = {**built, **{key: settings[key] for key in ("device", "batch_size", "cuda_graphs")}}
-        self.encoder = Encoder(self.settings)
+        self.dense = replace(dense, **{key: built[key] for key in ENCODING_KEYS})  # the index's vectors' encoder
+        self.encoder = Encoder(self.dense)
         self.index = open_flat_index(Path(index_dir) / INDEX_FILE)
-        self.searcher = open_flat_search(self.index, settings["search"])
+        self.searcher = open_flat_search(self.index, dense.search)
 
     def encode(self, queries: list[str]) -> np.ndarray:
-        return self.encoder.encode(queries, self.settings["query_prefix"])
+        return self.encoder.encode(queries, self.dense.query_prefix)
 
     def search_stream(self) -> AbstractContextManager:
         """Run this thread's searches on a CUDA stream of their own (a no-op on the CPU)."""
@@ -253,8 +255,8 @@ class DenseRetriever:
 
     kind = "dense"
 
-    def __init__(self, index_dir: Path, corpus: Path, settings: dict[str, Any]):
-        self.ranker = DenseRanker(index_dir, settings)
+    def __init__(self, index_dir: Path, corpus: Path, dense: DenseConfig):
+        self.ranker = DenseRanker(index_dir, dense)
         self.docs = DocStore.open(corpus, Path(index_dir))
         self.stats = StageStats()
 

@@ -50,14 +50,14 @@ def fingerprint(data: bytes | mmap.mmap, offsets: np.ndarray) -> dict[str, Any]:
 
 
 def save_index_meta(
-    out_dir: Path, corpus: Path, offsets: np.ndarray, settings_file: str, settings: dict[str, Any]
+    out_dir: Path, corpus: Path, offsets: np.ndarray, built_with_file: str, built_with: dict[str, Any]
 ) -> None:
     """What every index folder holds beside its index: the corpus offsets and fingerprint, and the settings it was
     made with."""
     np.save(out_dir / OFFSETS_FILE, offsets)
     store = DocStore(corpus, offsets)
     (out_dir / FINGERPRINT_FILE).write_text(json.dumps(fingerprint(store.data, offsets)))
-    (out_dir / settings_file).write_text(json.dumps(settings))
+    (out_dir / built_with_file).write_text(json.dumps(built_with))
 
 
 class DocStore:

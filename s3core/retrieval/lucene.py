@@ -17,6 +17,7 @@ from s3core.assets import resolve_path
 from s3core.corpus import Document
 from s3core.errors import ConfigError
 from s3core.retrieval.base import Hit
+from s3core.sections import BM25Config
 
 ANSERINI_JAR = "pkg:pyserini/resources/jars/anserini-0.21.0-fatjar.jar"
 LUCENE_DIR = "lucene"
@@ -79,10 +80,10 @@ class LuceneRetriever:
 
     kind = "bm25"
 
-    def __init__(self, index_dir: Path, settings: dict[str, Any]):
+    def __init__(self, index_dir: Path, bm25: BM25Config):
         searcher, self._list = _searcher_class()
         self.searcher = searcher(str(Path(index_dir) / LUCENE_DIR))
-        self.searcher.set_bm25(float(settings["k1"]), float(settings["b"]))
+        self.searcher.set_bm25(float(bm25.k1), float(bm25.b))
         self.threads = max(1, min(8, os.cpu_count() or 1))
         self.count = int(self.searcher.get_total_num_docs())
 

@@ -27,18 +27,19 @@ import numpy as np
 from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, StageStats
 from s3core.retrieval.docstore import DocStore
+from s3core.sections import DenseConfig
 
 Ranked = tuple[np.ndarray, np.ndarray, dict[str, float]]  # scores, ids, figures (seconds per stage, scans)
 
 
-def _rank_batches(index_dir: Path, settings: dict[str, Any], requests: Connection, results: Connection) -> None:
+def _rank_batches(index_dir: Path, dense: DenseConfig, requests: Connection, results: Connection) -> None:
     """The search process: load the ranker, then encode (this thread) and search (a second thread) each batch of
     `requests` ((number, queries, topk); None ends), sending (number, scores, ids, figures) or (number, error);
     the batches encoded while a search ran are searched together."""
     from s3core.retrieval.dense import DenseRanker
 
     try:
-        ranker = DenseRanker(index_dir, settings)
+        ranker = DenseRanker(index_dir, dense)
     except Exception:
         results.send(("failed", traceback.format_exc()))
         return
@@ -113,13 +114,13 @@ def _search_together(ranker: Any, batches: list[tuple], send: Callable[[tuple], 
 class SearchProcess:
     """The client side of a search process: `rank` sends a batch and returns a Future of (scores, ids, figures)."""
 
-    def __init__(self, index_dir: Path, settings: dict[str, Any], startup_timeout_s: float):
+    def __init__(self, index_dir: Path, dense: DenseConfig, startup_timeout_s: float):
         context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
         requests_out, self._requests = context.Pipe(duplex=False)
         self._results, results_in = context.Pipe(duplex=False)
         self.process = context.Process(
             target=_rank_batches,
-            args=(Path(index_dir), settings, requests_out, results_in),
+            args=(Path(index_dir), dense, requests_out, results_in),
             name="s3-search",
             daemon=True,
         )
@@ -201,10 +202,10 @@ class ProcessDenseRetriever:
     kind = "dense"
     in_flight = 3  # batches encoded while the one before them is searched; those waiting are searched together
 
-    def __init__(self, index_dir: Path, corpus: Path, settings: dict[str, Any], startup_timeout_s: float):
+    def __init__(self, index_dir: Path, corpus: Path, dense: DenseConfig, startup_timeout_s: float):
         self.docs = DocStore.open(corpus, Path(index_dir))
         self.stats = StageStats()
-        self.ranker = SearchProcess(index_dir, settings, startup_timeout_s)
+        self.ranker = SearchProcess(index_dir, dense, startup_timeout_s)
 
     def __len__(self) -> int:
         return len(self.docs)

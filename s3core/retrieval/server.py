@@ -21,6 +21,7 @@ from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, Retriever
 from s3core.retrieval.batcher import DynamicBatcher, SearchFn
 from s3core.retrieval.body_limits import BodyLimits
+from s3core.sections import ServerConfig
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,15 @@ def _parse(body: bytes) -> RetrieveRequest:
     return RetrieveRequest(queries, topk, scores)
 
 
-def _check(request: RetrieveRequest, limits: dict[str, Any]) -> None:
+def _check(request: RetrieveRequest, limits: ServerConfig) -> None:
     """4xx with a message naming the limit that was exceeded."""
     if not request.queries:
         raise HTTPException(400, "queries is empty: send at least one query")
-    if request.topk is not None and not 1 <= request.topk <= limits["max_topk"]:
-        raise HTTPException(400, f"topk={request.topk} is outside 1..{limits['max_topk']} (server limit max_topk)")
-    if len(request.queries) > limits["max_queries"]:
+    if request.topk is not None and not 1 <= request.topk <= limits.max_topk:
+        raise HTTPException(400, f"topk={request.topk} is outside 1..{limits.max_topk} (server limit max_topk)")
+    if len(request.queries) > limits.max_queries:
         raise HTTPException(
-            413, f"{len(request.queries)} queries in one request; the limit is {limits['max_queries']} (max_queries)"
+            413, f"{len(request.queries)} queries in one request; the limit is {limits.max_queries} (max_queries)"
         )
     for number, query in enumerate(request.queries, start=1):
         try:
@@ -64,9 +65,9 @@ def _check(request: RetrieveRequest, limits: dict[str, Any]) -> None:
         except UnicodeEncodeError as exc:  # a lone surrogate: valid JSON, but no text; it would fail its whole batch
             raise HTTPException(400, f"query {number} is not valid Unicode text ({exc.reason} at {exc.start})") from exc
     longest = max(len(q) for q in request.queries)
-    if longest > limits["max_query_chars"]:
+    if longest > limits.max_query_chars:
         raise HTTPException(
-            413, f"a query has {longest} characters; the limit is {limits['max_query_chars']} (max_query_chars)"
+            413, f"a query has {longest} characters; the limit is {limits.max_query_chars} (max_query_chars)"
         )
 
 
@@ -85,10 +86,10 @@ def _search_fn(retriever: Retriever) -> tuple[SearchFn, int]:
     return (lambda queries, topk: asyncio.to_thread(retriever.search, queries, topk)), 1
 
 
-def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) -> FastAPI:
+def create_app(retriever: Retriever, server: ServerConfig, default_topk: int) -> FastAPI:
     """An app serving `retriever`; `server` is the `retriever.server` config section."""
     search, in_flight = _search_fn(retriever)
-    batcher = DynamicBatcher(search, server["max_batch"], in_flight) if server["batching"] else None
+    batcher = DynamicBatcher(search, server.max_batch, in_flight) if server.batching else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -103,7 +104,7 @@ def create_app(retriever: Retriever, server: dict[str, Any], default_topk: int) 
     # no /docs, /redoc or /openapi.json: the server answers its three routes and nothing else
     app = FastAPI(title="s3 retriever", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.batcher = batcher
-    app.add_middleware(BodyLimits, max_bytes=server["max_body_bytes"], timeout_s=server["body_timeout_s"])
+    app.add_middleware(BodyLimits, max_bytes=server.max_body_bytes, timeout_s=server.body_timeout_s)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

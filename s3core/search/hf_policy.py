@@ -7,6 +7,7 @@ from typing import Any
 from s3core.devices import pick_device, pick_dtype
 from s3core.generation.hf import generate
 from s3core.search.policy import STOP_STRINGS
+from s3core.sections import SearcherConfig
 
 
 class HFPolicy:
@@ -39,11 +40,11 @@ def load_tokenizer(path: str) -> Any:
     return tokenizer
 
 
-def load_policy(path: str, settings: dict[str, Any]) -> HFPolicy:
-    """A frozen searcher for inference from a Hugging Face folder (`searcher` config section)."""
+def load_policy(searcher: SearcherConfig) -> HFPolicy:
+    """The frozen searcher `searcher.model` (a Hugging Face folder or id) for inference."""
     from transformers import AutoModelForCausalLM
 
-    device = pick_device(settings["device"])
-    dtype = pick_dtype(settings["dtype"], device)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-    return HFPolicy(model, load_tokenizer(path), settings["batch_size"])
+    device = pick_device(searcher.device)
+    dtype = pick_dtype(searcher.dtype, device)
+    model = AutoModelForCausalLM.from_pretrained(searcher.model, dtype=dtype).to(device).eval()
+    return HFPolicy(model, load_tokenizer(searcher.model), searcher.batch_size)

@@ -11,6 +11,7 @@ from s3core.evaluate import answer_contexts
 from s3core.generation import Generator
 from s3core.methods import context_row
 from s3core.search.episode import Episode
+from s3core.sections import RewardConfig
 
 BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
 
@@ -78,16 +79,16 @@ def score_episodes(
     episodes: list[Episode],
     generator: Generator,
     judge: Generator | None,
-    reward: dict[str, Any],
+    reward: RewardConfig,
 ) -> list[tuple[float, dict[str, float]]]:
     """(reward, facts) per finished episode: the generator answers from its selected documents; the reward is
     Gain Beyond RAG (`reward.form`) in `reward.metric` against the row's cached naive-RAG answer."""
-    metric = reward["metric"]
+    metric = reward.metric
     contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
     answers = answer_contexts(contexts, generator, judge, context_format="selected", judge_every_row=metric == "judge")
     scored = []
     for row, episode, answer in zip(items, episodes, answers):
         ours, rag = metric_value(answer, metric), metric_value(row, metric)
         info = {"genacc": answer["genacc"], "rag_genacc": row["genacc"], "gbr": ours - rag, **episode.stats()}
-        scored.append((gain_beyond_rag(ours, rag, reward["form"]), info))
+        scored.append((gain_beyond_rag(ours, rag, reward.form), info))
     return scored

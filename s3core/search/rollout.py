@@ -15,33 +15,33 @@ from s3core.corpus import Document
 from s3core.search.episode import Episode
 from s3core.search.policy import Policy
 from s3core.search.prompt import SearcherPrompt
+from s3core.sections import SearchConfig
 
 Search = Callable[[list[str], int], list[list[Document]]]
 AsyncSearch = Callable[[list[str], int], Awaitable[list[list[Document]]]]
 AsyncGenerate = Callable[[list[list[int]], int, float], Awaitable[list[list[int]]]]
 
 
-def search_rounds(settings: dict[str, Any]) -> int:
-    """Turns that may search: `max_turns`, plus one when `extra_search_round` (upstream's count)."""
-    return settings["max_turns"] + int(settings["extra_search_round"])
-
-
 async def drive_episodes(
-    episodes: list[Episode], generate: AsyncGenerate, search: AsyncSearch, settings: dict[str, Any], temperature: float
+    episodes: list[Episode],
+    generate: AsyncGenerate,
+    search: AsyncSearch,
+    search_config: SearchConfig,
+    temperature: float,
 ) -> None:
     """Play every episode to its end: the searching rounds, then one final turn without search."""
-    rounds = search_rounds(settings)
+    rounds = search_config.rounds
     for round_no in range(rounds + 1):
         active = [e for e in episodes if not e.done]
         if not active:
             return
-        replies = await generate([e.ids for e in active], settings["max_new_tokens"], temperature)
+        replies = await generate([e.ids for e in active], search_config.max_new_tokens, temperature)
         actions = [e.respond(reply) for e, reply in zip(active, replies)]
         if round_no == rounds:
             for episode in active:
                 episode.finish()
             return
-        await step(active, actions, search, settings["topk"])
+        await step(active, actions, search, search_config.topk)
 
 
 async def step(active: list[Episode], actions: list[Any], search: AsyncSearch, topk: int) -> None:
@@ -59,7 +59,7 @@ async def step(active: list[Episode], actions: list[Any], search: AsyncSearch, t
 
 
 def run_episodes(
-    episodes: list[Episode], policy: Policy, search: Search, settings: dict[str, Any], temperature: float
+    episodes: list[Episode], policy: Policy, search: Search, search_config: SearchConfig, temperature: float
 ) -> None:
     """`drive_episodes` with a synchronous policy and retriever (local trainer, inference)."""
 
@@ -69,7 +69,7 @@ def run_episodes(
     async def search_now(queries: list[str], topk: int) -> list[list[Document]]:
         return search(queries, topk)
 
-    asyncio.run(drive_episodes(episodes, generate, search_now, settings, temperature))
+    asyncio.run(drive_episodes(episodes, generate, search_now, search_config, temperature))
 
 
 def play(
@@ -77,11 +77,11 @@ def play(
     initial_docs: list[list[Document]],
     policy: Policy,
     search: Search,
-    settings: dict[str, Any],
+    search_config: SearchConfig,
     temperature: float,
     prompt: SearcherPrompt = SearcherPrompt(),
 ) -> list[Episode]:
     """One finished episode per question, started from its naive-RAG documents."""
-    episodes = [Episode(q, docs, policy.tokenizer, settings, prompt) for q, docs in zip(questions, initial_docs)]
-    run_episodes(episodes, policy, search, settings, temperature)
+    episodes = [Episode(q, docs, policy.tokenizer, search_config, prompt) for q, docs in zip(questions, initial_docs)]
+    run_episodes(episodes, policy, search, search_config, temperature)
     return episodes

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import httpx
 
 from s3core.http_retry import post_with_retries
 from s3core.search.policy import STOP_STRINGS
+from s3core.sections import SearcherConfig
 
 
 class VLLMPolicy:
@@ -21,13 +22,16 @@ class VLLMPolicy:
     def __init__(self, base_url: str, model: str, tokenizer: Any, concurrency: int = 16, retries: int = 5):
         self.url = base_url.rstrip("/") + "/v1/completions"
         self.model, self.tokenizer, self.retries = model, tokenizer, retries
-        self.concurrency = concurrency
         self.stops = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
         self._http = httpx.Client(timeout=600)
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="vllm-policy")
 
     def generate(self, contexts: list[list[int]], max_new_tokens: int, temperature: float) -> list[list[int]]:
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(lambda ids: self._one(ids, max_new_tokens, temperature), contexts))
+        return list(self._pool.map(lambda ids: self._one(ids, max_new_tokens, temperature), contexts))
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        self._http.close()
 
     def _one(self, ids: list[int], max_new_tokens: int, temperature: float) -> list[int]:
         payload = {
@@ -49,17 +53,20 @@ class VLLMPolicy:
 
 
 @contextmanager
-def served_policy(model: str, searcher: dict[str, Any]) -> Iterator[VLLMPolicy]:
-    """A VLLMPolicy of `model`: on the workflow run's server for that model if it has one (e.g. the untrained
+def served_policy(searcher: SearcherConfig) -> Iterator[VLLMPolicy]:
+    """A VLLMPolicy of `searcher.model`: on the workflow run's server for that model if it has one (e.g. the untrained
     searcher is the demo's generator), else on a server this job starts with `searcher.vllm` and stops."""
     from s3core.generation.run_servers import run_server_for_model
     from s3core.generation.vllm import vllm_sidecar
     from s3core.search.hf_policy import load_tokenizer
 
+    model = searcher.model
     tokenizer = load_tokenizer(model)
-    server = searcher["vllm"]
-    if shared := run_server_for_model(model, server["startup_timeout_s"]):
-        yield VLLMPolicy(shared["url"], model, tokenizer, searcher["batch_size"])
-        return
-    with vllm_sidecar("searcher", {"model": model, "vllm": server}) as sidecar:
-        yield VLLMPolicy(sidecar.url, model, tokenizer, searcher["batch_size"])
+    with ExitStack() as stack:
+        if shared := run_server_for_model(model, searcher.vllm.startup_timeout_s):
+            url = shared["url"]
+        else:
+            url = stack.enter_context(vllm_sidecar("searcher", model, searcher.vllm)).url
+        policy = VLLMPolicy(url, model, tokenizer, searcher.batch_size)
+        stack.callback(policy.close)
+        yield policy

@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
+from s3core.sections import JobConfig, RewardConfig, SearchConfig
 from s3core.stages.services import Answering, RetrieverAccess, retriever_client
 
 log = logging.getLogger("s3core")
 
 
 def precompute(
-    qa: Path, out: Path, access: RetrieverAccess, search: dict[str, Any], answering: Answering, reward: dict[str, Any]
+    qa: Path, out: Path, access: RetrieverAccess, search: SearchConfig, answering: Answering, reward: RewardConfig
 ) -> None:
     """Each training question's naive-RAG documents (`search.retriever`, `search.initial_topk`), the generator's
     answer from them and its GenAcc (the judge answers on every row when `reward.metric` is judge)."""
@@ -24,29 +24,29 @@ def precompute(
 
     questions = read_rows(qa, QUESTION_KEYS, "questions")
     with ExitStack() as stack:
-        client = retriever_client(stack, search["retriever"], access)
-        hits = client.search([search_text(q) for q in questions], search["initial_topk"])
+        client = retriever_client(stack, search.retriever, access)
+        hits = client.search([search_text(q) for q in questions], search.initial_topk)
     contexts = [context_row(q, "rag", [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
     generator, judge_model = answering.load()
-    rows = answer_contexts(contexts, generator, judge_model, judge_every_row=reward["metric"] == "judge")
+    rows = answer_contexts(contexts, generator, judge_model, judge_every_row=reward.metric == "judge")
     write_jsonl(out, rows)
     correct = sum(r["genacc"] for r in rows)
     log.info("naive-RAG cache: %d questions, %d answered correctly -> %s", len(rows), correct, out)
 
 
 def infer(
-    method_label: str, qa: Path, out: Path, access: RetrieverAccess, settings: dict[str, Any], limit: int | None
+    method_label: str, qa: Path, out: Path, access: RetrieverAccess, config: JobConfig, limit: int | None
 ) -> None:
-    """Run the method (or s3 run) `method_label` over the QA set; `settings` holds the config sections it reads
-    (retriever, search, searcher, searcher_model, baselines, generators)."""
+    """Run the method (or s3 run) `method_label` over the QA set with the job's config sections (an s3 method's
+    searcher is `config.searcher.model`)."""
     from s3core.methods import get_method
 
     method = get_method(method_label)
     questions = read_rows(qa, QUESTION_KEYS, "questions")[:limit]
     with ExitStack() as stack:
-        kind = method.index_kind(settings)
+        kind = method.index_kind(config)
         client = retriever_client(stack, kind, access) if kind else None
-        rows = method.run(questions, client, settings)
+        rows = method.run(questions, client, config)
     write_jsonl(out, [{**row, "method": method_label} for row in rows])  # an s3 run's rows carry its label
     log.info("%s: %d context rows in %s", method.name, len(rows), out)
 

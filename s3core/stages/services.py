@@ -8,9 +8,10 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from s3core.errors import S3Error
+from s3core.sections import GeneratorConfig, JudgeConfig, RetrieverConfig, to_dict
 
 if TYPE_CHECKING:
     from s3core.generation import Generator
@@ -20,9 +21,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class RetrieverAccess:
     """Where a job's retriever comes from: `url` of a running server, else a sidecar over `index` and `corpus`
-    (its log at `server_log`); `settings` is the `retriever` config section."""
+    (its log at `server_log`), with the `retriever` config section's server and client settings."""
 
-    settings: dict[str, Any]
+    retriever: RetrieverConfig
     index: Path | None = None
     corpus: Path | None = None
     url: str | None = None
@@ -34,8 +35,8 @@ class Answering:
     """The frozen generator that answers (`generator`, a key of `generators`) and the `judge` config section."""
 
     generator: str
-    generators: dict[str, Any]
-    judge: dict[str, Any]
+    generators: dict[str, GeneratorConfig]
+    judge: JudgeConfig
 
     def check(self) -> None:
         if self.generator not in self.generators:
@@ -50,7 +51,7 @@ class Answering:
 
 
 def serve_command(
-    kind: str, index: Path, corpus: Path, retriever: dict[str, Any], host: str = "127.0.0.1"
+    kind: str, index: Path, corpus: Path, retriever: RetrieverConfig, host: str = "127.0.0.1"
 ) -> list[str]:
     """The command line that starts a retriever server on `host`, port `{port}` (for a Sidecar)."""
     return [
@@ -64,8 +65,8 @@ def serve_command(
         str(index),
         "--corpus",
         str(corpus),
-        "--retriever",
-        json.dumps(retriever),
+        "--config",
+        json.dumps({"retriever": to_dict(retriever)}),
         "--host",
         host,
         "--port",
@@ -86,10 +87,10 @@ def retriever_client(stack: ExitStack, kind: str, access: RetrieverAccess, host:
     else:
         if not (access.index and access.corpus):
             raise S3Error(f"{kind} retrieval needs --index and --corpus (or --retriever-url)")
-        command = serve_command(kind, access.index, access.corpus, access.settings, host)
-        timeout = access.settings["server"]["startup_timeout_s"]
+        command = serve_command(kind, access.index, access.corpus, access.retriever, host)
+        timeout = access.retriever.server.startup_timeout_s
         sidecar = Sidecar(command, access.server_log, host=host, startup_timeout_s=timeout, role=f"retriever:{kind}")
         url = stack.enter_context(sidecar).url
-    client = RetrieverClient(url, access.settings["client"])
+    client = RetrieverClient(url, access.retriever.client)
     stack.callback(client.close)
     return client

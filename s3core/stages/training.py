@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from s3core.jsonl import read_jsonl
+from s3core.sections import RewardConfig, SearchConfig, SearcherConfig, TrainConfig
 from s3core.stages.services import Answering, RetrieverAccess, retriever_client
 
 log = logging.getLogger("s3core")
@@ -25,20 +26,19 @@ class TrainingJob:
     out: Path
     access: RetrieverAccess
     answering: Answering
-    search: dict[str, Any]
-    searcher: dict[str, Any]
-    train: dict[str, Any]
-    reward: dict[str, Any]
+    search: SearchConfig
+    searcher: SearcherConfig
+    train: TrainConfig
+    reward: RewardConfig
 
 
 def train(job: TrainingJob) -> list[dict[str, Any]]:
     """Train the searcher; the logbook rows (one per PPO step)."""
     from s3core.search.reward import training_pool
 
-    settings = job.train
-    pool = training_pool(read_jsonl(job.cache), settings["drop_rag_correct"], settings["drop_yes_no"])
+    pool = training_pool(read_jsonl(job.cache), job.train.drop_rag_correct, job.train.drop_yes_no)
     log.info("training pool: %d of the cached questions", len(pool))
-    rows = _train_verl(job, pool) if settings["engine"] == "verl" else _train_local(job, pool)
+    rows = _train_verl(job, pool) if job.train.engine == "verl" else _train_local(job, pool)
     if rows:
         log.info("last step: %s", json.dumps(rows[-1]))
     return rows
@@ -53,12 +53,12 @@ def _train_local(job: TrainingJob, pool: list[dict[str, Any]]) -> list[dict[str,
 
     generator, judge_model = job.answering.load()
     with ExitStack() as stack:
-        client = retriever_client(stack, job.search["retriever"], job.access)
-        prompt = load_prompt(job.searcher["prompt_file"])
+        client = retriever_client(stack, job.search.retriever, job.access)
+        prompt = load_prompt(job.searcher.prompt_file)
         environment = S3Environment(client.search, generator, judge_model, job.search, job.reward, prompt)
-        shaping = fingerprint(job.train, job.search, job.reward, job.searcher["model"], pool)
-        model = job.searcher["model"]
-        return train(pool, environment, model, job.out, job.train, job.searcher, job.search["temperature"], shaping)
+        model = job.searcher.model
+        shaping = fingerprint(job.train, job.search, job.reward, model, pool)
+        return train(pool, environment, model, job.out, job.train, job.searcher, job.search.temperature, shaping)
 
 
 def _train_verl(job: TrainingJob, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,16 +78,16 @@ def _train_verl(job: TrainingJob, pool: list[dict[str, Any]]) -> list[dict[str, 
     check_generator_gpus(who.generators, answering(who.generator, who.judge), plan)
     host = reachable_host(plan.nodes)
     with ExitStack() as stack:
-        client = retriever_client(stack, job.search["retriever"], job.access, host)
+        client = retriever_client(stack, job.search.retriever, job.access, host)
         generators = reachable_generators(stack, who.generators, who.generator, who.judge, host, plan.generator_devices)
         spec = {
             "search": job.search,
             "reward": job.reward,
             "retriever_url": client.url,
-            "retriever_client": job.access.settings["client"],
+            "retriever_client": job.access.retriever.client,
             "generator": who.generator,
-            "prompt_file": job.searcher["prompt_file"],
+            "prompt_file": job.searcher.prompt_file,
             "generators": generators,
             "judge": who.judge,
         }
-        return train_with_verl(pool, spec, job.searcher["model"], job.out, job.train, job.search, plan)
+        return train_with_verl(pool, spec, job.searcher.model, job.out, job.train, job.search, plan)

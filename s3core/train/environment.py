@@ -9,6 +9,7 @@ from s3core.search.policy import STOP_STRINGS, Policy
 from s3core.search.prompt import SearcherPrompt
 from s3core.search.reward import initial_docs, score_episodes
 from s3core.search.rollout import Search, play
+from s3core.sections import RewardConfig, SearchConfig
 from s3core.train.trainer import Trajectory
 
 
@@ -22,20 +23,20 @@ class S3Environment:
         search: Search,
         generator: Generator,
         judge: Generator | None,
-        search_settings: dict[str, Any],
-        reward: dict[str, Any],
+        search_config: SearchConfig,
+        reward: RewardConfig,
         prompt: SearcherPrompt = SearcherPrompt(),
     ):
         self.search = search
         self.generator = generator
         self.judge = judge
-        self.settings = search_settings
+        self.search_config = search_config
         self.reward = reward
         self.prompt = prompt
 
     def rollout(self, items: list[dict[str, Any]], policy: Policy, temperature: float) -> list[Trajectory]:
         """`items` are naive-RAG cache rows (question, golds, docs, RAG GenAcc)."""
-        initial = [initial_docs(row, self.settings["initial_topk"]) for row in items]
-        episodes = play(items, initial, policy, self.search, self.settings, temperature, self.prompt)
+        initial = [initial_docs(row, self.search_config.initial_topk) for row in items]
+        episodes = play(items, initial, policy, self.search, self.search_config, temperature, self.prompt)
         scored = score_episodes(items, episodes, self.generator, self.judge, self.reward)
         return [Trajectory(e.ids, e.action_mask, score, info) for e, (score, info) in zip(episodes, scored)]

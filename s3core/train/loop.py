@@ -16,6 +16,7 @@ from s3core.errors import ConfigError
 from s3core.search.hf_policy import HFPolicy, load_tokenizer
 from s3core.search.policy import Policy
 from s3core.search.reward import gain_shares
+from s3core.sections import SearcherConfig, TrainConfig
 from s3core.train import checkpoint
 from s3core.train.logbook import Logbook
 from s3core.train.models import autocast, load_models
@@ -72,12 +73,12 @@ def train(
     environment: Environment,
     model_path: str,
     out: Path,
-    settings: dict[str, Any],
-    searcher: dict[str, Any],
+    train_config: TrainConfig,
+    searcher: SearcherConfig,
     temperature: float,
     shaping: dict[str, Any],
 ) -> list[dict[str, float]]:
-    """Run `settings['steps']` PPO steps (resuming from the newest checkpoint in `out/checkpoints` when it was
+    """Run `train_config.steps` PPO steps (resuming from the newest checkpoint in `out/checkpoints` when it was
     trained with `shaping`, the settings that shape training: `s3core.training_settings.fingerprint`); save the
     trained searcher to `out/searcher` and return the logbook rows."""
     if temperature <= 0:
@@ -87,27 +88,27 @@ def train(
     if not pool:
         raise ConfigError("the training pool is empty: raise assets.train.size or turn off train.drop_rag_correct")
     guard(out / "checkpoints", shaping, "step_*")
-    device = pick_device(searcher["device"])
-    mixed = pick_dtype(searcher["dtype"], device) == torch.bfloat16
+    device = pick_device(searcher.device)
+    mixed = pick_dtype(searcher.dtype, device) == torch.bfloat16
     tokenizer = load_tokenizer(model_path)
     actor, critic, reference = load_models(
-        model_path, device, settings["kl_coef"] > 0, settings["gradient_checkpointing"]
+        model_path, device, train_config.kl_coef > 0, train_config.gradient_checkpointing
     )
-    trainer = PPOTrainer(actor, critic, reference, settings, temperature, tokenizer.pad_token_id, mixed)
-    policy = HFPolicy(actor, tokenizer, searcher["batch_size"], environment.stop_strings)
+    trainer = PPOTrainer(actor, critic, reference, train_config, temperature, tokenizer.pad_token_id, mixed)
+    policy = HFPolicy(actor, tokenizer, searcher.batch_size, environment.stop_strings)
     start, history = _resume(out / "checkpoints", trainer, device)
     logbook = Logbook(out / "metrics.jsonl", out / "tensorboard", history)
-    steps = settings["steps"]
+    steps = train_config.steps
     for step in tqdm(range(start, steps), initial=start, total=steps, desc="PPO steps", unit="step"):
-        torch.manual_seed(settings["seed"] + step)
-        items = items_for_step(pool, step, settings["batch_size"], settings["seed"])
+        torch.manual_seed(train_config.seed + step)
+        items = items_for_step(pool, step, train_config.batch_size, train_config.seed)
         began = time.perf_counter()
         with autocast(device, mixed):
             trajectories = environment.rollout(items, policy, temperature)
         rolled = time.perf_counter()
-        stats = trainer.update(trajectories, settings["seed"] + step)
+        stats = trainer.update(trajectories, train_config.seed + step)
         logbook.append(step_metrics(step + 1, trajectories, stats, rolled - began, time.perf_counter() - rolled))
-        if (step + 1) % settings["checkpoint_every"] == 0 or step + 1 == steps:
+        if (step + 1) % train_config.checkpoint_every == 0 or step + 1 == steps:
             checkpoint.save(
                 out / "checkpoints",
                 step + 1,

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from s3core.sections import TrainConfig
 from s3core.train import ppo
 from s3core.train.models import ValueModel, autocast, token_logprobs, token_values
 
@@ -60,22 +61,22 @@ class PPOTrainer:
         actor: nn.Module,
         critic: ValueModel,
         reference: nn.Module | None,
-        settings: dict[str, Any],
+        ppo_config: TrainConfig,
         temperature: float,
         pad_id: int,
         mixed_precision: bool,
     ):
         self.actor, self.critic, self.reference = actor, critic, reference
-        self.settings = settings
+        self.ppo_config = ppo_config
         self.temperature = temperature
         self.pad_id = pad_id
         self.device = next(actor.parameters()).device
         self.mixed_precision = mixed_precision
-        self.actor_optimizer = torch.optim.AdamW(actor.parameters(), lr=settings["actor_lr"])
-        self.critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=settings["critic_lr"])
+        self.actor_optimizer = torch.optim.AdamW(actor.parameters(), lr=ppo_config.actor_lr)
+        self.critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=ppo_config.critic_lr)
 
     def _micro_batches(self, batch: Batch) -> list[Batch]:
-        size = self.settings["micro_batch_size"]
+        size = self.ppo_config.micro_batch_size
         return [batch.select(slice(i, i + size)) for i in range(0, batch.input_ids.shape[0], size)]
 
     @torch.no_grad()
@@ -99,19 +100,19 @@ class PPOTrainer:
         batch = pack(trajectories, self.pad_id, self.device)
         old_logp, ref_logp, old_values = self._score_tokens(batch)
         scored = time.perf_counter()
-        s = self.settings
-        rewards = ppo.token_rewards(batch.scores, old_logp, ref_logp, batch.mask, s["kl_coef"])
-        advantages, returns = ppo.gae(rewards, old_values, batch.mask, s["gamma"], s["lam"])
+        cfg = self.ppo_config
+        rewards = ppo.token_rewards(batch.scores, old_logp, ref_logp, batch.mask, cfg.kl_coef)
+        advantages, returns = ppo.gae(rewards, old_values, batch.mask, cfg.gamma, cfg.lam)
         advantages = ppo.masked_whiten(advantages, batch.mask)
         stats: dict[str, list[float]] = defaultdict(list)
         if ref_logp is not None:
             stats["kl"].append(ppo.masked_mean(old_logp - ref_logp, batch.mask).item())
         generator = torch.Generator().manual_seed(seed)
         size = len(trajectories)
-        for _ in range(s["ppo_epochs"]):
+        for _ in range(cfg.ppo_epochs):
             order = torch.randperm(size, generator=generator)
-            for start in range(0, size, s["mini_batch_size"]):
-                rows = order[start : start + s["mini_batch_size"]].to(self.device)
+            for start in range(0, size, cfg.mini_batch_size):
+                rows = order[start : start + cfg.mini_batch_size].to(self.device)
                 mini = (batch.select(rows), old_logp[rows], old_values[rows], advantages[rows], returns[rows])
                 for key, value in self._mini_batch_step(*mini).items():
                     stats[key].append(value)
@@ -130,12 +131,12 @@ class PPOTrainer:
         returns: torch.Tensor,
     ) -> dict[str, float]:
         """Accumulate token-mean losses over micro-batches, clip gradients, step both optimisers."""
-        s = self.settings
+        cfg = self.ppo_config
         tokens = batch.mask.sum().clamp(min=1)
         totals: dict[str, float] = defaultdict(float)
         self.actor_optimizer.zero_grad(set_to_none=True)
         self.critic_optimizer.zero_grad(set_to_none=True)
-        size = s["micro_batch_size"]
+        size = cfg.micro_batch_size
         for start in range(0, batch.input_ids.shape[0], size):
             part = slice(start, start + size)
             micro, mask = batch.select(part), batch.mask[part]
@@ -144,10 +145,10 @@ class PPOTrainer:
                     self.actor, micro.input_ids, micro.attention_mask, mask, self.temperature, with_entropy=True
                 )
                 values = token_values(self.critic, micro.input_ids, micro.attention_mask)
-            pg, pg_clipped = ppo.policy_loss(logp, old_logp[part], advantages[part], s["clip"])
-            vf, vf_clipped = ppo.value_loss(values, old_values[part], returns[part], s["value_clip"])
+            pg, pg_clipped = ppo.policy_loss(logp, old_logp[part], advantages[part], cfg.clip)
+            vf, vf_clipped = ppo.value_loss(values, old_values[part], returns[part], cfg.value_clip)
             pg_sum, ent_sum = ppo.masked_sum(pg, mask), ppo.masked_sum(entropy, mask)
-            ((pg_sum - s["entropy_coef"] * ent_sum) / tokens).backward()
+            ((pg_sum - cfg.entropy_coef * ent_sum) / tokens).backward()
             vf_sum = ppo.masked_sum(vf, mask)
             (vf_sum / tokens).backward()
             for key, value in (
@@ -159,8 +160,8 @@ class PPOTrainer:
                 ("approx_kl", ppo.masked_sum(old_logp[part] - logp.detach(), mask)),
             ):
                 totals[key] += value.item() / tokens.item()
-        totals["actor_grad_norm"] = nn.utils.clip_grad_norm_(self.actor.parameters(), s["grad_clip"]).item()
-        totals["critic_grad_norm"] = nn.utils.clip_grad_norm_(self.critic.parameters(), s["grad_clip"]).item()
+        totals["actor_grad_norm"] = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip).item()
+        totals["critic_grad_norm"] = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip).item()
         self.actor_optimizer.step()
         self.critic_optimizer.step()
         return dict(totals)

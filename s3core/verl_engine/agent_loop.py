@@ -29,17 +29,19 @@ from s3core.search.policy import STOP_STRINGS
 from s3core.search.prompt import load_prompt
 from s3core.search.reward import initial_docs, score_episodes
 from s3core.search.rollout import drive_episodes
+from s3core.sections import ClientConfig, RewardConfig, SearchConfig, build, section
 from s3core.verl_engine.data import check_first_prompt, item_of
 
 
 class Services:
-    """What every episode of a worker shares: settings, the retriever client, the generator and the judge."""
+    """What every episode of a worker shares: config sections, the retriever client, the generator and the judge."""
 
     def __init__(self, spec: dict[str, Any]):
-        self.search = spec["search"]
-        self.reward = spec["reward"]
-        self.retriever = RetrieverClient(spec["retriever_url"], spec["retriever_client"])
-        self.generator, self.judge = load_answerers(spec["generator"], spec["generators"], spec["judge"])
+        self.search: SearchConfig = section("search", spec["search"])
+        self.reward: RewardConfig = section("reward", spec["reward"])
+        self.retriever = RetrieverClient(spec["retriever_url"], build(ClientConfig, spec["retriever_client"]))
+        generators, judge = section("generators", spec["generators"]), section("judge", spec["judge"])
+        self.generator, self.judge = load_answerers(spec["generator"], generators, judge)
         self.prompt = load_prompt(spec["prompt_file"])
         self.failures, self.stats = Path(spec["failures_path"]), Path(spec["stats_path"])
 
@@ -106,14 +108,12 @@ class S3AgentLoop(AgentLoopBase):
             raise
 
     async def _play(self, item: dict[str, Any], sampling_params: dict[str, Any], step: Any) -> AgentLoopOutput:
-        settings = self.services.search
-        episode = Episode(
-            item, initial_docs(item, settings["initial_topk"]), self.tokenizer, settings, self.services.prompt
-        )
+        search = self.services.search
+        episode = Episode(item, initial_docs(item, search.initial_topk), self.tokenizer, search, self.services.prompt)
         check_first_prompt(item, episode.prompt_length, self.rollout_config.prompt_length)
         began = time.perf_counter()
         generate = functools.partial(self._generate, sampling_params)
-        await drive_episodes([episode], generate, self._search, settings, sampling_params["temperature"])
+        await drive_episodes([episode], generate, self._search, search, sampling_params["temperature"])
         played = time.perf_counter()
         [(reward, info)] = await asyncio.to_thread(
             score_episodes, [item], [episode], self.services.generator, self.services.judge, self.services.reward

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,6 +22,7 @@ from s3core.errors import S3Error
 from s3core.generation import judge_name
 from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.search.reward import gain_shares
+from s3core.sections import GeneratorConfig, JudgeConfig, SearchConfig, TrainConfig, to_dict
 from s3core.training_settings import fingerprint, guard
 from s3core.verl_engine.data import AGENT_NAME, check_first_prompt, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
@@ -38,21 +40,21 @@ class GpuPlan(NamedTuple):
     generator_devices: str | None
 
 
-def gpu_plan(env: dict[str, str], train: dict[str, Any]) -> GpuPlan:
+def gpu_plan(env: dict[str, str], train: TrainConfig) -> GpuPlan:
     """Split the job's visible GPUs: the first `train.verl.generator_gpus` for the generator, the rest for verl
     (`train.verl.n_gpus_per_node` overrides verl's count), whose GPUs must divide the batch and the mini-batch
     (verl's rules: the batch is split over data-parallel ranks, and so is each mini-batch)."""
-    verl = train["verl"]
+    verl = train.verl
     nodes = int(env.get("SLURM_JOB_NUM_NODES", "1"))
     visible = [d.strip() for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
-    reserved = verl["generator_gpus"]
+    reserved = verl.generator_gpus
     if reserved and reserved >= len(visible):
         raise S3Error(
             f"train.verl.generator_gpus is {reserved}, but the job sees {len(visible)} GPU(s) and verl "
             "needs at least one more: raise resources.train_s3.gpu"
         )
     rest = visible[reserved:]
-    gpus = verl["n_gpus_per_node"] or len(rest)
+    gpus = verl.n_gpus_per_node or len(rest)
     if gpus < 1:
         raise S3Error(
             "train.engine 'verl' needs GPUs: none are visible (CUDA_VISIBLE_DEVICES is empty); "
@@ -64,27 +66,27 @@ def gpu_plan(env: dict[str, str], train: dict[str, Any]) -> GpuPlan:
     return GpuPlan(nodes, gpus, ",".join(rest), ",".join(visible[:reserved]))
 
 
-def check_batch_split(train: dict[str, Any], gpus: int) -> None:
+def check_batch_split(train: TrainConfig, gpus: int) -> None:
     """verl's batch rules: the batch and each mini-batch split evenly over its GPUs, and each GPU's share splits
     into whole micro-batches (`train.micro_batch_size` sequences per GPU)."""
-    micro = train["micro_batch_size"]
-    for key in ("batch_size", "mini_batch_size"):
-        if train[key] % gpus:
+    micro = train.micro_batch_size
+    for key, rows in (("batch_size", train.batch_size), ("mini_batch_size", train.mini_batch_size)):
+        if rows % gpus:
             raise S3Error(
-                f"verl splits train.{key} ({train[key]}) evenly over its {gpus} GPU(s); change "
+                f"verl splits train.{key} ({rows}) evenly over its {gpus} GPU(s); change "
                 f"resources.train_s3.gpu (or nodes), train.verl.generator_gpus or train.{key}"
             )
-        if (train[key] // gpus) % micro:
+        if (rows // gpus) % micro:
             raise S3Error(
-                f"each of verl's {gpus} GPU(s) gets {train[key] // gpus} rows of train.{key} "
-                f"({train[key]}), which train.micro_batch_size ({micro}) does not divide; use a divisor "
-                f"of {train[key] // gpus}"
+                f"each of verl's {gpus} GPU(s) gets {rows // gpus} rows of train.{key} "
+                f"({rows}), which train.micro_batch_size ({micro}) does not divide; use a divisor "
+                f"of {rows // gpus}"
             )
 
 
-def check_generator_gpus(generators: dict[str, Any], names: set[str], plan: GpuPlan) -> None:
+def check_generator_gpus(generators: dict[str, GeneratorConfig], names: set[str], plan: GpuPlan) -> None:
     """A vLLM generator started here must not share verl's GPUs on one node (both claim most of their memory)."""
-    served = sorted(name for name in names if generators[name]["backend"] == "vllm")
+    served = sorted(name for name in names if generators[name].backend == "vllm")
     if served and plan.nodes == 1 and plan.generator_devices is None:
         raise S3Error(
             f"generator {served[0]!r} (backend vllm) would start on the GPUs verl trains on; set "
@@ -92,17 +94,17 @@ def check_generator_gpus(generators: dict[str, Any], names: set[str], plan: GpuP
         )
 
 
-def check_pool(pool: list[dict[str, Any]], train: dict[str, Any]) -> None:
+def check_pool(pool: list[dict[str, Any]], train: TrainConfig) -> None:
     """At least one batch of training questions."""
-    if len(pool) < train["batch_size"]:
+    if len(pool) < train.batch_size:
         raise S3Error(
             f"the training pool has {len(pool)} questions, fewer than one batch (train.batch_size "
-            f"{train['batch_size']}); raise assets.train.size or lower train.batch_size"
+            f"{train.batch_size}); raise assets.train.size or lower train.batch_size"
         )
 
 
 def check_prompt_lengths(
-    pool: list[dict[str, Any]], model: str, search: dict[str, Any], prompt_file: str | None, limit: int
+    pool: list[dict[str, Any]], model: str, search: SearchConfig, prompt_file: str | None, limit: int
 ) -> None:
     """Every searcher's first prompt fits verl's prompt length (verl would drop a longer one and train on)."""
     from s3core.search.episode import Episode
@@ -112,7 +114,7 @@ def check_prompt_lengths(
 
     tokenizer, prompt = load_tokenizer(model), load_prompt(prompt_file)
     for item in pool:
-        episode = Episode(item, initial_docs(item, search["initial_topk"]), tokenizer, search, prompt)
+        episode = Episode(item, initial_docs(item, search.initial_topk), tokenizer, search, prompt)
         check_first_prompt(item, episode.prompt_length, limit)
 
 
@@ -121,33 +123,38 @@ def reachable_host(nodes: int) -> str:
     return "127.0.0.1" if nodes == 1 else socket.gethostname()
 
 
-def reachable_settings(
-    stack: ExitStack, name: str, settings: dict[str, Any], host: str, devices: str | None
-) -> dict[str, Any]:
-    """Generator `name`'s settings as rollout workers use them: a vLLM generator is started here (on `host`, on
+def reachable_config(
+    stack: ExitStack, name: str, config: GeneratorConfig, host: str, devices: str | None
+) -> GeneratorConfig:
+    """Generator `name`'s config as rollout workers use it: a vLLM generator is started here (on `host`, on
     `devices` when GPUs are set aside for it) and handed over as an OpenAI endpoint; HF and OpenAI generators
     are loaded by each worker as configured."""
-    if settings["backend"] != "vllm":
-        return settings
+    if config.backend != "vllm":
+        return config
     from s3core.generation.vllm import VLLMGenerator
 
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": devices} if devices else None
-    generator = VLLMGenerator(name, settings, host, env)
+    generator = VLLMGenerator(name, config, host, env)
     stack.callback(generator.close)
-    return {**settings, "backend": "openai", "base_url": f"{generator.sidecar.url}/v1"}
+    return replace(config, backend="openai", base_url=f"{generator.sidecar.url}/v1")
 
 
 def reachable_generators(
-    stack: ExitStack, generators: dict[str, Any], generator: str, judge: dict[str, Any], host: str, devices: str | None
-) -> dict[str, Any]:
+    stack: ExitStack,
+    generators: dict[str, GeneratorConfig],
+    generator: str,
+    judge: JudgeConfig,
+    host: str,
+    devices: str | None,
+) -> dict[str, GeneratorConfig]:
     """The answering generator and the judge (one server when they are the same), as workers reach them."""
     return {
-        name: reachable_settings(stack, name, generators[name], host, devices)
+        name: reachable_config(stack, name, generators[name], host, devices)
         for name in sorted(answering(generator, judge))
     }
 
 
-def answering(generator: str, judge: dict[str, Any]) -> set[str]:
+def answering(generator: str, judge: JudgeConfig) -> set[str]:
     """The generators training asks: the answering one and the judge."""
     return {generator, judge_name(generator, judge)} - {None}
 
@@ -258,24 +265,26 @@ def train_with_verl(
     spec: dict[str, Any],
     model: str,
     out: Path,
-    settings: dict[str, Any],
-    search: dict[str, Any],
+    train: TrainConfig,
+    search: SearchConfig,
     plan: GpuPlan,
 ) -> list[dict[str, Any]]:
-    """Run verl's PPO over `pool` as `plan` says; the services are already started and `spec` says how
-    rollout workers reach them. Every path verl's workers read is absolute (they may run elsewhere)."""
+    """Run verl's PPO over `pool` as `plan` says; the services are already started and `spec` (config sections
+    and addresses, written for the workers as JSON) says how rollout workers reach them. Every path verl's
+    workers read is absolute (they may run elsewhere)."""
     out, model = out.resolve(), local_or_hub(model)
     spec = {**spec, "prompt_file": spec["prompt_file"] and str(Path(spec["prompt_file"]).resolve())}
     work, checkpoints = out / "verl", out / "checkpoints"
-    check_pool(pool, settings)
-    check_prompt_lengths(pool, model, search, spec["prompt_file"], settings["verl"]["max_prompt_length"])
-    guard(checkpoints, fingerprint(settings, search, spec["reward"], model, pool), "global_step_*")
+    check_pool(pool, train)
+    check_prompt_lengths(pool, model, search, spec["prompt_file"], train.verl.max_prompt_length)
+    guard(checkpoints, fingerprint(train, search, spec["reward"], model, pool), "global_step_*")
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     attempt = time.strftime("%Y%m%d-%H%M%S")
     failures, stats = logs / f"failures.{attempt}.jsonl", logs / f"episodes.{attempt}.jsonl"
     services_path = work / "services.json"
-    services_path.write_text(json.dumps({**spec, "failures_path": str(failures), "stats_path": str(stats)}, indent=1))
+    services = {**to_dict(spec), "failures_path": str(failures), "stats_path": str(stats)}
+    services_path.write_text(json.dumps(services, indent=1))
     parquet = write_training_parquet(pool, work / "train.parquet")
     agent_loops = write_agent_loops(work / "agent_loops.yaml", services_path)
     worker_env = {
@@ -283,7 +292,7 @@ def train_with_verl(
         "TENSORBOARD_DIR": str(out / "tensorboard"),
     }
     overrides = verl_overrides(
-        settings, search, model, parquet, agent_loops, checkpoints, plan.nodes, plan.gpus_per_node, worker_env
+        train, search, model, parquet, agent_loops, checkpoints, plan.nodes, plan.gpus_per_node, worker_env
     ) + ray_init_overrides(dict(os.environ), plan.nodes)
     env = {**os.environ, **worker_env}
     if plan.verl_devices:
@@ -291,7 +300,7 @@ def train_with_verl(
     log = logs / "verl.log"
     run_logged([sys.executable, "-m", "verl.trainer.main_ppo", *overrides], log, env, "verl's PPO trainer")
     check_failures(failures)
-    merge_searcher(checkpoints, settings["steps"], out / "searcher", log)
+    merge_searcher(checkpoints, train.steps, out / "searcher", log)
     rows = metric_rows(sorted(logs.glob("metrics.*.jsonl")), sorted(logs.glob("episodes.*.jsonl")))
     if not rows:
         raise S3Error(f"verl trained but wrote no step metrics to {logs}/metrics.*.jsonl (its file logger); see {log}")

@@ -9,6 +9,7 @@ import importlib.metadata
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from s3core.search.hf_policy import HFPolicy, load_tokenizer
 from s3core.search.policy import STOP_STRINGS
 from s3core.search.prompt import SearcherPrompt
 from s3core.search.reward import gain_beyond_rag
-from s3core.search.rollout import search_rounds
+from s3core.sections import GeneratorConfig, SearchConfig, TrainConfig, parse, section, to_dict
 from s3core.sidecar import Sidecar
 from s3core.stages.services import serve_command
 from s3core.verl_engine import agent_loop
@@ -41,10 +42,13 @@ from s3core.verl_engine.launch import gpu_plan, write_agent_loops
 
 VERL_CONFIG = Path(verl.__file__).parent / "trainer" / "config"
 ROOT = Path(__file__).resolve().parents[2]
+PAPER = ROOT / "config" / "paper.yaml"
 
 
-def paper_sections() -> dict:
-    return config.load(ROOT / "config" / "paper.yaml")
+def paper_sections() -> tuple[TrainConfig, SearchConfig]:
+    """config/paper.yaml's train and search sections."""
+    paper = config.load(PAPER)
+    return section("train", paper["train"]), section("search", paper["search"])
 
 
 def composed(overrides: list[str]):
@@ -79,14 +83,14 @@ def corpus_docs(small_corpus) -> list[Document]:
 
 
 @pytest.fixture(scope="module")
-def retriever_url(tmp_path_factory, bm25_index, small_corpus, retriever_settings):
+def retriever_url(tmp_path_factory, bm25_index, small_corpus, retriever_config):
     log = tmp_path_factory.mktemp("retriever") / "server.log"
-    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_settings), log) as sidecar:
+    with Sidecar(serve_command("bm25", bm25_index, small_corpus, retriever_config), log) as sidecar:
         yield sidecar.url
 
 
-def search_settings(**changes) -> dict:
-    return config.section(
+def search_config(**changes) -> SearchConfig:
+    return parse(
         "search",
         {
             "retriever": "bm25",
@@ -102,8 +106,7 @@ def search_settings(**changes) -> dict:
 
 
 def test_the_paper_settings_compose_onto_verls_own_trainer_config(tmp_path):
-    sections = paper_sections()
-    train, search = sections["train"], sections["search"]
+    train, search = paper_sections()
     overrides = verl_overrides(
         train,
         search,
@@ -125,17 +128,19 @@ def test_the_paper_settings_compose_onto_verls_own_trainer_config(tmp_path):
     rollout = cfg.actor_rollout_ref.rollout
     assert rollout.temperature == pytest.approx(0.6) and rollout.n == 1 and rollout.mode == "async"
     assert rollout.agent.default_agent_loop == AGENT_NAME
-    assert rollout.response_length == search["max_context_tokens"]
+    assert rollout.response_length == search.max_context_tokens
     assert (cfg.trainer.total_training_steps, cfg.trainer.nnodes, cfg.trainer.n_gpus_per_node) == (20, 2, 8)
     assert cfg.trainer.default_local_dir == str(tmp_path / "ckpt") and cfg.trainer.resume_mode == "auto"
 
 
 def test_extra_overrides_win_and_an_unknown_key_is_refused_by_verls_config(tmp_path):
-    train = {**paper_sections()["train"]}
-    train["verl"] = {**train["verl"], "extra_overrides": ["actor_rollout_ref.actor.optim.lr=3e-6"]}
-    args = (paper_sections()["search"], "/m", tmp_path / "t.parquet", tmp_path / "a.yaml", tmp_path / "c", 1, 1)
+    paper_train, search = paper_sections()
+    train = replace(
+        paper_train, verl=replace(paper_train.verl, extra_overrides=("actor_rollout_ref.actor.optim.lr=3e-6",))
+    )
+    args = (search, "/m", tmp_path / "t.parquet", tmp_path / "a.yaml", tmp_path / "c", 1, 1)
     assert composed(verl_overrides(train, *args)).actor_rollout_ref.actor.optim.lr == pytest.approx(3e-6)
-    train["verl"] = {**train["verl"], "extra_overrides": ["actor_rollout_ref.actor.no_such_key=1"]}
+    train = replace(train, verl=replace(train.verl, extra_overrides=("actor_rollout_ref.actor.no_such_key=1",)))
     with pytest.raises(Exception, match="no_such_key"):
         composed(verl_overrides(train, *args))
 
@@ -180,26 +185,33 @@ class ModelServer:
 
 
 def make_loop(
-    tmp_path, tokenizer, server, retriever_url, hf_settings, search, prompt_length=2048, response_length=None
+    tmp_path,
+    tokenizer,
+    server,
+    retriever_url,
+    generator_config: GeneratorConfig,
+    search: SearchConfig,
+    prompt_length=2048,
+    response_length=None,
 ):
     spec = {
         "search": search,
-        "reward": config.section("reward", {}),
+        "reward": parse("reward", {}),
         "retriever_url": retriever_url,
-        "retriever_client": config.section("retriever", {})["client"],
+        "retriever_client": parse("retriever", {}).client,
         "generator": "smol",
-        "generators": {"smol": hf_settings},
+        "generators": {"smol": generator_config},
         "prompt_file": None,
-        "judge": config.section("judge", {"enabled": False}),
+        "judge": parse("judge", {"enabled": False}),
         "failures_path": str(tmp_path / "failures.jsonl"),
         "stats_path": str(tmp_path / "episodes.jsonl"),
     }
     services_path = tmp_path / "services.json"
-    services_path.write_text(json.dumps(spec))
+    services_path.write_text(json.dumps(to_dict(spec)))
     registry = write_agent_loops(tmp_path / "agent_loops.yaml", services_path)
     cfg = composed(
         [
-            f"data.max_response_length={response_length or search['max_context_tokens']}",
+            f"data.max_response_length={response_length or search.max_context_tokens}",
             f"data.max_prompt_length={prompt_length}",
             "actor_rollout_ref.rollout.name=vllm",
         ]
@@ -219,15 +231,15 @@ def make_loop(
 
 
 @pytest.fixture(scope="module")
-def hf_settings(demo_llm) -> dict:
-    return config.section("generators", {"smol": {"backend": "hf", "model": str(demo_llm), "batch_size": 4}})["smol"]
+def generator_config(demo_llm) -> GeneratorConfig:
+    return parse("generators", {"smol": {"backend": "hf", "model": str(demo_llm), "batch_size": 4}})["smol"]
 
 
 def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gbr(
-    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings
+    tmp_path, demo_llm, corpus_docs, retriever_url, generator_config
 ):
     tokenizer = load_tokenizer(str(demo_llm))
-    search = search_settings()
+    search = search_config()
     server = ScriptedServer(
         tokenizer,
         [
@@ -235,14 +247,14 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
             "<important_info>[1]</important_info>\n<search_complete>True</search_complete>",
         ],
     )
-    loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search)
+    loop = make_loop(tmp_path, tokenizer, server, retriever_url, generator_config, search)
     row = cache_rows(corpus_docs)[1]
     output = asyncio.run(
         loop.run({"temperature": 0.6, "top_p": 1.0}, extra_info={"s3_item": json.dumps(row)}, global_steps=7)
     )
 
     initial = [Document.from_row(d) for d in row["docs"][:2]]
-    messages = SearcherPrompt().messages(row["question"], initial, search["max_selected"])
+    messages = SearcherPrompt().messages(row["question"], initial, search.max_selected)
     expected_prompt = tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, tokenize=True, return_dict=True
     )
@@ -252,7 +264,7 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
     assert first["prompt_ids"] == output.prompt_ids
     assert first["sampling_params"]["logprobs"] is False
     assert first["sampling_params"]["stop"] == STOP_STRINGS and first["sampling_params"]["include_stop_str_in_output"]
-    assert first["sampling_params"]["max_tokens"] == search["max_new_tokens"]
+    assert first["sampling_params"]["max_tokens"] == search.max_new_tokens
     assert (
         second["prompt_ids"]
         == output.prompt_ids + output.response_ids[: len(second["prompt_ids"]) - len(output.prompt_ids)]
@@ -278,16 +290,16 @@ def test_the_agent_loop_plays_a_search_episode_masks_observations_and_rewards_gb
 
 
 def test_the_agent_loop_with_a_real_model_server_plays_to_the_end(
-    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, hf_generator
+    tmp_path, demo_llm, corpus_docs, retriever_url, generator_config, hf_generator
 ):
     tokenizer = load_tokenizer(str(demo_llm))
-    search = search_settings()
+    search = search_config()
     server = ModelServer(HFPolicy(hf_generator.model, tokenizer, 1))
-    loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search)
+    loop = make_loop(tmp_path, tokenizer, server, retriever_url, generator_config, search)
     row = cache_rows(corpus_docs)[0]
     output = asyncio.run(loop.run({"temperature": 0.0}, extra_info={"s3_item": json.dumps(row)}))
     info = output.extra_fields["reward_extra_info"]
-    assert 1 <= info["turns"] <= search_rounds(search) + 1 and info["docs"] >= 1
+    assert 1 <= info["turns"] <= search.rounds + 1 and info["docs"] >= 1
     assert len(output.response_ids) == len(output.response_mask) > 0
     assert sum(output.response_mask) == info["response_tokens"] > 0
     assert info["genacc"] in (0.0, 1.0) and output.reward_score == info["genacc"] - row["genacc"]
@@ -334,9 +346,8 @@ def test_the_paper_gpu_plan_passes_verls_own_config_validation(tmp_path, demo_ll
     """verl's checks of batch sizes against GPUs, on the paper config's plan (8 GPUs, 2 for the generator)."""
     from verl.utils.config import validate_config
 
-    sections = paper_sections()
-    train, search = sections["train"], sections["search"]
-    devices = ",".join(str(i) for i in range(sections["resources"]["train_s3"]["gpu"]))
+    train, search = paper_sections()
+    devices = ",".join(str(i) for i in range(config.load(PAPER)["resources"]["train_s3"]["gpu"]))
     plan = gpu_plan({"CUDA_VISIBLE_DEVICES": devices}, train)
     assert (plan.nodes, plan.gpus_per_node) == (1, 6)
     overrides = verl_overrides(
@@ -358,11 +369,11 @@ def test_the_paper_gpu_plan_passes_verls_own_config_validation(tmp_path, demo_ll
 
 
 def test_a_first_prompt_longer_than_verls_prompt_length_is_refused_with_the_key(
-    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings
+    tmp_path, demo_llm, corpus_docs, retriever_url, generator_config
 ):
     tokenizer = load_tokenizer(str(demo_llm))
     server = ScriptedServer(tokenizer, [])
-    loop = make_loop(tmp_path, tokenizer, server, retriever_url, hf_settings, search_settings(), prompt_length=64)
+    loop = make_loop(tmp_path, tokenizer, server, retriever_url, generator_config, search_config(), prompt_length=64)
     row = cache_rows(corpus_docs)[0]
     with pytest.raises(S3Error, match="train.verl.max_prompt_length"):
         asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(row)}))
@@ -376,8 +387,7 @@ def test_each_s3_setting_reaches_the_value_verls_v1_trainer_uses(tmp_path, demo_
     from verl.trainer.ppo.core_algos import compute_policy_loss_vanilla
     from verl.utils.config import omega_conf_to_dataclass
 
-    sections = paper_sections()
-    train, search = sections["train"], sections["search"]
+    train, search = paper_sections()
     env = {"VERL_FILE_LOGGER_PATH": str(tmp_path / "m.jsonl"), "TENSORBOARD_DIR": str(tmp_path / "tb")}
     cfg = composed(
         verl_overrides(
@@ -386,9 +396,9 @@ def test_each_s3_setting_reaches_the_value_verls_v1_trainer_uses(tmp_path, demo_
     )
     actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
     critic = omega_conf_to_dataclass(cfg.critic)
-    assert (actor.clip_ratio_low, actor.clip_ratio_high) == (train["clip"], train["clip"])
-    assert actor.optim.clip_grad == critic.optim.clip_grad == train["grad_clip"]
-    assert (actor.use_dynamic_bsz, actor.ppo_micro_batch_size_per_gpu) == (False, train["micro_batch_size"])
+    assert (actor.clip_ratio_low, actor.clip_ratio_high) == (train.clip, train.clip)
+    assert actor.optim.clip_grad == critic.optim.clip_grad == train.grad_clip
+    assert (actor.use_dynamic_bsz, actor.ppo_micro_batch_size_per_gpu) == (False, train.micro_batch_size)
     assert (
         critic.engine.use_dynamic_bsz,
         critic.engine.micro_batch_size_per_gpu,
@@ -414,12 +424,12 @@ def test_each_s3_setting_reaches_the_value_verls_v1_trainer_uses(tmp_path, demo_
     assert dict(cfg.ray_kwargs.ray_init.runtime_env.env_vars) == env
 
 
-def scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, turns, response_length=None):
+def scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, generator_config, turns, response_length=None):
     """(output, server) of one episode whose searcher turns come from a script."""
     tokenizer = load_tokenizer(str(demo_llm))
     server = ScriptedServer(tokenizer, turns)
     loop = make_loop(
-        tmp_path, tokenizer, server, retriever_url, hf_settings, search_settings(), response_length=response_length
+        tmp_path, tokenizer, server, retriever_url, generator_config, search_config(), response_length=response_length
     )
     row = cache_rows(corpus_docs)[1]
     output = asyncio.run(loop.run({"temperature": 0.6}, extra_info={"s3_item": json.dumps(row)}, global_steps=1))
@@ -433,13 +443,13 @@ SEARCH_TURNS = [
 
 
 def test_verls_v1_worker_stores_the_episode_with_ints_for_its_weight_versions(
-    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, monkeypatch
+    tmp_path, demo_llm, corpus_docs, retriever_url, generator_config, monkeypatch
 ):
     """verl's V1 `AgentLoopWorkerTQ._agent_loop_postprocess` on s3's output: the row it puts into TransferQueue has
     the reward on a generated token and the weight versions the step metrics read as ints."""
     from verl.trainer.ppo.v1 import agent_loop_tq
 
-    output, _ = scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, SEARCH_TURNS)
+    output, _ = scripted_episode(tmp_path, demo_llm, corpus_docs, retriever_url, generator_config, SEARCH_TURNS)
     stored = {}
 
     async def put(*, keys, fields, tags, partition_id):
@@ -460,21 +470,23 @@ def test_verls_v1_worker_stores_the_episode_with_ints_for_its_weight_versions(
 
 
 def test_an_episode_cut_inside_an_observation_ends_its_response_on_a_generated_token(
-    tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings
+    tmp_path, demo_llm, corpus_docs, retriever_url, generator_config
 ):
     """verl's response length ends the episode inside an <information> block: the cut observation is not trained
     on, so the reward lands on the searcher's own last token, from where GAE carries it back."""
     tokenizer = load_tokenizer(str(demo_llm))
     query = tokenizer.encode(SEARCH_TURNS[0], add_special_tokens=False)
     output, _ = scripted_episode(
-        tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings, SEARCH_TURNS, response_length=len(query) + 10
+        tmp_path, demo_llm, corpus_docs, retriever_url, generator_config, SEARCH_TURNS, response_length=len(query) + 10
     )
     assert output.response_ids == query and output.response_mask == [1] * len(query)
     assert trim_trailing_observation([5, 6, 7, 8], [1, 0, 1, 0]) == ([5, 6, 7], [1, 0, 1])
     assert trim_trailing_observation([5], [0]) == ([], [])
 
 
-def test_a_failed_episode_is_recorded_for_the_job_to_fail(tmp_path, demo_llm, corpus_docs, retriever_url, hf_settings):
+def test_a_failed_episode_is_recorded_for_the_job_to_fail(
+    tmp_path, demo_llm, corpus_docs, retriever_url, generator_config
+):
     """verl's V1 trainer logs an agent loop's exception and trains on; the failures file makes the job fail."""
     from s3core.verl_engine.launch import check_failures
 
@@ -484,8 +496,8 @@ def test_a_failed_episode_is_recorded_for_the_job_to_fail(tmp_path, demo_llm, co
         tokenizer,
         ScriptedServer(tokenizer, []),
         retriever_url,
-        hf_settings,
-        search_settings(),
+        generator_config,
+        search_config(),
         prompt_length=64,
     )
     with pytest.raises(S3Error):

@@ -3,11 +3,14 @@ import json
 import os
 import re
 import shlex
+from functools import cache
 
 from s3core.methods import get_method
 from s3core.s3_runs import cache_names, method_name, s3_runs
 from s3core.paper_assets import prebuilt_index_args
 from s3core.run_models import hub_models, is_hub_id
+from s3core.sections import SECTIONS, job_config
+from s3core.sections import parse as parse_section
 
 RESULTS = f"results/{config['suite']}"
 DATASETS = list(config["assets"]["eval"])
@@ -31,7 +34,7 @@ FETCH_MODELS = config["assets"]["kind"] == "paper"
 MODELS_MANIFEST = f"{RESULTS}/data/models.json"
 # The indexes of wiki-18 imported from upstream's (retriever.<kind>.source: download) instead of built: kind ->
 # `s3core index` arguments naming the files the download rule fetched into assets.download_dir.
-PREBUILT_INDEX = prebuilt_index_args(config["assets"], config["retriever"])
+PREBUILT_INDEX = prebuilt_index_args(config["assets"], parse_section("retriever", config["retriever"]))
 DATA_MANIFEST = f"{RESULTS}/data/manifest.json"
 #: The report page (index.html, opens without a server) and its figures
 REPORT_DIR = f"{RESULTS}/report"
@@ -80,11 +83,6 @@ for _run in S3_RUNS.values():
 
 def cache_run(wildcards):
     return CACHE_RUNS[(wildcards.generator, wildcards.cache)]
-
-
-def run_json(run, name):
-    """A run's config section as JSON text for an `s3core --<section>` option."""
-    return json.dumps(run.sections[name], sort_keys=True)
 
 
 def corpus_path(corpus):
@@ -140,15 +138,18 @@ def job_resources(*names):
     return merged
 
 
-def section_json(name):
-    """A config section as JSON text for an `s3core --<section>` option (stable key order)."""
-    return json.dumps(config[name], sort_keys=True)
+def job_json(*names, run=None):
+    """The config sections a job reads, as one JSON object for `s3core <verb> --config` (an s3 run's own sections
+    over the config's; stable key order)."""
+    sections = {**config, **(run.sections if run else {})}
+    return json.dumps({name: sections[name] for name in names}, sort_keys=True)
 
 
-def method_config(label):
-    """The config a method label runs with: an s3 run's own sections over the config, else the config."""
-    run = S3_RUNS.get(label)
-    return {**config, **run.sections} if run else config
+@cache
+def method_config(label=None):
+    """The typed config sections (s3core.sections) a method label runs with: an s3 run's own over the config's
+    (no label: the config's)."""
+    return job_config(job_json(*SECTIONS, run=S3_RUNS.get(label)))
 
 
 def retriever_kind(method):

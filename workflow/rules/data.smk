@@ -19,7 +19,7 @@ rule download:
     resources:
         **job_resources("download"),
     params:
-        assets=section_json("assets"),
+        assets=json.dumps(config["assets"], sort_keys=True),
         out=lambda wildcards, output: os.path.dirname(output.manifest),
         prebuilt=" ".join(f"--{kind}-index" for kind in PREBUILT_INDEX),
     shell:
@@ -40,7 +40,7 @@ rule download_medcorp:
     resources:
         **job_resources("download"),
     params:
-        assets=section_json("assets"),
+        assets=json.dumps(config["assets"], sort_keys=True),
     shell:
         "s3core download-medcorp --assets {params.assets:q} --corpus {output.corpus} --manifest {output.manifest} "
         "2> {log}"
@@ -74,7 +74,7 @@ rule fetch_models:
     conda:
         "../../envs/retrieval.yaml"
     params:
-        models=hub_models(config),
+        models=hub_models(method_config(), METHODS),
         revisions=json.dumps(config["assets"]["revisions"]),
     shell:
         "s3core fetch-models --models {params.models:q} --revisions {params.revisions:q} --out {output} 2> {log}"

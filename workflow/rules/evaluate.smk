@@ -18,10 +18,7 @@ rule evaluate:
     resources:
         **job_resources("evaluate"),
     params:
-        generators=section_json("generators"),
-        judge=section_json("judge"),
-        baselines=section_json("baselines"),
+        config=job_json("generators", "judge", "baselines"),
     shell:
         "s3core --threads {threads} --provenance {log.provenance} evaluate --contexts {input.contexts} --out {output} "
-        "--generator {wildcards.generator:q} --generators {params.generators:q} --judge {params.judge:q} "
-        "--baselines {params.baselines:q} 2> {log.main}"
+        "--generator {wildcards.generator:q} --config {params.config:q} 2> {log.main}"

@@ -21,11 +21,11 @@ rule encode_shard:
     resources:
         **job_resources("encode_shard"),
     params:
-        retriever=section_json("retriever"),
+        config=job_json("retriever"),
         shards=config["retriever"]["dense"]["shards"],
     shell:
         "s3core --threads {threads} --provenance {log.provenance} encode-shard --corpus {input.corpus} "
-        "--shard {wildcards.shard} --shards {params.shards} --out {output} --retriever {params.retriever:q} "
+        "--shard {wildcards.shard} --shards {params.shards} --out {output} --config {params.config:q} "
         "2> {log.main}"
 
 
@@ -47,8 +47,8 @@ rule index:
     resources:
         **job_resources("index"),
     params:
-        retriever=section_json("retriever"),
+        config=job_json("retriever"),
         prebuilt=index_source,
     shell:
         "s3core --threads {threads} --provenance {log.provenance} index --kind {wildcards.kind} --corpus {input.corpus} "
-        "--out {output} --retriever {params.retriever:q} {params.prebuilt} 2> {log.main}"
+        "--out {output} --config {params.config:q} {params.prebuilt} 2> {log.main}"

@@ -26,14 +26,15 @@ for method in EVAL_METHODS:
             **job_resources("infer", f"infer_{method_name(method)}"),
         params:
             method=method,
-            retriever=section_json("retriever"),
-            search=json.dumps(method_config(method)["search"], sort_keys=True),
-            searcher=json.dumps(method_config(method)["searcher"], sort_keys=True),
-            baselines=section_json("baselines"),
-            generators=section_json("generators"),
+            config=job_json(
+                "retriever",
+                "search",
+                "searcher",
+                "baselines",
+                "generators",
+                run=S3_RUNS.get(method),
+            ),
             extra=infer_args(method),
         shell:
             "s3core --threads {threads} --provenance {log.provenance} infer --method {params.method:q} --qa {input.qa} --out {output} "
-            "{params.extra} --retriever {params.retriever:q} --search {params.search:q} "
-            "--searcher {params.searcher:q} --baselines {params.baselines:q} --generators {params.generators:q} "
-            "--server-log {log.server} 2> {log.main}"
+            "{params.extra} --config {params.config:q} --server-log {log.server} 2> {log.main}"

@@ -37,9 +37,7 @@ rule table:
         "../../envs/evaluation.yaml"
     params:
         corpora=json.dumps(SET_CORPUS),
-        generators=section_json("generators"),
-        baselines=section_json("baselines"),
-        report=section_json("report"),
+        config=job_json("generators", "baselines", "report"),
         s3_runs=s3_runs_json(),
         training=lambda wildcards, input: shlex.join(
             [
@@ -53,8 +51,8 @@ rule table:
         ),
     shell:
         "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --tex {output.tex} --corpora {params.corpora:q} "
-        "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --paper-tex {output.paper_tex} --generators {params.generators:q} "
-        "--baselines {params.baselines:q} --report {params.report:q} --s3-runs {params.s3_runs:q} "
+        "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --paper-tex {output.paper_tex} --config {params.config:q} "
+        "--s3-runs {params.s3_runs:q} "
         "--cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
 
 

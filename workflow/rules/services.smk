@@ -6,7 +6,7 @@ if config["generator_servers"] == "per_run":
     RUN_SERVERS = RunServers(f"{RESULTS}/services/generators")
 
     onstart:
-        RUN_SERVERS.start(config["generators"])
+        RUN_SERVERS.start(method_config().generators)
 
     onsuccess:
         RUN_SERVERS.stop()

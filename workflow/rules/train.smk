@@ -29,16 +29,13 @@ rule precompute:
     resources:
         **job_resources("precompute"),
     params:
-        retriever=section_json("retriever"),
-        search=lambda wildcards: run_json(cache_run(wildcards), "search"),
-        generators=section_json("generators"),
-        judge=section_json("judge"),
-        reward=lambda wildcards: run_json(cache_run(wildcards), "reward"),
+        config=lambda wildcards: job_json(
+            "retriever", "search", "generators", "judge", "reward", run=cache_run(wildcards)
+        ),
     shell:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
-        "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
-        "--generator {wildcards.generator:q} --generators {params.generators:q} --judge {params.judge:q} "
-        "--reward {params.reward:q} --server-log {log.server} 2> {log.main}"
+        "--corpus {input.corpus} --generator {wildcards.generator:q} --config {params.config:q} "
+        "--server-log {log.server} 2> {log.main}"
 
 
 rule train_s3:
@@ -69,20 +66,21 @@ rule train_s3:
         trainings=1,  # the local profile runs one at a time (memory); SLURM jobs have their own
     params:
         run=lambda wildcards, output: os.path.dirname(output.metrics),
-        retriever=section_json("retriever"),
-        search=lambda wildcards: run_json(S3_RUNS[wildcards.run], "search"),
-        searcher=lambda wildcards: run_json(S3_RUNS[wildcards.run], "searcher"),
-        train=lambda wildcards: run_json(S3_RUNS[wildcards.run], "train"),
-        reward=lambda wildcards: run_json(S3_RUNS[wildcards.run], "reward"),
-        generators=section_json("generators"),
-        judge=section_json("judge"),
+        config=lambda wildcards: job_json(
+            "retriever",
+            "search",
+            "searcher",
+            "train",
+            "reward",
+            "generators",
+            "judge",
+            run=S3_RUNS[wildcards.run],
+        ),
         generator=lambda wildcards: reward_generator(S3_RUNS[wildcards.run]),
         launcher=training_launcher(),
     shell:
         "{params.launcher} s3core --threads {threads} --provenance {log.provenance} train --cache {input.cache} --out {params.run:q} --index {input.index} "
-        "--corpus {input.corpus} --retriever {params.retriever:q} --search {params.search:q} "
-        "--searcher {params.searcher:q} --train {params.train:q} --reward {params.reward:q} "
-        "--generator {params.generator:q} --generators {params.generators:q} --judge {params.judge:q} "
+        "--corpus {input.corpus} --generator {params.generator:q} --config {params.config:q} "
         "--server-log {log.server} 2> {log.main}"
 
 

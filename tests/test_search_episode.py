@@ -2,13 +2,13 @@
 
 import pytest
 
-from s3core import config
 from s3core.corpus import Document
 from s3core.errors import DataError
 from s3core.search.episode import CORRECTION, Episode, cut_response
 from s3core.search.hf_policy import load_tokenizer
 from s3core.search.prompt import MARKER, load_prompt
-from s3core.search.rollout import play, search_rounds
+from s3core.search.rollout import play
+from s3core.sections import SearchConfig, parse
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +47,17 @@ class RecordingSearch:
         return [_docs(f"{q[:1]}{len(self.calls)}-", topk) for q in queries]
 
 
-def _settings(**overrides):
-    return config.section("search", {"topk": 4, **overrides})
+def _search_config(**overrides) -> SearchConfig:
+    return parse("search", {"topk": 4, **overrides})
 
 
 def test_prompt_has_protocol_marker_question_and_initial_docs(tokenizer):
-    episode = Episode({"question": "Who wrote Hamlet?"}, _docs("r", 3), tokenizer, _settings())
+    episode = Episode({"question": "Who wrote Hamlet?"}, _docs("r", 3), tokenizer, _search_config())
     prompt = tokenizer.decode(episode.ids)
     assert MARKER in prompt and "<question>Who wrote Hamlet?</question>" in prompt
     assert prompt.index(MARKER) < prompt.index('<information>Doc 1 (Title: "Title r1") text of r1\nDoc 2 (Title:')
     assert "at most 3 ids" in prompt and "at most 2 ids" in tokenizer.decode(
-        Episode({"question": "q"}, _docs("r", 3), tokenizer, _settings(max_selected=2)).ids
+        Episode({"question": "q"}, _docs("r", 3), tokenizer, _search_config(max_selected=2)).ids
     )
     assert episode.action_mask == [0] * len(episode.ids)
 
@@ -68,7 +68,9 @@ def test_a_checkpoints_own_prompt_file_fills_question_and_initial_docs(tokenizer
         'Loop with JSON {"query": "..."}.\n<question>\n{question}\n</question>\n'
         "<information>\n{initial_docs}\n</information>\n"
     )
-    episode = Episode({"question": "Who wrote Hamlet?"}, _docs("r", 2), tokenizer, _settings(), load_prompt(str(path)))
+    episode = Episode(
+        {"question": "Who wrote Hamlet?"}, _docs("r", 2), tokenizer, _search_config(), load_prompt(str(path))
+    )
     [message] = load_prompt(str(path)).messages("Who wrote Hamlet?", _docs("r", 2), 3)
     assert message["content"] == (
         'Loop with JSON {"query": "..."}.\n<question>\nWho wrote Hamlet?\n</question>\n'
@@ -91,7 +93,7 @@ def test_search_then_complete_masks_observations_and_selects_docs(tokenizer):
     turn2 = "<important_info>[2]</important_info><search_complete>True</search_complete>"
     policy = ScriptedPolicy(tokenizer, {"Who wrote Hamlet?": [turn1 + " trailing text", turn2]})
     search = RecordingSearch()
-    [episode] = play([{"question": "Who wrote Hamlet?"}], [_docs("r", 3)], policy, search, _settings(), 0.0)
+    [episode] = play([{"question": "Who wrote Hamlet?"}], [_docs("r", 3)], policy, search, _search_config(), 0.0)
     assert episode.done and (episode.turns, episode.searches, episode.invalid) == (2, 1, 0)
     assert search.calls == [["Hamlet author"]]
     trained = [t for t, m in zip(episode.ids, episode.action_mask) if m]
@@ -114,7 +116,7 @@ def test_ablations_without_selection_and_without_begin_with_search(tokenizer):
 
     def run(**flags):
         policy = ScriptedPolicy(tokenizer, {"Who wrote Hamlet?": [turn1, turn2]})
-        [episode] = play([question], [_docs("r", 3)], policy, RecordingSearch(), _settings(**flags), 0.0)
+        [episode] = play([question], [_docs("r", 3)], policy, RecordingSearch(), _search_config(**flags), 0.0)
         return episode
 
     assert [d.id for d in run().selected_docs()] == ["r1", "x1-2"]  # the full s3: the selection
@@ -140,13 +142,20 @@ def test_ablations_without_selection_and_without_begin_with_search(tokenizer):
 
 
 def test_invalid_turn_gets_correction_and_the_episode_goes_on(tokenizer):
-    turns = ["I am not sure what to do.", '{"query": "capital"}</query>', "<search_complete>yes</search_complete>"]
-    policy = ScriptedPolicy(tokenizer, {"q?": turns})
-    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), _settings(), 0.0)
+    turns = ["I am not sure what to do.", 'capital"}</query>', "<search_complete>yes</search_complete>"]
+    policy, search = ScriptedPolicy(tokenizer, {"q?": turns}), RecordingSearch()
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, search, _search_config(), 0.0)
     assert (episode.turns, episode.invalid, episode.searches) == (3, 1, 1)
-    transcript = episode.transcript()
-    assert CORRECTION.strip() in transcript
-    assert '<query>\n{"query": "capital"}</query>' in transcript  # a lone closing tag gets its opening one
+    assert search.calls == [["capital"]]  # the turn closed the query the correction opened
+    assert CORRECTION.strip() + 'capital"}</query>' in episode.transcript()  # only the searcher's tokens added
+
+
+def test_a_turn_after_a_correction_may_write_its_own_query(tokenizer):
+    turns = ["no action", '<query>{"query": "own"}</query>', 'late"}</query>', "<search_complete>yes</search_complete>"]
+    policy, search = ScriptedPolicy(tokenizer, {"q?": turns}), RecordingSearch()
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, search, _search_config(), 0.0)
+    assert search.calls == [["own"]]  # no correction before the third turn: its lone closing tag is no query
+    assert (episode.turns, episode.invalid, episode.searches) == (4, 2, 1)
 
 
 def test_tags_refer_to_the_latest_block_no_earlier_tag_took(tokenizer):
@@ -160,7 +169,7 @@ def test_tags_refer_to_the_latest_block_no_earlier_tag_took(tokenizer):
         "<important_info>[2]</important_info>",  # final turn: takes block c3
     ]
     policy = ScriptedPolicy(tokenizer, {"q?": turns})
-    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), _settings(), 0.0)
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), _search_config(), 0.0)
     assert (episode.turns, episode.searches, episode.invalid) == (5, 3, 1)
     assert [d.id for d in episode.selected_docs()] == [
         "r1",
@@ -177,14 +186,14 @@ def test_tags_refer_to_the_latest_block_no_earlier_tag_took(tokenizer):
 
 def test_turn_limit_searches_max_turns_plus_one_then_one_final_turn(tokenizer):
     always = '<query>{"query": "more"}</query>'
-    settings = _settings(max_turns=2)
+    search_config = _search_config(max_turns=2)
     policy = ScriptedPolicy(tokenizer, {"q?": [always] * 10})
-    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), settings, 0.0)
-    assert search_rounds(settings) == 3
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), search_config, 0.0)
+    assert search_config.rounds == 3
     assert (episode.searches, episode.turns, episode.done) == (3, 4, True)
-    settings = _settings(max_turns=2, extra_search_round=False)
+    search_config = _search_config(max_turns=2, extra_search_round=False)
     policy = ScriptedPolicy(tokenizer, {"q?": [always] * 10})
-    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), settings, 0.0)
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), search_config, 0.0)
     assert (episode.searches, episode.turns) == (2, 3)
 
 
@@ -195,22 +204,22 @@ def test_episodes_are_batched_per_turn_and_queries_share_one_request(tokenizer):
     policy = ScriptedPolicy(tokenizer, scripts)
     search = RecordingSearch()
     questions = [{"question": q} for q in scripts]
-    episodes = play(questions, [_docs("r", 3)] * 3, policy, search, _settings(), 0.0)
+    episodes = play(questions, [_docs("r", 3)] * 3, policy, search, _search_config(), 0.0)
     assert policy.batches == [3, 2, 1]  # all active episodes in one batch per turn
     assert search.calls == [["a1", "c1"], ["c2"]]  # one retriever request per turn
     assert [e.searches for e in episodes] == [1, 0, 2]
 
 
 def test_observation_cut_and_context_budget(tokenizer):
-    settings = _settings(max_obs_tokens=10)
+    search_config = _search_config(max_obs_tokens=10)
     policy = ScriptedPolicy(
         tokenizer, {"q?": ['<query>{"query": "x"}</query>', "<search_complete>1</search_complete>"]}
     )
-    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), settings, 0.0)
+    [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), search_config, 0.0)
     first_turn = len(tokenizer.encode('<query>{"query": "x"}</query>', add_special_tokens=False))
     assert episode.action_mask[episode.prompt_length + first_turn :].count(0) == 10
-    prompt_length = len(Episode({"question": "q?"}, _docs("r", 3), tokenizer, settings).ids)
-    tight = _settings(max_new_tokens=20, max_context_tokens=prompt_length + 30)
+    prompt_length = len(Episode({"question": "q?"}, _docs("r", 3), tokenizer, search_config).ids)
+    tight = _search_config(max_new_tokens=20, max_context_tokens=prompt_length + 30)
     policy = ScriptedPolicy(tokenizer, {"q?": ['<query>{"query": "x"}</query>'] * 5})
     [episode] = play([{"question": "q?"}], [_docs("r", 3)], policy, RecordingSearch(), tight, 0.0)
     assert episode.truncated and episode.searches == 1
@@ -218,4 +227,5 @@ def test_observation_cut_and_context_budget(tokenizer):
 
 def test_cut_response():
     assert cut_response('<query>{"query": "a"}</query><query>b</query>') == '<query>{"query": "a"}</query>'
+    assert cut_response('a"}</query> more') == 'a"}</query>'
     assert cut_response("no tags") == "no tags"

@@ -12,20 +12,21 @@ from s3core.corpus import Document
 from s3core.search.actions import Action, parse_action
 from s3core.search.prompt import SearcherPrompt, observation
 from s3core.search.selection import InformationBlock, dedupe, selected_context
+from s3core.sections import SearchConfig
 
 QUERY_END = "</query>"
+#: How the corrective observation ends: a query opened, its JSON object begun, so the searcher's next turn only has
+#: to name what to search for and close it (SmolLM2-135M, asked with the tag alone, wrote prose in most turns)
+QUERY_OPENING = '<query>{"query": "'
 CORRECTION = (
     "\n\nMy last turn had no valid action. The documents are not enough yet, so I write a new search query "
-    "as JSON between <query> and </query>:\n<query>\n"
+    "as JSON between <query> and </query>:\n" + QUERY_OPENING
 )
 
 
 def cut_response(text: str) -> str:
-    """A turn ends at its first `</query>` (upstream); a lone closing tag gets its opening one."""
-    if QUERY_END not in text:
-        return text
-    text = text.split(QUERY_END, 1)[0] + QUERY_END
-    return text if "<query>" in text else "<query>\n" + text
+    """A turn ends at its first `</query>` (upstream's stop string)."""
+    return text.split(QUERY_END, 1)[0] + QUERY_END if QUERY_END in text else text
 
 
 class Episode:
@@ -36,15 +37,15 @@ class Episode:
         question: dict[str, Any],
         initial_docs: list[Document],
         tokenizer: Any,
-        settings: dict[str, Any],
+        search: SearchConfig,
         prompt: SearcherPrompt = SearcherPrompt(),
     ):
         self.question = question
         self.tokenizer = tokenizer
-        self.settings = settings
+        self.search = search
         # without `begin_with_search` the searcher starts from the question alone (an empty first block)
-        self.blocks = [InformationBlock(list(initial_docs) if settings["begin_with_search"] else [])]
-        messages = prompt.messages(question["question"], self.blocks[0].docs, settings["max_selected"])
+        self.blocks = [InformationBlock(list(initial_docs) if search.begin_with_search else [])]
+        messages = prompt.messages(question["question"], self.blocks[0].docs, search.max_selected)
         self.ids: list[int] = list(
             tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)[
                 "input_ids"
@@ -55,6 +56,7 @@ class Episode:
         self.turns = self.searches = self.invalid = 0
         self.done = False
         self.truncated = False
+        self.corrected = False  # the latest observation is the correction, which opened a query
 
     def _append(self, text: str, trained: bool, limit: int | None = None) -> None:
         ids = self.tokenizer.encode(text, add_special_tokens=False)[:limit]
@@ -62,12 +64,15 @@ class Episode:
         self.action_mask.extend([int(trained)] * len(ids))
 
     def respond(self, new_ids: list[int]) -> Action:
-        """Record a searcher turn (the policy's new tokens) and return its parsed action."""
+        """Record a searcher turn (the policy's new tokens) and return its parsed action. After a correction, a
+        turn that closes the query without opening one of its own continues the query the correction opened."""
         text = cut_response(self.tokenizer.decode(new_ids, skip_special_tokens=True))
         self._append(text, trained=True)
         self.turns += 1
+        continues = self.corrected and QUERY_END in text and "<query>" not in text
+        self.corrected = False
         latest = self.blocks[-1]
-        action = parse_action(text, len(latest.docs))
+        action = parse_action(QUERY_OPENING + text if continues else text, len(latest.docs))
         if action.important_ids is not None:
             latest.take(action.important_ids)
         return action
@@ -76,11 +81,12 @@ class Episode:
         """A search result: a new block, shown as an observation cut to `max_obs_tokens`."""
         self.searches += 1
         self.blocks.append(InformationBlock(list(docs)))
-        self._append(observation(docs), trained=False, limit=self.settings["max_obs_tokens"])
+        self._append(observation(docs), trained=False, limit=self.search.max_obs_tokens)
 
     def add_correction(self) -> None:
         """The observation after a turn without a valid action: ask for a JSON query."""
         self.invalid += 1
+        self.corrected = True
         self._append(CORRECTION, trained=False)
 
     def finish(self) -> None:
@@ -88,13 +94,13 @@ class Episode:
 
     def check_budget(self) -> None:
         """End an episode whose context leaves no room for another turn (`max_context_tokens`)."""
-        if len(self.ids) + self.settings["max_new_tokens"] > self.settings["max_context_tokens"]:
+        if len(self.ids) + self.search.max_new_tokens > self.search.max_context_tokens:
             self.done = self.truncated = True
 
     def selected_docs(self) -> list[Document]:
         """The documents the generator gets (docs/design.md §1, selected context); without `selection`, every
         document of every block (deduplicated)."""
-        if not self.settings["selection"]:
+        if not self.search.selection:
             return dedupe([doc for block in self.blocks for doc in block.docs])
         return selected_context(self.blocks)
 

@@ -390,10 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_table)
 
     p = verbs.add_parser("report", help="write the report page (index.html and its PNGs) from the run's tables")
-    p.add_argument("--results-md", type=Path, required=True, help="tables/main.md")
-    p.add_argument("--results-csv", type=Path, required=True, help="tables/main.csv")
-    p.add_argument("--paper-md", type=Path, required=True, help="tables/paper.md")
-    p.add_argument("--cost-md", type=Path, required=True, help="tables/training_cost.md")
+    tables = {"results-md": "main.md", "results-csv": "main.csv", "paper-md": "paper.md", "cost-md": "training_cost.md"}
+    for option, table in tables.items():
+        p.add_argument(f"--{option}", type=Path, required=True, help=f"tables/{table}")
     p.add_argument("--curve", type=Path, help="the training curve (PNG), if the run trained")
     p.add_argument("--title", required=True, help="the page's title")
     p.add_argument("--note", default="", help="a sentence shown on top (config report.note)")

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Protocol
 
 from s3core.sections import GeneratorConfig, JudgeConfig
 
 Messages = list[dict[str, str]]
+Stops = list[str] | None
 
 
-class Generator(Protocol):
-    """Greedy chat completion for a batch of conversations."""
+class Generator:
+    """Greedy chat completion for a batch of conversations; a backend implements `_continue` (test doubles may
+    implement `chat` and `complete` alone)."""
 
     name: str
     prompt_format: str  # "chat" (system + user turns) or "single_user" (one user message)
+    config: GeneratorConfig
 
     def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
         """The assistant's reply to each conversation (stripped)."""
+        return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
 
     def complete(
         self,
@@ -28,6 +31,11 @@ class Generator(Protocol):
     ) -> list[str]:
         """Continue each conversation's assistant turn, which begins with the matching prefix; the text
         ends before the first of `stop` (the stop string itself is not returned)."""
+        return self._continue(conversations, prefixes, max_new_tokens or self.config.max_new_tokens, stop)
+
+    def _continue(self, conversations: list[Messages], prefixes: list[str], limit: int, stop: Stops) -> list[str]:
+        """`complete` with the token budget resolved."""
+        raise NotImplementedError
 
 
 def cut_at_stop(text: str, stop: list[str] | None) -> str:

@@ -9,13 +9,13 @@ import torch
 
 from s3core.assets import resolve_path
 from s3core.devices import pick_device, pick_dtype
-from s3core.generation import Messages, cut_at_stop
+from s3core.generation import Generator, Messages, Stops, cut_at_stop
 from s3core.sections import GeneratorConfig
 
 log = logging.getLogger(__name__)
 
 
-class HFGenerator:
+class HFGenerator(Generator):
     """A causal LM loaded once; `chat` answers many conversations in padded batches."""
 
     def __init__(self, name: str, config: GeneratorConfig):
@@ -46,22 +46,13 @@ class HFGenerator:
             ids = ids[-limit:]
         return ids
 
-    def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
-        return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
-
-    def complete(
-        self,
-        conversations: list[Messages],
-        prefixes: list[str],
-        max_new_tokens: int | None = None,
-        stop: list[str] | None = None,
-    ) -> list[str]:
+    def _continue(self, conversations: list[Messages], prefixes: list[str], limit: int, stop: Stops) -> list[str]:
         prompts = [self.encode(c, p) for c, p in zip(conversations, prefixes)]
         new_ids = generate(
             self.model,
             self.tokenizer,
             prompts,
-            max_new_tokens or self.config.max_new_tokens,
+            limit,
             self.config.batch_size,
             stop_strings=stop,
         )

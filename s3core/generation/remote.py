@@ -5,12 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from s3core.generation import Messages
+from s3core.generation import Generator, Messages, Stops
 from s3core.provenance import record_service
 from s3core.sections import GeneratorConfig
 
 
-class RemoteGenerator:
+class RemoteGenerator(Generator):
     """The batch interface of `Generator` over `_one`, a single request (subclasses: OpenAI, Claude); the endpoint
     is recorded in the job's provenance."""
 
@@ -29,19 +29,9 @@ class RemoteGenerator:
             **shared,
         )
 
-    def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:
+    def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: Stops) -> str:
         raise NotImplementedError
 
-    def chat(self, conversations: list[Messages], max_new_tokens: int | None = None) -> list[str]:
-        return [t.strip() for t in self.complete(conversations, ["" for _ in conversations], max_new_tokens)]
-
-    def complete(
-        self,
-        conversations: list[Messages],
-        prefixes: list[str],
-        max_new_tokens: int | None = None,
-        stop: list[str] | None = None,
-    ) -> list[str]:
-        limit = max_new_tokens or self.config.max_new_tokens
+    def _continue(self, conversations: list[Messages], prefixes: list[str], limit: int, stop: Stops) -> list[str]:
         with ThreadPoolExecutor(self.config.concurrency) as pool:
             return list(pool.map(lambda c, p: self._one(c, p, limit, stop), conversations, prefixes))

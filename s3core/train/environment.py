@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from s3core.generation import Generator
 from s3core.search.policy import STOP_STRINGS, Policy
@@ -13,26 +14,18 @@ from s3core.sections import RewardConfig, SearchConfig
 from s3core.train.trainer import Trajectory
 
 
+@dataclass(frozen=True)
 class S3Environment:
-    """Rollouts for PPO: play episodes, answer their selected documents, reward Gain Beyond RAG."""
+    """Rollouts for PPO: play episodes (`search` runs their queries), answer their selected documents with the
+    frozen `generator` (and `judge`), reward Gain Beyond RAG."""
 
-    stop_strings = STOP_STRINGS
-
-    def __init__(
-        self,
-        search: Search,
-        generator: Generator,
-        judge: Generator | None,
-        search_config: SearchConfig,
-        reward: RewardConfig,
-        prompt: SearcherPrompt = SearcherPrompt(),
-    ):
-        self.search = search
-        self.generator = generator
-        self.judge = judge
-        self.search_config = search_config
-        self.reward = reward
-        self.prompt = prompt
+    search: Search
+    generator: Generator
+    judge: Generator | None
+    search_config: SearchConfig
+    reward: RewardConfig
+    prompt: SearcherPrompt = SearcherPrompt()
+    stop_strings: ClassVar[list[str]] = STOP_STRINGS
 
     def rollout(self, items: list[dict[str, Any]], policy: Policy, temperature: float) -> list[Trajectory]:
         """`items` are naive-RAG cache rows (question, golds, docs, RAG GenAcc)."""

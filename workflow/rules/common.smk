@@ -34,7 +34,9 @@ FETCH_MODELS = config["assets"]["kind"] == "paper"
 MODELS_MANIFEST = f"{RESULTS}/data/models.json"
 # The indexes of wiki-18 imported from upstream's (retriever.<kind>.source: download) instead of built: kind ->
 # `s3core index` arguments naming the files the download rule fetched into assets.download_dir.
-PREBUILT_INDEX = prebuilt_index_args(config["assets"], parse_section("retriever", config["retriever"]))
+PREBUILT_INDEX = prebuilt_index_args(
+    config["assets"], parse_section("retriever", config["retriever"])
+)
 DATA_MANIFEST = f"{RESULTS}/data/manifest.json"
 #: The report page (index.html, opens without a server) and its figures
 REPORT_DIR = f"{RESULTS}/report"

@@ -30,7 +30,12 @@ rule precompute:
         **job_resources("precompute"),
     params:
         config=lambda wildcards: job_json(
-            "retriever", "search", "generators", "judge", "reward", run=cache_run(wildcards)
+            "retriever",
+            "search",
+            "generators",
+            "judge",
+            "reward",
+            run=cache_run(wildcards),
         ),
     shell:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "

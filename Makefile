@@ -58,7 +58,7 @@ demo: setup  ## set up, then run the whole DAG on the embedded demo
 	@echo "Report page: results/demo/report/index.html (tables: results/demo/tables/)"
 
 test: setup setup-training setup-browser  ## set up, then every test (both venvs)
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=15
 	$(TRAIN_BIN)/python -m pytest -q -ra tests/verl_engine
 
 test-fast: setup  ## the unit tests alone (no DAG, cluster, generation or training): under 2 minutes

@@ -272,7 +272,18 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     zipped.unlink()
     provenance = json.loads((out / "logs" / "infer" / "rag_bm25" / "medqa_medcorp.provenance.json").read_text())
     [server] = provenance["services"]
-    assert provenance["exit_status"] == 0 and server["role"] == "retriever:bm25" and "exit_code" in server
+    assert provenance["exit_status"] == 0 and server["role"] == "retriever:bm25"
+    assert server["served_by"]["log"] == f"results/{PAPER}/logs/services/retriever-medcorp-bm25.log"
+    # every retrieving job (inference, the naive-RAG cache, training) searched through the run's one server of its
+    # index, which is gone now
+    jobs = [json.loads(path.read_text()) for path in (out / "logs").rglob("*.provenance.json")]
+    retrievals = [s for job in jobs for s in job["services"] if s["role"].startswith("retriever:")]
+    assert len(retrievals) >= 33 and all("served_by" in s for s in retrievals)  # 30 inferences, cache, 2 trainings
+    run_retrievers = {Path(s["served_by"]["log"]).stem: s["served_by"]["pid"] for s in retrievals}
+    assert sorted(run_retrievers) == [f"retriever-{c}-{k}" for c in ("medcorp", "wiki") for k in ("bm25", "dense")]
+    for pid in run_retrievers.values():
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
     # every generating job was answered by the run's one vLLM server (CPU build), which is gone now
     jobs = [json.loads(path.read_text()) for path in (out / "logs" / "evaluate").rglob("*.provenance.json")]
     servers = [s["served_by"] for job in jobs for s in job["services"] if s["role"] == f"generator:{PAPER_GENERATOR}"]
@@ -280,7 +291,7 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     assert {s["pid"] for s in servers} == {servers[0]["pid"]} and servers[0]["version"] == {"version": "0.32.0"}
     with pytest.raises(ProcessLookupError):
         os.killpg(servers[0]["pid"], 0)
-    assert not list((out / "services" / "generators").iterdir())
+    assert not [path for path in (out / "services").rglob("*") if path.is_file()]
     rerun = snakemake(*dag_runs["paper"].args, "--dry-run", env=dag_runs["paper"].env)
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
 

@@ -236,13 +236,15 @@ def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
 @pytest.mark.slow
 def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path, monkeypatch, demo_llm, hf_generator):
     from s3core.generation.openai_http import OpenAIGenerator
-    from s3core.generation.run_servers import ENV, RunServers, run_server
+    from s3core.generation.run_servers import ENV, generator_services, run_server
+    from s3core.methods.models import policy_model
+    from s3core.run_services import RunServers
 
     monkeypatch.delenv(ENV, raising=False)
     model = tmp_path / "llm"  # built by a job after the run starts: the server waits for it
     generator_config = vllm_config(tmp_path, model)
-    servers = RunServers(tmp_path / "servers")
-    servers.start({"g": generator_config, "other": replace(generator_config, backend="hf")})
+    servers = RunServers(tmp_path / "servers", ENV)
+    servers.start(generator_services({"g": generator_config, "other": replace(generator_config, backend="hf")}))
     assert os.environ[ENV] == str(tmp_path / "servers") and (tmp_path / "servers" / "g.pending").exists()
     shutil.copytree(demo_llm, model)
     first, second = load_generator("g", generator_config), load_generator("g", generator_config)  # two jobs, one server
@@ -254,6 +256,8 @@ def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path,
         "searcher",
         {"model": str(model), "inference": "vllm", "batch_size": 4, "vllm": to_dict(generator_config.vllm)},
     )
+    search_r1 = policy_model("search_r1", parse("baselines", {"search_r1": {"model": str(model)}}).search_r1)
+    assert search_r1.url == f"{announced['url']}/v1/chat/completions"  # Search-R1's policy: the same model too
     with served_policy(searcher) as policy:  # the searcher on the same model: the same server
         assert policy.url == f"{announced['url']}/v1/completions"
         same_turns_as_transformers(policy, load_policy(searcher))
@@ -276,10 +280,11 @@ def test_openai_backend_errors(monkeypatch):
 
 RUN_HOLDING_SERVERS = """
 import json, sys, time
-from s3core.generation.run_servers import RunServers
+from s3core.generation.run_servers import ENV, generator_services
+from s3core.run_services import RunServers
 from s3core.sections import parse
-servers = RunServers(sys.argv[1])
-servers.start(parse("generators", {"g": json.loads(sys.argv[2])}))
+servers = RunServers(sys.argv[1], ENV)
+servers.start(generator_services(parse("generators", {"g": json.loads(sys.argv[2])})))
 time.sleep(600)
 """
 

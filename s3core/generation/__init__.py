@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from s3core.sections import GeneratorConfig, JudgeConfig
 
@@ -51,12 +52,11 @@ def load_generator(name: str, config: GeneratorConfig) -> Generator:
 
         return HFGenerator(name, config)
     if config.backend == "vllm":
-        from s3core.generation.openai_http import OpenAIGenerator
         from s3core.generation.run_servers import run_server
         from s3core.generation.vllm import VLLMGenerator
 
         if server := run_server(name, config):  # the workflow run's own server for this generator
-            return OpenAIGenerator(name, replace(config, base_url=f"{server['url']}/v1"), served_by=server)
+            return served_generator(name, config, server)
         return VLLMGenerator(name, config)
     if config.backend in ("anthropic", "bedrock"):
         from s3core.generation.claude import ClaudeGenerator
@@ -65,6 +65,13 @@ def load_generator(name: str, config: GeneratorConfig) -> Generator:
     from s3core.generation.openai_http import OpenAIGenerator
 
     return OpenAIGenerator(name, config)
+
+
+def served_generator(name: str, config: GeneratorConfig, server: dict[str, Any]) -> Generator:
+    """Generator `name` answered by the workflow run's vLLM server `server` (its announcement)."""
+    from s3core.generation.openai_http import OpenAIGenerator
+
+    return OpenAIGenerator(name, replace(config, base_url=f"{server['url']}/v1"), served_by=server)
 
 
 def judge_name(generator: str, judge: JudgeConfig) -> str | None:

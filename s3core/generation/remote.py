@@ -7,6 +7,7 @@ from typing import Any
 
 from s3core.generation import Generator, Messages, Stops
 from s3core.provenance import record_service
+from s3core.run_services import served_by_entry
 from s3core.sections import GeneratorConfig
 
 
@@ -18,15 +19,12 @@ class RemoteGenerator(Generator):
         self.name = name
         self.prompt_format = config.prompt_format
         self.config = config
-        shared = (
-            {"served_by": {key: served_by[key] for key in ("pid", "command", "version", "log")}} if served_by else {}
-        )
         record_service(
             f"generator:{name}",
             config.base_url or config.backend,
             external=served_by is None,
             model=config.model,
-            **shared,
+            **(served_by_entry(served_by) if served_by else {}),
         )
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: Stops) -> str:

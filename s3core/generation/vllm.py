@@ -1,7 +1,7 @@
 """Backend "vllm": the job starts its own vLLM OpenAI-compatible server as a sidecar on a free loopback port,
 talks to it like any OpenAI endpoint, and stops it when the process ends (normally, on an error, or on SIGTERM,
 which the CLI turns into a clean exit). Where the workflow run started one server for the whole run
-(`generator_servers: per_run`, see run_servers), the job talks to that one instead."""
+(`servers: per_run`, see run_servers), the job talks to that one instead."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""The models the baselines drive: the reasoner (a configured generator) and in-process policy models."""
+"""The models the baselines drive: the reasoner (a configured generator) and their own policy models."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from s3core.errors import ConfigError
-from s3core.generation import Generator, load_generator
+from s3core.generation import Generator, load_generator, served_generator
 from s3core.methods import reasoner_name
 from s3core.sections import DeepRetrievalConfig, JobConfig, SearchR1Config, parse
 
@@ -22,6 +24,12 @@ def reasoner(config: JobConfig) -> Generator:
 
 
 def policy_model(method: str, own: SearchR1Config | DeepRetrievalConfig) -> Generator:
-    """A method's own model (Search-R1's policy, DeepRetrieval's rewriter) as an in-process HF generator."""
+    """A method's own model (Search-R1's policy, DeepRetrieval's rewriter): on the workflow run's vLLM server of that
+    model if it has one (e.g. the demo's, whose every model is its generator's), else an in-process HF generator."""
+    from s3core.generation.run_servers import run_server_for_model
+
     entry = {"backend": "hf", "model": own.model, "max_new_tokens": own.max_new_tokens, "batch_size": own.batch_size}
-    return load_generator(method, parse("generators", {method: entry})[method])
+    config = parse("generators", {method: entry})[method]
+    if server := run_server_for_model(own.model, config.vllm.startup_timeout_s):
+        return served_generator(method, replace(config, backend="vllm"), server)
+    return load_generator(method, config)

@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shlex
+from dataclasses import replace
 from functools import cache
 
 from s3core.methods import get_method
@@ -305,3 +306,30 @@ def all_answers():
         for generator in GENERATORS
         for dataset in answered_sets(method)
     ]
+
+
+def searched_indexes():
+    """(kind, index folder, corpus file) of each index a job of this run searches: the evaluated methods' on each
+    set's corpus, and wiki's for training (its naive-RAG cache, its episodes)."""
+    pairs = {
+        (retriever_kind(method), SET_CORPUS[dataset])
+        for method in EVAL_METHODS
+        for dataset in answered_sets(method)
+        if retriever_kind(method)
+    }
+    pairs |= {
+        (S3_RUNS[run].sections["search"]["retriever"], "wiki")
+        for run in evaluated_runs()
+    }
+    return [
+        (kind, index_path(corpus, kind), corpus_path(corpus))
+        for kind, corpus in sorted(pairs)
+    ]
+
+
+def trained_searchers():
+    """The `searcher` section each evaluated run's s3 inference uses: its trained searcher's folder as the model."""
+    return {
+        run: replace(method_config(run).searcher, model=searcher_dir(run))
+        for run in evaluated_runs()
+    }

@@ -1,7 +1,8 @@
 # Methods -> context files, one rule per method (infer_direct, infer_rag_dense, infer_s3, ...) and per further s3
 # run (infer_s3__<ablation>, infer_s3__seed<N>: the run's searcher with its own search settings).
-# A retrieving method starts its retriever server as a sidecar on a free port inside its own job; the job's
-# provenance file records where it ran, the software versions and the servers it used.
+# A retrieving method queries the run's retriever server of its index (servers: per_run), else starts one as a
+# sidecar on a free port inside its own job; the job's provenance file records where it ran, the software versions
+# and the servers it used.
 
 
 for method in EVAL_METHODS:

@@ -1,15 +1,37 @@
-# generator_servers: per_run (the local profile): one vLLM server per `backend: vllm` generator for the whole run,
-# started when the run starts (it waits for the model folder), reached by every job, stopped when the run ends.
-if config["generator_servers"] == "per_run":
-    from s3core.generation.run_servers import RunServers
+# servers: per_run (the local profile): one vLLM server per `backend: vllm` generator and per trained searcher that
+# runs on vLLM, and one retriever server per index the run searches, each started once its model or index exists,
+# reached by every job, stopped when the run ends (s3core.run_services).
+if config["servers"] == "per_run":
+    from s3core.generation.run_servers import (
+        ENV as GENERATORS_ENV,
+        generator_services,
+        searcher_services,
+    )
+    from s3core.run_services import RunServers
+    from s3core.stages.services import RETRIEVERS_ENV, retriever_services
 
-    RUN_SERVERS = RunServers(f"{RESULTS}/services/generators")
+    RUN_SERVERS = {
+        "generators": RunServers(f"{RESULTS}/services/generators", GENERATORS_ENV),
+        "retrievers": RunServers(f"{RESULTS}/services/retrievers", RETRIEVERS_ENV),
+    }
 
     onstart:
-        RUN_SERVERS.start(method_config().generators)
+        RUN_SERVERS["generators"].start(
+            generator_services(method_config().generators)
+            + searcher_services(trained_searchers())
+        )
+        RUN_SERVERS["retrievers"].start(
+            retriever_services(
+                searched_indexes(),
+                method_config().retriever,
+                f"{RESULTS}/logs/services",
+            )
+        )
 
     onsuccess:
-        RUN_SERVERS.stop()
+        for servers in RUN_SERVERS.values():
+            servers.stop()
 
     onerror:
-        RUN_SERVERS.stop()
+        for servers in RUN_SERVERS.values():
+            servers.stop()

@@ -276,10 +276,15 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     assert server["served_by"]["log"] == f"results/{PAPER}/logs/services/retriever-medcorp-bm25.log"
     # every retrieving job (inference, the naive-RAG cache, training) searched through the run's one server of its
     # index, which is gone now
-    jobs = [json.loads(path.read_text()) for path in (out / "logs").rglob("*.provenance.json")]
-    retrievals = [s for job in jobs for s in job["services"] if s["role"].startswith("retriever:")]
-    assert len(retrievals) >= 33 and all("served_by" in s for s in retrievals)  # 30 inferences, cache, 2 trainings
-    run_retrievers = {Path(s["served_by"]["log"]).stem: s["served_by"]["pid"] for s in retrievals}
+    records = {path: json.loads(path.read_text()) for path in (out / "logs").rglob("*.provenance.json")}
+    retrievals = [(path, s) for path, job in records.items() for s in job["services"] if s["role"].startswith("retriever:")]
+    assert {path.relative_to(out / "logs").as_posix().removesuffix(".provenance.json") for path, _ in retrievals} == {
+        *(f"infer/{m}/{d}" for m in retrieving for d in ("nq", "medqa", "medqa_medcorp")),
+        f"precompute/{PAPER_GENERATOR}/train",
+        *(f"train_{run}" for run in ("s3", f"s3.{ABLATION}")),
+    }
+    assert all("served_by" in s for _, s in retrievals)
+    run_retrievers = {Path(s["served_by"]["log"]).stem: s["served_by"]["pid"] for _, s in retrievals}
     assert sorted(run_retrievers) == [f"retriever-{c}-{k}" for c in ("medcorp", "wiki") for k in ("bm25", "dense")]
     for pid in run_retrievers.values():
         with pytest.raises(ProcessLookupError):

@@ -238,7 +238,13 @@ def _config_arg(parser: argparse.ArgumentParser, *reads: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3core", description=__doc__)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for PyTorch (default: all; 0: left as they are, for a job that holds no core because it "
+        "only waits on the run's servers)",
+    )
     parser.add_argument(
         "--provenance",
         type=Path,
@@ -413,7 +419,7 @@ def _quiet_libraries() -> None:
 def run_verb(args: argparse.Namespace) -> int:
     """Run the chosen verb; 0 on success, 2 on an error the researcher can act on."""
     try:
-        if args.threads:
+        if args.threads:  # 0: the job only waits on the run's servers and loads no PyTorch of its own
             import torch
 
             torch.set_num_threads(args.threads)

@@ -277,7 +277,9 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
     # every retrieving job (inference, the naive-RAG cache, training) searched through the run's one server of its
     # index, which is gone now
     records = {path: json.loads(path.read_text()) for path in (out / "logs").rglob("*.provenance.json")}
-    retrievals = [(path, s) for path, job in records.items() for s in job["services"] if s["role"].startswith("retriever:")]
+    retrievals = [
+        (path, s) for path, job in records.items() for s in job["services"] if s["role"].startswith("retriever:")
+    ]
     assert {path.relative_to(out / "logs").as_posix().removesuffix(".provenance.json") for path, _ in retrievals} == {
         *(f"infer/{m}/{d}" for m in retrieving for d in ("nq", "medqa", "medqa_medcorp")),
         f"precompute/{PAPER_GENERATOR}/train",

@@ -165,6 +165,18 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path):
     assert len(list((tmp_path / "cut" / "checkpoints").glob("step_*"))) == 1  # only the newest kept
 
 
+def test_checkpoints_written_in_the_background_land_in_order_and_fail_loudly(tmp_path):
+    with checkpoint.Writer(tmp_path / "run") as writer:
+        writer.save(1, {"step": 1, "weights": torch.ones(3)})
+        writer.save(2, {"step": 2, "weights": torch.zeros(3)})  # waits for step 1's first
+    newest = checkpoint.latest(tmp_path / "run")
+    assert newest.name == "step_000002" and checkpoint.load(newest, torch.device("cpu"))["step"] == 2
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["step_000002"]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FileExistsError), checkpoint.Writer(tmp_path / "file") as writer:
+        writer.save(1, {"step": 1})
+
+
 @pytest.mark.slow  # PPO steps on a tiny model
 def test_checkpoints_of_other_settings_are_refused_and_more_steps_continue_a_run(tmp_path):
     """A changed setting that shapes training (here the actor's learning rate) must not "resume" the old run's

@@ -1,5 +1,7 @@
 """The Snakemake workflow: lint, dry runs of the shipped configs, config errors (test_dag_runs.py runs the DAG)."""
 
+import re
+
 import pytest
 from workflow_run import ALL_METHODS, snakemake
 
@@ -108,3 +110,36 @@ def test_the_papers_variants_and_seeds_are_runs_of_their_own():
     assert '"selection": false' in next(
         line for line in out.splitlines() if "infer --method s3.no_selection.seed44 " in line
     )
+
+
+def _planned_jobs(output: str) -> list[dict[str, str]]:
+    """The jobs of a dry run's output: rule name and the fields Snakemake prints (threads, priority, resources...)."""
+    jobs = []
+    for block in re.split(r"\n\s*\n", output):
+        if rule := re.search(r"^(?:local)?rule (\w+):", block, re.M):
+            jobs.append({"rule": rule[1], **dict(re.findall(r"^\s+(\w+): (.*)$", block, re.M))})
+    return jobs
+
+
+def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_first():
+    """With the local profile (servers: per_run) the demo's inference and evaluation only wait on the run's servers:
+    they take a `server_clients` slot instead of a core, while training keeps its core; the trained searcher's
+    inference and evaluation share the cache's and training's priority. One job per run (servers: per_job) holds
+    its cores."""
+    local = _planned_jobs(snakemake("--profile", "workflow/profiles/local", "--dry-run", "--forceall", "all").stdout)
+    clients = [job for job in local if job["rule"].startswith(("infer_", "evaluate", "precompute"))]
+    assert len(clients) == 1 + 2 * len(ALL_METHODS) * 2
+    assert all(job["threads"] == "0" and "server_clients=1" in job["resources"] for job in clients)
+    [training] = [job for job in local if job["rule"] == "train_s3"]
+    assert training.get("threads", "1") == "1" and "server_clients=1" not in training["resources"]
+    first = sorted(f"{job['rule']} {job['wildcards']}" for job in local if job.get("priority") == "10")
+    assert first == [
+        "evaluate method=s3, generator=smollm2-135m, dataset=nq",
+        "evaluate method=s3, generator=smollm2-135m, dataset=triviaqa",
+        "infer_s3 dataset=nq",
+        "infer_s3 dataset=triviaqa",
+        "precompute generator=smollm2-135m, cache=train",
+        "train_s3 run=s3",
+    ]
+    per_job = _planned_jobs(snakemake("--dry-run", "--forceall", "--cores", "2", "all").stdout)
+    assert not [job for job in per_job if job.get("threads") == "0" or "server_clients=1" in job.get("resources", "")]

@@ -48,6 +48,11 @@ def searcher_services(searchers: dict[str, SearcherConfig]) -> list[RunService]:
     ]
 
 
+def served_models(generators: dict[str, GeneratorConfig], searchers: dict[str, SearcherConfig]) -> set[str]:
+    """The models the run's vLLM servers serve: jobs that load no other model only wait on servers."""
+    return {service.serves for service in generator_services(generators) + searcher_services(searchers)}
+
+
 def _model_ready(model: str) -> bool:
     """A hub id is ready (the server fetches or finds it in the cache); a local folder once it holds a model."""
     return is_hub_id(model) or (Path(model) / "config.json").exists()

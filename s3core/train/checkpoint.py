@@ -1,11 +1,14 @@
 """Training checkpoints: one folder per saved step, written under a temporary name and renamed when complete,
-so a killed run never leaves a half-written checkpoint; only the newest `keep` are kept."""
+so a killed run never leaves a half-written checkpoint; only the newest `keep` are kept. The trainer writes them
+in the background (`Writer`), beside the next step's rollout."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import torch
@@ -35,3 +38,36 @@ def save(folder: Path, step: int, state: dict[str, Any], keep: int = 1) -> Path:
 
 def load(path: Path, device: torch.device) -> dict[str, Any]:
     return torch.load(path / STATE, map_location=device, weights_only=False)
+
+
+class Writer:
+    """Saves checkpoints into `folder` on a thread of its own, one at a time. The state's tensors are the live
+    weights and optimiser moments: call `wait` before they change (the next update); leaving the `with` block
+    waits too, and a failed save raises there."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: Future[Path] | None = None
+
+    def save(self, step: int, state: dict[str, Any]) -> None:
+        self.wait()
+        self._pending = self._thread.submit(save, self.folder, step, state)
+
+    def wait(self) -> None:
+        """Block until the last checkpoint asked for is complete (re-raising its error)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        try:
+            if kind is None:
+                self.wait()
+        finally:
+            self._thread.shutdown(wait=True)

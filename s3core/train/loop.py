@@ -99,21 +99,20 @@ def train(
     start, history = _resume(out / "checkpoints", trainer, device)
     logbook = Logbook(out / "metrics.jsonl", out / "tensorboard", history)
     steps = train_config.steps
-    for step in tqdm(range(start, steps), initial=start, total=steps, desc="PPO steps", unit="step"):
-        torch.manual_seed(train_config.seed + step)
-        items = items_for_step(pool, step, train_config.batch_size, train_config.seed)
-        began = time.perf_counter()
-        with autocast(device, mixed):
-            trajectories = environment.rollout(items, policy, temperature)
-        rolled = time.perf_counter()
-        stats = trainer.update(trajectories, train_config.seed + step)
-        logbook.append(step_metrics(step + 1, trajectories, stats, rolled - began, time.perf_counter() - rolled))
-        if (step + 1) % train_config.checkpoint_every == 0 or step + 1 == steps:
-            checkpoint.save(
-                out / "checkpoints",
-                step + 1,
-                {"step": step + 1, "trainer": trainer.state_dict(), "history": logbook.rows},
-            )
+    with checkpoint.Writer(out / "checkpoints") as writer:
+        for step in tqdm(range(start, steps), initial=start, total=steps, desc="PPO steps", unit="step"):
+            torch.manual_seed(train_config.seed + step)
+            items = items_for_step(pool, step, train_config.batch_size, train_config.seed)
+            began = time.perf_counter()
+            with autocast(device, mixed):
+                trajectories = environment.rollout(items, policy, temperature)
+            rolled = time.perf_counter()
+            writer.wait()  # the previous step's checkpoint is on disk before the weights change
+            stats = trainer.update(trajectories, train_config.seed + step)
+            logbook.append(step_metrics(step + 1, trajectories, stats, rolled - began, time.perf_counter() - rolled))
+            if (step + 1) % train_config.checkpoint_every == 0 or step + 1 == steps:
+                state = {"step": step + 1, "trainer": trainer.state_dict(), "history": list(logbook.rows)}
+                writer.save(step + 1, state)
     logbook.close()
     _save_searcher(actor, tokenizer, out / "searcher")
     return logbook.rows

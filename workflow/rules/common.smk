@@ -6,6 +6,7 @@ import shlex
 from dataclasses import replace
 from functools import cache
 
+from s3core.generation.run_servers import served_models
 from s3core.methods import get_method
 from s3core.s3_runs import cache_names, method_name, s3_runs
 from s3core.paper_assets import prebuilt_index_args
@@ -52,6 +53,16 @@ wildcard_constraints:
     corpus="|".join(CORPORA),
     kind="bm25|dense",
     shard="[0-9]+",
+
+
+#: The DAG's long chain (naive-RAG cache -> PPO -> each trained searcher's inference -> its evaluation) starts first
+#: whenever jobs wait for cores or GPUs: everything else fits beside it.
+CHAIN_PRIORITY = 10
+
+
+def chain_priority(method):
+    """A job's scheduling priority: the long chain's for a trained searcher's inference and evaluation."""
+    return CHAIN_PRIORITY if method in S3_RUNS else 0
 
 
 def train_dir(run):
@@ -333,3 +344,46 @@ def trained_searchers():
         run: replace(method_config(run).searcher, model=searcher_dir(run))
         for run in evaluated_runs()
     }
+
+
+@cache
+def run_served_models():
+    """The models the run's vLLM servers serve (servers: per_run), else none."""
+    if config["servers"] != "per_run":
+        return frozenset()
+    return frozenset(served_models(method_config().generators, trained_searchers()))
+
+
+def job_cores(models):
+    """Cores Snakemake reserves for a job that loads `models`: none when the run's servers serve them all (the job
+    only waits on those servers, which are not Snakemake jobs; the local profile's `server_clients` caps how many
+    such jobs run at once), else config threads."""
+    served = config["servers"] == "per_run" and set(models) <= run_served_models()
+    return 0 if served else config["threads"]
+
+
+def client_slots(wildcards, threads):
+    """Resource function: a job that holds no core takes one of the profile's `server_clients`."""
+    return int(threads == 0)
+
+
+def generator_loads(name):
+    """The model a generator's job loads (`hf`) or has served (`vllm`); none for a remote API."""
+    generator = config["generators"][name]
+    return [generator["model"]] if generator["backend"] in ("hf", "vllm") else []
+
+
+def answering_cores(generator):
+    """job_cores of a job that answers with `generator` and its judge."""
+    judge = config["judge"]["generator"] or generator
+    return job_cores(generator_loads(generator) + generator_loads(judge))
+
+
+def infer_cores(method):
+    """job_cores of inferring with `method`: its reasoner's and own models, and its searcher when it runs on vLLM."""
+    settings = method_config(method)
+    models = get_method(method_name(method)).model_paths(settings)
+    if get_method(method_name(method)).uses_searcher:
+        on_vllm = settings.searcher.inference == "vllm"
+        models.append(searcher_model(method) if on_vllm else "in-process")
+    return job_cores(models)

@@ -12,11 +12,13 @@ rule evaluate:
         provenance=f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{method}}/{{generator}}/{{dataset}}.tsv"
+    priority: lambda wildcards: chain_priority(wildcards.method)
     conda:
         "../../envs/evaluation.yaml"
-    threads: config["threads"]
+    threads: lambda wildcards: answering_cores(wildcards.generator)
     resources:
         **job_resources("evaluate"),
+        server_clients=client_slots,
     params:
         config=job_json("generators", "judge", "baselines"),
     shell:

@@ -20,11 +20,13 @@ for method in EVAL_METHODS:
             provenance=f"{RESULTS}/logs/infer/{method}/{{dataset}}.provenance.json",
         benchmark:
             f"{RESULTS}/benchmarks/infer/{method}/{{dataset}}.tsv"
+        priority: chain_priority(method)
         conda:
             "../../envs/evaluation.yaml"
-        threads: config["threads"]
+        threads: infer_cores(method)
         resources:
             **job_resources("infer", f"infer_{method_name(method)}"),
+            server_clients=client_slots,
         params:
             method=method,
             config=job_json(

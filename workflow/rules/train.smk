@@ -22,12 +22,13 @@ rule precompute:
         provenance=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/precompute/{{generator}}/{{cache}}.tsv"
-    priority: 10
+    priority: CHAIN_PRIORITY
     conda:
         "../../envs/evaluation.yaml"
-    threads: config["threads"]
+    threads: lambda wildcards: answering_cores(wildcards.generator)
     resources:
         **job_resources("precompute"),
+        server_clients=client_slots,
     params:
         config=lambda wildcards: job_json(
             "retriever",
@@ -60,7 +61,7 @@ rule train_s3:
         provenance=f"{RESULTS}/logs/train_{{run}}.provenance.json",
     benchmark:
         f"{RESULTS}/benchmarks/train_{{run}}.tsv"
-    priority: 10
+    priority: CHAIN_PRIORITY
     conda:
         "../../envs/training.yaml"
     container:

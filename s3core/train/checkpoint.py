@@ -47,12 +47,12 @@ class Writer:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: Future[Path] | None = None
 
     def save(self, step: int, state: dict[str, Any]) -> None:
         self.wait()
-        self._pending = self._thread.submit(save, self.folder, step, state)
+        self._pending = self._executor.submit(save, self.folder, step, state)
 
     def wait(self) -> None:
         """Block until the last checkpoint asked for is complete (re-raising its error)."""
@@ -70,4 +70,4 @@ class Writer:
             if kind is None:
                 self.wait()
         finally:
-            self._thread.shutdown(wait=True)
+            self._executor.shutdown(wait=True)

@@ -348,9 +348,7 @@ def trained_searchers():
 
 @cache
 def run_served_models():
-    """The models the run's vLLM servers serve (servers: per_run), else none."""
-    if config["servers"] != "per_run":
-        return frozenset()
+    """The models the run's vLLM servers serve (with servers: per_run)."""
     return frozenset(served_models(method_config().generators, trained_searchers()))
 
 
@@ -381,9 +379,8 @@ def answering_cores(generator):
 
 def infer_cores(method):
     """job_cores of inferring with `method`: its reasoner's and own models, and its searcher when it runs on vLLM."""
-    settings = method_config(method)
-    models = get_method(method_name(method)).model_paths(settings)
-    if get_method(method_name(method)).uses_searcher:
-        on_vllm = settings.searcher.inference == "vllm"
-        models.append(searcher_model(method) if on_vllm else "in-process")
-    return job_cores(models)
+    settings, runner = method_config(method), get_method(method_name(method))
+    if runner.uses_searcher and settings.searcher.inference != "vllm":
+        return config["threads"]  # the searcher generates in the job's own process
+    searcher = [searcher_model(method)] if runner.uses_searcher else []
+    return job_cores(runner.model_paths(settings) + searcher)

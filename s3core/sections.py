@@ -91,6 +91,7 @@ class VLLMServerConfig:
     extra_args: tuple[str, ...]
     startup_timeout_s: float
     log_dir: str
+    nice: int
 
 
 @dataclass(frozen=True)

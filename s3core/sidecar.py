@@ -50,19 +50,21 @@ def exit_on_sigterm() -> Iterator[None]:
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def die_with_parent() -> Callable[[], None] | None:
+def die_with_parent(nice: int = 0) -> Callable[[], None] | None:
     """A `preexec_fn` that ties a child to this process's life on Linux: the kernel sends the child SIGTERM when
     the thread that started it ends, however it ends (SIGKILL by the OOM killer, `scancel --signal=KILL`, a killed
     snakemake), so no server outlives its job. None elsewhere. Start children from the main thread: a child started
-    by a worker thread would be stopped when that thread ends."""
+    by a worker thread would be stopped when that thread ends. `nice` lowers the child's CPU priority by that much."""
     if not sys.platform.startswith("linux"):
-        return None
+        return (lambda: os.nice(nice)) if nice else None
     parent = os.getpid()
 
     def arm() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before the signal was armed
             os._exit(1)
+        if nice:
+            os.nice(nice)
 
     return arm
 
@@ -86,7 +88,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 class Sidecar:
     """Start `command` (with `{port}` filled in), wait until GET `health_path` answers 200, stop on exit.
     `role` names it in the provenance record; `version_path` is where it tells its version (default: health);
-    `env` replaces the environment it runs in (e.g. its own CUDA_VISIBLE_DEVICES)."""
+    `env` replaces the environment it runs in (e.g. its own CUDA_VISIBLE_DEVICES); `nice` lowers its CPU priority."""
 
     def __init__(
         self,
@@ -98,6 +100,7 @@ class Sidecar:
         role: str = "server",
         version_path: str | None = None,
         env: dict[str, str] | None = None,
+        nice: int = 0,
     ):
         self.port = free_port(host)
         self.command = [part.replace("{port}", str(self.port)) for part in command]
@@ -108,6 +111,7 @@ class Sidecar:
         self.role = role
         self.version_path = version_path or health_path
         self.env = env
+        self.nice = nice
         self.process: subprocess.Popen | None = None
         self.record: dict | None = None
 
@@ -127,7 +131,7 @@ class Sidecar:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env=self.env,
-                preexec_fn=die_with_parent(),
+                preexec_fn=die_with_parent(self.nice),
             )
         try:
             self._wait_healthy()

@@ -221,6 +221,16 @@ def test_sidecar_stop_terminates_process_group(tmp_path, bm25_index, small_corpu
         os.killpg(pid, 0)
 
 
+def test_a_sidecar_runs_at_the_cpu_priority_it_was_given(tmp_path):
+    """A run's server on a workstation yields the CPU to the jobs that compute beside it (`vllm.nice`)."""
+    command = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    with Sidecar(command, tmp_path / "http.log", health_path="/", nice=5) as lowered:
+        assert os.getpriority(os.PRIO_PROCESS, lowered.process.pid) == min(ours + 5, 19)
+    with Sidecar(command, tmp_path / "http.log", health_path="/") as plain:
+        assert os.getpriority(os.PRIO_PROCESS, plain.process.pid) == ours
+
+
 def _job_with_a_sidecar(tmp_path) -> tuple[subprocess.Popen, int]:
     """A job (a Python process whose SIGTERM unwinds it, as `s3core` verbs') running an HTTP server as its
     sidecar; the job and the sidecar's pid."""

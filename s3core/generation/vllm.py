@@ -51,6 +51,7 @@ def vllm_sidecar(
         role=f"generator:{name}",
         version_path="/version",
         env=env,
+        nice=server.nice,
     )
 
 

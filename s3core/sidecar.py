@@ -144,6 +144,7 @@ class Sidecar:
             external=False,
             command=self.command,
             pid=self.process.pid,
+            nice=self.nice,
             log=str(self.log),
             version=service_version(self.url, self.version_path),
         )

@@ -217,12 +217,17 @@ def same_turns_as_transformers(policy, hf_policy) -> None:
 def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_it(tmp_path, demo_llm, hf_generator):
     generator = load_generator("g", vllm_config(tmp_path, demo_llm))
     pid = generator.sidecar.process.pid
+    # the demo's server yields the CPU to the jobs beside it (vllm.nice), and its engine processes inherit that
+    group = subprocess.run(["ps", "-e", "-o", "pgid=,ni="], capture_output=True, text=True, check=True).stdout.split()
+    niceness = {int(ni) for pgid, ni in zip(group[::2], group[1::2]) if int(pgid) == pid}
+    assert niceness == {min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)}
     same_answers_as_transformers(generator, hf_generator)
     generator.close()
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)  # the server and its engine processes are gone
     record = generator.sidecar.record  # what the job's provenance file says of this server
     assert record["role"] == "generator:g" and record["version"] == {"version": "0.32.0"} and "stopped" in record
+    assert record["nice"] == 10
     assert (tmp_path / "cache").is_dir()  # vLLM's caches under the run's folder, not in ~/.cache
 
 

@@ -54,7 +54,8 @@ def die_with_parent(nice: int = 0) -> Callable[[], None] | None:
     """A `preexec_fn` that ties a child to this process's life on Linux: the kernel sends the child SIGTERM when
     the thread that started it ends, however it ends (SIGKILL by the OOM killer, `scancel --signal=KILL`, a killed
     snakemake), so no server outlives its job. None elsewhere. Start children from the main thread: a child started
-    by a worker thread would be stopped when that thread ends. `nice` lowers the child's CPU priority by that much."""
+    by a worker thread would be stopped when that thread ends. `nice` lowers the child's CPU priority by that much
+    (`lower_priority`)."""
     if not sys.platform.startswith("linux"):
         return (lambda: os.nice(nice)) if nice else None
     parent = os.getpid()
@@ -64,9 +65,29 @@ def die_with_parent(nice: int = 0) -> Callable[[], None] | None:
         if os.getppid() != parent:  # the parent died before the signal was armed
             os._exit(1)
         if nice:
-            os.nice(nice)
+            lower_priority(nice)
 
     return arm
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def lower_priority(nice: int) -> None:
+    """Lower this process's CPU priority by `nice`, for its own children too. A server in a session of its own
+    (`start_new_session`) is, where the kernel groups sessions for scheduling (Linux's autogroup, on by default on
+    desktops and most VMs), weighed against the other sessions as a whole, so its process nice alone would not
+    yield to the jobs beside it: the session's nice is set as well. The kernel lets that change once per 100 ms
+    across the machine (EAGAIN otherwise), so it is retried for up to a second."""
+    os.nice(nice)
+    if not AUTOGROUP.exists():
+        return
+    for _ in range(10):
+        try:
+            AUTOGROUP.write_text(str(nice))
+            return
+        except BlockingIOError:
+            time.sleep(0.1)
 
 
 def _reap_group(group: int, grace_s: float) -> None:

@@ -57,7 +57,7 @@ def die_with_parent(nice: int = 0) -> Callable[[], None] | None:
     by a worker thread would be stopped when that thread ends. `nice` lowers the child's CPU priority by that much
     (`lower_priority`)."""
     if not sys.platform.startswith("linux"):
-        return (lambda: os.nice(nice)) if nice else None
+        return (lambda: lower_priority(nice)) if nice else None
     parent = os.getpid()
 
     def arm() -> None:

@@ -16,7 +16,7 @@ import uvicorn
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from processes import session_nice
+from processes import group_niceness, session_nice
 
 from s3core.corpus import Document
 from s3core.errors import ConfigError, ServiceError
@@ -220,9 +220,7 @@ def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_i
     generator = load_generator("g", replace(config, vllm=replace(config.vllm, nice=10)))
     pid = generator.sidecar.process.pid
     # a server told to yield the CPU to the jobs beside it (vllm.nice) does, and its engine processes inherit that
-    group = subprocess.run(["ps", "-e", "-o", "pgid=,ni="], capture_output=True, text=True, check=True).stdout.split()
-    niceness = {int(ni) for pgid, ni in zip(group[::2], group[1::2]) if int(pgid) == pid}
-    assert niceness == {min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)}
+    assert group_niceness(pid) == {min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)}
     assert session_nice(pid) in (None, 10)  # and so does its session, where sessions are scheduled as groups
     same_answers_as_transformers(generator, hf_generator)
     generator.close()

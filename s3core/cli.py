@@ -246,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
         "only waits on the run's servers)",
     )
     parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        choices=range(20),
+        metavar="0-19",
+        help="lower this job's CPU priority by this much, and the priority of its requests to the vLLM servers the "
+        "job or the run started (the workflow's background jobs: config background_nice)",
+    )
+    parser.add_argument(
         "--provenance",
         type=Path,
         default=None,
@@ -419,6 +428,8 @@ def _quiet_libraries() -> None:
 def run_verb(args: argparse.Namespace) -> int:
     """Run the chosen verb; 0 on success, 2 on an error the researcher can act on."""
     try:
+        # the process alone: the jobs share Snakemake's session, whose other jobs (the training) keep their share
+        os.nice(args.nice)
         if args.threads:  # 0: the job only waits on the run's servers and loads no PyTorch of its own
             import torch
 

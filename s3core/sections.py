@@ -92,6 +92,7 @@ class VLLMServerConfig:
     startup_timeout_s: float
     log_dir: str
     nice: int
+    env: dict[str, str]
 
 
 @dataclass(frozen=True)

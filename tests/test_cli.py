@@ -2,6 +2,9 @@
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 from s3core import __version__
 from s3core.cli import main
@@ -164,3 +167,16 @@ def test_every_verb_and_option_says_what_it_is():
         if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) and not action.help
     ]
     assert not silent
+
+
+def test_nice_lowers_the_jobs_cpu_priority_before_its_verb_runs():
+    """`s3core --nice N` (the workflow's background jobs) runs the verb N steps below the nice it started with."""
+    script = (
+        "import os, sys\n"
+        "from s3core import cli\n"
+        "args = cli.build_parser().parse_args(['--nice', '7', 'plot', '--metrics', 'm', '--out', 'o'])\n"
+        "args.func = lambda args: print(os.getpriority(os.PRIO_PROCESS, 0))\n"
+        "sys.exit(cli.run_verb(args))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert int(done.stdout) == min(os.getpriority(os.PRIO_PROCESS, 0) + 7, 19)

@@ -16,11 +16,12 @@ import uvicorn
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from processes import group_niceness, session_nice
+from processes import environment, group_niceness, group_pids, session_nice
 
 from s3core.corpus import Document
 from s3core.errors import ConfigError, ServiceError
 from s3core.generation import load_generator
+from s3core.generation.openai_http import OpenAIGenerator
 from s3core.generation.prompts import generator_messages
 from s3core.generation.vllm import vllm_command
 from s3core.search.hf_policy import load_policy
@@ -146,6 +147,20 @@ def test_openai_backend_continues_an_assistant_prefix_and_cuts_at_stop(openai_se
     assert body["stop"] == ["|"]
 
 
+def test_requests_to_a_vllm_server_carry_the_jobs_nice_as_their_priority(openai_server, monkeypatch):
+    """A vLLM server the run started schedules by priority: a job's requests go in at its CPU nice value (lower is
+    served first), so background jobs (`s3core --nice`) wait behind the chain's; another API gets no priority."""
+    url, calls = openai_server
+    calls["n"] = 2  # past the warm-up errors
+    monkeypatch.setattr(os, "getpriority", lambda which, who: 10)  # as in a job run with `s3core --nice 10`
+    served = parse("generators", {"g": {"backend": "vllm", "model": "m", "base_url": url}})["g"]
+    OpenAIGenerator("g", served).chat([[{"role": "user", "content": "q"}]], 4)  # how a job reaches the run's server
+    assert calls["last"]["priority"] == 10
+    remote = parse("generators", {"g": {"backend": "openai", "model": "m", "base_url": url}})["g"]
+    load_generator("g", remote).chat([[{"role": "user", "content": "q"}]], 4)
+    assert "priority" not in calls["last"]
+
+
 @pytest.mark.slow  # generates with the demo LLM
 def test_hf_complete_continues_a_prefix_and_stops_at_a_string(hf_generator):
     conversation = [{"role": "user", "content": "Name three colours."}]
@@ -182,6 +197,7 @@ def test_vllm_command_carries_the_server_settings(tmp_path):
     flags = dict(zip(command[4::2], command[5::2]))
     assert flags["--port"] == "{port}" and flags["--tensor-parallel-size"] == "2"
     assert flags["--max-model-len"] == "2048" and flags["--dtype"] == "float32"
+    assert flags["--scheduling-policy"] == "priority"  # requests carry their job's nice (request_priority)
     assert command[-2:] == ["--seed", "1"]
 
 
@@ -215,14 +231,23 @@ def same_turns_as_transformers(policy, hf_policy) -> None:
 
 
 @pytest.mark.slow
-def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_it(tmp_path, demo_llm, hf_generator):
+def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_it(
+    tmp_path, monkeypatch, demo_llm, hf_generator
+):
     config = vllm_config(tmp_path, demo_llm)
     generator = load_generator("g", replace(config, vllm=replace(config.vllm, nice=10)))
     pid = generator.sidecar.process.pid
     # a server told to yield the CPU to the jobs beside it (vllm.nice) does, and its engine processes inherit that
     assert group_niceness(pid) == {min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)}
     assert session_nice(pid) in (None, 10)  # and so does its session, where sessions are scheduled as groups
+    assert config.vllm.env  # the demo's OpenMP settings (vllm.env) reach the server and its engine processes
+    assert all(environment(process).items() >= config.vllm.env.items() for process in group_pids(pid))
     same_answers_as_transformers(generator, hf_generator)
+    with monkeypatch.context() as background:  # a background job's request (s3core --nice 10): served, later
+        background.setattr(os, "getpriority", lambda which, who: 10)
+        assert generator.chat([[{"role": "user", "content": QUESTIONS[0]}]], 8) == hf_generator.chat(
+            [[{"role": "user", "content": QUESTIONS[0]}]], 8
+        )
     generator.close()
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)  # the server and its engine processes are gone
@@ -241,7 +266,6 @@ def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
 
 @pytest.mark.slow
 def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path, monkeypatch, demo_llm, hf_generator):
-    from s3core.generation.openai_http import OpenAIGenerator
     from s3core.generation.run_servers import ENV, generator_services, run_server
     from s3core.methods.models import policy_model
     from s3core.run_services import RunServers

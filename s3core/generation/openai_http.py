@@ -14,6 +14,13 @@ from s3core.http_retry import post_with_retries
 from s3core.sections import GeneratorConfig
 
 
+def request_priority() -> int:
+    """The priority of this process's requests to a vLLM server it or the run started (they schedule by priority):
+    its CPU nice value, so a job that yields the CPU (`s3core --nice`) also waits its turn at the server (lower is
+    served first)."""
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 class OpenAIGenerator(RemoteGenerator):
     """POST /chat/completions at `base_url`, temperature 0; the key comes from `api_key_env` if set."""
 
@@ -37,6 +44,8 @@ class OpenAIGenerator(RemoteGenerator):
         }
         if stop:
             payload["stop"] = stop
+        if self.config.backend == "vllm":  # a server started here or by the run: it schedules by priority
+            payload["priority"] = request_priority()
         if prefix:  # vLLM's extension: continue the final assistant message instead of opening a new one
             payload.update(
                 messages=[*conversation, {"role": "assistant", "content": prefix}],

@@ -16,7 +16,8 @@ from s3core.sidecar import Sidecar
 
 
 def vllm_command(model: str, server: VLLMServerConfig, host: str = "127.0.0.1") -> list[str]:
-    """`vllm serve <model>` on `host` with the server's settings; `{port}` is filled in by the sidecar."""
+    """`vllm serve <model>` on `host` with the server's settings; `{port}` is filled in by the sidecar. The server
+    schedules by request priority (`request_priority`); requests of equal priority go first come, first served."""
     return [
         *server.command,
         model,
@@ -32,6 +33,8 @@ def vllm_command(model: str, server: VLLMServerConfig, host: str = "127.0.0.1") 
         str(server.max_model_len),
         "--gpu-memory-utilization",
         str(server.gpu_memory_utilization),
+        "--scheduling-policy",
+        "priority",
         *server.extra_args,
     ]
 
@@ -40,8 +43,9 @@ def vllm_sidecar(
     name: str, model: str, server: VLLMServerConfig, host: str = "127.0.0.1", env: dict[str, str] | None = None
 ) -> Sidecar:
     """The (unstarted) server `name` of `model`; its log is `<log_dir>/<name>.log` and vLLM's caches (compiled
-    graphs, ...) go under `<log_dir>/cache` unless VLLM_CACHE_ROOT says otherwise."""
-    env = dict(os.environ if env is None else env)
+    graphs, ...) go under `<log_dir>/cache` unless VLLM_CACHE_ROOT says otherwise; `server.env` goes over `env`
+    (by default this process's environment)."""
+    env = {**(os.environ if env is None else env), **server.env}
     env.setdefault("VLLM_CACHE_ROOT", str(Path(server.log_dir).resolve() / "cache"))
     return Sidecar(
         vllm_command(model, server, host),

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from s3core.generation.openai_http import request_priority
 from s3core.http_retry import post_with_retries
 from s3core.search.policy import STOP_STRINGS
 from s3core.sections import SearcherConfig
@@ -44,6 +45,7 @@ class VLLMPolicy:
             "include_stop_str_in_output": True,
             "skip_special_tokens": False,
             "return_token_ids": True,
+            "priority": request_priority(),
         }
         tokens = post_with_retries(self._http, self.url, payload, self.retries, backoff_s=1.0)["choices"][0][
             "token_ids"

@@ -65,6 +65,12 @@ def chain_priority(method):
     return CHAIN_PRIORITY if method in S3_RUNS else 0
 
 
+def job_nice(method):
+    """How much a method's inference or evaluation job lowers its CPU and vLLM request priority: none on the
+    chain, config background_nice off it."""
+    return 0 if method in S3_RUNS else config["background_nice"]
+
+
 def train_dir(run):
     """A training run's folder: searcher/, metrics.jsonl, checkpoints/, curve.png."""
     return f"{RESULTS}/train/{run}"
@@ -380,7 +386,10 @@ def answering_cores(generator):
 def infer_cores(method):
     """job_cores of inferring with `method`: its reasoner's and own models, and its searcher when it runs on vLLM."""
     settings, runner = method_config(method), get_method(method_name(method))
-    if runner.uses_searcher and settings.searcher.inference != "vllm":
-        return config["threads"]  # the searcher generates in the job's own process
     searcher = [searcher_model(method)] if runner.uses_searcher else []
+    inference = settings.searcher.inference
+    if searcher and inference == "auto":  # on the run's server where one serves the model
+        inference = "vllm" if job_cores(searcher) == 0 else "hf"
+    if searcher and inference == "hf":
+        return config["threads"]  # the searcher generates in the job's own process
     return job_cores(runner.model_paths(settings) + searcher)

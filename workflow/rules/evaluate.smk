@@ -21,6 +21,7 @@ rule evaluate:
         server_clients=client_slots,
     params:
         config=job_json("generators", "judge", "baselines"),
+        nice=lambda wildcards: job_nice(wildcards.method),
     shell:
-        "s3core --threads {threads} --provenance {log.provenance} evaluate --contexts {input.contexts} --out {output} "
+        "s3core --threads {threads} --nice {params.nice} --provenance {log.provenance} evaluate --contexts {input.contexts} --out {output} "
         "--generator {wildcards.generator:q} --config {params.config:q} 2> {log.main}"

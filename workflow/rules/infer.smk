@@ -38,6 +38,7 @@ for method in EVAL_METHODS:
                 run=S3_RUNS.get(method),
             ),
             extra=infer_args(method),
+            nice=job_nice(method),
         shell:
-            "s3core --threads {threads} --provenance {log.provenance} infer --method {params.method:q} --qa {input.qa} --out {output} "
+            "s3core --threads {threads} --nice {params.nice} --provenance {log.provenance} infer --method {params.method:q} --qa {input.qa} --out {output} "
             "{params.extra} --config {params.config:q} --server-log {log.server} 2> {log.main}"

@@ -14,9 +14,10 @@ def session_nice(pid: int) -> int | None:
 
 
 def group_pids(pgid: int) -> list[int]:
-    """The processes in process group `pgid`."""
-    table = subprocess.run(["ps", "-e", "-o", "pid=,pgid="], capture_output=True, text=True, check=True).stdout.split()
-    return [int(pid) for pid, group in zip(table[::2], table[1::2]) if int(group) == pgid]
+    """The live processes in process group `pgid` (not zombies: they have no environment left)."""
+    table = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in table.stdout.splitlines()]
+    return [int(pid) for pid, group, state in rows if int(group) == pgid and not state.startswith("Z")]
 
 
 def group_niceness(pgid: int) -> set[int]:

@@ -36,18 +36,11 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, conf
 
 def _policy(searcher: SearcherConfig) -> AbstractContextManager:
     """The searcher on the engine `searcher.inference` names: transformers in this job, or a vLLM server."""
-    if searcher.inference == "vllm" or (searcher.inference == "auto" and _run_serves(searcher)):
+    if searcher.inference == "vllm":
         from s3core.search.vllm_policy import served_policy
 
         return served_policy(searcher)
     return nullcontext(load_policy(searcher))
-
-
-def _run_serves(searcher: SearcherConfig) -> bool:
-    """Whether the workflow run has a vLLM server of the searcher's model."""
-    from s3core.generation.run_servers import run_server_for_model
-
-    return run_server_for_model(searcher.model, searcher.vllm.startup_timeout_s) is not None
 
 
 def summary(episodes: list[Any]) -> str:

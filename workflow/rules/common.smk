@@ -386,10 +386,7 @@ def answering_cores(generator):
 def infer_cores(method):
     """job_cores of inferring with `method`: its reasoner's and own models, and its searcher when it runs on vLLM."""
     settings, runner = method_config(method), get_method(method_name(method))
-    searcher = [searcher_model(method)] if runner.uses_searcher else []
-    inference = settings.searcher.inference
-    if searcher and inference == "auto":  # on the run's server where one serves the model
-        inference = "vllm" if job_cores(searcher) == 0 else "hf"
-    if searcher and inference == "hf":
+    if runner.uses_searcher and settings.searcher.inference != "vllm":
         return config["threads"]  # the searcher generates in the job's own process
+    searcher = [searcher_model(method)] if runner.uses_searcher else []
     return job_cores(runner.model_paths(settings) + searcher)

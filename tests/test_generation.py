@@ -16,7 +16,7 @@ import uvicorn
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from processes import environment, group_niceness, group_pids, session_nice
+from processes import environment, group_niceness, session_nice
 
 from s3core.corpus import Document
 from s3core.errors import ConfigError, ServiceError
@@ -240,8 +240,9 @@ def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_i
     # a server told to yield the CPU to the jobs beside it (vllm.nice) does, and its engine processes inherit that
     assert group_niceness(pid) == {min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)}
     assert session_nice(pid) in (None, 10)  # and so does its session, where sessions are scheduled as groups
-    assert config.vllm.env  # the demo's OpenMP settings (vllm.env) reach the server and its engine processes
-    assert all(environment(process).items() >= config.vllm.env.items() for process in group_pids(pid))
+    # the demo's OpenMP settings (vllm.env) reach the server, whose engine processes inherit them (vLLM retitles
+    # those, which overwrites what /proc shows of their environment, so only the server's is read here)
+    assert config.vllm.env and environment(pid).items() >= config.vllm.env.items()
     same_answers_as_transformers(generator, hf_generator)
     with monkeypatch.context() as background:  # a background job's request (s3core --nice 10): served, later
         background.setattr(os, "getpriority", lambda which, who: 10)

@@ -14,7 +14,7 @@ def session_nice(pid: int) -> int | None:
 
 
 def group_pids(pgid: int) -> list[int]:
-    """The live processes in process group `pgid` (not zombies: they have no environment left)."""
+    """The live processes (not zombies) in process group `pgid`."""
     table = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True, check=True)
     rows = [line.split() for line in table.stdout.splitlines()]
     return [int(pid) for pid, group, state in rows if int(group) == pgid and not state.startswith("Z")]

@@ -244,11 +244,10 @@ def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_i
     # those, which overwrites what /proc shows of their environment, so only the server's is read here)
     assert config.vllm.env and environment(pid).items() >= config.vllm.env.items()
     same_answers_as_transformers(generator, hf_generator)
+    question = [[{"role": "user", "content": QUESTIONS[0]}]]
     with monkeypatch.context() as background:  # a background job's request (s3core --nice 10): served, later
         background.setattr(os, "getpriority", lambda which, who: 10)
-        assert generator.chat([[{"role": "user", "content": QUESTIONS[0]}]], 8) == hf_generator.chat(
-            [[{"role": "user", "content": QUESTIONS[0]}]], 8
-        )
+        assert generator.chat(question, 8) == hf_generator.chat(question, 8)
     generator.close()
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)  # the server and its engine processes are gone

@@ -68,7 +68,7 @@ def chain_priority(method):
 def job_nice(method):
     """How much a method's inference or evaluation job lowers its CPU and vLLM request priority: none on the
     chain, config background_nice off it."""
-    return 0 if method in S3_RUNS else config["background_nice"]
+    return 0 if chain_priority(method) else config["background_nice"]
 
 
 def train_dir(run):

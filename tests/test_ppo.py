@@ -13,6 +13,8 @@ from s3core.search.reward import gain_beyond_rag, gain_shares, is_yes_no, metric
 from s3core.sections import TrainConfig, parse
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
+from s3core.train.models import load_models
+from s3core.train.trainer import PPOTrainer, Trajectory
 from s3core.training_settings import fingerprint
 
 T = torch.tensor
@@ -144,6 +146,42 @@ def test_ppo_learns_the_controlled_task(tmp_path):
     assert any((tmp_path / "run" / "tensorboard").iterdir())
     for key in ("kl", "entropy", "value_loss", "clip_fraction", "approx_kl", "rollout_tokens_per_s"):
         assert all(math.isfinite(r[key]) for r in rows), key
+
+
+def _updated(model: str, micro_batch_size: int) -> tuple[dict[str, float], list[torch.Tensor], int]:
+    """One PPO step over two trajectories (one mini-batch): the statistics, the actor's and critic's weights and
+    how many forward passes the actor ran."""
+    config = parse(
+        "train",
+        {"batch_size": 2, "mini_batch_size": 2, "micro_batch_size": micro_batch_size, "kl_coef": 0.1, "ppo_epochs": 1},
+    )
+    actor, critic, reference = load_models(model, torch.device("cpu"), True, False)
+    trainer = PPOTrainer(actor, critic, reference, config, 1.0, 0, False)
+    passes = []
+    actor.base_model.register_forward_hook(lambda *_: passes.append(1))
+    trajectories = [
+        Trajectory([3, 4, 5, 6, 7, 8, 9], [0, 0, 1, 1, 0, 1, 1], 1.0),
+        Trajectory([3, 5, 7, 9, 4], [0, 0, 0, 1, 1], -0.5),
+    ]
+    stats = trainer.update(trajectories, seed=0)
+    return stats, [p.detach().clone() for p in [*actor.parameters(), *critic.parameters()]], len(passes)
+
+
+def test_an_update_in_one_pass_scores_with_its_own_forward_and_equals_the_update_in_two_micro_batches(tmp_path):
+    """One mini-batch, one micro-batch: the update's forward pass gives the old log-probs and values. Two
+    micro-batches of the same mini-batch score the rollouts in a pass of their own first; the step is the same."""
+    model = str(make_tiny_model(tmp_path / "model"))
+    one_pass, one_pass_weights, one_pass_forwards = _updated(model, micro_batch_size=2)
+    two_micro, two_micro_weights, two_micro_forwards = _updated(model, micro_batch_size=1)
+    assert (one_pass_forwards, two_micro_forwards) == (1, 4)  # scoring + update: 2 micro-batches each
+    assert one_pass["clip_fraction"] == one_pass["approx_kl"] == 0.0  # ratio exactly 1
+    assert one_pass["kl"] == 0.0 and one_pass["actor_grad_norm"] > 0 and one_pass["critic_grad_norm"] > 0
+    for key in one_pass.keys() - TIMING:
+        assert one_pass[key] == pytest.approx(two_micro[key], rel=1e-4, abs=1e-6), key
+    for a, b in zip(one_pass_weights, two_micro_weights, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    initial = load_models(model, torch.device("cpu"), False, False)[0]
+    assert any(not torch.equal(a, b) for a, b in zip(initial.parameters(), one_pass_weights))  # it stepped
 
 
 @pytest.mark.slow  # PPO steps on a tiny model

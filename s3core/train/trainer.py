@@ -1,5 +1,9 @@
 """One PPO update from a batch of finished trajectories: old/reference log-probs and values, KL-in-reward,
-GAE, then clipped actor and critic updates over shuffled mini-batches (accumulated micro-batches)."""
+GAE, then clipped actor and critic updates over shuffled mini-batches (accumulated micro-batches).
+
+When the whole batch is one epoch's one mini-batch and one micro-batch, the networks are still the rollout's when
+the update's forward pass runs, so that pass gives the old log-probs and values too (the PPO ratio is exactly 1, as
+it is up to float noise when they are scored apart): two forward passes fewer a step."""
 
 from __future__ import annotations
 
@@ -37,6 +41,19 @@ class Batch:
 
     def select(self, rows: torch.Tensor | slice) -> Batch:
         return Batch(self.input_ids[rows], self.attention_mask[rows], self.mask[rows], self.scores[rows])
+
+
+@dataclass
+class Targets:
+    """What the losses compare against, per token: the rollout's log-probs and values, advantages and returns."""
+
+    old_logp: torch.Tensor
+    old_values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+    def select(self, rows: torch.Tensor | slice) -> Targets:
+        return Targets(self.old_logp[rows], self.old_values[rows], self.advantages[rows], self.returns[rows])
 
 
 def pack(trajectories: list[Trajectory], pad_id: int, device: torch.device) -> Batch:
@@ -96,70 +113,127 @@ class PPOTrainer:
         """One PPO step; returns the step's statistics (means over action tokens)."""
         self.actor.train()
         self.critic.train()
-        began = time.perf_counter()
         batch = pack(trajectories, self.pad_id, self.device)
+        if self._one_pass(len(trajectories)):
+            return self._one_pass_update(batch)
+        began = time.perf_counter()
         old_logp, ref_logp, old_values = self._score_tokens(batch)
         scored = time.perf_counter()
         cfg = self.ppo_config
-        rewards = ppo.token_rewards(batch.scores, old_logp, ref_logp, batch.mask, cfg.kl_coef)
-        advantages, returns = ppo.gae(rewards, old_values, batch.mask, cfg.gamma, cfg.lam)
-        advantages = ppo.masked_whiten(advantages, batch.mask)
-        stats: dict[str, list[float]] = defaultdict(list)
-        if ref_logp is not None:
-            stats["kl"].append(ppo.masked_mean(old_logp - ref_logp, batch.mask).item())
+        targets, stats = self._targets(batch, old_logp, ref_logp, old_values)
         generator = torch.Generator().manual_seed(seed)
         size = len(trajectories)
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(size, generator=generator)
             for start in range(0, size, cfg.mini_batch_size):
                 rows = order[start : start + cfg.mini_batch_size].to(self.device)
-                mini = (batch.select(rows), old_logp[rows], old_values[rows], advantages[rows], returns[rows])
-                for key, value in self._mini_batch_step(*mini).items():
+                for key, value in self._mini_batch_step(batch.select(rows), targets.select(rows)).items():
                     stats[key].append(value)
-        # where the update's time goes: scoring the rollouts (actor, reference, critic forward passes) vs the
-        # mini-batches' forward + backward passes and optimiser steps
+        return self._step_stats(stats, began, scored)
+
+    def _one_pass(self, size: int) -> bool:
+        """Whether the batch is one epoch's only mini-batch and only micro-batch."""
+        cfg = self.ppo_config
+        return cfg.ppo_epochs == 1 and min(cfg.mini_batch_size, cfg.micro_batch_size) >= size
+
+    def _one_pass_update(self, batch: Batch) -> dict[str, float]:
+        """The update whose forward pass also scores the batch (see the module's docstring)."""
+        began = time.perf_counter()
+        self._zero_grad()
+        forward = self._forward(batch)
+        ref_logp = self._reference_logprobs(batch)
+        scored = time.perf_counter()
+        targets, stats = self._targets(batch, forward[0].detach(), ref_logp, forward[2].detach())
+        totals: dict[str, float] = defaultdict(float)
+        self._backward(batch.mask, batch.mask.sum().clamp(min=1), forward, targets, totals)
+        for key, value in self._optimiser_step(totals).items():
+            stats[key].append(value)
+        return self._step_stats(stats, began, scored)
+
+    @torch.no_grad()
+    def _reference_logprobs(self, batch: Batch) -> torch.Tensor | None:
+        if self.reference is None:
+            return None
+        with autocast(self.device, self.mixed_precision):
+            args = (batch.input_ids, batch.attention_mask, batch.mask, self.temperature)
+            return token_logprobs(self.reference, *args)[0]
+
+    def _targets(
+        self, batch: Batch, old_logp: torch.Tensor, ref_logp: torch.Tensor | None, old_values: torch.Tensor
+    ) -> tuple[Targets, dict[str, list[float]]]:
+        """KL-in-reward, GAE and whitening; the statistics start with the rollout's KL to the reference."""
+        cfg = self.ppo_config
+        rewards = ppo.token_rewards(batch.scores, old_logp, ref_logp, batch.mask, cfg.kl_coef)
+        advantages, returns = ppo.gae(rewards, old_values, batch.mask, cfg.gamma, cfg.lam)
+        stats: dict[str, list[float]] = defaultdict(list)
+        if ref_logp is not None:
+            stats["kl"].append(ppo.masked_mean(old_logp - ref_logp, batch.mask).item())
+        return Targets(old_logp, old_values, ppo.masked_whiten(advantages, batch.mask), returns), stats
+
+    @staticmethod
+    def _step_stats(stats: dict[str, list[float]], began: float, scored: float) -> dict[str, float]:
+        """Means of the step's statistics, with where its time went: scoring the rollouts (actor, reference and
+        critic forward passes) vs the forward + backward passes and optimiser steps."""
         stats["score_s"].append(scored - began)
         stats["optimise_s"].append(time.perf_counter() - scored)
         return {key: sum(v) / len(v) for key, v in stats.items()}
 
-    def _mini_batch_step(
-        self,
-        batch: Batch,
-        old_logp: torch.Tensor,
-        old_values: torch.Tensor,
-        advantages: torch.Tensor,
-        returns: torch.Tensor,
-    ) -> dict[str, float]:
+    def _mini_batch_step(self, batch: Batch, targets: Targets) -> dict[str, float]:
         """Accumulate token-mean losses over micro-batches, clip gradients, step both optimisers."""
-        cfg = self.ppo_config
         tokens = batch.mask.sum().clamp(min=1)
         totals: dict[str, float] = defaultdict(float)
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        size = cfg.micro_batch_size
+        self._zero_grad()
+        size = self.ppo_config.micro_batch_size
         for start in range(0, batch.input_ids.shape[0], size):
             part = slice(start, start + size)
-            micro, mask = batch.select(part), batch.mask[part]
-            with autocast(self.device, self.mixed_precision):
-                logp, entropy = token_logprobs(
-                    self.actor, micro.input_ids, micro.attention_mask, mask, self.temperature, with_entropy=True
-                )
-                values = token_values(self.critic, micro.input_ids, micro.attention_mask)
-            pg, pg_clipped = ppo.policy_loss(logp, old_logp[part], advantages[part], cfg.clip)
-            vf, vf_clipped = ppo.value_loss(values, old_values[part], returns[part], cfg.value_clip)
-            pg_sum, ent_sum = ppo.masked_sum(pg, mask), ppo.masked_sum(entropy, mask)
-            ((pg_sum - cfg.entropy_coef * ent_sum) / tokens).backward()
-            vf_sum = ppo.masked_sum(vf, mask)
-            (vf_sum / tokens).backward()
-            for key, value in (
-                ("policy_loss", pg_sum),
-                ("entropy", ent_sum),
-                ("value_loss", vf_sum),
-                ("clip_fraction", ppo.masked_sum(pg_clipped, mask)),
-                ("value_clip_fraction", ppo.masked_sum(vf_clipped, mask)),
-                ("approx_kl", ppo.masked_sum(old_logp[part] - logp.detach(), mask)),
-            ):
-                totals[key] += value.item() / tokens.item()
+            micro = batch.select(part)
+            self._backward(micro.mask, tokens, self._forward(micro), targets.select(part), totals)
+        return self._optimiser_step(totals)
+
+    def _forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The actor's log-probs and entropies and the critic's values, with gradients."""
+        with autocast(self.device, self.mixed_precision):
+            logp, entropy = token_logprobs(
+                self.actor, batch.input_ids, batch.attention_mask, batch.mask, self.temperature, with_entropy=True
+            )
+            values = token_values(self.critic, batch.input_ids, batch.attention_mask)
+        return logp, entropy, values
+
+    def _backward(
+        self,
+        mask: torch.Tensor,
+        tokens: torch.Tensor,
+        forward: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        targets: Targets,
+        totals: dict[str, float],
+    ) -> None:
+        """Back-propagate the clipped losses of one `_forward` (token sums over the mini-batch's `tokens`) and
+        add its statistics to `totals`."""
+        cfg = self.ppo_config
+        logp, entropy, values = forward
+        pg, pg_clipped = ppo.policy_loss(logp, targets.old_logp, targets.advantages, cfg.clip)
+        vf, vf_clipped = ppo.value_loss(values, targets.old_values, targets.returns, cfg.value_clip)
+        pg_sum, ent_sum = ppo.masked_sum(pg, mask), ppo.masked_sum(entropy, mask)
+        ((pg_sum - cfg.entropy_coef * ent_sum) / tokens).backward()
+        vf_sum = ppo.masked_sum(vf, mask)
+        (vf_sum / tokens).backward()
+        for key, value in (
+            ("policy_loss", pg_sum),
+            ("entropy", ent_sum),
+            ("value_loss", vf_sum),
+            ("clip_fraction", ppo.masked_sum(pg_clipped, mask)),
+            ("value_clip_fraction", ppo.masked_sum(vf_clipped, mask)),
+            ("approx_kl", ppo.masked_sum(targets.old_logp - logp.detach(), mask)),
+        ):
+            totals[key] += value.item() / tokens.item()
+
+    def _zero_grad(self) -> None:
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+
+    def _optimiser_step(self, totals: dict[str, float]) -> dict[str, float]:
+        """Clip both networks' gradients and step their optimisers; returns `totals` with the gradient norms."""
+        cfg = self.ppo_config
         totals["actor_grad_norm"] = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip).item()
         totals["critic_grad_norm"] = nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip).item()
         self.actor_optimizer.step()

@@ -9,6 +9,11 @@ twice.
 CPU defaults (each kept if already set): the KV cache in 1 GiB (`VLLM_CPU_KVCACHE_SPACE`), OpenMP threads bound to
 every core this process may use (`VLLM_CPU_OMP_THREADS_BIND`; vLLM's default keeps one for the frontend, 1.8x slower
 on 2 cores), and no network (`HF_HUB_OFFLINE`).
+
+Readers of vLLM's shared-memory queues (the engine waiting for its worker's output, the worker for the next step)
+spin on `sched_yield` for a second after each read before they sleep on the queue's socket. On a GPU node that spin
+buys latency; on CPU cores that the engine shares with its own worker and with other jobs it burns a quarter of a
+core. This launcher makes readers sleep at once; `S3_VLLM_READER_SPIN_S` sets another spin time (vLLM's is 1).
 """
 
 import importlib.metadata
@@ -26,6 +31,21 @@ def _version_of(name: str) -> str:
 
 
 importlib.metadata.version = _version_of
+
+
+def _reader_spin() -> None:
+    """Set how long queue readers spin after a read (the default of `SpinCondition`'s `busy_loop_s`)."""
+    import inspect
+
+    from vllm.distributed.device_communicators.shm_broadcast import SpinCondition
+
+    if list(inspect.signature(SpinCondition.__init__).parameters)[-1] != "busy_loop_s":
+        print("vllm_cpu.py: this vLLM's queue readers have no busy_loop_s; their spin is left", file=sys.stderr)
+        return
+    SpinCondition.__init__.__defaults__ = (float(os.environ.get("S3_VLLM_READER_SPIN_S", "0")),)
+
+
+_reader_spin()  # at import: spawned engine and worker processes re-import this file
 
 
 def _cpu_defaults() -> None:

@@ -201,6 +201,22 @@ def test_vllm_command_carries_the_server_settings(tmp_path):
     assert command[-2:] == ["--seed", "1"]
 
 
+@pytest.mark.slow  # imports vLLM
+def test_the_launcher_lets_vllm_queue_readers_sleep_in_every_process_that_imports_it():
+    """vLLM's engine processes start with spawn, which imports the launcher as `__mp_main__`: that import alone
+    sets how long the shared-memory queues' readers spin (0 s unless S3_VLLM_READER_SPIN_S says otherwise)."""
+    check = (
+        f"import runpy; runpy.run_path({VLLM_CPU[1]!r}, run_name='__mp_main__'); "
+        "from vllm.distributed.device_communicators.shm_broadcast import SpinCondition; "
+        "print(SpinCondition.__init__.__defaults__)"
+    )
+    for spin, expected in ((None, "(0.0,)"), ("1", "(1.0,)")):
+        env = {k: v for k, v in os.environ.items() if k != "S3_VLLM_READER_SPIN_S"}
+        env |= {"S3_VLLM_READER_SPIN_S": spin} if spin else {}
+        done = subprocess.run([VLLM_CPU[0], "-c", check], capture_output=True, text=True, env=env, timeout=300)
+        assert done.stdout.strip().splitlines()[-1] == expected, done.stderr[-2000:]
+
+
 def same_answers_as_transformers(generator, hf_generator) -> None:
     """Greedy chat replies, and continuations of a started assistant turn cut at a stop string, equal the HF
     backend's on the same model."""

@@ -123,9 +123,9 @@ def _planned_jobs(output: str) -> list[dict[str, str]]:
 
 def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_first():
     """With the local profile (servers: per_run) the demo's inference and evaluation only wait on the run's servers:
-    they take a `server_clients` slot instead of a core, while training keeps its core; the trained searcher's
-    inference and evaluation share the cache's and training's priority, and the other methods' jobs run at the
-    demo's background_nice. One job per run (servers: per_job) holds its cores."""
+    they hold no core, and take a `server_clients` slot unless they are on the long chain, while training keeps its
+    core; the trained searcher's inference and evaluation share the cache's and training's priority, and the other
+    methods' jobs run at the demo's background_nice. One job per run (servers: per_job) holds its cores."""
     out = snakemake("--profile", "workflow/profiles/local", "--dry-run", "--forceall", "all").stdout
     local = _planned_jobs(out)
     jobs = r"--nice (\d+) --provenance \S+ (?:infer --method (\S+)|evaluate --contexts \S+/contexts/([^/]+)/)"
@@ -133,7 +133,10 @@ def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_
     assert nice == {(method, 0 if method == "s3" else 10) for method in ALL_METHODS}
     clients = [job for job in local if job["rule"].startswith(("infer_", "evaluate", "precompute"))]
     assert len(clients) == 1 + 2 * len(ALL_METHODS) * 2
-    assert all(job["threads"] == "0" and "server_clients=1" in job["resources"] for job in clients)
+    assert all(job["threads"] == "0" for job in clients)
+    slots = {f"{job['rule']} {job['wildcards']}" for job in clients if "server_clients=1" in job["resources"]}
+    assert slots == {f"{job['rule']} {job['wildcards']}" for job in clients if job.get("priority") != "10"}
+    assert len(slots) == 2 * (len(ALL_METHODS) - 1) * 2  # every method's but s3's infer and evaluate jobs
     [training] = [job for job in local if job["rule"] == "train_s3"]
     assert training.get("threads", "1") == "1" and "server_clients=1" not in training["resources"]
     first = sorted(f"{job['rule']} {job['wildcards']}" for job in local if job.get("priority") == "10")

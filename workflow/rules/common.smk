@@ -366,9 +366,16 @@ def job_cores(models):
     return 0 if served else config["threads"]
 
 
-def client_slots(wildcards, threads):
-    """Resource function: a job that holds no core takes one of the profile's `server_clients`."""
-    return int(threads == 0)
+def client_slots(method):
+    """Resource function for a method's job: one of the profile's `server_clients` when it holds no core, none on the
+    long chain (precompute takes none either), which must not wait behind the background's clients.
+    """
+    return lambda wildcards, threads: int(threads == 0 and not chain_priority(method))
+
+
+def evaluation_client_slots(wildcards, threads):
+    """client_slots of an evaluate job (its method is a wildcard)."""
+    return client_slots(wildcards.method)(wildcards, threads)
 
 
 def generator_loads(name):

@@ -28,7 +28,6 @@ rule precompute:
     threads: lambda wildcards: answering_cores(wildcards.generator)
     resources:
         **job_resources("precompute"),
-        server_clients=client_slots,
     params:
         config=lambda wildcards: job_json(
             "retriever",

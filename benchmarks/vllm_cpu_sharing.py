@@ -1,17 +1,18 @@
 """The demo's vLLM CPU server when it shares the cores with other work, as in `make demo` (PPO's update and the
-jobs' own PyTorch run beside it): OpenMP thread settings of the server compared in one run. Each setting serves
-the same RAG prompts (greedy, `--tokens` new tokens) while `--burners` single-threaded PyTorch processes keep the
-cores busy; rounds are interleaved across the settings. Prints the median seconds per round, the ratio to vLLM's
-default binding (one OpenMP thread pinned to each core) and the CPU seconds the server used. Run after
-`make setup`:
+jobs' own PyTorch run beside it): the server's OpenMP threads and how its shared-memory queues wait, compared in
+one run. Each setting serves the same RAG prompts (greedy, `--tokens` new tokens) while `--burners`
+single-threaded PyTorch processes keep the cores busy; rounds are interleaved across the settings. Prints the
+median seconds per round, the ratio to vLLM's defaults (one OpenMP thread pinned to each core, active OpenMP waits,
+queue readers that spin for 1 s after a read) and the CPU seconds the server used. Run after `make setup`:
 
-    python benchmarks/vllm_cpu_threads.py
+    python benchmarks/vllm_cpu_sharing.py
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -32,13 +33,15 @@ BURNER = "import torch\ntorch.set_num_threads(1)\na = torch.randn(512, 512)\nwhi
 
 
 def settings(cores: list[int]) -> dict[str, dict[str, str]]:
-    """Server environments to compare: the launcher's default and the alternatives."""
+    """Server environments to compare: vLLM's defaults, the demo's (config/config.yaml and scripts/vllm_cpu.py)
+    and the alternatives."""
     every = {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores))}
+    spin = {"S3_VLLM_READER_SPIN_S": "1"}  # vLLM's own; the launcher's default is 0
     return {
-        f"{len(cores)} threads pinned (default)": every,
-        f"{len(cores)} threads pinned, passive wait": {**every, "OMP_WAIT_POLICY": "PASSIVE"},
-        "1 thread pinned": {"VLLM_CPU_OMP_THREADS_BIND": str(cores[0])},
-        "1 thread unpinned": {"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "1"},
+        f"vLLM's defaults: {len(cores)} threads pinned, readers spin": {**every, **spin},
+        f"{len(cores)} pinned, passive wait, readers spin": {**every, "OMP_WAIT_POLICY": "PASSIVE", **spin},
+        f"{len(cores)} pinned, passive wait, readers sleep (demo)": {**every, "OMP_WAIT_POLICY": "PASSIVE"},
+        "1 thread pinned, readers sleep": {"VLLM_CPU_OMP_THREADS_BIND": str(cores[0])},
     }
 
 
@@ -74,7 +77,7 @@ def main() -> None:
         name: {**demo, "model": str(model), "vllm": {**server, "env": env}} for name, env in settings(cores).items()
     }
     servers = {
-        name: VLLMGenerator(name.split(" (")[0].replace(" ", "-").replace(",", ""), config)
+        name: VLLMGenerator(re.sub(r"\W+", "-", name).strip("-"), config)
         for name, config in parse("generators", entries).items()
     }
     seconds: dict[str, list[float]] = {name: [] for name in servers}
@@ -109,7 +112,7 @@ def main() -> None:
     print_table(
         f"{args.prompts} RAG prompts, {args.tokens} new tokens, greedy, beside {args.burners} busy PyTorch "
         f"process(es) on {len(cores)} cores; median of {args.rounds} interleaved rounds",
-        ["server's OpenMP threads", "s per round", "x default's time", "server CPU-s per round", "same answers"],
+        ["server setting", "s per round", "x default's time", "server CPU-s per round", "same answers"],
         rows,
     )
 

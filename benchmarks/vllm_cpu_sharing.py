@@ -73,13 +73,12 @@ def main() -> None:
     server = {**demo["vllm"], "command": command, "log_dir": str(WORK / "vllm")}
     conversations = prompts(args.prompts)
     cores = sorted(os.sched_getaffinity(0))
+    slugs = {re.sub(r"\W+", "-", name).strip("-"): name for name in settings(cores)}  # generator names
     entries = {
-        name: {**demo, "model": str(model), "vllm": {**server, "env": env}} for name, env in settings(cores).items()
+        slug: {**demo, "model": str(model), "vllm": {**server, "env": settings(cores)[name]}}
+        for slug, name in slugs.items()
     }
-    servers = {
-        name: VLLMGenerator(re.sub(r"\W+", "-", name).strip("-"), config)
-        for name, config in parse("generators", entries).items()
-    }
+    servers = {slugs[slug]: VLLMGenerator(slug, config) for slug, config in parse("generators", entries).items()}
     seconds: dict[str, list[float]] = {name: [] for name in servers}
     cpu: dict[str, list[float]] = {name: [] for name in servers}
     answers: dict[str, list[str]] = {}

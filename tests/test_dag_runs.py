@@ -49,7 +49,7 @@ def paper_run_config(download_dir: Path) -> dict:
     """config/paper.yaml with only model ids, sizes and devices changed: the stand-in's models; 2-4 questions, one
     PPO step, short loops; a grid of 3 sets and 1 generator; the CPU (vLLM's CPU build, loading the stand-in's model
     from the Hugging Face cache, one server for the run; the local PPO trainer for verl, which needs CUDA GPUs; 2
-    encoding shards, not 8)."""
+    encoding shards, not 8; the jobs off the long chain at the demo's background_nice, as on a workstation)."""
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     paper["assets"]["eval"] = {name: paper["assets"]["eval"][name] for name in PAPER_SETS}
     paper["generators"] = {PAPER_GENERATOR: paper["generators"][PAPER_GENERATOR]}
@@ -63,6 +63,7 @@ def paper_run_config(download_dir: Path) -> dict:
         {
             "suite": PAPER,
             "threads": 1,
+            "background_nice": tiny["background_nice"],
             "assets": {
                 "download_dir": str(download_dir),
                 "revisions": {"Teddy-XiongGZ/MIRAGE": "m1"},

@@ -115,7 +115,7 @@ def test_the_papers_variants_and_seeds_are_runs_of_their_own():
 def _planned_jobs(output: str) -> list[dict[str, str]]:
     """The jobs of a dry run's output: rule name and the fields Snakemake prints (threads, priority, resources...)."""
     jobs = []
-    for block in re.split(r"\n\s*\n", output):
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
         if rule := re.search(r"^(?:local)?rule (\w+):", block, re.M):
             jobs.append({"rule": rule[1], **dict(re.findall(r"^\s+(\w+): (.*)$", block, re.M))})
     return jobs
@@ -125,7 +125,8 @@ def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_
     """With the local profile (servers: per_run) the demo's inference and evaluation only wait on the run's servers:
     they hold no core, and take a `server_clients` slot unless they are on the long chain, while training keeps its
     core; the trained searcher's inference and evaluation share the cache's and training's priority, and the other
-    methods' jobs run at the demo's background_nice. One job per run (servers: per_job) holds its cores."""
+    methods' jobs run at the demo's background_nice. One job per run (servers: per_job) holds its cores, and the
+    other methods' jobs hold at most one of the 2."""
     out = snakemake("--profile", "workflow/profiles/local", "--dry-run", "--forceall", "all").stdout
     local = _planned_jobs(out)
     jobs = r"--nice (\d+) --provenance \S+ (?:infer --method (\S+)|evaluate --contexts \S+/contexts/([^/]+)/)"
@@ -150,3 +151,8 @@ def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_
     ]
     per_job = _planned_jobs(snakemake("--dry-run", "--forceall", "--cores", "2", "all").stdout)
     assert not [job for job in per_job if job.get("threads") == "0" or "server_clients=1" in job.get("resources", "")]
+    # there, the other methods' jobs hold at most all cores but one at once: the chain never waits for a core
+    methods = [job for job in per_job if job["rule"].startswith(("infer_", "evaluate"))]
+    assert methods and all(
+        ("background_cores=1" in job["resources"]) == (job.get("priority") != "10") for job in methods
+    )

@@ -366,16 +366,41 @@ def job_cores(models):
     return 0 if served else config["threads"]
 
 
-def client_slots(method):
-    """Resource function for a method's job: one of the profile's `server_clients` when it holds no core, none on the
-    long chain (precompute takes none either), which must not wait behind the background's clients.
+def cores_beside_the_chain():
+    """On one machine, the cores that jobs off the long chain may hold at once (resource `background_cores`): all but
+    one, so the chain never waits for a core behind them; `--resources background_cores=N` sets another number.
+    None on a cluster (jobs as nodes) or without a core count."""
+    resources = workflow.global_resources
+    if "background_cores" not in resources:
+        cores = resources["_cores"].value
+        if resources["_nodes"].value is not None or not cores:
+            return None
+        resources["background_cores"] = max(1, cores - 1)
+    return resources["background_cores"].value
+
+
+BACKGROUND_CORES = cores_beside_the_chain()
+
+
+def off_chain_resources(method=None):
+    """Resources of a method's infer or evaluate job (None: the job's `method` wildcard) that keep the long chain in
+    front: off the chain, a job that holds no core takes one of the profile's `server_clients`, and one that holds
+    cores counts them in `background_cores`; on the chain (precompute and training too), a job takes neither.
     """
-    return lambda wildcards, threads: int(threads == 0 and not chain_priority(method))
 
+    def on_chain(wildcards):
+        return bool(chain_priority(method or wildcards.method))
 
-def evaluation_client_slots(wildcards, threads):
-    """client_slots of an evaluate job (its method is a wildcard)."""
-    return client_slots(wildcards.method)(wildcards, threads)
+    def background_cores(wildcards, threads):
+        off = not on_chain(wildcards) and BACKGROUND_CORES is not None
+        return min(threads, BACKGROUND_CORES) if off else 0
+
+    return {
+        "server_clients": lambda wildcards, threads: int(
+            threads == 0 and not on_chain(wildcards)
+        ),
+        "background_cores": background_cores,
+    }
 
 
 def generator_loads(name):

@@ -18,7 +18,7 @@ rule evaluate:
     threads: lambda wildcards: answering_cores(wildcards.generator)
     resources:
         **job_resources("evaluate"),
-        server_clients=evaluation_client_slots,
+        **off_chain_resources(),
     params:
         config=job_json("generators", "judge", "baselines"),
         nice=lambda wildcards: job_nice(wildcards.method),

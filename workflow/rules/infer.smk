@@ -26,7 +26,7 @@ for method in EVAL_METHODS:
         threads: infer_cores(method)
         resources:
             **job_resources("infer", f"infer_{method_name(method)}"),
-            server_clients=client_slots(method),
+            **off_chain_resources(method),
         params:
             method=method,
             config=job_json(

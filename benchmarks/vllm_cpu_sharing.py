@@ -73,9 +73,10 @@ def main() -> None:
     server = {**demo["vllm"], "command": command, "log_dir": str(WORK / "vllm")}
     conversations = prompts(args.prompts)
     cores = sorted(os.sched_getaffinity(0))
-    slugs = {re.sub(r"\W+", "-", name).strip("-"): name for name in settings(cores)}  # generator names
+    environments = settings(cores)
+    slugs = {re.sub(r"\W+", "-", name).strip("-"): name for name in environments}  # generator names
     entries = {
-        slug: {**demo, "model": str(model), "vllm": {**server, "env": settings(cores)[name]}}
+        slug: {**demo, "model": str(model), "vllm": {**server, "env": environments[name]}}
         for slug, name in slugs.items()
     }
     servers = {slugs[slug]: VLLMGenerator(slug, config) for slug, config in parse("generators", entries).items()}

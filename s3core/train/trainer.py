@@ -105,7 +105,7 @@ class PPOTrainer:
                 tokens = (micro.input_ids, micro.attention_mask, micro.mask, self.temperature)
                 old.append(token_logprobs(self.actor, *tokens)[0])
                 if self.reference is not None:
-                    ref.append(token_logprobs(self.reference, *tokens)[0])
+                    ref.append(self._reference_logprobs(micro))
                 values.append(token_values(self.critic, micro.input_ids, micro.attention_mask))
         return torch.cat(old), torch.cat(ref) if ref else None, torch.cat(values)
 
@@ -143,7 +143,8 @@ class PPOTrainer:
         forward = self._forward(batch)
         ref_logp = self._reference_logprobs(batch)
         scored = time.perf_counter()
-        targets, stats = self._targets(batch, forward[0].detach(), ref_logp, forward[2].detach())
+        logp, _, values = forward
+        targets, stats = self._targets(batch, logp.detach(), ref_logp, values.detach())
         totals: dict[str, float] = defaultdict(float)
         self._backward(batch.mask, batch.mask.sum().clamp(min=1), forward, targets, totals)
         for key, value in self._optimiser_step(totals).items():

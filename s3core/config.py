@@ -23,7 +23,7 @@ SCHEMA_FILE = "config.schema.yaml"
 def schema() -> dict[str, Any]:
     """The config schema shipped with the package (workflow/schemas links to the same file)."""
     text = resources.files("s3core.resources").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster per job
 
 
 def _defaulting_validator() -> type:

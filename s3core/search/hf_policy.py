@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3core.devices import pick_device, pick_dtype
-from s3core.generation.hf import generate
 from s3core.search.policy import STOP_STRINGS
 from s3core.sections import SearcherConfig
 
@@ -20,6 +18,8 @@ class HFPolicy:
         self.stop_strings = stop_strings
 
     def generate(self, contexts: list[list[int]], max_new_tokens: int, temperature: float) -> list[list[int]]:
+        from s3core.generation.hf import generate  # torch: only jobs that load a searcher import it
+
         was_training = self.model.training
         self.model.eval()
         try:
@@ -43,6 +43,8 @@ def load_tokenizer(path: str) -> Any:
 def load_policy(searcher: SearcherConfig) -> HFPolicy:
     """The frozen searcher `searcher.model` (a Hugging Face folder or id) for inference."""
     from transformers import AutoModelForCausalLM
+
+    from s3core.devices import pick_device, pick_dtype  # torch: only jobs that load a searcher import it
 
     device = pick_device(searcher.device)
     dtype = pick_dtype(searcher.dtype, device)

@@ -3,6 +3,7 @@ import pytest
 from s3core import config
 from s3core.assets import (
     QA_SOURCES,
+    _gguf_read_once,
     attach_answer_docs,
     build_demo_data,
     corpus_subset,
@@ -75,3 +76,15 @@ def test_build_demo_data_small(tmp_path):
     assert manifest["corpus"]["documents"] == len(corpus_ids) == manifest["corpus"]["answer_documents"] + 50
     assert manifest["corpus"]["source_documents"] == 10033
     assert build_demo_data(assets, tmp_path / "again", tmp_path / "again.jsonl") == manifest  # deterministic (seed 42)
+
+
+def test_the_conversion_builds_gguf_readers_and_name_maps_once_and_then_restores_them():
+    import gguf
+
+    originals = gguf.GGUFReader, gguf.get_tensor_name_map
+    arch = gguf.MODEL_ARCH.LLAMA
+    with _gguf_read_once():
+        assert gguf.get_tensor_name_map(arch, 30) is gguf.get_tensor_name_map(arch, 30)
+        assert gguf.GGUFReader is not originals[0]
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == originals
+    assert gguf.get_tensor_name_map(arch, 30) is not gguf.get_tensor_name_map(arch, 30)

@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 import uvicorn
 import yaml
@@ -259,6 +260,9 @@ def test_vllm_backend_starts_the_real_engine_answers_as_transformers_and_stops_i
     # the demo's OpenMP settings (vllm.env) reach the server, whose engine processes inherit them (vLLM retitles
     # those, which overwrites what /proc shows of their environment, so only the server's is read here)
     assert config.vllm.env and environment(pid).items() >= config.vllm.env.items()
+    # one engine process, the model's worker inside it (the launcher's default): one import of vLLM fewer at start
+    spawned = [" ".join(p.cmdline()) for p in psutil.Process(pid).children(recursive=True)]
+    assert [c.split()[0] for c in spawned if "resource_tracker" not in c] == ["VLLM::EngineCore"], spawned
     same_answers_as_transformers(generator, hf_generator)
     question = [[{"role": "user", "content": QUESTIONS[0]}]]
     with monkeypatch.context() as background:  # a background job's request (s3core --nice 10): served, later

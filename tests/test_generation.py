@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from processes import environment, group_niceness, session_nice
 
+from s3core import provenance
 from s3core.corpus import Document
 from s3core.errors import ConfigError, ServiceError
 from s3core.generation import load_generator
@@ -311,6 +312,8 @@ def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path,
     with served_policy(searcher) as policy:  # the searcher on the same model: the same server
         assert policy.url == f"{announced['url']}/v1/completions"
         same_turns_as_transformers(policy, load_policy(searcher))
+    answered = provenance.SERVICES[-1]  # the job's provenance names the run's server that played the searcher
+    assert answered["role"] == "generator:searcher" and answered["served_by"]["pid"] == announced["pid"]
     servers.stop()
     with pytest.raises(ProcessLookupError):
         os.killpg(announced["pid"], 0)

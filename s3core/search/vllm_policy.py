@@ -57,9 +57,12 @@ class VLLMPolicy:
 @contextmanager
 def served_policy(searcher: SearcherConfig) -> Iterator[VLLMPolicy]:
     """A VLLMPolicy of `searcher.model`: on the workflow run's server for that model if it has one (e.g. the untrained
-    searcher is the demo's generator), else on a server this job starts with `searcher.vllm` and stops."""
+    searcher is the demo's generator), else on a server this job starts with `searcher.vllm` and stops; either is
+    recorded in the job's provenance as `generator:searcher`."""
     from s3core.generation.run_servers import run_server_for_model
     from s3core.generation.vllm import vllm_sidecar
+    from s3core.provenance import record_service
+    from s3core.run_services import served_by_entry
     from s3core.search.hf_policy import load_tokenizer
 
     model = searcher.model
@@ -67,6 +70,7 @@ def served_policy(searcher: SearcherConfig) -> Iterator[VLLMPolicy]:
     with ExitStack() as stack:
         if shared := run_server_for_model(model, searcher.vllm.startup_timeout_s):
             url = shared["url"]
+            record_service("generator:searcher", url, external=False, model=model, **served_by_entry(shared))
         else:
             url = stack.enter_context(vllm_sidecar("searcher", model, searcher.vllm)).url
         policy = VLLMPolicy(url, model, tokenizer, searcher.batch_size)

@@ -25,8 +25,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, questions, wiki_corpus, write_corpus
 
+from s3core.config.sections import parse
 from s3core.retrieval.bm25 import BM25Retriever, build_bm25_index
-from s3core.sections import parse
 
 K = 10
 QUERIES = 1000

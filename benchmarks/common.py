@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from s3core.assets import load_dpr_qa, load_wiki_summaries, resolve_path
-from s3core.corpus import Document
-from s3core.jsonl import write_jsonl
+from s3core.assets.demo import load_dpr_qa, load_wiki_summaries, resolve_path
+from s3core.data.corpus import Document
+from s3core.data.jsonl import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "results" / "bench"
@@ -90,8 +90,8 @@ def random_model(shape: str, tokenizer_dir: Path, out_dir: Path) -> Path:
 
 def bm25_search(corpus: Path, work: Path):
     """An in-process BM25 search function over `corpus` (the episode loop's `Search`)."""
+    from s3core.config.sections import parse
     from s3core.retrieval.bm25 import BM25Retriever, build_bm25_index
-    from s3core.sections import parse
 
     bm25 = {"engine": "bm25s", "k1": 0.9, "b": 0.4, "stemmer": "english", "stopwords": "english"}
     index = work / "bm25"
@@ -109,7 +109,7 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
 
 def qa_rows(path: Path | None, count: int) -> list[dict]:
     """`count` QA rows from a JSONL file, or distinct NQ-dev questions from the pyserini jar."""
-    from s3core.jsonl import read_jsonl
+    from s3core.data.jsonl import read_jsonl
 
     if path:
         return read_jsonl(path)[:count]

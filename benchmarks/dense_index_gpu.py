@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from s3core.config.sections import DenseConfig, parse
 from s3core.retrieval.dense import Encoder, build_dense_index
-from s3core.sections import DenseConfig, parse
 
 PASSAGE_PREFIX, QUERY_PREFIX = "passage: ", "query: "
 

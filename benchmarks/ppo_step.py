@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 from common import WORK, bm25_search, print_table, qa_rows, random_model, wiki_corpus, write_corpus
 
+from s3core.config.sections import parse
+from s3core.config.training_fingerprint import fingerprint
 from s3core.generation import load_generator
-from s3core.sections import parse
 from s3core.train.environment import S3Environment
 from s3core.train.loop import train
-from s3core.training_settings import fingerprint
 
 
 def main() -> None:

@@ -26,9 +26,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, questions, wiki_corpus, write_corpus
 
+from s3core.config.sections import RetrieverConfig, parse
 from s3core.retrieval.bm25 import build_bm25_index
-from s3core.sections import RetrieverConfig, parse
-from s3core.sidecar import Sidecar
+from s3core.serving.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
 CLIENTS = 200

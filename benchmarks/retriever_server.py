@@ -24,9 +24,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, questions, wiki_corpus, write_corpus
 
+from s3core.config.sections import parse
 from s3core.retrieval.dense import DenseRetriever, build_dense_index
-from s3core.sections import parse
-from s3core.sidecar import Sidecar
+from s3core.serving.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
 CLIENTS = 64

@@ -39,12 +39,12 @@ import yaml
 from dense_index_gpu import random_bert_base
 from gpu_retrieval import DIM, WIKI18_ROWS
 
+from s3core.config.sections import DenseConfig, RetrieverConfig, parse, to_dict
 from s3core.retrieval.dense import INDEX_FILE, SETTINGS_FILE, Encoder
 from s3core.retrieval.docstore import save_index_meta
 from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
 from s3core.retrieval.flat_search import CHUNK_ROWS, TorchFlatSearch
-from s3core.sections import DenseConfig, RetrieverConfig, parse, to_dict
-from s3core.sidecar import Sidecar
+from s3core.serving.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
 ROOT = Path(__file__).resolve().parents[1]

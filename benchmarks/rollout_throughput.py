@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from common import WORK, bm25_search, print_table, qa_rows, random_model, wiki_corpus, write_corpus
 
+from s3core.config.sections import SearchConfig, parse
 from s3core.search.hf_policy import HFPolicy, load_tokenizer
 from s3core.search.rollout import play
-from s3core.sections import SearchConfig, parse
 
 SEARCH = {
     "retriever": "bm25",

@@ -24,9 +24,9 @@ import yaml
 from common import ROOT, WORK, print_table
 from generation_vllm_vs_hf import GGUF, prompts
 
-from s3core.assets import convert_gguf
+from s3core.assets.demo import convert_gguf
+from s3core.config.sections import parse
 from s3core.generation.vllm import VLLMGenerator
-from s3core.sections import parse
 
 #: A stand-in for PPO's update: one PyTorch thread multiplying matrices until it is killed.
 BURNER = "import torch\ntorch.set_num_threads(1)\na = torch.randn(512, 512)\nwhile True:\n    a @ a\n"

@@ -11,10 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from s3core import config
+from s3core.config import schema
+from s3core.config.sections import JobConfig, job_config
 from s3core.errors import ConfigError, S3Error
-from s3core.sections import JobConfig, job_config
-from s3core.sidecar import exit_on_sigterm
+from s3core.serving.sidecar import exit_on_sigterm
 
 if TYPE_CHECKING:
     from s3core.stages.services import Answering, RetrieverAccess
@@ -24,7 +24,7 @@ log = logging.getLogger("s3core")
 
 def _assets(text: str) -> dict[str, Any]:
     """argparse type: JSON text of the `assets` config section, validated with defaults."""
-    return config.section("assets", text)
+    return schema.section("assets", text)
 
 
 def _s3_runs(text: str) -> dict[str, JobConfig]:
@@ -35,26 +35,26 @@ def _s3_runs(text: str) -> dict[str, JobConfig]:
 
 def cmd_download(args: argparse.Namespace) -> None:
     if args.assets["kind"] == "paper":
-        from s3core.paper_assets import build_paper_data
+        from s3core.assets.paper import build_paper_data
 
         manifest = build_paper_data(args.assets, args.out, args.corpus, args.dense_index, args.bm25_index)
     else:
-        from s3core.assets import build_demo_data
+        from s3core.assets.demo import build_demo_data
 
         manifest = build_demo_data(args.assets, args.out, args.corpus)
     log.info("%s data in %s: %s", args.assets["kind"], args.out, json.dumps(manifest["corpus"]))
 
 
 def cmd_download_medcorp(args: argparse.Namespace) -> None:
-    from s3core.paper_assets import build_medcorp
+    from s3core.assets.paper import build_medcorp
 
     manifest = build_medcorp(args.assets, args.corpus, args.manifest)
     log.info("MedCorp in %s: %s", args.corpus, json.dumps(manifest["corpus"]))
 
 
 def cmd_fetch_models(args: argparse.Namespace) -> None:
-    from s3core.hub import fetch_models
-    from s3core.jsonl import write_json
+    from s3core.assets.hub import fetch_models
+    from s3core.data.jsonl import write_json
 
     rows = fetch_models(args.models, args.revisions)
     write_json(args.out, {"models": rows})
@@ -62,7 +62,7 @@ def cmd_fetch_models(args: argparse.Namespace) -> None:
 
 
 def cmd_convert_llm(args: argparse.Namespace) -> None:
-    from s3core.assets import convert_gguf
+    from s3core.assets.demo import convert_gguf
 
     log.info("converted %s to %s", args.gguf, convert_gguf(args.gguf, args.out))
 
@@ -145,22 +145,22 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
-    from s3core.jsonl import read_jsonl
-    from s3core.plot import plot_training_curve
+    from s3core.data.jsonl import read_jsonl
+    from s3core.reporting.plots import plot_training_curve
 
     plot_training_curve(read_jsonl(args.metrics), args.out)
     log.info("training curve -> %s", args.out)
 
 
 def cmd_profile_install(args: argparse.Namespace) -> None:
-    from s3core.profile import install_profile
+    from s3core.cluster.snakemake_profile import install_profile
 
     link = install_profile(args.source, args.name, force=args.force)
     log.info("profile %r -> %s: run `snakemake --profile %s all` from the repository root", args.name, link, args.name)
 
 
 def cmd_ray_run(args: argparse.Namespace) -> None:
-    from s3core.raycluster import describe, plan_for_allocation, run_on_ray
+    from s3core.cluster.ray_cluster import describe, plan_for_allocation, run_on_ray
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
@@ -176,9 +176,9 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
 
 def cmd_table(args: argparse.Namespace) -> None:
     from s3core.methods import reasoner_name
-    from s3core.paper_comparison import compare, variant_rows, write_comparison
-    from s3core.report import write_tables
-    from s3core.training_cost import write_training_cost
+    from s3core.reporting.paper_comparison import compare, variant_rows, write_comparison
+    from s3core.reporting.tables import write_tables
+    from s3core.reporting.training_cost import write_training_cost
 
     job = args.config
     frame = write_tables(args.answers, args.md, args.csv, args.tex, args.corpora)
@@ -191,7 +191,7 @@ def cmd_table(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from s3core.html_report import write_report
+    from s3core.reporting.page import write_report
 
     page = write_report(
         args.out_dir, args.results_md, args.results_csv, args.paper_md, args.cost_md, args.curve, args.title, args.note
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.provenance:
         return run_verb(args)
-    from s3core.provenance import start_record, write_provenance
+    from s3core.serving.provenance import start_record, write_provenance
 
     started, status = start_record(), 1  # 1 unless the verb returns or exits with its own status
     try:

@@ -12,10 +12,10 @@ import pytest
 from paper_hub import TITLES
 from slurm_cluster import BRING_UP, slurm_controller_up
 
-from s3core.assets import convert_gguf, load_wiki_summaries, resolve_path
-from s3core.corpus import Document
-from s3core.jsonl import write_jsonl
-from s3core.sections import RetrieverConfig, parse
+from s3core.assets.demo import convert_gguf, load_wiki_summaries, resolve_path
+from s3core.config.sections import RetrieverConfig, parse
+from s3core.data.corpus import Document
+from s3core.data.jsonl import write_jsonl
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -18,11 +18,11 @@ from typing import Any
 import faiss
 from fake_hub import Repo
 
-from s3core.assets import attach_answer_docs, load_dpr_qa, load_wiki_summaries, resolve_path
-from s3core.corpus import Document
+from s3core.assets.demo import attach_answer_docs, load_dpr_qa, load_wiki_summaries, resolve_path
+from s3core.config.sections import DenseConfig
+from s3core.data.corpus import Document
 from s3core.retrieval.dense import Encoder
 from s3core.retrieval.lucene import build_lucene_index
-from s3core.sections import DenseConfig
 
 #: Articles every miniature wiki-18 holds (the unit tests retrieve them by question).
 TITLES = ["Paris", "Albert Einstein", "Mount Everest", "Jupiter", "William Shakespeare", "Amazon River"]

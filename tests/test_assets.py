@@ -1,7 +1,6 @@
 import pytest
 
-from s3core import config
-from s3core.assets import (
+from s3core.assets.demo import (
     QA_SOURCES,
     _gguf_read_once,
     attach_answer_docs,
@@ -12,9 +11,10 @@ from s3core.assets import (
     sample,
     verify,
 )
-from s3core.corpus import Document
+from s3core.config import schema as config
+from s3core.data.corpus import Document
+from s3core.data.jsonl import read_jsonl
 from s3core.errors import AssetError
-from s3core.jsonl import read_jsonl
 
 JAR = "pkg:pyserini/resources/jars/anserini-0.21.0-fatjar.jar"
 

@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
-from s3core import config
 from s3core.cli import main
+from s3core.config import schema as config
 from s3core.errors import ConfigError
 
 GOOD = {"id": "q1", "question": "who wrote hamlet", "golden_answers": ["Shakespeare"], "data_source": "nq"}
@@ -77,7 +77,7 @@ def test_evaluating_an_empty_context_file_is_refused_not_scored_zero(tmp_path, c
 
 def test_a_table_over_answer_files_without_answers_says_so(tmp_path):
     from s3core.errors import DataError
-    from s3core.report import write_tables
+    from s3core.reporting.tables import write_tables
 
     (tmp_path / "direct" / "g").mkdir(parents=True)
     empty = _write(tmp_path / "direct" / "g" / "nq.jsonl", [])

@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from s3core.corpus import Document
-from s3core.evaluate import cot_answer
+from s3core.config.sections import job_config
+from s3core.data.corpus import Document
+from s3core.evaluation.evaluator import cot_answer
 from s3core.generation import Messages
 from s3core.generation.prompts import generator_messages
 from s3core.methods import get_method
@@ -18,7 +19,6 @@ from s3core.methods.deepretrieval import rewriter_messages, rewritten_query
 from s3core.methods.ircot import IRCoT, first_sentence
 from s3core.methods.search_o1 import BEGIN_RESULT, END_RESULT, SearchO1, condensed, parse_query
 from s3core.methods.search_r1 import SearchR1, parse_turn
-from s3core.sections import job_config
 
 QUESTIONS = [
     {"id": f"q{i}", "question": f"question {i}?", "golden_answers": ["x"], "data_source": "nq"} for i in range(3)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from s3core import config
+from s3core.config import schema as config
 from s3core.methods import get_method
 from s3core.methods.catalog import CATALOG
-from s3core.report import PAPER_ORDER, label
+from s3core.reporting.tables import PAPER_ORDER, label
 
 
 def test_the_schema_offers_exactly_the_catalog_in_its_order():

@@ -7,11 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from s3core.config.sections import GeneratorConfig, parse
+from s3core.data.rows import context_row
 from s3core.errors import ConfigError, ServiceError
-from s3core.evaluate import answer_contexts
+from s3core.evaluation.evaluator import answer_contexts
 from s3core.generation import load_generator
-from s3core.methods import context_row
-from s3core.sections import GeneratorConfig, parse
 
 
 class StandIn:

@@ -8,10 +8,10 @@ import sys
 
 from s3core import __version__
 from s3core.cli import main
-from s3core.jsonl import read_jsonl, write_jsonl
-from s3core.redact import redact
-from s3core.sections import RetrieverConfig, to_dict
-from s3core.sidecar import Sidecar
+from s3core.config.sections import RetrieverConfig, to_dict
+from s3core.data.jsonl import read_jsonl, write_jsonl
+from s3core.serving.redact import redact
+from s3core.serving.sidecar import Sidecar
 from s3core.stages.services import serve_command
 
 QUESTIONS = [

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from s3core import config
+from s3core.config import schema as config
 from s3core.errors import ConfigError
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

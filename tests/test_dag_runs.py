@@ -25,8 +25,8 @@ from slurm_cluster import slurm_controller_up
 from snakemake.utils import update_config
 from workflow_run import ALL_METHODS, ROOT, BackgroundRun, snakemake, tiny_config
 
-from s3core.assets import resolve_path
-from s3core.jsonl import read_jsonl
+from s3core.assets.demo import resolve_path
+from s3core.data.jsonl import read_jsonl
 
 pytestmark = pytest.mark.slow  # runs whole DAGs
 

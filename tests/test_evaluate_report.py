@@ -3,11 +3,11 @@
 import pandas as pd
 import pytest
 
+from s3core.data.jsonl import write_jsonl
+from s3core.data.rows import context_row
 from s3core.errors import DataError
-from s3core.evaluate import answer_contexts, cot_answer, judge, score
-from s3core.jsonl import write_jsonl
-from s3core.methods import context_row
-from s3core.report import write_tables
+from s3core.evaluation.evaluator import answer_contexts, cot_answer, judge, score
+from s3core.reporting.tables import write_tables
 
 
 class ScriptedJudge:

@@ -19,8 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from processes import environment, group_niceness, session_nice
 
-from s3core import provenance
-from s3core.corpus import Document
+from s3core.config.sections import GeneratorConfig, parse, to_dict
+from s3core.data.corpus import Document
 from s3core.errors import ConfigError, ServiceError
 from s3core.generation import load_generator
 from s3core.generation.openai_http import OpenAIGenerator
@@ -29,8 +29,8 @@ from s3core.generation.vllm import vllm_command
 from s3core.search.hf_policy import load_policy
 from s3core.search.prompt import SearcherPrompt
 from s3core.search.vllm_policy import served_policy
-from s3core.sections import GeneratorConfig, parse, to_dict
-from s3core.sidecar import free_port
+from s3core.serving import provenance
+from s3core.serving.sidecar import free_port
 
 
 def test_generator_prompts_are_upstreams():
@@ -289,7 +289,7 @@ def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
 def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path, monkeypatch, demo_llm, hf_generator):
     from s3core.generation.run_servers import ENV, generator_services, run_server
     from s3core.methods.models import policy_model
-    from s3core.run_services import RunServers
+    from s3core.serving.run_servers import RunServers
 
     monkeypatch.delenv(ENV, raising=False)
     model = tmp_path / "llm"  # built by a job after the run starts: the server waits for it
@@ -334,8 +334,8 @@ def test_openai_backend_errors(monkeypatch):
 RUN_HOLDING_SERVERS = """
 import json, sys, time
 from s3core.generation.run_servers import ENV, generator_services
-from s3core.run_services import RunServers
-from s3core.sections import parse
+from s3core.serving.run_servers import RunServers
+from s3core.config.sections import parse
 servers = RunServers(sys.argv[1], ENV)
 servers.start(generator_services(parse("generators", {"g": json.loads(sys.argv[2])})))
 time.sleep(600)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub, Repo
 
+from s3core.assets.hub import Remote, check_free_space, fetch_all, fetch_models
 from s3core.errors import AssetError
-from s3core.hub import Remote, check_free_space, fetch_all, fetch_models
 
 BIG = bytes(range(256)) * 64  # 16 KiB: served as an LFS file (sha256 ETag)
 SMALL = b'{"id": "0"}\n'  # served as a regular file (git blob sha1 ETag)

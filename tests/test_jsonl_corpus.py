@@ -4,10 +4,10 @@ import stat
 
 import pytest
 
-from s3core.atomic import atomic_open, current_umask
-from s3core.corpus import Document, format_docs, read_corpus
+from s3core.data.atomic import atomic_open, current_umask
+from s3core.data.corpus import Document, format_docs, read_corpus
+from s3core.data.jsonl import read_jsonl, write_jsonl
 from s3core.errors import DataError
-from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.retrieval.docstore import DocStore, line_offsets
 
 
@@ -84,7 +84,7 @@ def test_docstore_random_access(tmp_path):
 
 
 def test_a_folder_is_published_whole_or_not_at_all(tmp_path):
-    from s3core.atomic import atomic_folder
+    from s3core.data.atomic import atomic_folder
 
     target = tmp_path / "searcher"
     with atomic_folder(target) as partial:

@@ -2,7 +2,15 @@ import random
 
 import pytest
 
-from s3core.metrics import exact_match, judge_messages, normalize_answer, parse_judge, span_match, span_tokens, token_f1
+from s3core.evaluation.metrics import (
+    exact_match,
+    judge_messages,
+    normalize_answer,
+    parse_judge,
+    span_match,
+    span_tokens,
+    token_f1,
+)
 
 
 @pytest.mark.parametrize(

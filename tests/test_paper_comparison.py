@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pandas as pd
 
-from s3core import config
-from s3core.paper_comparison import compare, paper_cells, s3_variant_rows, variant_rows, write_comparison
-from s3core.sections import GeneratorConfig, JobConfig, SearchConfig, job_config, parse, section, to_dict
+from s3core.config import schema as config
+from s3core.config.sections import GeneratorConfig, JobConfig, SearchConfig, job_config, parse, section, to_dict
+from s3core.reporting.paper_comparison import compare, paper_cells, s3_variant_rows, variant_rows, write_comparison
 
 GENERATORS: dict[str, GeneratorConfig] = section("generators", config.load("config/paper.yaml")["generators"])
 SETS = ["nq", "triviaqa", "popqa", "hotpotqa", "2wikimultihopqa", "musique"]
@@ -21,7 +21,7 @@ BUDGET_833: SearchConfig = parse(
 
 
 def ours(rows):
-    """`s3core.report.collect`'s long table: one run (seed) per method unless a row names its run."""
+    """`s3core.reporting.tables.collect`'s long table: one run (seed) per method unless a row names its run."""
     return pd.DataFrame(
         [(g, m, c, s, v, v / 2, run[0] if run else m) for g, m, c, s, v, *run in rows],
         columns=["generator", "method", "corpus", "source", "genacc", "em", "run"],

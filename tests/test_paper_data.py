@@ -12,15 +12,15 @@ from fake_hub import FakeHub
 from paper_hub import corpus_docs, paper_repos, qa_files
 from workflow_run import ROOT
 
-from s3core import config
+from s3core.assets.paper import build_medcorp, build_paper_data
+from s3core.config import schema as config
+from s3core.config.sections import SECTIONS, JobConfig, job_config, parse
+from s3core.data.jsonl import read_jsonl
+from s3core.data.qa import normalize_question, sample_positions
 from s3core.errors import AssetError, ConfigError, DataError
-from s3core.jsonl import read_jsonl
-from s3core.paper_assets import build_medcorp, build_paper_data
-from s3core.qa import normalize_question, sample_positions
+from s3core.plan.models import hub_models
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import import_dense_index
-from s3core.run_models import hub_models
-from s3core.sections import SECTIONS, JobConfig, job_config, parse
 
 pytestmark = pytest.mark.slow  # stages the paper's data from a hub stand-in and builds indexes
 
@@ -201,7 +201,7 @@ def test_the_models_a_run_loads_are_fetched_once():
 
 
 def test_a_corrupt_wiki18_line_names_file_and_line(tmp_path):
-    from s3core.paper_assets import corpus_from_wiki18
+    from s3core.assets.paper import corpus_from_wiki18
 
     gz = tmp_path / "wiki-18.jsonl.gz"
     gz.write_bytes(gzip.compress(b'{"id": "0", "contents": "\\"A\\"\\ntext"}\n{oops\n'))
@@ -302,7 +302,7 @@ def test_medcorp_joins_the_medrag_chunks_as_wiki18_rows(online, tmp_path):
 
 
 def test_a_bad_medrag_row_names_file_and_line(tmp_path):
-    from s3core.paper_assets import corpus_from_medrag
+    from s3core.assets.paper import corpus_from_medrag
 
     chunk = tmp_path / "chunk.jsonl"
     chunk.write_text(json.dumps({"id": "a", "title": "T", "content": "c"}) + "\n" + json.dumps({"id": "b"}) + "\n")

@@ -8,14 +8,14 @@ import pytest
 import torch
 from toy_task import ToyEnvironment, make_tiny_model, toy_pool
 
+from s3core.config.sections import TrainConfig, parse
+from s3core.config.training_fingerprint import fingerprint
 from s3core.errors import DataError, S3Error
 from s3core.search.reward import gain_beyond_rag, gain_shares, is_yes_no, metric_value, training_pool
-from s3core.sections import TrainConfig, parse
 from s3core.train import checkpoint, ppo
 from s3core.train.loop import items_for_step, train
 from s3core.train.models import load_models
 from s3core.train.trainer import PPOTrainer, Trajectory
-from s3core.training_settings import fingerprint
 
 T = torch.tensor
 

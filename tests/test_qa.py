@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from s3core.qa import normalize_question, sample_eval_sets, sample_positions
+from s3core.data.qa import normalize_question, sample_eval_sets, sample_positions
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from workflow_run import ROOT, snakemake
 
-from s3core.config import check_across_keys, validate
+from s3core.cluster.ray_cluster import describe, plan_for_allocation
+from s3core.config.schema import check_across_keys, validate
 from s3core.errors import ConfigError, S3Error
-from s3core.raycluster import describe, plan_for_allocation
 
 pytestmark = pytest.mark.slow  # starts Ray clusters
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from s3core.html_report import CURVE, write_report
-from s3core.jsonl import write_jsonl
-from s3core.paper_comparison import compare, write_comparison
-from s3core.plot import plot_training_curve
-from s3core.report import write_tables
-from s3core.sections import GeneratorConfig, parse
-from s3core.training_cost import write_training_cost
+from s3core.config.sections import GeneratorConfig, parse
+from s3core.data.jsonl import write_jsonl
+from s3core.reporting.page import CURVE, write_report
+from s3core.reporting.paper_comparison import compare, write_comparison
+from s3core.reporting.plots import plot_training_curve
+from s3core.reporting.tables import write_tables
+from s3core.reporting.training_cost import write_training_cost
 
 GENERATORS: dict[str, GeneratorConfig] = parse(
     "generators", {"qwen2.5-7b-instruct": {"backend": "vllm", "model": "Qwen/Qwen2.5-7B-Instruct"}}

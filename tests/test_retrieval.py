@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from s3core.config.sections import parse, to_dict
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.dense import Encoder
-from s3core.sections import parse, to_dict
 
 QUESTIONS = {
     "Mount Everest": "what is the highest mountain on earth above sea level",
@@ -60,7 +60,7 @@ def test_dense_index_encodes_prefix_and_wiki18_contents(tmp_path, retriever_conf
     (the quoted title line, a newline, the text)."""
     import faiss
 
-    from s3core.jsonl import write_jsonl
+    from s3core.data.jsonl import write_jsonl
     from s3core.retrieval.dense import INDEX_FILE, build_dense_index
 
     corpus = tmp_path / "corpus.jsonl"
@@ -99,7 +99,7 @@ def test_lucene_bm25_finds_answer_documents_like_bm25s(small_corpus, retriever_c
     from concurrent.futures import ThreadPoolExecutor
 
     from s3core.retrieval.client import RetrieverClient
-    from s3core.sidecar import Sidecar
+    from s3core.serving.sidecar import Sidecar
     from s3core.stages.services import serve_command
 
     queries = [f"{word} history" for word in ["river", "planet", "mountain", "poet", "capital", "war"] * 3]

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from s3core import provenance
-from s3core.run_services import FINISHED_MARK, RunServers
+from s3core.serving import provenance
+from s3core.serving.run_servers import FINISHED_MARK, RunServers
 from s3core.stages.services import (
     RETRIEVERS_ENV,
     RetrieverAccess,
@@ -84,8 +84,8 @@ def test_a_run_without_the_index_starts_no_server(tmp_path, monkeypatch, small_c
 
 
 def test_a_trained_searchers_server_waits_for_its_training_and_is_used_only_for_that_build(tmp_path, monkeypatch):
+    from s3core.config.sections import parse
     from s3core.generation.run_servers import ENV, run_server_for_model, searcher_services
-    from s3core.sections import parse
 
     folder = tmp_path / "train" / "s3" / "searcher"
     searcher = parse("searcher", {"model": str(folder), "inference": "vllm"})

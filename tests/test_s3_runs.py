@@ -7,9 +7,10 @@ import copy
 
 import pytest
 
-from s3core import config
+from s3core.config import schema as config
 from s3core.errors import ConfigError
-from s3core.s3_runs import cache_names, method_name, s3_runs, seedless
+from s3core.methods import method_name
+from s3core.plan.runs import cache_names, s3_runs, seedless
 
 DEMO = config.load("config/config.yaml")
 

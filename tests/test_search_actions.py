@@ -2,7 +2,7 @@
 
 import pytest
 
-from s3core.corpus import Document, format_docs, format_observation, format_selected
+from s3core.data.corpus import Document, format_docs, format_observation, format_selected
 from s3core.search.actions import parse_action, parse_doc_ids, parse_query
 from s3core.search.selection import InformationBlock, dedupe, selected_context
 

@@ -2,13 +2,13 @@
 
 import pytest
 
-from s3core.corpus import Document
+from s3core.config.sections import SearchConfig, parse
+from s3core.data.corpus import Document
 from s3core.errors import DataError
 from s3core.search.episode import CORRECTION, Episode, cut_response
 from s3core.search.hf_policy import load_tokenizer
 from s3core.search.prompt import MARKER, load_prompt
 from s3core.search.rollout import play
-from s3core.sections import SearchConfig, parse
 
 
 @pytest.fixture(scope="module")

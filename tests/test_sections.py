@@ -1,4 +1,4 @@
-"""The typed config sections (s3core.sections) say what the schema says: the same keys, the same values."""
+"""The typed config sections (s3core.config.sections) say what the schema says: the same keys, the same values."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import typing
 
 import pytest
 
-from s3core import config
+from s3core.config import schema as config
+from s3core.config.sections import SECTIONS, GeneratorConfig, SearchConfig, job_config, parse, section, to_dict
 from s3core.errors import ConfigError
-from s3core.sections import SECTIONS, GeneratorConfig, SearchConfig, job_config, parse, section, to_dict
 
 
 def _properties(schema: dict, node: dict) -> dict:

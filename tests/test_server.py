@@ -20,12 +20,12 @@ import pytest
 from processes import session_nice
 
 from s3core import __version__
-from s3core.corpus import Document
+from s3core.data.corpus import Document
 from s3core.errors import ServiceError
 from s3core.retrieval.base import load_retriever
 from s3core.retrieval.batcher import DynamicBatcher
 from s3core.retrieval.client import RetrieverClient
-from s3core.sidecar import Sidecar, free_port
+from s3core.serving.sidecar import Sidecar, free_port
 from s3core.stages.services import serve_command
 
 
@@ -239,7 +239,7 @@ def _job_with_a_sidecar(tmp_path) -> tuple[subprocess.Popen, int]:
     sidecar; the job and the sidecar's pid."""
     script = (
         "import sys, time\n"
-        "from s3core.sidecar import Sidecar, exit_on_sigterm\n"
+        "from s3core.serving.sidecar import Sidecar, exit_on_sigterm\n"
         "with exit_on_sigterm(), Sidecar([sys.executable, '-m', 'http.server', '{port}', '--bind', '127.0.0.1'],"
         f" {str(tmp_path / 'http.log')!r}, health_path='/') as s:\n"
         "    print(s.process.pid, flush=True)\n"

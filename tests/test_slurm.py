@@ -8,8 +8,8 @@ import yaml
 from workflow_run import ROOT, snakemake
 
 from s3core.cli import main
+from s3core.cluster.snakemake_profile import install_profile
 from s3core.errors import S3Error
-from s3core.profile import install_profile
 
 pytestmark = pytest.mark.slow  # submits jobs to a SLURM cluster
 

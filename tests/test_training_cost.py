@@ -5,9 +5,9 @@ import json
 
 import pandas as pd
 
-from s3core.jsonl import write_jsonl
-from s3core.provenance import job_record
-from s3core.training_cost import hardware, our_training_cost, write_training_cost
+from s3core.data.jsonl import write_jsonl
+from s3core.reporting.training_cost import hardware, our_training_cost, write_training_cost
+from s3core.serving.provenance import job_record
 
 STEPS = [{"step": s, "rollout_s": 240.0, "update_s": 102.0} for s in range(1, 21)]  # 5.7 minutes a step
 

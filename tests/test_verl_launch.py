@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from s3core import config
 from s3core.cli import main
+from s3core.config import schema as config
+from s3core.config.sections import GeneratorConfig, SearchConfig, TrainConfig, parse, to_dict
+from s3core.config.training_fingerprint import fingerprint, guard
+from s3core.data.jsonl import write_jsonl
 from s3core.errors import ConfigError, S3Error
-from s3core.jsonl import write_jsonl
-from s3core.sections import GeneratorConfig, SearchConfig, TrainConfig, parse, to_dict
-from s3core.training_settings import fingerprint, guard
 from s3core.verl_engine.launch import (
     GpuPlan,
     check_failures,

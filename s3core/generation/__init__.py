@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from s3core.sections import GeneratorConfig, JudgeConfig
+from s3core.config.sections import GeneratorConfig, JudgeConfig
 
 Messages = list[dict[str, str]]
 Stops = list[str] | None

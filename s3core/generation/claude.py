@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from s3core.config.sections import GeneratorConfig
 from s3core.errors import ConfigError, ServiceError
 from s3core.generation import Messages, cut_at_stop
 from s3core.generation.remote import RemoteGenerator
-from s3core.sections import GeneratorConfig
 
 AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 BEDROCK_VERSION = "bedrock-2023-05-31"

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from s3core.assets import resolve_path
-from s3core.devices import pick_device, pick_dtype
+from s3core.assets.demo import resolve_path
+from s3core.config.sections import GeneratorConfig
 from s3core.generation import Generator, Messages, Stops, cut_at_stop
-from s3core.sections import GeneratorConfig
+from s3core.serving.devices import pick_device, pick_dtype
 
 log = logging.getLogger(__name__)
 

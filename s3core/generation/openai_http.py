@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
+from s3core.config.sections import GeneratorConfig
 from s3core.errors import ConfigError
 from s3core.generation import Messages, cut_at_stop
 from s3core.generation.remote import RemoteGenerator
-from s3core.http_retry import post_with_retries
-from s3core.sections import GeneratorConfig
+from s3core.serving.http_retry import post_with_retries
 
 
 def request_priority() -> int:

@@ -3,7 +3,7 @@ one user message for single-message backends (upstream's Claude path)."""
 
 from __future__ import annotations
 
-from s3core.corpus import Document, format_docs, format_selected
+from s3core.data.corpus import Document, format_docs, format_selected
 from s3core.generation import Messages
 
 ANSWER_NOW = "Important: You MUST directly answer the question without any other text and thinking."

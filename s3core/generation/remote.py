@@ -5,10 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from s3core.config.sections import GeneratorConfig
 from s3core.generation import Generator, Messages, Stops
-from s3core.provenance import record_service
-from s3core.run_services import served_by_entry
-from s3core.sections import GeneratorConfig
+from s3core.serving.provenance import record_service
+from s3core.serving.run_servers import served_by_entry
 
 
 class RemoteGenerator(Generator):

@@ -1,4 +1,4 @@
-"""The run's vLLM servers (s3core.run_services): one per `backend: vllm` generator for the whole workflow run,
+"""The run's vLLM servers (s3core.serving.run_servers): one per `backend: vllm` generator for the whole workflow run,
 started once its model folder exists (rule convert_llm may still have to build it), and one per trained searcher
 that runs on vLLM at inference, started once its training has finished. Jobs find them in the folder named by
 S3_GENERATOR_SERVERS: by generator name, or by the model a server serves."""
@@ -9,10 +9,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from s3core.assets.hub import is_hub_id
+from s3core.config.sections import GeneratorConfig, SearcherConfig
 from s3core.generation.vllm import vllm_sidecar
-from s3core.run_models import is_hub_id
-from s3core.run_services import RunService, announcement, build_stamp, server_for, state_folder
-from s3core.sections import GeneratorConfig, SearcherConfig
+from s3core.serving.run_servers import RunService, announcement, build_stamp, server_for, state_folder
 
 ENV = "S3_GENERATOR_SERVERS"
 

@@ -10,9 +10,9 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from s3core.config.sections import GeneratorConfig, VLLMServerConfig
 from s3core.generation.openai_http import OpenAIGenerator
-from s3core.sections import GeneratorConfig, VLLMServerConfig
-from s3core.sidecar import Sidecar
+from s3core.serving.sidecar import Sidecar
 
 
 def vllm_command(model: str, server: VLLMServerConfig, host: str = "127.0.0.1") -> list[str]:

@@ -6,12 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from s3core.config.sections import BaselinesConfig, GeneratorConfig, JobConfig
+from s3core.data.rows import ContextRow, Question
 from s3core.errors import ConfigError
 from s3core.retrieval.client import RetrieverClient
-from s3core.sections import BaselinesConfig, GeneratorConfig, JobConfig
-
-Question = dict[str, Any]
-ContextRow = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -59,35 +57,14 @@ def reasoner_name(baselines: BaselinesConfig, generators: dict[str, GeneratorCon
     return baselines.reasoner or next(iter(generators))
 
 
-def search_text(question: Question) -> str:
-    """What a question is searched with: its `query` (MIRAGE: the question without its options), else itself."""
-    return question.get("query") or question["question"]
-
-
-def context_row(
-    question: Question,
-    method: str,
-    docs: list[dict[str, str]],
-    trace: str | None = None,
-    stats: dict[str, float] | None = None,
-) -> ContextRow:
-    """One row of a context file (docs/design.md §2); an agent's episode adds its `stats` (turns, searches, ...)."""
-    row = {
-        "id": question["id"],
-        "question": question["question"],
-        "golden_answers": question["golden_answers"],
-        "data_source": question["data_source"],
-        "method": method,
-        "docs": docs,
-        "trace": trace,
-    }
-    return row | {"stats": stats} if stats is not None else row
+def method_name(label: str) -> str:
+    """The registered method a label runs: `s3` of every s3 run label (`s3.<...>`), else the label itself."""
+    return "s3" if label.startswith("s3.") else label
 
 
 def get_method(name: str) -> Method:
     """The method registered under `name`, or the one a run label (`s3.<ablation>`, `s3.seed<N>`) runs."""
     from s3core.methods import deepretrieval, direct, ircot, rag, s3, search_o1, search_r1
-    from s3core.s3_runs import method_name
 
     methods = (
         direct.DIRECT,

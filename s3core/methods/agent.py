@@ -7,16 +7,14 @@ as in the s3 loop. A baseline describes itself with an `Agent`; the loop owns ba
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from s3core.corpus import Document
+from s3core.data.corpus import Document
+from s3core.data.rows import ContextRow, Question, context_row
 from s3core.generation import Generator, Messages
-from s3core.methods import ContextRow, Question, context_row
+from s3core.search.rollout import Search
 from s3core.search.selection import dedupe
-
-Search = Callable[[list[str], int], list[list[Document]]]
 
 
 @dataclass

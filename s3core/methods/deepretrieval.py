@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 
+from s3core.config.sections import JobConfig
+from s3core.data.rows import ContextRow, Question, context_row, search_text
 from s3core.generation import Messages
-from s3core.methods import ContextRow, Method, Question, context_row, search_text
+from s3core.methods import Method
 from s3core.methods.models import policy_model
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.actions import parse_query
-from s3core.sections import JobConfig
 
 PROMPT = (
     "Rewrite the question into a query for a BM25 keyword search engine that supports Boolean operators "

@@ -6,8 +6,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from s3core.methods import ContextRow, Method, Question, context_row
-from s3core.sections import JobConfig
+from s3core.config.sections import JobConfig
+from s3core.data.rows import ContextRow, Question, context_row
+from s3core.methods import Method
 
 
 def run(method: str, questions: list[Question], _retriever: Any, _config: JobConfig) -> list[ContextRow]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 
-from s3core.corpus import Document, format_docs
+from s3core.config.sections import JobConfig
+from s3core.data.corpus import Document, format_docs
+from s3core.data.rows import ContextRow, Question, search_text
 from s3core.generation import Messages
-from s3core.methods import ContextRow, Method, Question, search_text
+from s3core.methods import Method
 from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import reasoner
 from s3core.retrieval.client import RetrieverClient
-from s3core.sections import JobConfig
 
 SYSTEM = (
     "Answer the question by reasoning step by step over the documents, one short sentence per step. "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from s3core.config.sections import DeepRetrievalConfig, JobConfig, SearchR1Config, parse
 from s3core.errors import ConfigError
 from s3core.generation import Generator, load_generator, served_generator
 from s3core.methods import reasoner_name
-from s3core.sections import DeepRetrievalConfig, JobConfig, SearchR1Config, parse
 
 
 def reasoner(config: JobConfig) -> Generator:

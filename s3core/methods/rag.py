@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from s3core.methods import ContextRow, Method, Question, context_row, search_text
+from s3core.config.sections import JobConfig
+from s3core.data.rows import ContextRow, Question, context_row, search_text
+from s3core.methods import Method
 from s3core.retrieval.client import RetrieverClient
-from s3core.sections import JobConfig
 
 
 def run(method: str, questions: list[Question], retriever: RetrieverClient, config: JobConfig) -> list[ContextRow]:

@@ -9,12 +9,13 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
-from s3core.methods import ContextRow, Method, Question, context_row, search_text
+from s3core.config.sections import JobConfig, SearcherConfig
+from s3core.data.rows import ContextRow, Question, context_row, search_text
+from s3core.methods import Method
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.hf_policy import load_policy
 from s3core.search.prompt import load_prompt
 from s3core.search.rollout import play
-from s3core.sections import JobConfig, SearcherConfig
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 
-from s3core.corpus import Document, format_docs
+from s3core.config.sections import JobConfig
+from s3core.data.corpus import Document, format_docs
+from s3core.data.rows import ContextRow, Question
 from s3core.generation import Generator, Messages
-from s3core.methods import ContextRow, Method, Question
+from s3core.methods import Method
 from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import reasoner
 from s3core.retrieval.client import RetrieverClient
-from s3core.sections import JobConfig
 
 BEGIN_QUERY, END_QUERY = "<|begin_search_query|>", "<|end_search_query|>"
 BEGIN_RESULT, END_RESULT = "<|begin_search_result|>", "<|end_search_result|>"

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 
-from s3core.corpus import Document
+from s3core.config.sections import JobConfig
+from s3core.data.corpus import Document
+from s3core.data.rows import ContextRow, Question
 from s3core.generation import Messages
-from s3core.methods import ContextRow, Method, Question
+from s3core.methods import Method
 from s3core.methods.agent import Trail, run_agent, trail_rows
 from s3core.methods.models import policy_model
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.prompt import observation
-from s3core.sections import JobConfig
 
 PROMPT = (
     "Answer the question below. Reason inside <think> and </think> whenever you receive new information. If "

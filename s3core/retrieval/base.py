@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from s3core.corpus import Document
-from s3core.sections import RetrieverConfig
+from s3core.config.sections import RetrieverConfig
+from s3core.data.corpus import Document
 
 Hit = tuple[Document, float]
 

@@ -17,11 +17,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import bm25s
 import Stemmer
 
-from s3core.corpus import read_corpus
+from s3core.config.sections import BM25Config, build, to_dict
+from s3core.data.corpus import read_corpus
 from s3core.errors import DataError
 from s3core.retrieval.base import Hit
 from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
-from s3core.sections import BM25Config, build, to_dict
 
 SETTINGS_FILE = "s3_bm25.json"
 

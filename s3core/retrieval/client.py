@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from s3core.corpus import Document
-from s3core.http_retry import post_with_retries
-from s3core.sections import ClientConfig
+from s3core.config.sections import ClientConfig
+from s3core.data.corpus import Document
+from s3core.serving.http_retry import post_with_retries
 
 
 class RetrieverClient:

@@ -22,17 +22,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from s3core.assets import resolve_path
-from s3core.atomic import atomic_open
-from s3core.corpus import Document, read_corpus
-from s3core.devices import pick_device
+from s3core.assets.demo import resolve_path
+from s3core.config.sections import DenseConfig, to_dict
+from s3core.data.atomic import atomic_open
+from s3core.data.corpus import Document, read_corpus
 from s3core.errors import DataError
 from s3core.retrieval.base import Hit, StageStats
 from s3core.retrieval.docstore import DocStore, line_offsets, save_index_meta
 from s3core.retrieval.encoder_graphs import EncoderGraphs
 from s3core.retrieval.flat_index_file import open_flat_index, write_flat_index
 from s3core.retrieval.flat_search import open_flat_search
-from s3core.sections import DenseConfig, to_dict
+from s3core.serving.devices import pick_device
 
 INDEX_FILE = "index.faiss"
 SETTINGS_FILE = "s3_dense.json"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from s3core.corpus import Document
+from s3core.data.corpus import Document
 from s3core.errors import DataError
 
 OFFSETS_FILE = "offsets.npy"

@@ -16,7 +16,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from s3core.atomic import atomic_open
+from s3core.data.atomic import atomic_open
 from s3core.errors import DataError
 
 # FAISS's IndexFlat layout: fourcc, d, ntotal, two unused int64 fields (1 << 20), is_trained, metric, then the

@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from s3core.assets import resolve_path
-from s3core.corpus import Document
+from s3core.assets.demo import resolve_path
+from s3core.config.sections import BM25Config
+from s3core.data.corpus import Document
 from s3core.errors import ConfigError
 from s3core.retrieval.base import Hit
-from s3core.sections import BM25Config
 
 ANSERINI_JAR = "pkg:pyserini/resources/jars/anserini-0.21.0-fatjar.jar"
 LUCENE_DIR = "lucene"

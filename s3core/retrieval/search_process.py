@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from s3core.config.sections import DenseConfig
 from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, StageStats
 from s3core.retrieval.docstore import DocStore
-from s3core.sections import DenseConfig
 
 Ranked = tuple[np.ndarray, np.ndarray, dict[str, float]]  # scores, ids, figures (seconds per stage, scans)
 

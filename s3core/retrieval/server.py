@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from s3core import __version__
+from s3core.config.sections import ServerConfig
 from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, Retriever
 from s3core.retrieval.batcher import DynamicBatcher, SearchFn
 from s3core.retrieval.body_limits import BodyLimits
-from s3core.sections import ServerConfig
 
 
 @dataclass(frozen=True)

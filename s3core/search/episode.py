@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3core.corpus import Document
+from s3core.config.sections import SearchConfig
+from s3core.data.corpus import Document
 from s3core.search.actions import Action, parse_action
 from s3core.search.prompt import SearcherPrompt, observation
 from s3core.search.selection import InformationBlock, dedupe, selected_context
-from s3core.sections import SearchConfig
 
 QUERY_END = "</query>"
 #: How the corrective observation ends: a query opened, its JSON object begun, so the searcher's next turn only has

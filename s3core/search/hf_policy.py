@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from s3core.config.sections import SearcherConfig
 from s3core.search.policy import STOP_STRINGS
-from s3core.sections import SearcherConfig
 
 
 class HFPolicy:
@@ -44,7 +44,7 @@ def load_policy(searcher: SearcherConfig) -> HFPolicy:
     """The frozen searcher `searcher.model` (a Hugging Face folder or id) for inference."""
     from transformers import AutoModelForCausalLM
 
-    from s3core.devices import pick_device, pick_dtype  # torch: only jobs that load a searcher import it
+    from s3core.serving.devices import pick_device, pick_dtype  # torch: only jobs that load a searcher import it
 
     device = pick_device(searcher.device)
     dtype = pick_dtype(searcher.dtype, device)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3core.corpus import Document, format_docs, format_observation
+from s3core.data.corpus import Document, format_docs, format_observation
 from s3core.errors import DataError
 from s3core.generation import Messages
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3core.corpus import Document
+from s3core.config.sections import RewardConfig
+from s3core.data.corpus import Document
+from s3core.data.rows import context_row
 from s3core.errors import DataError
-from s3core.evaluate import answer_contexts
+from s3core.evaluation.evaluator import answer_contexts
 from s3core.generation import Generator
-from s3core.methods import context_row
 from s3core.search.episode import Episode
-from s3core.sections import RewardConfig
 
 BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
 
 
-#: The score a reward's gain is measured in (`reward.metric`), read off an answer row of `s3core.evaluate`.
+#: The score a reward's gain is measured in (`reward.metric`), read off an answer row of `s3core.evaluation.evaluator`.
 METRICS = {
     "genacc": lambda row: row["genacc"],
     "span": lambda row: float(row["span"]),

@@ -11,11 +11,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from s3core.corpus import Document
+from s3core.config.sections import SearchConfig
+from s3core.data.corpus import Document
 from s3core.search.episode import Episode
 from s3core.search.policy import Policy
 from s3core.search.prompt import SearcherPrompt
-from s3core.sections import SearchConfig
 
 Search = Callable[[list[str], int], list[list[Document]]]
 AsyncSearch = Callable[[list[str], int], Awaitable[list[list[Document]]]]

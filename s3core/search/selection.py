@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from s3core.corpus import Document
+from s3core.data.corpus import Document
 
 
 @dataclass

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
+from s3core.config.sections import SearcherConfig
 from s3core.generation.openai_http import request_priority
-from s3core.http_retry import post_with_retries
 from s3core.search.policy import STOP_STRINGS
-from s3core.sections import SearcherConfig
+from s3core.serving.http_retry import post_with_retries
 
 
 class VLLMPolicy:
@@ -61,9 +61,9 @@ def served_policy(searcher: SearcherConfig) -> Iterator[VLLMPolicy]:
     recorded in the job's provenance as `generator:searcher`."""
     from s3core.generation.run_servers import run_server_for_model
     from s3core.generation.vllm import vllm_sidecar
-    from s3core.provenance import record_service
-    from s3core.run_services import served_by_entry
     from s3core.search.hf_policy import load_tokenizer
+    from s3core.serving.provenance import record_service
+    from s3core.serving.run_servers import served_by_entry
 
     model = searcher.model
     tokenizer = load_tokenizer(model)

@@ -7,8 +7,8 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
-from s3core.jsonl import QUESTION_KEYS, read_rows, write_jsonl
-from s3core.sections import JobConfig, RewardConfig, SearchConfig
+from s3core.config.sections import JobConfig, RewardConfig, SearchConfig
+from s3core.data.jsonl import QUESTION_KEYS, read_rows, write_jsonl
 from s3core.stages.services import Answering, RetrieverAccess, retriever_client
 
 log = logging.getLogger("s3core")
@@ -19,8 +19,8 @@ def precompute(
 ) -> None:
     """Each training question's naive-RAG documents (`search.retriever`, `search.initial_topk`), the generator's
     answer from them and its GenAcc (the judge answers on every row when `reward.metric` is judge)."""
-    from s3core.evaluate import answer_contexts
-    from s3core.methods import context_row, search_text
+    from s3core.data.rows import context_row, search_text
+    from s3core.evaluation.evaluator import answer_contexts
 
     questions = read_rows(qa, QUESTION_KEYS, "questions")
     with ExitStack() as stack:
@@ -53,7 +53,7 @@ def infer(
 
 def evaluate(contexts_path: Path, out: Path, answering: Answering, cot_max_new_tokens: int) -> None:
     """Answer every row of a context file with the generator, judge it, and score it (EM, F1, GenAcc)."""
-    from s3core.evaluate import answer_contexts
+    from s3core.evaluation.evaluator import answer_contexts
     from s3core.methods import get_method
 
     contexts = read_rows(contexts_path, {**QUESTION_KEYS, "method": str, "docs": list}, "contexts")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from s3core.sections import RetrieverConfig
+from s3core.config.sections import RetrieverConfig
 
 log = logging.getLogger("s3core")
 

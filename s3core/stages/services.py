@@ -12,16 +12,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from s3core.config.sections import GeneratorConfig, JudgeConfig, RetrieverConfig, to_dict
 from s3core.errors import S3Error
-from s3core.run_services import RunService, build_stamp, served_by_entry, server_for
-from s3core.sections import GeneratorConfig, JudgeConfig, RetrieverConfig, to_dict
-from s3core.sidecar import Sidecar
+from s3core.serving.run_servers import RunService, build_stamp, served_by_entry, server_for
+from s3core.serving.sidecar import Sidecar
 
 if TYPE_CHECKING:
     from s3core.generation import Generator
     from s3core.retrieval.client import RetrieverClient
 
-#: The environment variable naming the folder of the run's retriever servers (s3core.run_services)
+#: The environment variable naming the folder of the run's retriever servers (s3core.serving.run_servers)
 RETRIEVERS_ENV = "S3_RETRIEVER_SERVERS"
 
 
@@ -93,8 +93,8 @@ def retriever_sidecar(
 def retriever_client(stack: ExitStack, kind: str, access: RetrieverAccess, host: str = "127.0.0.1") -> RetrieverClient:
     """A client of the running server `access.url`, of the run's server over the job's index, or of a sidecar
     server over its index and corpus on `host` (stopped with `stack`)."""
-    from s3core.provenance import record_service, service_version
     from s3core.retrieval.client import RetrieverClient
+    from s3core.serving.provenance import record_service, service_version
 
     url = access.url
     if url:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s3core.jsonl import read_jsonl
-from s3core.sections import RewardConfig, SearchConfig, SearcherConfig, TrainConfig
+from s3core.config.sections import RewardConfig, SearchConfig, SearcherConfig, TrainConfig
+from s3core.data.jsonl import read_jsonl
 from s3core.stages.services import Answering, RetrieverAccess, retriever_client
 
 log = logging.getLogger("s3core")
@@ -46,10 +46,10 @@ def train(job: TrainingJob) -> list[dict[str, Any]]:
 
 def _train_local(job: TrainingJob, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The built-in trainer in this process."""
+    from s3core.config.training_fingerprint import fingerprint
     from s3core.search.prompt import load_prompt
     from s3core.train.environment import S3Environment
     from s3core.train.loop import train
-    from s3core.training_settings import fingerprint
 
     generator, judge_model = job.answering.load()
     with ExitStack() as stack:

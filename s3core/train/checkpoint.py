@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from s3core.atomic import atomic_folder
+from s3core.data.atomic import atomic_folder
 
 PATTERN = re.compile(r"^step_(\d+)$")
 STATE = "state.pt"

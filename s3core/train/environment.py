@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from s3core.config.sections import RewardConfig, SearchConfig
 from s3core.generation import Generator
 from s3core.search.policy import STOP_STRINGS, Policy
 from s3core.search.prompt import SearcherPrompt
 from s3core.search.reward import initial_docs, score_episodes
 from s3core.search.rollout import Search, play
-from s3core.sections import RewardConfig, SearchConfig
 from s3core.train.trainer import Trajectory
 
 

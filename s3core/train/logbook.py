@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from s3core.jsonl import write_jsonl
+from s3core.data.jsonl import write_jsonl
 
 
 class Logbook:

@@ -10,18 +10,18 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
-from s3core.atomic import atomic_folder
-from s3core.devices import pick_device, pick_dtype
+from s3core.config.sections import SearcherConfig, TrainConfig
+from s3core.config.training_fingerprint import guard
+from s3core.data.atomic import atomic_folder
 from s3core.errors import ConfigError
 from s3core.search.hf_policy import HFPolicy, load_tokenizer
 from s3core.search.policy import Policy
 from s3core.search.reward import gain_shares
-from s3core.sections import SearcherConfig, TrainConfig
+from s3core.serving.devices import pick_device, pick_dtype
 from s3core.train import checkpoint
 from s3core.train.logbook import Logbook
 from s3core.train.models import autocast, load_models
 from s3core.train.trainer import PPOTrainer, Trajectory
-from s3core.training_settings import guard
 
 
 class Environment(Protocol):
@@ -79,8 +79,8 @@ def train(
     shaping: dict[str, Any],
 ) -> list[dict[str, float]]:
     """Run `train_config.steps` PPO steps (resuming from the newest checkpoint in `out/checkpoints` when it was
-    trained with `shaping`, the settings that shape training: `s3core.training_settings.fingerprint`); save the
-    trained searcher to `out/searcher` and return the logbook rows."""
+    trained with `shaping`, the settings that shape training: `s3core.config.training_fingerprint.fingerprint`);
+    save the trained searcher to `out/searcher` and return the logbook rows."""
     if temperature <= 0:
         raise ConfigError(
             "config key 'search.temperature': PPO needs sampled rollouts (> 0); inference is greedy anyway"

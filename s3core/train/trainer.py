@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from s3core.sections import TrainConfig
+from s3core.config.sections import TrainConfig
 from s3core.train import ppo
 from s3core.train.models import ValueModel, autocast, token_logprobs, token_values
 

@@ -20,16 +20,16 @@ from uuid import uuid4
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput
 
-from s3core.corpus import Document
+from s3core.config.sections import ClientConfig, RewardConfig, SearchConfig, build, section
+from s3core.data.corpus import Document
+from s3core.data.jsonl import append_jsonl
 from s3core.generation import load_answerers
-from s3core.jsonl import append_jsonl
 from s3core.retrieval.client import RetrieverClient
 from s3core.search.episode import Episode
 from s3core.search.policy import STOP_STRINGS
 from s3core.search.prompt import load_prompt
 from s3core.search.reward import initial_docs, score_episodes
 from s3core.search.rollout import drive_episodes
-from s3core.sections import ClientConfig, RewardConfig, SearchConfig, build, section
 from s3core.verl_engine.data import check_first_prompt, item_of
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from s3core.atomic import atomic_open
+from s3core.data.atomic import atomic_open
 from s3core.errors import S3Error
 
 AGENT_NAME = "s3_searcher"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from s3core.sections import SearchConfig, TrainConfig
+from s3core.config.sections import SearchConfig, TrainConfig
 from s3core.verl_engine.data import AGENT_NAME
 
 

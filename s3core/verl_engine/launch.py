@@ -17,13 +17,13 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from s3core.atomic import atomic_folder
+from s3core.config.sections import GeneratorConfig, JudgeConfig, SearchConfig, TrainConfig, to_dict
+from s3core.config.training_fingerprint import fingerprint, guard
+from s3core.data.atomic import atomic_folder
+from s3core.data.jsonl import read_jsonl, write_jsonl
 from s3core.errors import S3Error
 from s3core.generation import judge_name
-from s3core.jsonl import read_jsonl, write_jsonl
 from s3core.search.reward import gain_shares
-from s3core.sections import GeneratorConfig, JudgeConfig, SearchConfig, TrainConfig, to_dict
-from s3core.training_settings import fingerprint, guard
 from s3core.verl_engine.data import AGENT_NAME, check_first_prompt, write_training_parquet
 from s3core.verl_engine.hydra_overrides import verl_overrides
 

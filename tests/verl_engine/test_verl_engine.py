@@ -24,15 +24,15 @@ from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
-from s3core import config
-from s3core.corpus import Document
+from s3core.config import schema as config
+from s3core.config.sections import GeneratorConfig, SearchConfig, TrainConfig, parse, section, to_dict
+from s3core.data.corpus import Document
 from s3core.errors import S3Error
 from s3core.search.hf_policy import HFPolicy, load_tokenizer
 from s3core.search.policy import STOP_STRINGS
 from s3core.search.prompt import SearcherPrompt
 from s3core.search.reward import gain_beyond_rag
-from s3core.sections import GeneratorConfig, SearchConfig, TrainConfig, parse, section, to_dict
-from s3core.sidecar import Sidecar
+from s3core.serving.sidecar import Sidecar
 from s3core.stages.services import serve_command
 from s3core.verl_engine import agent_loop
 from s3core.verl_engine.agent_loop import trim_trailing_observation

@@ -7,12 +7,13 @@ from dataclasses import replace
 from functools import cache
 
 from s3core.generation.run_servers import served_models
-from s3core.methods import get_method
-from s3core.s3_runs import cache_names, method_name, s3_runs
-from s3core.paper_assets import prebuilt_index_args
-from s3core.run_models import hub_models, is_hub_id
-from s3core.sections import SECTIONS, job_config
-from s3core.sections import parse as parse_section
+from s3core.methods import get_method, method_name
+from s3core.plan.runs import cache_names, s3_runs
+from s3core.assets.paper import prebuilt_index_args
+from s3core.assets.hub import is_hub_id
+from s3core.plan.models import hub_models
+from s3core.config.sections import SECTIONS, job_config
+from s3core.config.sections import parse as parse_section
 
 RESULTS = f"results/{config['suite']}"
 DATASETS = list(config["assets"]["eval"])
@@ -167,7 +168,7 @@ def job_json(*names, run=None):
 
 @cache
 def method_config(label=None):
-    """The typed config sections (s3core.sections) a method label runs with: an s3 run's own over the config's
+    """The typed config sections (s3core.config.sections) a method label runs with: an s3 run's own over the config's
     (no label: the config's)."""
     return job_config(job_json(*SECTIONS, run=S3_RUNS.get(label)))
 

@@ -1,0 +1,1 @@
+"""Cluster plumbing: the SLURM profile's installation and a Ray cluster across an allocation's nodes."""

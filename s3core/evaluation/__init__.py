@@ -1,0 +1,1 @@
+"""The shared evaluator and the paper's answer metrics."""

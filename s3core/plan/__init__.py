@@ -1,0 +1,1 @@
+"""The experiment plan: what a validated config asks the workflow to run."""

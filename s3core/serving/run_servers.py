@@ -1,0 +1,138 @@
+"""Servers that live as long as a workflow run (config `servers: per_run`, the local profile): a server
+costs seconds to minutes to start (a vLLM engine 25-110 s, a retriever with its encoder and index ~10-20 s), so on a
+workstation the run starts each one once and every job reaches it over HTTP. Snakemake's `onstart` starts a
+RunServers: a thread per server waits until what it serves exists (a job of the run may still be building it),
+starts the server, announces it and holds it until `onsuccess`, `onerror` or interpreter exit stops it (the kernel
+stops it if Snakemake itself is killed: the thread that started it ends). The folder named by the RunServers'
+environment variable (jobs inherit it) holds, per server, `<name>.pending` (what it serves) until it is up, then
+`<name>.json` (what it serves, its facts, URL, pid, command, version, log), or `<name>.failed` with the reason."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s3core.data.atomic import atomic_open
+from s3core.errors import ServiceError
+from s3core.serving.sidecar import Sidecar
+
+#: The file Snakemake writes into a directory output once the job that made it has finished
+FINISHED_MARK = ".snakemake_timestamp"
+
+
+@dataclass(frozen=True)
+class RunService:
+    """One server of the run: `serves` (a model, an index folder) is how jobs find it; it starts once `ready()`
+    holds; `facts()`, taken when it starts, go into its announcement for jobs to check."""
+
+    name: str
+    serves: str
+    ready: Callable[[], bool]
+    sidecar: Callable[[], Sidecar]
+    facts: Callable[[], dict[str, Any]] = field(default=dict)
+
+
+class RunServers:
+    """The run's servers of one kind, announced in `state_dir`, which jobs find through the environment variable
+    `env`; `start` them, `stop` them all."""
+
+    def __init__(self, state_dir: Path, env: str):
+        self.state_dir = Path(state_dir)
+        self.env = env
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self, services: Iterable[RunService]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for service in services:
+            _clear(self.state_dir, service.name)
+            (self.state_dir / f"{service.name}.pending").write_text(service.serves)
+            # a daemon: at exit Python joins other threads before it runs atexit's stop
+            thread = threading.Thread(target=self._serve, args=(service,), name=service.name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        os.environ[self.env] = str(self.state_dir)
+        atexit.register(self.stop)
+
+    def _serve(self, service: RunService) -> None:
+        """Wait until the service is ready, start its server, announce it, hold it until `stop`."""
+        while not service.ready():
+            if self.stopping.wait(1.0):
+                return _clear(self.state_dir, service.name)
+        sidecar = service.sidecar()
+        try:
+            sidecar.start()
+        except ServiceError as exc:
+            (self.state_dir / f"{service.name}.failed").write_text(str(exc))
+            (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
+            return
+        with atomic_open(self.state_dir / f"{service.name}.json", "w") as handle:
+            json.dump({"serves": service.serves, **service.facts(), **sidecar.record}, handle, indent=1)
+        (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
+        self.stopping.wait()
+        (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
+        sidecar.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+        self.threads.clear()
+        atexit.unregister(self.stop)
+
+
+def _clear(state_dir: Path, name: str) -> None:
+    for suffix in (".pending", ".json", ".failed"):
+        (state_dir / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def build_stamp(folder: Path | str) -> int | None:
+    """When Snakemake finished making `folder` (its finish mark's time), None when no run of this workflow made
+    it: a job compares it with the announcement's to tell a server of an earlier build from one of the current."""
+    mark = Path(folder) / FINISHED_MARK
+    return mark.stat().st_mtime_ns if mark.exists() else None
+
+
+def state_folder(env: str) -> Path | None:
+    """The announcements' folder of the run this job belongs to (None outside a run with such servers)."""
+    folder = os.environ.get(env)
+    return Path(folder) if folder else None
+
+
+def announcement(folder: Path, name: str, timeout_s: float) -> dict[str, Any] | None:
+    """The announcement of server `name`, waiting while it starts (None: the run has none of that name). A server
+    that failed to start, or did not start within `timeout_s`, is an error."""
+    deadline = time.monotonic() + timeout_s
+    while (folder / f"{name}.pending").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if (failed := folder / f"{name}.failed").exists():
+        raise ServiceError(f"the run's server {name} did not start: {failed.read_text()}")
+    if (folder / f"{name}.pending").exists():
+        raise ServiceError(f"the run's server {name} is not up after {timeout_s:.0f} s")
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def server_for(env: str, serves: str, timeout_s: float) -> dict[str, Any] | None:
+    """The announcement of the run's server that serves `serves` (see `announcement`), or None."""
+    folder = state_folder(env)
+    if folder is None:
+        return None
+    starting = [p.stem for p in folder.glob("*.pending") if p.read_text() == serves]
+    started = [p.stem for p in folder.glob("*.json") if json.loads(p.read_text())["serves"] == serves]
+    for name in sorted({*starting, *started}):
+        if server := announcement(folder, name, timeout_s):
+            return server
+    return None
+
+
+def served_by_entry(server: dict[str, Any]) -> dict[str, Any]:
+    """What a job's provenance records of the run's server that answered it."""
+    return {"served_by": {key: server[key] for key in ("pid", "command", "version", "log")}}

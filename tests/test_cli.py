@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from jobs import job_json
+
 from s3core import __version__
 from s3core.cli import main
 from s3core.config.sections import RetrieverConfig, to_dict
@@ -46,7 +48,7 @@ def infer_argv(qa, out, retriever: RetrieverConfig, *more, method="rag_bm25") ->
         "--out",
         str(out),
         "--config",
-        json.dumps({"retriever": to_dict(retriever)}),
+        job_json("infer", retriever=to_dict(retriever)),
         *map(str, more),
     ]
 

@@ -4,7 +4,6 @@ verl without GPUs."""
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import ExitStack
 from dataclasses import replace
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from jobs import job_json
 
 from s3core.cli import main
 from s3core.config import schema as config
@@ -207,11 +207,12 @@ def test_train_with_verl_and_no_gpus_fails_before_starting_anything(
     write_jsonl(
         cache, [{"id": "q", "question": "q?", "golden_answers": ["a"], "data_source": "nq", "docs": [], "genacc": 0.0}]
     )
-    job = {
-        "retriever": to_dict(retriever_config),
-        "train": {"engine": "verl"},
-        "generators": {"g": {"backend": "hf", "model": "unused"}},
-    }
+    job = job_json(
+        "train",
+        retriever=to_dict(retriever_config),
+        train={"engine": "verl"},
+        generators={"g": {"backend": "hf", "model": "unused"}},
+    )
     code = main(
         [
             "train",
@@ -224,7 +225,7 @@ def test_train_with_verl_and_no_gpus_fails_before_starting_anything(
             "--corpus",
             str(small_corpus),
             "--config",
-            json.dumps(job),
+            job,
             "--generator",
             "g",
             "--server-log",

@@ -13,8 +13,9 @@ from typing import Any
 
 from s3core.config.overrides import merged
 
-#: What shapes the naive-RAG cache: the initial search (`search.retriever`, `search.initial_topk`) and the reward
-#: (its metric and generator); runs that agree on these share one cache.
+#: What shapes the naive-RAG cache besides its generator: the initial search (`search.retriever`,
+#: `search.initial_topk`) and whether the judge answers on every row (`reward.metric: judge`). The other metrics
+#: (genacc, span, em) are read off the same answer rows, so runs that differ only in them share one cache.
 CACHE_SEARCH_KEYS = ("retriever", "initial_topk")
 _SEED = re.compile(r"\.seed(\d+)$")
 
@@ -55,19 +56,27 @@ def s3_runs(config: dict[str, Any]) -> list[S3Run]:
     return runs
 
 
-def cache_key(run: S3Run) -> list[Any]:
-    """What a run's naive-RAG cache is made with."""
-    return [[run.sections["search"][key] for key in CACHE_SEARCH_KEYS], run.sections["reward"]]
+def cache_key(run: S3Run, default_generator: str) -> tuple[Any, ...]:
+    """What a run's naive-RAG cache is made with: its initial search, its reward generator, and whether the judge
+    answers every row."""
+    search, reward = run.sections["search"], run.sections["reward"]
+    return (
+        *(search[key] for key in CACHE_SEARCH_KEYS),
+        reward["generator"] or default_generator,
+        reward["metric"] == "judge",
+    )
 
 
-def cache_names(runs: list[S3Run]) -> dict[str, str]:
+def cache_names(runs: list[S3Run], default_generator: str) -> dict[str, str]:
     """Label -> the naive-RAG cache the run trains from: `train` for the runs whose `cache_key` equals the base
-    run's (the first), else `train.<ablation>` of the first run with the same key (a different reward metric
-    changes which questions count as answered; a different budget, ablation, length or seed does not)."""
+    run's (the first), else `train.<ablation>` of the first run with the same key (the judge on every row, another
+    initial search or reward generator changes the cache; a budget, ablation, length, seed or another metric read
+    off the same rows does not)."""
     names: dict[str, str] = {}
     firsts: list[S3Run] = []
     for run in runs:
-        first = next((f for f in firsts if cache_key(f) == cache_key(run)), None)
+        key = cache_key(run, default_generator)
+        first = next((f for f in firsts if cache_key(f, default_generator) == key), None)
         if first is None:
             firsts.append(first := run)
         names[run.label] = "train" if first is runs[0] else f"train.{first.ablation}"

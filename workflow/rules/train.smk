@@ -1,41 +1,43 @@
-# s3 training: the naive-RAG cache (GenAcc of the top-k docs per training question, computed once per initial search
-# and reward), PPO on the searcher with the Gain-Beyond-RAG reward, and the training curve, once per run (s3,
-# each ablation s3.<name>, each further seed .seed<N>) into train/<run>. Checkpoints under train/<run>/checkpoints
-# are not outputs: a killed run resumes from them. With train.engine verl the training job first starts a Ray cluster
-# across its nodes (resources.train_s3.nodes; s3core ray-run). precompute and train_s3 go first when jobs wait for
-# cores or GPUs: they are the DAG's long chain (cache -> PPO -> s3 inference -> evaluation).
+# s3 training: the naive-RAG cache (the reward generator's answers from the initial search's documents, computed
+# once per initial search, reward generator and judging), PPO on the searcher with the Gain-Beyond-RAG reward, and
+# the training curve, once per run (s3, each ablation s3.<name>, each further seed .seed<N>) into train/<run>.
+# Checkpoints under train/<run>/checkpoints are not outputs: a killed run resumes from them. With train.engine verl
+# the training job first starts a Ray cluster across its nodes (resources.train_s3.nodes; s3core ray-run).
+# precompute and train_s3 go first when jobs wait for cores or GPUs: they are the DAG's long chain.
 
 
 rule precompute:
     input:
-        qa=f"{RESULTS}/data/qa/train.jsonl",
-        index=lambda wildcards: index_path(
-            "wiki", cache_run(wildcards).sections["search"]["retriever"]
+        qa=PATHS.qa("train"),
+        index=lambda wildcards: PATHS.index(
+            "wiki",
+            PLAN.cache_of(wildcards.generator, wildcards.cache).run.sections["search"][
+                "retriever"
+            ],
         ),
-        corpus=corpus_path("wiki"),
-        models=lambda wildcards: training_models(cache_run(wildcards)),
+        corpus=PATHS.corpus("wiki"),
+        models=lambda wildcards: PLAN.training_models(
+            PLAN.cache_of(wildcards.generator, wildcards.cache).run.label
+        ),
     output:
-        f"{RESULTS}/cache/rag/{{generator}}/{{cache}}.jsonl",
+        PATHS.rag_cache("{generator}", "{cache}"),
     log:
-        main=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.log",
-        server=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.server.log",
-        provenance=f"{RESULTS}/logs/precompute/{{generator}}/{{cache}}.provenance.json",
+        main=PATHS.log("precompute", "{generator}", "{cache}"),
+        server=PATHS.log("precompute", "{generator}", "{cache}", suffix=".server.log"),
+        provenance=PATHS.log(
+            "precompute", "{generator}", "{cache}", suffix=".provenance.json"
+        ),
     benchmark:
-        f"{RESULTS}/benchmarks/precompute/{{generator}}/{{cache}}.tsv"
-    priority: CHAIN_PRIORITY
+        PATHS.benchmark("precompute", "{generator}", "{cache}")
+    priority: scheduling.CHAIN_PRIORITY
     conda:
         "../../envs/evaluation.yaml"
-    threads: lambda wildcards: answering_cores(wildcards.generator)
+    threads: lambda wildcards: PLAN.answering_cores(wildcards.generator)
     resources:
-        **job_resources("precompute"),
+        **PLAN.job_resources("precompute"),
     params:
-        config=lambda wildcards: job_json(
-            "retriever",
-            "search",
-            "generators",
-            "judge",
-            "reward",
-            run=cache_run(wildcards),
+        config=lambda wildcards: sections(
+            "precompute", PLAN.cache_of(wildcards.generator, wildcards.cache).run.label
         ),
     shell:
         "s3core --threads {threads} --provenance {log.provenance} precompute --qa {input.qa} --out {output} --index {input.index} "
@@ -45,44 +47,35 @@ rule precompute:
 
 rule train_s3:
     input:
-        cache=lambda wildcards: rag_cache(S3_RUNS[wildcards.run]),
-        index=lambda wildcards: index_path(
+        cache=lambda wildcards: PLAN.caches[wildcards.run].path,
+        index=lambda wildcards: PATHS.index(
             "wiki", S3_RUNS[wildcards.run].sections["search"]["retriever"]
         ),
-        corpus=corpus_path("wiki"),
-        models=lambda wildcards: training_models(S3_RUNS[wildcards.run]),
+        corpus=PATHS.corpus("wiki"),
+        models=lambda wildcards: PLAN.training_models(wildcards.run),
     output:
-        searcher=directory(f"{RESULTS}/train/{{run}}/searcher"),
-        metrics=f"{RESULTS}/train/{{run}}/metrics.jsonl",
+        searcher=directory(PATHS.searcher("{run}")),
+        metrics=PATHS.metrics("{run}"),
     log:
-        main=f"{RESULTS}/logs/train_{{run}}.log",
-        server=f"{RESULTS}/logs/train_{{run}}.server.log",
-        provenance=f"{RESULTS}/logs/train_{{run}}.provenance.json",
+        main=PATHS.log("train_{run}"),
+        server=PATHS.log("train_{run}", suffix=".server.log"),
+        provenance=PATHS.training_provenance("{run}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_{{run}}.tsv"
-    priority: CHAIN_PRIORITY
+        PATHS.benchmark("train_{run}")
+    priority: scheduling.CHAIN_PRIORITY
     conda:
         "../../envs/training.yaml"
     container:
         "containers/training.sif"
     threads: config["threads"]
     resources:
-        **job_resources("train_s3"),
+        **PLAN.job_resources("train_s3"),
         trainings=1,  # the local profile runs one at a time (memory); SLURM jobs have their own
     params:
-        run=lambda wildcards, output: os.path.dirname(output.metrics),
-        config=lambda wildcards: job_json(
-            "retriever",
-            "search",
-            "searcher",
-            "train",
-            "reward",
-            "generators",
-            "judge",
-            run=S3_RUNS[wildcards.run],
-        ),
-        generator=lambda wildcards: reward_generator(S3_RUNS[wildcards.run]),
-        launcher=training_launcher(),
+        run=lambda wildcards: PATHS.train_dir(wildcards.run),
+        config=lambda wildcards: sections("train", wildcards.run),
+        generator=lambda wildcards: PLAN.reward_generator(wildcards.run),
+        launcher=args(PLAN.training_launcher()),
     shell:
         "{params.launcher} s3core --threads {threads} --provenance {log.provenance} train --cache {input.cache} --out {params.run:q} --index {input.index} "
         "--corpus {input.corpus} --generator {params.generator:q} --config {params.config:q} "
@@ -91,13 +84,13 @@ rule train_s3:
 
 rule plot_training:
     input:
-        f"{RESULTS}/train/{{run}}/metrics.jsonl",
+        PATHS.metrics("{run}"),
     output:
-        f"{RESULTS}/train/{{run}}/curve.png",
+        PATHS.curve("{run}"),
     log:
-        f"{RESULTS}/logs/plot_training/{{run}}.log",
+        PATHS.log("plot_training", "{run}"),
     benchmark:
-        f"{RESULTS}/benchmarks/plot_training/{{run}}.tsv"
+        PATHS.benchmark("plot_training", "{run}")
     conda:
         "../../envs/evaluation.yaml"
     shell:

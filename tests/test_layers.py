@@ -54,3 +54,89 @@ def test_the_training_engines_do_not_import_each_other(engine, other):
         for file, names in imported_modules(PACKAGE / engine).items()
     }
     assert not {file: names for file, names in crossing.items() if names}
+
+
+#: The package layers, low to high: a module imports (deferred imports too) only from its own package or lower
+#: ones. train and verl_engine share a layer and never import each other (above).
+LAYERS = [
+    ["errors", "resources"],
+    ["data"],
+    ["config"],
+    ["serving"],
+    ["assets"],
+    ["retrieval"],
+    ["generation"],
+    ["evaluation"],
+    ["search"],
+    ["methods"],
+    ["train", "verl_engine"],
+    ["plan"],
+    ["stages"],
+    ["reporting"],
+    ["cluster"],
+    ["cli"],
+]
+LEVEL = {package: level for level, packages in enumerate(LAYERS) for package in packages}
+
+
+def package_of(module: str) -> str:
+    """`s3core.search.rollout` -> search; the package's own `__init__` (`s3core`) -> errors' layer (it is
+    version data only)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "errors"
+
+
+def module_imports() -> dict[str, set[str]]:
+    """s3core module -> the s3core modules it imports, at any depth of the file (deferred imports count)."""
+    graph = {}
+    for file, names in imported_modules(PACKAGE).items():
+        module = file.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        graph[module] = {n for n in names if n != module}
+    return graph
+
+
+def cross_package_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of the package graph (packages joined by any module import) that hold
+    more than one package."""
+    edges: dict[str, set[str]] = {}
+    for module, names in graph.items():
+        for name in names:
+            if package_of(module) != package_of(name):
+                edges.setdefault(package_of(module), set()).add(package_of(name))
+    reach = {p: _reachable(p, edges) for p in {*edges, *(q for e in edges.values() for q in e)}}
+    components = {frozenset(q for q in reach[p] | {p} if p in reach[q]) for p in reach}
+    return sorted(sorted(c) for c in components if len(c) > 1)
+
+
+def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_every_package_has_a_layer():
+    packages = {package_of(module) for module in module_imports()}
+    assert packages == set(LEVEL), "add the new package to LAYERS (and docs/design.md's layer list)"
+
+
+def test_no_import_cycle_crosses_packages():
+    assert cross_package_cycles(module_imports()) == []
+
+
+def test_a_cycle_across_packages_is_found():
+    graph = {"s3core.generation.vllm": {"s3core.assets.hub"}, "s3core.assets.hub": {"s3core.generation.vllm"}}
+    assert cross_package_cycles(graph) == [["assets", "generation"]]
+
+
+def test_imports_go_down_the_layers():
+    upward = sorted(
+        f"{module} -> {name}"
+        for module, names in module_imports().items()
+        for name in names
+        if LEVEL[package_of(name)] > LEVEL[package_of(module)]
+    )
+    assert upward == []

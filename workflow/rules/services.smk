@@ -24,7 +24,7 @@ if config["servers"] == "per_run":
             retriever_services(
                 PLAN.searched_indexes(),
                 PLAN.settings().retriever,
-                f"{RESULTS}/logs/services",
+                PATHS.services_logs,
             )
         )
 

@@ -10,8 +10,6 @@ from s3core.plan.experiment import plan
 
 PLAN = plan(config)
 PATHS = PLAN.paths
-RESULTS = PATHS.root
-S3_RUNS = PLAN.runs
 
 
 wildcard_constraints:

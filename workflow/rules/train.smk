@@ -49,7 +49,7 @@ rule train_s3:
     input:
         cache=lambda wildcards: PLAN.caches[wildcards.run].path,
         index=lambda wildcards: PATHS.index(
-            "wiki", S3_RUNS[wildcards.run].sections["search"]["retriever"]
+            "wiki", PLAN.runs[wildcards.run].sections["search"]["retriever"]
         ),
         corpus=PATHS.corpus("wiki"),
         models=lambda wildcards: PLAN.training_models(wildcards.run),

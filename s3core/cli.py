@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _retrieving_parser(verbs, "infer", "run a method over a QA set and write its context file")
     p.add_argument(
-        "--method", required=True, help="a method name (s3core.methods.catalog) or an s3 run label (s3.<ablation>)"
+        "--method", required=True, help="a method name (s3core.methods.registry) or an s3 run label (s3.<ablation>)"
     )
     p.add_argument("--qa", type=Path, required=True, help="the QA set (JSONL)")
     p.add_argument("--out", type=Path, required=True, help="the context file to write (JSONL)")

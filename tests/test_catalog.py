@@ -1,27 +1,44 @@
-"""One list of methods (s3core.methods.catalog): the config schema, the registry and the report agree with it."""
+"""One list of methods (s3core.methods.registry): the config's default, the jobs' lookup and the report's rows and
+labels all come from it; a method another package registers joins it."""
 
 from __future__ import annotations
 
+import pytest
+
 from s3core.config import schema as config
+from s3core.errors import ConfigError
 from s3core.methods import get_method
-from s3core.methods.catalog import CATALOG
-from s3core.reporting.tables import PAPER_ORDER, label
+from s3core.methods.registry import builtin, labels, registry
+from s3core.plan.experiment import plan
+from s3core.reporting.tables import label, row_order
+
+NAMES = [method.name for method in builtin()]
 
 
-def test_the_schema_offers_exactly_the_catalog_in_its_order():
+def test_the_schemas_default_is_every_method_but_the_released_checkpoint_in_row_order():
     methods = config.schema()["properties"]["eval"]["properties"]["methods"]
-    assert methods["items"]["enum"] == list(CATALOG)
-    assert methods["default"] == [m for m in CATALOG if m != "s3_released"]
+    assert methods["default"] == [m for m in NAMES if m != "s3_released"]
+    assert all(name in methods["description"] for name in NAMES)
 
 
-def test_every_catalogued_method_is_registered_under_its_name():
-    assert [get_method(name).name for name in CATALOG] == list(CATALOG)
+def test_every_method_is_found_under_its_name_and_a_run_label_under_s3():
+    assert [get_method(name).name for name in NAMES] == NAMES
+    assert get_method("s3.no_selection.seed43").name == "s3"
+    with pytest.raises(ConfigError, match="unknown method 'bm26'"):
+        get_method("bm26")
 
 
-def test_the_report_orders_and_labels_rows_from_the_catalog():
-    assert PAPER_ORDER == list(CATALOG)
+def test_the_report_orders_and_labels_rows_from_the_registry():
+    assert row_order()[: len(NAMES)] == NAMES and list(labels()) == list(registry())
     assert [label(m) for m in ("rag_dense", "s3_step0", "s3.no_selection")] == [
         "RAG-dense",
         "s3 (step 0)",
         "s3 [no_selection]",
     ]
+
+
+def test_an_unknown_method_in_the_config_names_the_key_and_the_allowed_ones():
+    data = config.load("config/config.yaml")
+    data["eval"]["methods"] = ["direct", "rag_bm26"]
+    with pytest.raises(ConfigError, match="config key 'eval.methods': unknown method 'rag_bm26'; allowed: direct, cot"):
+        plan(data)

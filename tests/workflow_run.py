@@ -13,11 +13,11 @@ from typing import Any
 import yaml
 from snakemake.utils import update_config
 
-from s3core.methods.catalog import CATALOG
+from s3core.methods.registry import builtin
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Every method but upstream's released checkpoint (it needs upstream's prompt in a file), in the paper's order
-ALL_METHODS = [method for method in CATALOG if method != "s3_released"]
+ALL_METHODS = [method.name for method in builtin() if method.name != "s3_released"]
 
 
 def tiny_config(suite: str, methods: list[str]) -> dict[str, Any]:

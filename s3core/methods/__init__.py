@@ -14,14 +14,16 @@ from s3core.retrieval.client import RetrieverClient
 
 @dataclass(frozen=True)
 class Method:
-    """A named way to build contexts. `run` gets the questions, a retriever client (None when the method does
-    not retrieve) and the job's config sections (`searcher.model` is the searcher this job runs).
+    """A named way to build contexts, `label` its table row. `run` gets the questions, a retriever client (None
+    when the method does not retrieve) and the job's config sections (`searcher.model` is the searcher this job
+    runs).
     `section_key` names its own config section (`search` for s3, `baselines.ircot`, ...); the index it queries is
     `retriever`, else that section's `retriever` key. `answer_style` is how the shared evaluator asks the generator:
     `direct` (the paper's prompt) or `cot` (reason, then `<answer>`); `context_format` how it renders the
     documents: `rag` (upstream's retrieval dump) or `selected` (the s3 searcher's)."""
 
     name: str
+    label: str
     run: Callable[[list[Question], RetrieverClient | None, JobConfig], list[ContextRow]]
     retriever: str | None = None
     section_key: str | None = None
@@ -63,23 +65,11 @@ def method_name(label: str) -> str:
 
 
 def get_method(name: str) -> Method:
-    """The method registered under `name`, or the one a run label (`s3.<ablation>`, `s3.seed<N>`) runs."""
-    from s3core.methods import deepretrieval, direct, ircot, rag, s3, search_o1, search_r1
+    """The method registered under `name` (s3core.methods.registry), or the one a run label (`s3.<ablation>`,
+    `s3.seed<N>`) runs."""
+    from s3core.methods.registry import registry
 
-    methods = (
-        direct.DIRECT,
-        direct.COT,
-        rag.RAG_BM25,
-        rag.RAG_DENSE,
-        ircot.METHOD,
-        search_o1.METHOD,
-        search_r1.METHOD,
-        deepretrieval.METHOD,
-        s3.S3_STEP0,
-        s3.S3,
-        s3.S3_RELEASED,
-    )
-    registry = {m.name: m for m in methods}
-    if method_name(name) not in registry:
-        raise ConfigError(f"unknown method {name!r} (eval.methods, --method); known: {', '.join(sorted(registry))}")
-    return registry[method_name(name)]
+    methods = registry()
+    if method_name(name) not in methods:
+        raise ConfigError(f"unknown method {name!r} (eval.methods, --method); known: {', '.join(methods)}")
+    return methods[method_name(name)]

@@ -50,4 +50,4 @@ def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig
     ]
 
 
-METHOD = Method("deepretrieval", run, retriever="bm25", section_key="baselines.deepretrieval")
+METHOD = Method("deepretrieval", "DeepRetrieval", run, retriever="bm25", section_key="baselines.deepretrieval")

@@ -15,5 +15,5 @@ def run(method: str, questions: list[Question], _retriever: Any, _config: JobCon
     return [context_row(q, method, []) for q in questions]
 
 
-DIRECT = Method("direct", partial(run, "direct"))
-COT = Method("cot", partial(run, "cot"), answer_style="cot")
+DIRECT = Method("direct", "Direct", partial(run, "direct"))
+COT = Method("cot", "CoT", partial(run, "cot"), answer_style="cot")

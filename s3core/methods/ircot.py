@@ -62,4 +62,4 @@ def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig
     return trail_rows(trails, "ircot")
 
 
-METHOD = Method("ircot", run, section_key="baselines.ircot", uses_reasoner=True)
+METHOD = Method("ircot", "IRCoT", run, section_key="baselines.ircot", uses_reasoner=True)

@@ -16,5 +16,5 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, conf
     return [context_row(q, method, [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
 
 
-RAG_BM25 = Method("rag_bm25", partial(run, "rag_bm25"), retriever="bm25")
-RAG_DENSE = Method("rag_dense", partial(run, "rag_dense"), retriever="dense")
+RAG_BM25 = Method("rag_bm25", "RAG-BM25", partial(run, "rag_bm25"), retriever="bm25")
+RAG_DENSE = Method("rag_dense", "RAG-dense", partial(run, "rag_dense"), retriever="dense")

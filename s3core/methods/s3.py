@@ -53,10 +53,10 @@ def summary(episodes: list[Any]) -> str:
     )
 
 
-S3_STEP0 = Method(
-    "s3_step0", partial(run, "s3_step0"), section_key="search", uses_searcher=True, context_format="selected"
-)
-S3 = Method("s3", partial(run, "s3"), section_key="search", uses_searcher=True, context_format="selected")
-S3_RELEASED = Method(
-    "s3_released", partial(run, "s3_released"), section_key="search", uses_searcher=True, context_format="selected"
-)
+def _s3_method(name: str, label: str) -> Method:
+    return Method(name, label, partial(run, name), section_key="search", uses_searcher=True, context_format="selected")
+
+
+S3_STEP0 = _s3_method("s3_step0", "s3 (step 0)")
+S3 = _s3_method("s3", "s3")
+S3_RELEASED = _s3_method("s3_released", "s3 (released)")

@@ -84,4 +84,4 @@ def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig
     return trail_rows(trails, "search_o1")
 
 
-METHOD = Method("search_o1", run, section_key="baselines.search_o1", uses_reasoner=True)
+METHOD = Method("search_o1", "Search-o1", run, section_key="baselines.search_o1", uses_reasoner=True)

@@ -67,4 +67,4 @@ def run(questions: list[Question], retriever: RetrieverClient, config: JobConfig
     return trail_rows(trails, "search_r1")
 
 
-METHOD = Method("search_r1", run, section_key="baselines.search_r1")
+METHOD = Method("search_r1", "Search-R1", run, section_key="baselines.search_r1")

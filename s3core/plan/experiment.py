@@ -12,8 +12,10 @@ from typing import Any
 from s3core.assets.hub import is_hub_id
 from s3core.assets.paper import prebuilt_index_args
 from s3core.config.sections import SECTIONS, JobConfig, SearcherConfig, job_config, parse
+from s3core.errors import ConfigError
 from s3core.generation.run_servers import served_models
 from s3core.methods import Method, get_method, method_name
+from s3core.methods.registry import registry
 from s3core.plan import scheduling
 from s3core.plan.job_sections import VERB_SECTIONS, content_file
 from s3core.plan.models import hub_models
@@ -317,8 +319,16 @@ class Plan:
         return {label: {k: s[k] for k in ("search", "reward", "train")} for label, s in runs.items()}
 
 
+def check_methods(methods: list[str]) -> None:
+    """Each of config `eval.methods` is a registered method (s3core.methods.registry)."""
+    known = registry()
+    if unknown := [m for m in methods if m not in known]:
+        raise ConfigError(f"config key 'eval.methods': unknown method {unknown[0]!r}; allowed: {', '.join(known)}")
+
+
 def plan(config: dict[str, Any]) -> Plan:
     """The plan of a validated config (defaults filled, checked across keys)."""
+    check_methods(config["eval"]["methods"])
     paths = Paths.of_suite(config["suite"])
     runs = {run.label: run for run in s3_runs(config)}
     default_generator = next(iter(config["generators"]))

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from s3core.data.atomic import atomic_open
-from s3core.reporting.tables import PAPER_ORDER, label
+from s3core.reporting.tables import label, row_order
 
 
 def _pyplot() -> Any:
@@ -70,7 +70,8 @@ def plot_genacc_bars(results: pd.DataFrame, out_dir: Path) -> list[Path]:
     written = []
     for (generator, suite, corpus), group in results.groupby(["generator", "suite", "corpus"], sort=False):
         grid = group.pivot_table(index="dataset", columns="method", values="genacc", sort=False)
-        grid = grid[[m for m in PAPER_ORDER if m in grid.columns] + sorted(set(grid.columns) - set(PAPER_ORDER))]
+        order = row_order()
+        grid = grid[[m for m in order if m in grid.columns] + sorted(set(grid.columns) - set(order))]
         figure, axes = _pyplot().subplots(figsize=(max(6.0, 1.2 * len(grid) * max(1, len(grid.columns)) / 4), 4))
         grid.rename(columns=label).plot.bar(ax=axes, rot=0, width=0.85)
         axes.set_ylabel("GenAcc (%)")

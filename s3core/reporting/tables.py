@@ -11,20 +11,23 @@ from s3core.data.atomic import atomic_open
 from s3core.data.jsonl import read_jsonl
 from s3core.errors import DataError
 from s3core.evaluation.evaluator import JUDGE_ONLY_SOURCES
-from s3core.methods.catalog import CATALOG
+from s3core.methods.registry import labels
 from s3core.plan.runs import seedless
 from s3core.reporting.latex import write_latex
 
-#: Row order of the paper's tables (methods not run are skipped) and each method's row label.
-PAPER_ORDER = list(CATALOG)
-LABELS = CATALOG
 METRICS = ["genacc", "em", "f1"]
 
 
 def label(method: str) -> str:
     """A method's row label; an ablation of s3 is `s3 [<ablation>]`."""
     base, _, ablation = method.partition(".")
-    return f"{LABELS.get(base, base)} [{ablation}]" if ablation else LABELS.get(method, method)
+    names = labels()
+    return f"{names.get(base, base)} [{ablation}]" if ablation else names.get(method, method)
+
+
+def row_order() -> list[str]:
+    """Row order of the tables: the registry's (the paper's rows, then plugins'); methods not run are skipped."""
+    return list(labels())
 
 
 #: Heading suffix of each suite's table (general QA first, then MIRAGE's medical sets, judged only) and of each
@@ -74,7 +77,8 @@ def over_seeds(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def _row_order(method: str) -> tuple[int, str]:
     """The paper's row order; s3's ablations right after s3, methods it lacks last."""
     base = method.split(".")[0]
-    return (PAPER_ORDER.index(base) if base in PAPER_ORDER else len(PAPER_ORDER), method)
+    order = row_order()
+    return (order.index(base) if base in order else len(order), method)
 
 
 def _cell(row: pd.Series) -> str:

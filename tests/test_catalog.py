@@ -11,6 +11,7 @@ from s3core.methods import get_method
 from s3core.methods.registry import builtin, labels, registry
 from s3core.plan.experiment import plan
 from s3core.reporting.tables import label, row_order
+from s3core.search.reward import FORMS, METRICS
 
 NAMES = [method.name for method in builtin()]
 
@@ -42,3 +43,9 @@ def test_an_unknown_method_in_the_config_names_the_key_and_the_allowed_ones():
     data["eval"]["methods"] = ["direct", "rag_bm26"]
     with pytest.raises(ConfigError, match="config key 'eval.methods': unknown method 'rag_bm26'; allowed: direct, cot"):
         plan(data)
+
+
+def test_the_schema_offers_exactly_the_reward_metrics_and_forms_the_reward_has():
+    reward = config.schema()["properties"]["reward"]["properties"]
+    assert reward["metric"]["enum"] == list(METRICS) and reward["form"]["enum"] == list(FORMS)
+    assert {metric.paper_row for metric in METRICS.values()} == {"GenAcc", "LLMJudge", "Span", "EM"}

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-#: Sets deduplicated by normalised question before sampling (upstream).
-DEDUPED_SETS = frozenset({"popqa"})
+from s3core.data.traits import traits
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
 
@@ -72,7 +72,7 @@ def sample_eval_sets(
     taken: set[str] = set()
     sampled = {}
     for name, rows in sets.items():
-        rows = dedupe_questions(rows) if name in DEDUPED_SETS else rows
+        rows = dedupe_questions(rows) if traits(name).deduplicated else rows
         own: set[str] = set()
         for position in sample_positions(len(rows), sizes[name], seed):
             question = normalize_question(rows[position]["question"])

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from s3core.data.corpus import Document
+from s3core.data.traits import traits
 from s3core.errors import DataError
 from s3core.evaluation.metrics import exact_match, judge_messages, parse_judge, span_match, token_f1
 from s3core.generation import Generator
@@ -13,7 +14,6 @@ from s3core.generation.prompts import generator_messages
 
 JUDGE_MAX_NEW_TOKENS = 10
 #: MIRAGE's medical sets (by `data_source`): scored by the judge alone, with no span check (paper App. A.4).
-JUDGE_ONLY_SOURCES = frozenset({"medqa", "medmcqa", "pubmedqa", "bioasq", "mmlu"})
 ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
 ANSWER_IS = re.compile(r"answer is:?\s*(.+)", re.IGNORECASE)
 
@@ -49,7 +49,7 @@ def check_golds(rows: list[dict[str, Any]]) -> None:
 
 def judge_only(row: dict[str, Any]) -> bool:
     """Rows of a MIRAGE set, whose GenAcc is the judge's verdict alone."""
-    return row["data_source"] in JUDGE_ONLY_SOURCES
+    return traits(row["data_source"]).judge_only
 
 
 def ask_judge(judge_model: Generator, rows: list[dict[str, Any]]) -> list[bool]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from s3core.config.overrides import merged
+from s3core.search.reward import METRICS
 
 #: What shapes the naive-RAG cache besides its generator: the initial search (`search.retriever`,
 #: `search.initial_topk`) and whether the judge answers on every row (`reward.metric: judge`). The other metrics
@@ -63,7 +64,7 @@ def cache_key(run: S3Run, default_generator: str) -> tuple[Any, ...]:
     return (
         *(search[key] for key in CACHE_SEARCH_KEYS),
         reward["generator"] or default_generator,
-        reward["metric"] == "judge",
+        METRICS[reward["metric"]].judge_every_row,
     )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from s3core.config.sections import GeneratorConfig, JobConfig, SearchConfig
 from s3core.data.atomic import atomic_open
 from s3core.reporting.latex import write_latex
+from s3core.search.reward import METRICS
 
 #: The paper's row labels and the method of ours that reproduces each (IRCoT and Search-o1: the row whose searcher
 #: size is the reasoner's).
@@ -77,7 +78,6 @@ def generator_blocks(generators: dict[str, GeneratorConfig], stands_for: dict[st
 
 
 #: Table 5's row of each training reward (`reward.metric`) and Table 6's row of each ablation.
-REWARD_ROWS = {"genacc": "GenAcc", "judge": "LLMJudge", "span": "Span", "em": "EM"}
 ABLATIONS = {
     (True, True): "Full Implementation",
     (False, True): "w/o Selection",
@@ -94,7 +94,7 @@ def s3_variant_rows(search: SearchConfig, metric: str, steps: int) -> set[str]:
     budget = f"{search.topk}-{search.max_selected}-{search.max_turns}"
     ablation = ABLATIONS[(search.selection, search.begin_with_search)]
     full = ablation == "Full Implementation"
-    rows = {f"reward {REWARD_ROWS[metric]}"} if full else set()
+    rows = {f"reward {METRICS[metric].paper_row}"} if full else set()
     if metric == "genacc":
         rows |= {f"{budget} {ablation}"} | ({budget, f"{budget} step {steps}"} if full else set())
     return rows

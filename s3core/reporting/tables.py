@@ -9,8 +9,8 @@ import pandas as pd
 
 from s3core.data.atomic import atomic_open
 from s3core.data.jsonl import read_jsonl
+from s3core.data.traits import traits
 from s3core.errors import DataError
-from s3core.evaluation.evaluator import JUDGE_ONLY_SOURCES
 from s3core.methods.registry import labels
 from s3core.plan.runs import seedless
 from s3core.reporting.latex import write_latex
@@ -49,7 +49,7 @@ def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> 
             frame["run"] = frame["method"]
             frame["method"] = frame["method"].map(seedless)
             frame["source"] = frame.pop("data_source")
-            frame["suite"] = frame["source"].isin(JUDGE_ONLY_SOURCES).map({True: "medical", False: "general"})
+            frame["suite"] = frame["source"].map(lambda source: "medical" if traits(source).judge_only else "general")
             frame["dataset"] = dataset = Path(path).stem
             frame["corpus"] = (corpora or {}).get(dataset, "wiki")
             frames.append(frame)

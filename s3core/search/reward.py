@@ -3,6 +3,8 @@ and the training-question filter built on that cache. Both training engines (the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from s3core.config.sections import RewardConfig
@@ -16,33 +18,47 @@ from s3core.search.episode import Episode
 BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
 
 
-#: The score a reward's gain is measured in (`reward.metric`), read off an answer row of `s3core.evaluation.evaluator`.
+@dataclass(frozen=True)
+class RewardMetric:
+    """A score the reward's gain can be measured in (`reward.metric`): read off an answer row of
+    `s3core.evaluation.evaluator`; `judge_every_row` when the judge must answer every row (the naive-RAG cache
+    too); `paper_row` its row in the paper's Table 5."""
+
+    score: Callable[[dict[str, Any]], float]
+    paper_row: str
+    judge_every_row: bool = False
+
+
+#: reward.metric -> its metric (the schema's enum is checked against these keys)
 METRICS = {
-    "genacc": lambda row: row["genacc"],
-    "span": lambda row: float(row["span"]),
-    "em": lambda row: row["em"],
-    "judge": lambda row: float(row["judge"]),
+    "genacc": RewardMetric(lambda row: row["genacc"], "GenAcc"),
+    "judge": RewardMetric(lambda row: float(row["judge"]), "LLMJudge", judge_every_row=True),
+    "span": RewardMetric(lambda row: float(row["span"]), "Span"),
+    "em": RewardMetric(lambda row: row["em"], "EM"),
+}
+#: reward.form -> the reward from (GenAcc of s3's documents, GenAcc of naive RAG's), in the metric
+FORMS: dict[str, Callable[[float, float], float]] = {
+    "gbr": lambda ours, rag: ours - rag,  # Gain Beyond RAG, the paper's
+    "upstream": lambda ours, rag: 2 * ours - rag,  # upstream's code
 }
 
 
 def metric_value(row: dict[str, Any], metric: str) -> float:
     """An answer row's score in `metric`; the judge's verdict must be there (asked on every row)."""
-    if metric == "judge" and row.get("judge") is None:
+    if METRICS[metric].judge_every_row and row.get("judge") is None:
         raise DataError(
             f"question {row.get('id')!r}: reward.metric 'judge' needs the judge's verdict on every answer, "
             "but this row has none; rebuild the naive-RAG cache (rule precompute) with reward.metric "
             "'judge' and judge.enabled true"
         )
-    return METRICS[metric](row)
+    return METRICS[metric].score(row)
 
 
 def gain_beyond_rag(s3_genacc: float, rag_genacc: float, form: str) -> float:
     """`gbr`: GenAcc(s3) − GenAcc(RAG) (paper); `upstream`: 2·GenAcc(s3) − GenAcc(RAG) (upstream code)."""
-    if form == "gbr":
-        return s3_genacc - rag_genacc
-    if form == "upstream":
-        return 2 * s3_genacc - rag_genacc
-    raise ValueError(f"reward.form must be 'gbr' or 'upstream', not {form!r}")
+    if form not in FORMS:
+        raise ValueError(f"reward.form must be one of {', '.join(FORMS)}, not {form!r}")
+    return FORMS[form](s3_genacc, rag_genacc)
 
 
 def gain_shares(gains: list[float]) -> dict[str, float]:
@@ -85,7 +101,9 @@ def score_episodes(
     Gain Beyond RAG (`reward.form`) in `reward.metric` against the row's cached naive-RAG answer."""
     metric = reward.metric
     contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
-    answers = answer_contexts(contexts, generator, judge, context_format="selected", judge_every_row=metric == "judge")
+    answers = answer_contexts(
+        contexts, generator, judge, context_format="selected", judge_every_row=METRICS[metric].judge_every_row
+    )
     scored = []
     for row, episode, answer in zip(items, episodes, answers):
         ours, rag = metric_value(answer, metric), metric_value(row, metric)

@@ -21,6 +21,7 @@ def precompute(
     answer from them and its GenAcc (the judge answers on every row when `reward.metric` is judge)."""
     from s3core.data.rows import context_row, search_text
     from s3core.evaluation.evaluator import answer_contexts
+    from s3core.search.reward import METRICS
 
     questions = read_rows(qa, QUESTION_KEYS, "questions")
     with ExitStack() as stack:
@@ -28,7 +29,7 @@ def precompute(
         hits = client.search([search_text(q) for q in questions], search.initial_topk)
     contexts = [context_row(q, "rag", [d.to_dict() for d in docs]) for q, docs in zip(questions, hits)]
     generator, judge_model = answering.load()
-    rows = answer_contexts(contexts, generator, judge_model, judge_every_row=reward.metric == "judge")
+    rows = answer_contexts(contexts, generator, judge_model, judge_every_row=METRICS[reward.metric].judge_every_row)
     write_jsonl(out, rows)
     correct = sum(r["genacc"] for r in rows)
     log.info("naive-RAG cache: %d questions, %d answered correctly -> %s", len(rows), correct, out)

@@ -45,12 +45,16 @@ class Method:
         """The index this method queries under `config`."""
         return self.retriever or getattr(self._section(config), "retriever", None)
 
+    def own_model(self, config: JobConfig) -> str | None:
+        """The model of this method's own section (Search-R1's policy, DeepRetrieval's rewriter), if any."""
+        return getattr(self._section(config), "model", None)
+
     def model_paths(self, config: JobConfig) -> list[str]:
         """Models this method loads besides the s3 searcher: the reasoner's (a generator), its own policy."""
         paths = []
         if self.uses_reasoner:
             paths.append(config.generators[reasoner_name(config.baselines, config.generators)].model)
-        own_model = getattr(self._section(config), "model", None)
+        own_model = self.own_model(config)
         return paths + [own_model] if own_model else paths
 
 

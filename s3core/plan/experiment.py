@@ -16,7 +16,7 @@ from s3core.errors import ConfigError
 from s3core.generation.run_servers import served_models
 from s3core.methods import Method, get_method, method_name
 from s3core.methods.registry import registry
-from s3core.plan import scheduling
+from s3core.plan import scheduling, sizing
 from s3core.plan.job_sections import VERB_SECTIONS, content_file
 from s3core.plan.models import hub_models
 from s3core.plan.paths import Paths
@@ -289,17 +289,24 @@ class Plan:
             return int(self.config["threads"])  # the searcher generates in the job's own process
         return self.job_cores(self.method_loads(label))
 
-    def job_resources(self, *names: str) -> dict[str, Any]:
-        """Cluster resources of a job: config `resources.default`, then each named entry over it."""
+    def configured_resources(self, *names: str) -> dict[str, Any]:
+        """Config `resources.default`, then each named entry over it."""
         merged: dict[str, Any] = {}
         for name in ("default", *names):
             merged.update(self.config["resources"].get(name, {}))
         return merged
 
+    def job_resources(self, rule: str, wildcards: dict[str, str], *entries: str) -> dict[str, Any]:
+        """Cluster resources of a job of `rule`: `resources.default`, then what the job loads itself asks for
+        (s3core.plan.sizing), then the config's entries `entries` (the rule's, e.g. infer and infer_<method>)."""
+        computed = sizing.request(sizing.rule_load(self, rule, wildcards), self)
+        own = {key: value for name in entries for key, value in self.config["resources"].get(name, {}).items()}
+        return sizing.per_node_gpus({**self.configured_resources(), **computed, **own})
+
     def training_launcher(self) -> list[str]:
         """What the training command runs under: with train.engine verl on several nodes, a Ray cluster across them
         (on one node verl starts its own Ray, seeing only the GPUs the training job leaves it)."""
-        nodes = self.job_resources("train_s3").get("nodes", 1)
+        nodes = self.configured_resources("train_s3").get("nodes", 1)
         return ["s3core", "ray-run", "--"] if self.config["train"]["engine"] == "verl" and nodes > 1 else []
 
     # --- training and tables ---------------------------------------------------------------------------------

@@ -33,6 +33,19 @@ def args(parts):
     return shlex.join(parts)
 
 
+def sized(stage, *entries, method=None):
+    """Resources of a job of rule `stage` (s3core.plan.sizing: from what it loads, the config's `entries` over them), as
+    Snakemake asks for them: one function of the job's wildcards per key."""
+
+    def value(key):
+        return lambda wildcards: PLAN.job_resources(
+            stage, {**wildcards, **({"method": method} if method else {})}, *entries
+        )[key]
+
+    keys = {"gpu", "mem_mb", *PLAN.configured_resources(*entries)}
+    return {key: value(key) for key in sorted(keys)}
+
+
 def background_cores():
     """On one machine, the cores jobs off the long chain may hold at once (resource `background_cores`: all but
     one; `--resources background_cores=N` sets another number). None on a cluster or without a core count.

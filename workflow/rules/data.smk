@@ -16,7 +16,7 @@ rule download:
     conda:
         "../../envs/retrieval.yaml"
     resources:
-        **PLAN.job_resources("download"),
+        **PLAN.configured_resources("download"),
     params:
         assets=PLAN.json_file(config["assets"]),
         out=lambda wildcards, output: os.path.dirname(output.manifest),
@@ -37,7 +37,7 @@ rule download_medcorp:
     conda:
         "../../envs/retrieval.yaml"
     resources:
-        **PLAN.job_resources("download"),
+        **PLAN.configured_resources("download"),
     params:
         assets=PLAN.json_file(config["assets"]),
     shell:
@@ -56,7 +56,7 @@ rule convert_llm:
         "../../envs/retrieval.yaml"
     threads: config["threads"]
     resources:
-        **PLAN.job_resources("convert_llm"),
+        **PLAN.configured_resources("convert_llm"),
     params:
         gguf=config["assets"]["llm"]["gguf"],
     shell:

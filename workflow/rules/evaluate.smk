@@ -23,7 +23,7 @@ rule evaluate:
         "../../envs/evaluation.yaml"
     threads: lambda wildcards: PLAN.answering_cores(wildcards.generator)
     resources:
-        **PLAN.job_resources("evaluate"),
+        **sized("evaluate", "evaluate"),
         **off_chain_resources(),
     params:
         config=sections("evaluate"),

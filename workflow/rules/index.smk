@@ -21,7 +21,7 @@ rule encode_shard:
         "../../envs/retrieval.yaml"
     threads: config["threads"]
     resources:
-        **PLAN.job_resources("encode_shard"),
+        **sized("encode_shard", "encode_shard"),
     params:
         config=sections("encode-shard"),
         shards=config["retriever"]["dense"]["shards"],
@@ -47,7 +47,7 @@ rule index:
         "../../envs/retrieval.yaml"
     threads: config["threads"]
     resources:
-        **PLAN.job_resources("index"),
+        **sized("index", "index"),
     params:
         config=sections("index"),
         prebuilt=lambda wildcards: args(

@@ -31,7 +31,9 @@ for method in PLAN.eval_methods:
             "../../envs/evaluation.yaml"
         threads: PLAN.infer_cores(method)
         resources:
-            **PLAN.job_resources("infer", f"infer_{PLAN.method(method).name}"),
+            **sized(
+                "infer", "infer", f"infer_{PLAN.method(method).name}", method=method
+            ),
             **off_chain_resources(method),
         params:
             method=method,

@@ -34,7 +34,7 @@ rule precompute:
         "../../envs/evaluation.yaml"
     threads: lambda wildcards: PLAN.answering_cores(wildcards.generator)
     resources:
-        **PLAN.job_resources("precompute"),
+        **sized("precompute", "precompute"),
     params:
         config=lambda wildcards: sections(
             "precompute", PLAN.cache_of(wildcards.generator, wildcards.cache).run.label
@@ -69,7 +69,7 @@ rule train_s3:
         "containers/training.sif"
     threads: config["threads"]
     resources:
-        **PLAN.job_resources("train_s3"),
+        **sized("train_s3", "train_s3"),
         trainings=1,  # the local profile runs one at a time (memory); SLURM jobs have their own
     params:
         run=lambda wildcards: PATHS.train_dir(wildcards.run),

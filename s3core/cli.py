@@ -104,8 +104,20 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     retriever = args.config.retriever
     index = load_retriever(args.kind, args.index, args.corpus, retriever)
-    app = create_app(index, retriever.server, retriever.topk)
+    token = os.environ.get("S3_SERVER_TOKEN")  # a run's server job (s3core host-server) sets it
+    app = create_app(index, retriever.server, retriever.topk, token)
     uvicorn.run(app, host=args.host or retriever.server.host, port=args.port, log_level="warning")
+
+
+def cmd_host_server(args: argparse.Namespace) -> None:
+    from s3core.serving.host_server import host_server
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    sys.exit(
+        host_server(
+            command, args.address_file, args.heartbeat, args.token_file, args.health_path, args.startup_timeout_s
+        )
+    )
 
 
 def _access(args: argparse.Namespace) -> RetrieverAccess:
@@ -390,6 +402,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="slurm", help="the name to link it under (--profile NAME)")
     p.add_argument("--force", action="store_true", help="replace another link or file of that name")
     p.set_defaults(func=cmd_profile_install)
+
+    p = verbs.add_parser("host-server", help="inside a run's server job: start the server, announce it, hold it")
+    p.add_argument("--address-file", type=Path, required=True, help="where to write the server's address once healthy")
+    p.add_argument("--heartbeat", type=Path, required=True, help="the workflow's heartbeat file (stale: stop)")
+    p.add_argument("--token-file", type=Path, required=True, help="the run's secret token (mode 0600)")
+    p.add_argument("--health-path", default="/health", help="the path that answers 200 once the server is healthy")
+    p.add_argument("--startup-timeout-s", type=float, default=600, help="how long the server may take to start")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...: {host} and {port} are filled in")
+    p.set_defaults(func=cmd_host_server)
 
     p = verbs.add_parser("ray-run", help="start a Ray cluster across this SLURM allocation, run a command on it")
     p.add_argument("--dry-run", action="store_true", help="print the srun/ray commands instead of running them")

@@ -11,7 +11,9 @@ from s3core.config.sections import GeneratorConfig
 from s3core.errors import ConfigError
 from s3core.generation import Messages, cut_at_stop
 from s3core.generation.remote import RemoteGenerator
+from s3core.serving.bearer import bearer_headers
 from s3core.serving.http_retry import post_with_retries
+from s3core.serving.slurm_server import server_token
 
 
 def request_priority() -> int:
@@ -29,9 +31,8 @@ class OpenAIGenerator(RemoteGenerator):
         if not config.base_url:
             raise ConfigError(f"config key 'generators.{name}.base_url' is required for backend 'openai'")
         super().__init__(name, config, served_by)
-        key = os.environ.get(config.api_key_env, "")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(timeout=config.timeout_s, headers=headers)
+        key = (served_by and server_token(served_by)) or os.environ.get(config.api_key_env, "")
+        self._http = httpx.Client(timeout=config.timeout_s, headers=bearer_headers(key))
         self.url = config.base_url.rstrip("/") + "/chat/completions"
 
     def _one(self, conversation: Messages, prefix: str, max_new_tokens: int, stop: list[str] | None) -> str:

@@ -260,7 +260,7 @@ class Plan:
     @cache  # noqa: B019
     def run_served_models(self) -> frozenset[str] | None:
         """The models the run's vLLM servers serve (None without run servers: servers per_job)."""
-        if self.config["servers"] != "per_run":
+        if self.config["servers"] == "per_job":
             return None
         return frozenset(served_models(self.settings().generators, self.trained_searchers()))
 

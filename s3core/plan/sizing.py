@@ -127,7 +127,12 @@ def rule_load(plan: Plan, rule: str, wildcards: dict[str, str]) -> Loads:
     if rule == "index":
         return index_build_load(plan, wildcards["corpus"], wildcards["kind"])
     if rule == "encode_shard":
-        return Loads(int(plan.config["retriever"]["dense"]["device"] != "cpu"))
+        dense = plan.config["retriever"]["dense"]
+        return Loads(int(dense["device"] != "cpu"), (dense["encoder"],))
+    if rule == "train_s3":
+        search = plan.runs[wildcards["run"]].sections["search"]
+        start = Loads(models=(plan.runs[wildcards["run"]].sections["searcher"]["model"],))
+        return start + index_load(plan, "wiki", search["retriever"])  # GPUs: config resources.train_s3
     return Loads()
 
 
@@ -154,3 +159,19 @@ def _served(plan: Plan, model: str) -> bool:
 
 def _index_served(plan: Plan, index: str) -> bool:
     return plan.config["servers"] != "per_job" and index in {folder for _, folder, _ in plan.searched_indexes()}
+
+
+def server_request(plan: Plan, gpus: int, indexes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A run server job's request (servers: per_run_slurm): its GPUs and what it holds, `resources.server` over it
+    (`runtime`: the whole run's, by default a day)."""
+    computed = {"gpu": gpus, "mem_mb": request(Loads(indexes=indexes), plan)["mem_mb"], "runtime": 1440}
+    return {**computed, **plan.config["resources"].get("server", {})}
+
+
+def vllm_server_gpus(tensor_parallel_size: int, device: str) -> int:
+    """A vLLM server's GPUs: its tensor-parallel size, none for vLLM's CPU build (`device: cpu`)."""
+    return 0 if device == "cpu" else tensor_parallel_size
+
+
+def retriever_server_gpus(plan: Plan, kind: str) -> int:
+    return int(kind == "dense" and plan.config["retriever"]["dense"]["device"] != "cpu")

@@ -8,16 +8,18 @@ import httpx
 
 from s3core.config.sections import ClientConfig
 from s3core.data.corpus import Document
+from s3core.serving.bearer import bearer_headers
 from s3core.serving.http_retry import post_with_retries
 
 
 class RetrieverClient:
     """Sends queries in batches to POST /retrieve and returns Documents."""
 
-    def __init__(self, url: str, options: ClientConfig):
+    def __init__(self, url: str, options: ClientConfig, token: str | None = None):
+        """`token`: the bearer token a run's server job wants (s3core.serving.slurm_server)."""
         self.url = url.rstrip("/")
         self.options = options
-        self._http = httpx.Client(timeout=options.timeout_s)
+        self._http = httpx.Client(timeout=options.timeout_s, headers=bearer_headers(token))
 
     def close(self) -> None:
         self._http.close()

@@ -22,6 +22,7 @@ from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, Retriever
 from s3core.retrieval.batcher import DynamicBatcher, SearchFn
 from s3core.retrieval.body_limits import BodyLimits
+from s3core.serving.bearer import BearerToken
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,9 @@ def _search_fn(retriever: Retriever) -> tuple[SearchFn, int]:
     return (lambda queries, topk: asyncio.to_thread(retriever.search, queries, topk)), 1
 
 
-def create_app(retriever: Retriever, server: ServerConfig, default_topk: int) -> FastAPI:
-    """An app serving `retriever`; `server` is the `retriever.server` config section."""
+def create_app(retriever: Retriever, server: ServerConfig, default_topk: int, token: str | None = None) -> FastAPI:
+    """An app serving `retriever`; `server` is the `retriever.server` config section; with `token`, every route but
+    /health wants it as a bearer token."""
     search, in_flight = _search_fn(retriever)
     batcher = DynamicBatcher(search, server.max_batch, in_flight) if server.batching else None
 
@@ -105,6 +107,8 @@ def create_app(retriever: Retriever, server: ServerConfig, default_topk: int) ->
     app = FastAPI(title="s3 retriever", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.batcher = batcher
     app.add_middleware(BodyLimits, max_bytes=server.max_body_bytes, timeout_s=server.body_timeout_s)
+    if token:
+        app.add_middleware(BearerToken, token=token)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

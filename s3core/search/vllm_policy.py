@@ -14,17 +14,26 @@ import httpx
 from s3core.config.sections import SearcherConfig
 from s3core.generation.openai_http import request_priority
 from s3core.search.policy import STOP_STRINGS
+from s3core.serving.bearer import bearer_headers
 from s3core.serving.http_retry import post_with_retries
 
 
 class VLLMPolicy:
     """Continue token contexts on the vLLM server at `base_url` serving `model`, `concurrency` requests at once."""
 
-    def __init__(self, base_url: str, model: str, tokenizer: Any, concurrency: int = 16, retries: int = 5):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        tokenizer: Any,
+        concurrency: int = 16,
+        retries: int = 5,
+        token: str | None = None,
+    ):
         self.url = base_url.rstrip("/") + "/v1/completions"
         self.model, self.tokenizer, self.retries = model, tokenizer, retries
         self.stops = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
-        self._http = httpx.Client(timeout=600)
+        self._http = httpx.Client(timeout=600, headers=bearer_headers(token))
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="vllm-policy")
 
     def generate(self, contexts: list[list[int]], max_new_tokens: int, temperature: float) -> list[list[int]]:
@@ -64,15 +73,17 @@ def served_policy(searcher: SearcherConfig) -> Iterator[VLLMPolicy]:
     from s3core.search.hf_policy import load_tokenizer
     from s3core.serving.provenance import record_service
     from s3core.serving.run_servers import served_by_entry
+    from s3core.serving.slurm_server import server_token
 
     model = searcher.model
     tokenizer = load_tokenizer(model)
     with ExitStack() as stack:
+        token = None
         if shared := run_server_for_model(model, searcher.vllm.startup_timeout_s):
-            url = shared["url"]
+            url, token = shared["url"], server_token(shared)
             record_service("generator:searcher", url, external=False, model=model, **served_by_entry(shared))
         else:
             url = stack.enter_context(vllm_sidecar("searcher", model, searcher.vllm)).url
-        policy = VLLMPolicy(url, model, tokenizer, searcher.batch_size)
+        policy = VLLMPolicy(url, model, tokenizer, searcher.batch_size, token=token)
         stack.callback(policy.close)
         yield policy

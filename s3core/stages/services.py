@@ -16,6 +16,7 @@ from s3core.config.sections import GeneratorConfig, JudgeConfig, RetrieverConfig
 from s3core.errors import S3Error
 from s3core.serving.run_servers import RunService, build_stamp, served_by_entry, server_for
 from s3core.serving.sidecar import Sidecar
+from s3core.serving.slurm_server import server_token
 
 if TYPE_CHECKING:
     from s3core.generation import Generator
@@ -96,18 +97,18 @@ def retriever_client(stack: ExitStack, kind: str, access: RetrieverAccess, host:
     from s3core.retrieval.client import RetrieverClient
     from s3core.serving.provenance import record_service, service_version
 
-    url = access.url
+    url, token = access.url, None
     if url:
         record_service(f"retriever:{kind}", url, external=True, version=service_version(url, "/health"))
     elif server := run_retriever(kind, access):
-        url = server["url"]
+        url, token = server["url"], server_token(server)
         record_service(f"retriever:{kind}", url, external=False, version=server["version"], **served_by_entry(server))
     else:
         if not (access.index and access.corpus):
             raise S3Error(f"{kind} retrieval needs --index and --corpus (or --retriever-url)")
         sidecar = retriever_sidecar(kind, access.index, access.corpus, access.retriever, access.server_log, host)
         url = stack.enter_context(sidecar).url
-    client = RetrieverClient(url, access.retriever.client)
+    client = RetrieverClient(url, access.retriever.client, token)
     stack.callback(client.close)
     return client
 

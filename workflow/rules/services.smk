@@ -1,7 +1,7 @@
 # servers: per_run (the local profile): one vLLM server per `backend: vllm` generator and per trained searcher that
 # runs on vLLM, and one retriever server per index the run searches, each started once its model or index exists,
 # reached by every job, stopped when the run ends (s3core.stages.run_servers).
-if config["servers"] == "per_run":
+if config["servers"] != "per_job":
     from s3core.stages import run_servers
 
     RUN_SERVERS = run_servers.plan_services(PLAN)

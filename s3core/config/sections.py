@@ -304,7 +304,7 @@ def _hints(cls: type) -> dict[str, Any]:
 def _convert(hint: Any, value: Any) -> Any:
     """`value` (validated JSON) as the type `hint` names: dataclasses built, lists of strings as tuples, name ->
     section maps built entry by entry; everything else as it is."""
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build(hint, value)
     origin = typing.get_origin(hint)
     if origin is dict:
@@ -320,7 +320,7 @@ def _convert(hint: Any, value: Any) -> Any:
 
 def build(cls: type[T], data: dict[str, Any]) -> T:
     """A section object from its validated dict; a key the class lacks is a programming error (KeyError)."""
-    hints = _hints(cls)
+    hints = _hints(cls)  # type: ignore[arg-type]  # a class is hashable; cache's stub misses it for type[T]
     unknown = set(data) - set(hints)
     if unknown:
         raise KeyError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")

@@ -9,7 +9,6 @@ from typing import Any
 from s3core.config.sections import BaselinesConfig, GeneratorConfig, JobConfig
 from s3core.data.rows import ContextRow, Question
 from s3core.errors import ConfigError
-from s3core.retrieval.client import RetrieverClient
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class Method:
     documents: `rag` (upstream's retrieval dump) or `selected` (the s3 searcher's)."""
 
     name: str
-    run: Callable[[list[Question], RetrieverClient | None, JobConfig], list[ContextRow]]
+    run: Callable[[list[Question], Any, JobConfig], list[ContextRow]]  # Any: a RetrieverClient, or None
     retriever: str | None = None
     section_key: str | None = None
     uses_searcher: bool = False

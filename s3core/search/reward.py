@@ -3,11 +3,12 @@ and the training-question filter built on that cache. Both training engines (the
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from s3core.config.sections import RewardConfig
 from s3core.data.corpus import Document
-from s3core.data.rows import context_row
+from s3core.data.rows import Question, context_row
 from s3core.errors import DataError
 from s3core.evaluation.evaluator import answer_contexts
 from s3core.generation import Generator
@@ -17,7 +18,7 @@ BOOLEAN_ANSWERS = {"yes", "no", "true", "false"}
 
 
 #: The score a reward's gain is measured in (`reward.metric`), read off an answer row of `s3core.evaluation.evaluator`.
-METRICS = {
+METRICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "genacc": lambda row: row["genacc"],
     "span": lambda row: float(row["span"]),
     "em": lambda row: row["em"],
@@ -84,7 +85,8 @@ def score_episodes(
     """(reward, facts) per finished episode: the generator answers from its selected documents; the reward is
     Gain Beyond RAG (`reward.form`) in `reward.metric` against the row's cached naive-RAG answer."""
     metric = reward.metric
-    contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
+    questions = cast(list[Question], items)  # a cache row holds its question's keys
+    contexts = [context_row(q, "s3", [d.to_dict() for d in e.selected_docs()]) for q, e in zip(questions, episodes)]
     answers = answer_contexts(contexts, generator, judge, context_format="selected", judge_every_row=metric == "judge")
     scored = []
     for row, episode, answer in zip(items, episodes, answers):

@@ -23,7 +23,7 @@ setup: $(STAMP) $(VLLM_STAMP)  ## the main venv (.venv: s3core, snakemake, torch
 
 setup-training: $(TRAIN_STAMP)  ## the training venv (.venv-training): verl's stack, for tests/verl_engine
 
-setup-lint: $(LINT_STAMP)  ## ruff and snakefmt in .venv
+setup-lint: $(LINT_STAMP)  ## ruff, snakefmt and mypy in .venv
 
 $(LINT_STAMP): requirements-lint.txt $(STAMP)
 	$(BIN)/pip install --quiet --no-deps -r requirements-lint.txt
@@ -64,9 +64,10 @@ test: setup setup-training setup-browser  ## set up, then every test (both venvs
 test-fast: setup  ## the unit tests alone (no DAG, cluster, generation or training): under 2 minutes
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint: setup-lint  ## ruff (lint + format), snakefmt and snakemake --lint, as CI runs them
+lint: setup-lint  ## ruff (lint + format), mypy, snakefmt and snakemake --lint, as CI runs them
 	$(BIN)/ruff check s3core tests benchmarks
 	$(BIN)/ruff format --check s3core tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint
 

@@ -396,8 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the PNG to write")
     p.set_defaults(func=cmd_plot)
 
-    p = verbs.add_parser("profile", help="Snakemake profiles").add_subparsers(dest="action", required=True)
-    p = p.add_parser("install", help="link the SLURM profile into ~/.config/snakemake (for --profile slurm)")
+    actions = verbs.add_parser("profile", help="Snakemake profiles").add_subparsers(dest="action", required=True)
+    p = actions.add_parser("install", help="link the SLURM profile into ~/.config/snakemake (for --profile slurm)")
     p.add_argument("--source", type=Path, default=Path("workflow/profiles/slurm"), help="the profile folder to link")
     p.add_argument("--name", default="slurm", help="the name to link it under (--profile NAME)")
     p.add_argument("--force", action="store_true", help="replace another link or file of that name")
@@ -498,8 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     started, status = start_record(), 1  # 1 unless the verb returns or exits with its own status
     try:
         status = run_verb(args)
-    except SystemExit as exc:
-        status = exc.code
+    except SystemExit as exc:  # the process's exit status: None is 0, a message 1
+        status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         raise
     finally:
         write_provenance(args.provenance, sys.argv if argv is None else argv, started, status)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 
 import pytest
 
+from s3core.config import field_docs
 from s3core.config import schema as config
 from s3core.config.sections import SECTIONS, GeneratorConfig, SearchConfig, job_config, parse, section, to_dict
 from s3core.errors import ConfigError
@@ -64,3 +66,24 @@ def test_job_config_fills_absent_sections_and_names_bad_keys():
         job_config('{"serach": {}}')
     with pytest.raises(ConfigError, match="config key 'search.max_turns'"):
         job_config({"search": {"max_turns": "three"}})
+
+
+def test_each_field_comment_is_the_schema_description():
+    found = field_docs.stale(field_docs.SOURCE.read_text(encoding="utf-8"))
+    assert found == [], f"{found}: run python -m s3core.config.field_docs --write"
+
+
+def test_an_edited_description_makes_the_comment_stale_until_regenerated():
+    schema = copy.deepcopy(config.schema())
+    search = schema["properties"]["search"]["properties"]
+    search["topk"]["description"] = "documents each search returns, " + "ranked by the retriever, " * 8
+    del search["max_selected"]["description"]
+    source = field_docs.SOURCE.read_text(encoding="utf-8")
+    assert field_docs.stale(source, schema) == ["SearchConfig.topk", "SearchConfig.max_selected"]
+    regenerated = field_docs.documented(source, schema)
+    assert field_docs.stale(regenerated, schema) == []
+    block = regenerated.split("class SearchConfig:", 1)[1].split("    initial_topk: int", 1)[1]
+    topk_comment = block.split("    topk: int", 1)[0].splitlines()[1:]
+    assert len(topk_comment) == 2 and topk_comment[0].startswith("    #: documents each search returns, ranked")
+    assert topk_comment[1].endswith(" …") and all(len(line) <= 120 for line in topk_comment)
+    assert "    #: " not in block.split("    topk: int", 1)[1].split("    max_selected: int", 1)[0]

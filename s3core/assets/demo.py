@@ -215,11 +215,12 @@ def _gguf_read_once() -> Iterator[None]:
     import gguf
 
     saved = gguf.GGUFReader, gguf.get_tensor_name_map
-    gguf.GGUFReader, gguf.get_tensor_name_map = cache(saved[0]), cache(saved[1])
+    # a deliberate patch of gguf's module attributes, undone below
+    gguf.GGUFReader, gguf.get_tensor_name_map = cache(saved[0]), cache(saved[1])  # type: ignore[misc,assignment]
     try:
         yield
     finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = saved
+        gguf.GGUFReader, gguf.get_tensor_name_map = saved  # type: ignore[misc]
 
 
 def convert_gguf(gguf_spec: str, out_dir: Path) -> Path:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from s3core.errors import S3Error
 from s3core.serving.sidecar import die_with_parent, free_port
@@ -151,7 +152,7 @@ def _wait_for_nodes(plan: RayPlan, steps: list[subprocess.Popen], timeout_s: flo
         if dead:
             raise S3Error(
                 f"a Ray node exited with code {dead[0].returncode} while the cluster started: "
-                f"{shlex.join(dead[0].args)} (see the job's log)"
+                f"{shlex.join(cast(list[str], dead[0].args))} (see the job's log)"
             )
         if _alive_nodes(plan.address) >= want:
             return

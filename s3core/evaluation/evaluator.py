@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from s3core.data.corpus import Document
@@ -36,7 +37,7 @@ def score(answer: str, golds: list[str]) -> dict[str, Any]:
     return {"em": exact_match(answer, golds), "f1": token_f1(answer, golds), "span": span_match(answer, golds)}
 
 
-def check_golds(rows: list[dict[str, Any]]) -> None:
+def check_golds(rows: Sequence[Mapping[str, Any]]) -> None:
     """Every row's `golden_answers` is a list of strings (a bare string would be scored letter by letter)."""
     for row in rows:
         golds = row.get("golden_answers")
@@ -82,7 +83,7 @@ def judge(rows: list[dict[str, Any]], judge_model: Generator | None, every_row: 
 
 
 def answer_contexts(
-    contexts: list[dict[str, Any]],
+    contexts: Sequence[Mapping[str, Any]],
     generator: Generator,
     judge_model: Generator | None,
     style: str = "direct",

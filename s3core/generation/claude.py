@@ -20,7 +20,7 @@ def claude_client(name: str, config: GeneratorConfig) -> Any:
     """The SDK client of a `generators.<name>` entry with backend anthropic or bedrock."""
     import anthropic
 
-    common = {"base_url": config.base_url, "max_retries": config.retries, "timeout": config.timeout_s}
+    common: dict[str, Any] = {"base_url": config.base_url, "max_retries": config.retries, "timeout": config.timeout_s}
     if config.backend == "anthropic":
         key = os.environ.get(config.api_key_env)
         if not key:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
@@ -11,6 +11,9 @@ from s3core.assets.demo import resolve_path
 from s3core.config.sections import GeneratorConfig
 from s3core.generation import Generator, Messages, Stops, cut_at_stop
 from s3core.serving.devices import pick_device, pick_dtype
+
+if TYPE_CHECKING:
+    from transformers import BatchEncoding
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +33,16 @@ class HFGenerator(Generator):
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         dtype = pick_dtype(config.dtype, self.device)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        self.model = model.to(self.device).eval()  # type: ignore[arg-type]  # transformers' stub of .to()
 
     def encode(self, conversation: Messages, prefix: str = "") -> list[int]:
         """Prompt token ids (chat template + generation prompt + the assistant's `prefix`), cut from the left
         to max_input_tokens."""
-        ids = self.tokenizer.apply_chat_template(
+        encoded = self.tokenizer.apply_chat_template(
             conversation, add_generation_prompt=True, tokenize=True, return_dict=True
-        )["input_ids"]
+        )
+        ids: list[int] = cast("BatchEncoding", encoded)["input_ids"]  # return_dict=True: a BatchEncoding
         if prefix:
             ids = list(ids) + self.tokenizer.encode(prefix, add_special_tokens=False)
         limit = self.config.max_input_tokens

@@ -9,7 +9,6 @@ from typing import Any
 from s3core.config.sections import BaselinesConfig, GeneratorConfig, JobConfig
 from s3core.data.rows import ContextRow, Question
 from s3core.errors import ConfigError
-from s3core.retrieval.client import RetrieverClient
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class Method:
 
     name: str
     label: str
-    run: Callable[[list[Question], RetrieverClient | None, JobConfig], list[ContextRow]]
+    run: Callable[[list[Question], Any, JobConfig], list[ContextRow]]  # Any: a RetrieverClient, or None
     retriever: str | None = None
     section_key: str | None = None
     uses_searcher: bool = False

@@ -54,13 +54,18 @@ class DynamicBatcher:
     async def _run(self) -> None:
         slots = asyncio.Semaphore(self.in_flight)
         running: set[asyncio.Task] = set()
+
+        def finished(task: asyncio.Task) -> None:
+            running.discard(task)
+            slots.release()
+
         try:
             while True:
                 await slots.acquire()  # requests pile up meanwhile, and go out as one batch
                 batch = self._take_batch(await self._queue.get())
                 task = asyncio.create_task(self._answer(batch))
                 running.add(task)
-                task.add_done_callback(lambda done: (running.discard(done), slots.release()))
+                task.add_done_callback(finished)
         finally:
             for task in running:
                 task.cancel()

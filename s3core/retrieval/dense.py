@@ -11,7 +11,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from itertools import islice
@@ -76,7 +76,7 @@ class Encoder:
         self._processes = bulk and self.device.type == "cuda"
         if self._processes:
             workers = max(1, (os.cpu_count() or 2) - 2)
-            self._pool = ProcessPoolExecutor(
+            self._pool: Executor = ProcessPoolExecutor(
                 workers, multiprocessing.get_context("spawn"), _start_tokenizer, (path, dense.max_length)
             )
         else:

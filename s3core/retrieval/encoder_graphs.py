@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from torch.cuda import _POOL_HANDLE  # what CUDAGraph.pool() returns
 
 Embed = Callable[[dict[str, torch.Tensor]], torch.Tensor]  # tokens on the device -> unit vectors (rows, dim)
 MIN_LENGTH = 16
@@ -53,7 +57,7 @@ class EncoderGraphs:
         self._stream = torch.cuda.Stream(device, priority=-100)  # mapped to the highest priority there is
         self._lock = threading.Lock()
         self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, dict[str, torch.Tensor], torch.Tensor]] = {}
-        pool = None
+        pool: _POOL_HANDLE | None = None
         for rows in reversed(self.rows):  # the largest first: the pool is sized once
             for length in reversed(self.lengths):
                 graph, inputs, output = self._capture(embed, names, rows, length, pool)
@@ -61,7 +65,7 @@ class EncoderGraphs:
                 self._graphs[rows, length] = graph, inputs, output
 
     def _capture(
-        self, embed: Embed, names: list[str], rows: int, length: int, pool: tuple | None
+        self, embed: Embed, names: list[str], rows: int, length: int, pool: _POOL_HANDLE | None
     ) -> tuple[torch.cuda.CUDAGraph, dict[str, torch.Tensor], torch.Tensor]:
         tokens = {name: np.zeros((0, length), dtype=np.int64) for name in names}
         inputs = {

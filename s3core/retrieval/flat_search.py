@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import faiss
 import numpy as np
@@ -24,7 +24,7 @@ class FlatSearch(Protocol):
 
 def flat_vectors(index: Any) -> np.ndarray:
     """The (ntotal, d) float32 rows of a FAISS IndexFlat, without a copy (valid while `index` lives)."""
-    flat = faiss.downcast_index(index)
+    flat = cast(faiss.IndexFlat, faiss.downcast_index(index))
     return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
 
@@ -88,13 +88,13 @@ class TorchFlatSearch:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The shard's k best (scores, global ids), on the shard's device."""
         q = queries.to(shard.device, shard.dtype, non_blocking=True)
-        scores, ids = [], []
+        chunk_scores, chunk_ids = [], []
         for start in range(0, len(shard), self.chunk_rows):
             chunk = shard[start : start + self.chunk_rows]
             values, indices = exact_topk(q @ chunk.T, min(k, len(chunk)))
-            scores.append(values.float())
-            ids.append(indices + (offset + start))
-        scores, ids = torch.cat(scores, dim=1), torch.cat(ids, dim=1)
+            chunk_scores.append(values.float())
+            chunk_ids.append(indices + (offset + start))
+        scores, ids = torch.cat(chunk_scores, dim=1), torch.cat(chunk_ids, dim=1)
         top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
         return top.values, torch.gather(ids, 1, top.indices)
 

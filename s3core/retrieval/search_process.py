@@ -145,7 +145,8 @@ class SearchProcess:
         try:
             status, detail = self._results.recv()
         except EOFError:
-            status, detail = "failed", f"it exited with code {self.process.join(5) or self.process.exitcode}"
+            self.process.join(5)
+            status, detail = "failed", f"it exited with code {self.process.exitcode}"
         if status != "ready":
             self.close()
             raise ServiceError(f"the search process could not load the dense index:\n{detail}")

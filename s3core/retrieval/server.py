@@ -82,7 +82,7 @@ def _render(hits: list[Hit], with_scores: bool) -> list[dict[str, Any]]:
 def _search_fn(retriever: Retriever) -> tuple[SearchFn, int]:
     """The retriever's search as a coroutine, and how many batches it can take at once: a retriever with a search
     process (`search_async`) pipelines them; any other searches one at a time in a worker thread."""
-    if hasattr(retriever, "search_async"):
+    if hasattr(retriever, "search_async") and hasattr(retriever, "in_flight"):
         return retriever.search_async, retriever.in_flight
     return (lambda queries, topk: asyncio.to_thread(retriever.search, queries, topk)), 1
 

@@ -6,6 +6,7 @@ tokens: `<information>` search results and the corrective message after an inval
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from s3core.config.sections import SearchConfig
@@ -34,7 +35,7 @@ class Episode:
 
     def __init__(
         self,
-        question: dict[str, Any],
+        question: Mapping[str, Any],
         initial_docs: list[Document],
         tokenizer: Any,
         search: SearchConfig,
@@ -106,7 +107,8 @@ class Episode:
 
     def transcript(self) -> str:
         """Everything after the prompt, as text (the context file's `trace`)."""
-        return self.tokenizer.decode(self.ids[self.prompt_length :], skip_special_tokens=False)
+        text: str = self.tokenizer.decode(self.ids[self.prompt_length :], skip_special_tokens=False)
+        return text
 
     def stats(self) -> dict[str, float]:
         return {

@@ -48,5 +48,6 @@ def load_policy(searcher: SearcherConfig) -> HFPolicy:
 
     device = pick_device(searcher.device)
     dtype = pick_dtype(searcher.dtype, device)
-    model = AutoModelForCausalLM.from_pretrained(searcher.model, dtype=dtype).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(searcher.model, dtype=dtype)
+    model = model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to()
     return HFPolicy(model, load_tokenizer(searcher.model), searcher.batch_size)

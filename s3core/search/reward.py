@@ -3,13 +3,13 @@ and the training-question filter built on that cache. Both training engines (the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from s3core.config.sections import RewardConfig
 from s3core.data.corpus import Document
-from s3core.data.rows import context_row
+from s3core.data.rows import Question, context_row
 from s3core.errors import DataError
 from s3core.evaluation.evaluator import answer_contexts
 from s3core.generation import Generator
@@ -24,7 +24,7 @@ class RewardMetric:
     `s3core.evaluation.evaluator`; `judge_every_row` when the judge must answer every row (the naive-RAG cache
     too); `paper_row` its row in the paper's Table 5."""
 
-    score: Callable[[dict[str, Any]], float]
+    score: Callable[[Mapping[str, Any]], float]
     paper_row: str
     judge_every_row: bool = False
 
@@ -100,10 +100,10 @@ def score_episodes(
     """(reward, facts) per finished episode: the generator answers from its selected documents; the reward is
     Gain Beyond RAG (`reward.form`) in `reward.metric` against the row's cached naive-RAG answer."""
     metric = reward.metric
-    contexts = [context_row(row, "s3", [d.to_dict() for d in e.selected_docs()]) for row, e in zip(items, episodes)]
-    answers = answer_contexts(
-        contexts, generator, judge, context_format="selected", judge_every_row=METRICS[metric].judge_every_row
-    )
+    questions = cast(list[Question], items)  # a cache row holds its question's keys
+    contexts = [context_row(q, "s3", [d.to_dict() for d in e.selected_docs()]) for q, e in zip(questions, episodes)]
+    every_row = METRICS[metric].judge_every_row
+    answers = answer_contexts(contexts, generator, judge, context_format="selected", judge_every_row=every_row)
     scored = []
     for row, episode, answer in zip(items, episodes, answers):
         ours, rag = metric_value(answer, metric), metric_value(row, metric)

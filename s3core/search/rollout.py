@@ -8,7 +8,7 @@ it with its rollout server and an async retriever call (`s3core.verl_engine.agen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from s3core.config.sections import SearchConfig
@@ -73,7 +73,7 @@ def run_episodes(
 
 
 def play(
-    questions: list[dict[str, Any]],
+    questions: Sequence[Mapping[str, Any]],
     initial_docs: list[list[Document]],
     policy: Policy,
     search: Search,

@@ -56,7 +56,7 @@ class VLLMPolicy:
             "return_token_ids": True,
             "priority": request_priority(),
         }
-        tokens = post_with_retries(self._http, self.url, payload, self.retries, backoff_s=1.0)["choices"][0][
+        tokens: list[int] = post_with_retries(self._http, self.url, payload, self.retries, backoff_s=1.0)["choices"][0][
             "token_ids"
         ]
         end = next((k for k, token in enumerate(tokens) if token in self.stops), len(tokens))

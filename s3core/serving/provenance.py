@@ -61,7 +61,7 @@ def record_service(role: str, url: str, *, external: bool, version: Any = None, 
 
 
 def installed_versions() -> dict[str, str | None]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

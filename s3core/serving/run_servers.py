@@ -73,6 +73,7 @@ class RunServers:
             (self.state_dir / f"{service.name}.failed").write_text(str(exc))
             (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
             return
+        assert sidecar.record is not None  # a started sidecar has its record
         with atomic_open(self.state_dir / f"{service.name}.json", "w") as handle:
             json.dump({"serves": service.serves, **service.facts(), **sidecar.record}, handle, indent=1)
         (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)

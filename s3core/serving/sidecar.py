@@ -155,7 +155,7 @@ class Sidecar:
                 preexec_fn=die_with_parent(self.nice),
             )
         try:
-            self._wait_healthy()
+            self._wait_healthy(self.process)
         except BaseException:
             self.stop()
             raise
@@ -170,12 +170,12 @@ class Sidecar:
             version=service_version(self.url, self.version_path),
         )
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise ServiceError(
-                    f"sidecar exited with code {self.process.returncode} before it was healthy: "
+                    f"sidecar exited with code {process.returncode} before it was healthy: "
                     f"{' '.join(self.command)}\nlast lines of {self.log}:\n{_tail(self.log)}"
                 )
             try:
@@ -192,14 +192,16 @@ class Sidecar:
     def stop(self, grace_s: float = 10) -> None:
         """SIGTERM the sidecar's process group, SIGKILL what is left of it after `grace_s` (the server's own
         children too: vLLM's engine processes); note how it ended."""
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGTERM)
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
             try:
-                self.process.wait(grace_s)
+                process.wait(grace_s)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        if self.process is not None:
-            _reap_group(self.process.pid, grace_s)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        _reap_group(process.pid, grace_s)
         if self.record is not None and "stopped" not in self.record:
-            self.record.update(stopped=now(), exit_code=self.process.returncode)
+            self.record.update(stopped=now(), exit_code=process.returncode)

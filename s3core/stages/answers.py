@@ -6,12 +6,19 @@ from __future__ import annotations
 import logging
 from contextlib import ExitStack
 from pathlib import Path
+from typing import cast
 
 from s3core.config.sections import JobConfig, RewardConfig, SearchConfig
 from s3core.data.jsonl import QUESTION_KEYS, read_rows, write_jsonl
+from s3core.data.rows import Question
 from s3core.stages.services import Answering, RetrieverAccess, retriever_client
 
 log = logging.getLogger("s3core")
+
+
+def _questions(qa: Path) -> list[Question]:
+    """The QA set's rows, each checked to have the keys (and types) of a Question."""
+    return cast(list[Question], read_rows(qa, QUESTION_KEYS, "questions"))
 
 
 def precompute(
@@ -23,7 +30,7 @@ def precompute(
     from s3core.evaluation.evaluator import answer_contexts
     from s3core.search.reward import METRICS
 
-    questions = read_rows(qa, QUESTION_KEYS, "questions")
+    questions = _questions(qa)
     with ExitStack() as stack:
         client = retriever_client(stack, search.retriever, access)
         hits = client.search([search_text(q) for q in questions], search.initial_topk)
@@ -43,7 +50,7 @@ def infer(
     from s3core.methods import get_method
 
     method = get_method(method_label)
-    questions = read_rows(qa, QUESTION_KEYS, "questions")[:limit]
+    questions = _questions(qa)[:limit]
     with ExitStack() as stack:
         kind = method.index_kind(config)
         client = retriever_client(stack, kind, access) if kind else None

@@ -28,7 +28,8 @@ class Environment(Protocol):
     """Turns training items into scored trajectories with the current policy; a turn of the policy ends at
     one of `stop_strings` (or EOS)."""
 
-    stop_strings: list[str] | None
+    @property
+    def stop_strings(self) -> list[str] | None: ...
 
     def rollout(self, items: list[dict[str, Any]], policy: Policy, temperature: float) -> list[Trajectory]: ...
 

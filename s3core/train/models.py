@@ -4,18 +4,21 @@ reference; plus per-token log-probabilities and values of padded sequences."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from s3core.train.ppo import entropy_from_logits
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
 
 class ValueModel(nn.Module):
     """A transformer backbone with a scalar head: one value per token position."""
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self, backbone: PreTrainedModel):
         super().__init__()
         self.backbone = backbone
         self.head = nn.Linear(backbone.config.hidden_size, 1)
@@ -27,7 +30,7 @@ class ValueModel(nn.Module):
         return self.head(hidden.float()).squeeze(-1)
 
 
-def enable_checkpointing(network: nn.Module) -> None:
+def enable_checkpointing(network: PreTrainedModel) -> None:
     """Non-reentrant activation checkpointing; transformers renamed the switch in 5.x (the training env pins
     an older 5.x for verl)."""
     enable = getattr(network, "activation_checkpointing_enable", None)
@@ -39,13 +42,13 @@ def enable_checkpointing(network: nn.Module) -> None:
 
 def load_models(
     path: str, device: torch.device, with_reference: bool, gradient_checkpointing: bool
-) -> tuple[nn.Module, ValueModel, nn.Module | None]:
+) -> tuple[PreTrainedModel, ValueModel, PreTrainedModel | None]:
     """Actor, critic and (when the KL penalty is on) reference, all initialised from `path`.
     Trained weights stay float32; `autocast` gives bfloat16 compute on CUDA. Gradient checkpointing trades
     recomputation for activation memory in the two trained networks (upstream turns it on)."""
     from transformers import AutoModel, AutoModelForCausalLM
 
-    actor = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
+    actor = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers' stub of .to()
     critic = ValueModel(AutoModel.from_pretrained(path, dtype=torch.float32)).to(device)
     if gradient_checkpointing:
         for network in (actor, critic.backbone):
@@ -53,7 +56,8 @@ def load_models(
     reference = None
     if with_reference:
         ref_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-        reference = AutoModelForCausalLM.from_pretrained(path, dtype=ref_dtype).to(device).eval()
+        reference = AutoModelForCausalLM.from_pretrained(path, dtype=ref_dtype)
+        reference = reference.to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to()
         reference.requires_grad_(False)
     return actor, critic, reference
 
@@ -66,7 +70,7 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
 
 
 def token_logprobs(
-    model: nn.Module,
+    model: PreTrainedModel,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
     mask: torch.Tensor,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -18,6 +18,9 @@ from torch import nn
 from s3core.config.sections import TrainConfig
 from s3core.train import ppo
 from s3core.train.models import ValueModel, autocast, token_logprobs, token_values
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 @dataclass
@@ -75,9 +78,9 @@ class PPOTrainer:
 
     def __init__(
         self,
-        actor: nn.Module,
+        actor: PreTrainedModel,
         critic: ValueModel,
-        reference: nn.Module | None,
+        reference: PreTrainedModel | None,
         ppo_config: TrainConfig,
         temperature: float,
         pad_id: int,
@@ -104,8 +107,8 @@ class PPOTrainer:
             for micro in self._micro_batches(batch):
                 tokens = (micro.input_ids, micro.attention_mask, micro.mask, self.temperature)
                 old.append(token_logprobs(self.actor, *tokens)[0])
-                if self.reference is not None:
-                    ref.append(self._reference_logprobs(micro))
+                if (ref_logp := self._reference_logprobs(micro)) is not None:
+                    ref.append(ref_logp)
                 values.append(token_values(self.critic, micro.input_ids, micro.attention_mask))
         return torch.cat(old), torch.cat(ref) if ref else None, torch.cat(values)
 
@@ -197,6 +200,7 @@ class PPOTrainer:
             logp, entropy = token_logprobs(
                 self.actor, batch.input_ids, batch.attention_mask, batch.mask, self.temperature, with_entropy=True
             )
+            assert entropy is not None  # asked for with_entropy
             values = token_values(self.critic, batch.input_ids, batch.attention_mask)
         return logp, entropy, values
 

@@ -156,7 +156,8 @@ def reachable_generators(
 
 def answering(generator: str, judge: JudgeConfig) -> set[str]:
     """The generators training asks: the answering one and the judge."""
-    return {generator, judge_name(generator, judge)} - {None}
+    judged_by = judge_name(generator, judge)
+    return {generator} if judged_by is None else {generator, judged_by}
 
 
 def write_agent_loops(path: Path, services_path: Path) -> Path:

@@ -80,7 +80,7 @@ class Plan:
     @property
     def fetches_models(self) -> bool:
         """The paper's run fetches every hub model it loads into the Hugging Face cache once, before any job."""
-        return self.config["assets"]["kind"] == "paper"
+        return bool(self.config["assets"]["kind"] == "paper")
 
     # --- a method's settings and what its jobs load ----------------------------------------------------------
 

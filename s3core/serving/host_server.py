@@ -46,8 +46,8 @@ def host_server(
     )
     with exit_on_sigterm():
         try:
-            server.start()
-            address = {"url": server.url, "host": host, "pid": server.process.pid, "version": server.record["version"]}
+            record = server.start()
+            address = {"url": server.url, "host": host, "pid": record["pid"], "version": record["version"]}
             with atomic_open(address_file) as handle:
                 json.dump({**address, "slurm_job": os.environ.get("SLURM_JOB_ID")}, handle)
             return _hold(server, heartbeat)
@@ -61,4 +61,4 @@ def _hold(server: Sidecar, heartbeat: Path) -> int:
         if time.time() - heartbeat.stat().st_mtime > STALE_S:
             return 0
         time.sleep(5)
-    return server.process.returncode or 1
+    return (server.process.returncode if server.process else None) or 1

@@ -17,14 +17,24 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from s3core.data.atomic import atomic_open
 from s3core.errors import ServiceError
-from s3core.serving.sidecar import Sidecar
 
 #: The file Snakemake writes into a directory output once the job that made it has finished
 FINISHED_MARK = ".snakemake_timestamp"
+
+
+class Server(Protocol):
+    """What RunServers drives: a Sidecar on this machine, or a SlurmServer (s3core.serving.slurm_server)."""
+
+    url: str
+    record: dict[str, Any] | None
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,7 @@ class RunService:
     name: str
     serves: str
     ready: Callable[[], bool]
-    sidecar: Callable[[], Sidecar]
+    sidecar: Callable[[], Server]
     facts: Callable[[], dict[str, Any]] = field(default=dict)
 
 

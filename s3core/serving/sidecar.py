@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 import httpx
 
@@ -143,7 +144,8 @@ class Sidecar:
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self) -> dict[str, Any]:
+        """Start the server and wait until it is healthy; its provenance entry."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -169,6 +171,7 @@ class Sidecar:
             log=str(self.log),
             version=service_version(self.url, self.version_path),
         )
+        return self.record
 
     def _wait_healthy(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.startup_timeout_s

@@ -9,6 +9,7 @@ import os
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from s3core.config.sections import VLLMServerConfig
 from s3core.generation.run_servers import ENV as GENERATORS_ENV
@@ -84,15 +85,14 @@ def _vllm_job(plan: Plan, name: str, model: str, server: VLLMServerConfig, devic
     )
 
 
-def _slurm_request(request: dict[str, object]) -> dict[str, object]:
+def _slurm_request(request: dict[str, Any]) -> dict[str, Any]:
     """ServerJob's fields of a resources entry (gpu, mem_mb, runtime, slurm_partition, cpus_per_gpu)."""
-    gpus = int(request.get("gpu", 0))  # type: ignore[call-overload]
-    per_gpu = int(request.get("cpus_per_gpu", 1))  # type: ignore[call-overload]
+    gpus = int(request.get("gpu", 0))
     return {
         "gpus": gpus,
-        "cpus": max(1, gpus * per_gpu),
-        "mem_mb": request["mem_mb"],
-        "runtime": request["runtime"],
+        "cpus": max(1, gpus * int(request.get("cpus_per_gpu", 1))),
+        "mem_mb": int(request["mem_mb"]),
+        "runtime": int(request["runtime"]),
         "partition": request.get("slurm_partition"),
     }
 

@@ -199,6 +199,17 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
         raise S3Error(f"the command on the Ray cluster exited with code {status}: {' '.join(command)}")
 
 
+def cmd_plan(args: argparse.Namespace) -> None:
+    from s3core.data.jsonl import write_json
+    from s3core.plan.cost import markdown, preview
+    from s3core.plan.experiment import plan_of_files
+
+    cost = preview(plan_of_files(args.configfile, args.profile, args.set), args.target)
+    print(markdown(cost), end="")
+    if args.json:
+        write_json(args.json, cost)
+
+
 def cmd_table(args: argparse.Namespace) -> None:
     from s3core.methods import reasoner_name
     from s3core.reporting.paper_comparison import compare, variant_rows, write_comparison
@@ -418,6 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--startup-timeout-s", type=float, default=300, help="how long the Ray cluster may take to come up")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...: runs with RAY_ADDRESS set")
     p.set_defaults(func=cmd_ray_run)
+
+    p = verbs.add_parser("plan", help="the cost of a target before it is submitted: jobs, loads, GPU-hours, disk")
+    p.add_argument("--configfile", type=Path, default=Path("config/config.yaml"), help="the workflow config")
+    p.add_argument("--profile", type=Path, help="a Snakemake profile folder whose `config:` entries apply")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, as --config takes")
+    p.add_argument("--target", default="all", help="all, baselines, general, medical or ablations")
+    p.add_argument("--json", type=Path, help="also write the preview as JSON")
+    p.set_defaults(func=cmd_plan)
 
     p = verbs.add_parser("table", help="write the results tables (markdown + csv) from answer files")
     p.add_argument("--answers", type=Path, nargs="+", required=True, help="the answer files (s3core evaluate)")

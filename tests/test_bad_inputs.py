@@ -50,7 +50,7 @@ def test_an_unknown_method_lists_the_known_ones(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
     qa = _write(tmp_path / "qa.jsonl", [json.dumps(GOOD).encode()])
     assert main(["infer", "--method", "rag_e5", "--qa", str(qa), "--out", str(tmp_path / "o.jsonl")]) == 2
-    assert "unknown method 'rag_e5' (eval.methods, --method); known: cot, deepretrieval, direct" in caplog.text
+    assert "unknown method 'rag_e5' (eval.methods, --method); known: direct, cot, rag_bm25, rag_dense" in caplog.text
 
 
 def test_evaluating_an_empty_context_file_is_refused_not_scored_zero(tmp_path, caplog):

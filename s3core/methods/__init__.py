@@ -31,7 +31,7 @@ class Method:
     answer_style: str = "direct"
     context_format: str = "rag"
 
-    def _section(self, config: JobConfig) -> Any:
+    def own_section(self, config: JobConfig) -> Any:
         """This method's own config section (None when it has none)."""
         if not self.section_key:
             return None
@@ -42,11 +42,11 @@ class Method:
 
     def index_kind(self, config: JobConfig) -> str | None:
         """The index this method queries under `config`."""
-        return self.retriever or getattr(self._section(config), "retriever", None)
+        return self.retriever or getattr(self.own_section(config), "retriever", None)
 
     def own_model(self, config: JobConfig) -> str | None:
         """The model of this method's own section (Search-R1's policy, DeepRetrieval's rewriter), if any."""
-        return getattr(self._section(config), "model", None)
+        return getattr(self.own_section(config), "model", None)
 
     def model_paths(self, config: JobConfig) -> list[str]:
         """Models this method loads besides the s3 searcher: the reasoner's (a generator), its own policy."""

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from s3core.assets.hub import is_hub_id
 from s3core.assets.paper import prebuilt_index_args
+from s3core.config import schema
 from s3core.config.sections import SECTIONS, JobConfig, SearcherConfig, job_config, parse
 from s3core.errors import ConfigError
 from s3core.generation.run_servers import served_models
@@ -319,11 +323,42 @@ class Plan:
         """The training curves of the evaluated runs."""
         return [self.paths.curve(run) for run in self.evaluated_runs]
 
+    def stage_answers(self, stage: str) -> list[str]:
+        """The answer files a staged target (or `all`) tables (s3core.plan.jobs.STAGES)."""
+        from s3core.plan.jobs import target_answers
+
+        return target_answers(self, stage)
+
+    def stage_runs(self, stage: str) -> list[str]:
+        """The evaluated training runs whose answers a staged target tables (the first gives the training cost)."""
+        answered = {Path(answer).parts[-3] for answer in self.stage_answers(stage)}
+        return [run for run in self.evaluated_runs if run in answered]
+
     def s3_runs_sections(self) -> dict[str, dict[str, Any]]:
         """The evaluated runs' search, reward and train sections by label without seed (the rows of Tables 3, 5, 6
         and Figure 10 each fills), for `s3core table --s3-runs`."""
         runs = {self.runs[run].group: self.runs[run].sections for run in self.evaluated_runs}
         return {label: {k: s[k] for k in ("search", "reward", "train")} for label, s in runs.items()}
+
+
+def plan_of_files(configfile: Path, profile: Path | None = None, overrides: list[str] | None = None) -> Plan:
+    """The plan Snakemake would build from `--configfile`, a profile's `config:` entries and `--config` overrides
+    (`key=value`, values as YAML), validated as the Snakefile validates it."""
+    data = yaml.safe_load(Path(configfile).read_text())
+    entries = list(overrides or [])
+    if profile:
+        entries = list(yaml.safe_load((Path(profile) / "config.yaml").read_text()).get("config", [])) + entries
+    for entry in entries:
+        key, _, value = entry.partition("=")
+        data[key] = _merged(data.get(key), yaml.safe_load(value))
+    return plan(schema.check_across_keys(schema.validate(schema.suite_defaults(data))))
+
+
+def _merged(old: Any, new: Any) -> Any:
+    """`new` over `old`, nested mappings key by key (Snakemake's --config)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **{key: _merged(old.get(key), value) for key, value in new.items()}}
+    return new
 
 
 def check_methods(methods: list[str]) -> None:

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 
 from s3core.plan import scheduling
 from s3core.plan.experiment import plan
+from s3core.plan.jobs import STAGES
 
 PLAN = plan(config)
 PATHS = PLAN.paths

@@ -4,56 +4,73 @@
 # the figures (report/index.html, opens without a server).
 
 
-rule table:
-    input:
-        answers=PLAN.all_answers(),
-        training=PLAN.training_metrics()[:1],  # the base run's: the training cost beside Table 4
-    output:
-        md=PATHS.table("main.md"),
-        tex=PATHS.table("main.tex"),
-        csv=report(
-            PATHS.table("main.csv"),
-            caption="../report/results.rst",
-            category="Tables",
-        ),
-        paper_md=PATHS.table("paper.md"),
-        paper_tex=PATHS.table("paper.tex"),
-        paper_csv=report(
-            PATHS.table("paper.csv"),
-            caption="../report/paper.rst",
-            category="Tables",
-        ),
-        cost_md=PATHS.table("training_cost.md"),
-        cost_csv=report(
-            PATHS.table("training_cost.csv"),
-            caption="../report/training_cost.rst",
-            category="Tables",
-        ),
-    log:
-        PATHS.log("table"),
-    benchmark:
-        PATHS.benchmark("table")
-    conda:
-        "../../envs/evaluation.yaml"
-    params:
-        corpora=PLAN.json_file(PLAN.set_corpus),
-        config=sections("table"),
-        s3_runs=PLAN.json_file(PLAN.s3_runs_sections()),
-        training=lambda wildcards, input: args(
-            [
-                "--training-metrics",
-                *input.training,
-                "--training-provenance",
-                PATHS.training_provenance("s3"),
-            ]
-            if input.training
-            else []
-        ),
-    shell:
-        "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --tex {output.tex} --corpora {params.corpora:q} "
-        "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --paper-tex {output.paper_tex} --config {params.config:q} "
-        "--s3-runs {params.s3_runs:q} "
-        "--cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
+for stage in ["all", *STAGES]:
+    tables = "" if stage == "all" else f"{stage}/"
+
+    rule:
+        name:
+            "table" if stage == "all" else f"table_{stage}"
+        input:
+            answers=PLAN.stage_answers(stage),
+            training=[PATHS.metrics(run) for run in PLAN.stage_runs(stage)[:1]],  # the cost beside Table 4
+        output:
+            md=PATHS.table(f"{tables}main.md"),
+            tex=PATHS.table(f"{tables}main.tex"),
+            csv=report(
+                PATHS.table(f"{tables}main.csv"),
+                caption="../report/results.rst",
+                category="Tables",
+            ),
+            paper_md=PATHS.table(f"{tables}paper.md"),
+            paper_tex=PATHS.table(f"{tables}paper.tex"),
+            paper_csv=report(
+                PATHS.table(f"{tables}paper.csv"),
+                caption="../report/paper.rst",
+                category="Tables",
+            ),
+            cost_md=PATHS.table(f"{tables}training_cost.md"),
+            cost_csv=report(
+                PATHS.table(f"{tables}training_cost.csv"),
+                caption="../report/training_cost.rst",
+                category="Tables",
+            ),
+        log:
+            PATHS.log(f"table{'_' + stage if tables else ''}"),
+        benchmark:
+            PATHS.benchmark(f"table{'_' + stage if tables else ''}")
+        localrule: True
+        conda:
+            "../../envs/evaluation.yaml"
+        params:
+            corpora=PLAN.json_file(PLAN.set_corpus),
+            config=sections("table"),
+            s3_runs=PLAN.json_file(PLAN.s3_runs_sections()),
+            training=args(
+                [
+                    "--training-metrics",
+                    PATHS.metrics(PLAN.stage_runs(stage)[0]),
+                    "--training-provenance",
+                    PATHS.training_provenance(PLAN.stage_runs(stage)[0]),
+                ]
+                if PLAN.stage_runs(stage)
+                else []
+            ),
+        shell:
+            "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --tex {output.tex} --corpora {params.corpora:q} "
+            "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --paper-tex {output.paper_tex} --config {params.config:q} "
+            "--s3-runs {params.s3_runs:q} "
+            "--cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
+
+
+# The staged targets (`snakemake baselines`, ... : s3core.plan.jobs.STAGES), each its own tables under tables/<stage>/
+for stage in STAGES:
+
+    rule:
+        name:
+            stage
+        input:
+            PATHS.table(f"{stage}/main.md"),
+        localrule: True
 
 
 rule report:

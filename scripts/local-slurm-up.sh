@@ -3,8 +3,10 @@
 # Installs slurmctld, slurmd, slurm-client and munge if missing, writes /etc/slurm/slurm.conf for this host,
 # starts the daemons by hand and waits until the node is idle. Idempotent; stop it with local-slurm-down.sh.
 #
-#   sudo FAKE_GPUS=1 bash scripts/local-slurm-up.sh
+#   sudo FAKE_GPUS=1 CPUS=8 bash scripts/local-slurm-up.sh
 #
+# CPUS=N declares N cores (default: nproc): a run's server jobs (servers: per_run_slurm) hold a core each for the
+# whole run while mostly waiting, so on a 2-core machine the run's other jobs need the node to declare more.
 # FAKE_GPUS=N advertises N fake "gpu" GRES (char devices with /dev/null's numbers), so rules that request
 # GPUs are scheduled; their code still runs on the CPU. No accounting database: the Snakemake profile reads job
 # states with squeue (slurm-status-command: squeue), which needs MinJobAge >= 3 x the first status delay.
@@ -61,6 +63,8 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
+# CPUS above nproc: SLURM trusts the configured count (a run's server jobs mostly wait, beside its other jobs)
+SlurmdParameters=config_overrides
 MinJobAge=300
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
@@ -69,7 +73,7 @@ StateSaveLocation=/var/lib/slurm/slurmctld
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 ${gres_types}
-NodeName=${node} NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=${mem} ${gres_node} State=UNKNOWN
+NodeName=${node} NodeAddr=127.0.0.1 CPUs=${CPUS:-$(nproc)} RealMemory=${mem} ${gres_node} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   if ! cmp -s /etc/slurm/slurm.conf.new /etc/slurm/slurm.conf; then

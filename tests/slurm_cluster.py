@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-BRING_UP = "sudo FAKE_GPUS=1 bash scripts/local-slurm-up.sh"
+BRING_UP = "sudo FAKE_GPUS=1 CPUS=8 bash scripts/local-slurm-up.sh"
 
 
 def slurm_controller_up() -> bool:

@@ -129,10 +129,11 @@ def start_slurm(work: Path) -> BackgroundRun:
     shutil.rmtree(ROOT / "results" / "test-slurm", ignore_errors=True)
     shutil.rmtree(SLURM_LOGS, ignore_errors=True)
     config = tiny_config("test-slurm", SLURM_METHODS)
-    config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}}  # fake GRES: scheduled, runs on the CPU
-    # Per-job generator servers (the SLURM profile's way) would start vLLM in each of these jobs, beside the paper
-    # run's server and its training, on this 2-core, 23 GB machine: the cluster test answers with transformers.
-    config["generators"]["smollm2-135m"] = {"backend": "hf", "model": config["generators"]["smollm2-135m"]["model"]}
+    # fake GRES: scheduled, runs on the CPU; the run's server jobs (the SLURM profile's servers: per_run_slurm)
+    # hold little memory: vLLM's CPU build and the demo's indexes
+    config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}, "server": {"mem_mb": 3000}}
+    config["generators"]["smollm2-135m"]["device"] = "cpu"  # vLLM's CPU build: a server job without a GPU
+    config["searcher"].update(inference="vllm", device="cpu")  # the trained searcher: a server job of its own
     path = work / "slurm.yaml"
     path.write_text(yaml.safe_dump(config))
     return BackgroundRun(work / "slurm.log", "all", "--profile", "workflow/profiles/slurm", "--configfile", str(path))
@@ -316,4 +317,20 @@ def test_tiny_dag_through_slurm(slurm, dag_runs):
     assert list((SLURM_LOGS / "rule_train_s3").rglob("*.log"))
     training = json.loads((out / "logs" / "train_s3.provenance.json").read_text())
     assert training["exit_status"] == 0 and training["slurm"]["SLURM_JOB_ID"]
-    assert [s["role"] for s in training["services"]] == ["retriever:dense"]
+    assert sorted(s["role"] for s in training["services"]) == ["generator:smollm2-135m", "retriever:dense"]
+    # every model and index loaded once: each server a SLURM job of its own that every job it answered names
+    servers = served_by_role(out / "logs")
+    assert set(servers) == {"generator:smollm2-135m", "generator:searcher", "retriever:bm25", "retriever:dense"}
+    assert all(len(jobs) == 1 for jobs in servers.values()), servers
+    assert not subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout.strip()  # all cancelled
+
+
+def served_by_role(logs: Path) -> dict[str, set[str]]:
+    """Role -> the SLURM jobs of the run's servers that answered the jobs whose provenance is under `logs`; a job
+    that started a server of its own fails the test."""
+    servers: dict[str, set[str]] = {}
+    for path in logs.rglob("*.provenance.json"):
+        for service in json.loads(path.read_text())["services"]:
+            assert "served_by" in service, f"{path.name} loaded its own {service['role']}"
+            servers.setdefault(service["role"], set()).add(service["served_by"]["slurm_job"])
+    return servers

@@ -146,4 +146,5 @@ def server_for(env: str, serves: str, timeout_s: float) -> dict[str, Any] | None
 
 def served_by_entry(server: dict[str, Any]) -> dict[str, Any]:
     """What a job's provenance records of the run's server that answered it."""
-    return {"served_by": {key: server[key] for key in ("pid", "command", "version", "log")}}
+    keys = ("pid", "command", "version", "log", "slurm_job")
+    return {"served_by": {key: server[key] for key in keys if key in server}}

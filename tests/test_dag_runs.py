@@ -134,6 +134,7 @@ def start_slurm(work: Path) -> BackgroundRun:
     config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}, "server": {"mem_mb": 3000}}
     config["generators"]["smollm2-135m"]["device"] = "cpu"  # vLLM's CPU build: a server job without a GPU
     config["searcher"].update(inference="vllm", device="cpu")  # the trained searcher: a server job of its own
+    config["retriever"]["dense"]["device"] = "cpu"  # its server job holds no (fake) GPU for the run
     path = work / "slurm.yaml"
     path.write_text(yaml.safe_dump(config))
     return BackgroundRun(work / "slurm.log", "all", "--profile", "workflow/profiles/slurm", "--configfile", str(path))

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from workflow_run import ALL_METHODS, ROOT, snakemake
+from workflow_run import ALL_METHODS, ROOT, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow  # every test starts snakemake
 
@@ -118,15 +118,6 @@ def command_sections(command: str) -> dict:
     return json.loads((ROOT / re.search(r"--config '?([^\s']+)", command)[1]).read_text())
 
 
-def _planned_jobs(output: str) -> list[dict[str, str]]:
-    """The jobs of a dry run's output: rule name and the fields Snakemake prints (threads, priority, resources...)."""
-    jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
-        if rule := re.search(r"^(?:local)?rule (\w+):", block, re.M):
-            jobs.append({"rule": rule[1], **dict(re.findall(r"^\s+(\w+): (.*)$", block, re.M))})
-    return jobs
-
-
 def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_first():
     """With the local profile (servers: per_run) the demo's inference and evaluation only wait on the run's servers:
     they hold no core, and take a `server_clients` slot unless they are on the long chain, while training keeps its
@@ -134,7 +125,7 @@ def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_
     methods' jobs run at the demo's background_nice. One job per run (servers: per_job) holds its cores, and the
     other methods' jobs hold at most one of the 2."""
     out = snakemake("--profile", "workflow/profiles/local", "--dry-run", "--forceall", "all").stdout
-    local = _planned_jobs(out)
+    local = planned_jobs(out)
     jobs = r"--nice (\d+) --provenance \S+ (?:infer --method (\S+)|evaluate --contexts \S+/contexts/([^/]+)/)"
     nice = {(verb_method or eval_method, int(value)) for value, verb_method, eval_method in re.findall(jobs, out)}
     assert nice == {(method, 0 if method == "s3" else 10) for method in ALL_METHODS}
@@ -155,7 +146,7 @@ def test_jobs_that_wait_on_the_run_servers_hold_no_core_and_the_long_chain_goes_
         "precompute generator=smollm2-135m, cache=train",
         "train_s3 run=s3",
     ]
-    per_job = _planned_jobs(snakemake("--dry-run", "--forceall", "--cores", "2", "all").stdout)
+    per_job = planned_jobs(snakemake("--dry-run", "--forceall", "--cores", "2", "all").stdout)
     assert not [job for job in per_job if job.get("threads") == "0" or "server_clients=1" in job.get("resources", "")]
     # there, the other methods' jobs hold at most all cores but one at once: the chain never waits for a core
     methods = [job for job in per_job if job["rule"].startswith(("infer_", "evaluate"))]

@@ -4,6 +4,7 @@ waited for or in the background."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,3 +106,12 @@ class BackgroundRun:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(120)
+
+
+def planned_jobs(output: str) -> list[dict[str, str]]:
+    """The jobs of a dry run's output: rule name and the fields Snakemake prints (threads, priority, resources...)."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        if rule := re.search(r"^(?:local)?rule (\w+):", block, re.M):
+            jobs.append({"rule": rule[1], **dict(re.findall(r"^\s+(\w+): (.*)$", block, re.M))})
+    return jobs

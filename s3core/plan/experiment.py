@@ -281,7 +281,8 @@ class Plan:
         return scheduling.nice(self.on_chain(label), self.config["background_nice"])
 
     def job_cores(self, loads: list[str]) -> int:
-        return scheduling.job_cores(loads, self.run_served_models(), self.config["threads"])
+        floor = int(self.config["servers"] == "per_run_slurm")  # a SLURM job holds at least one core
+        return scheduling.job_cores(loads, self.run_served_models(), self.config["threads"], floor)
 
     def answering_cores(self, generator: str) -> int:
         """Cores of a job that answers with `generator` and its judge."""

@@ -22,10 +22,11 @@ def nice(on_chain: bool, background_nice: int) -> int:
     return 0 if on_chain else background_nice
 
 
-def job_cores(loads: Collection[str], served: Collection[str] | None, threads: int) -> int:
-    """Cores a job that loads `loads` holds: none when the run's servers (`served`; None: the run has none) serve
-    every one of them (the job only waits on those servers), else `threads`."""
-    return 0 if served is not None and set(loads) <= set(served) else threads
+def job_cores(loads: Collection[str], served: Collection[str] | None, threads: int, floor: int = 0) -> int:
+    """Cores a job that loads `loads` holds: `floor` when the run's servers (`served`; None: the run has none)
+    serve every one of them (the job only waits on those servers: none on one machine, one as a cluster job),
+    else `threads`."""
+    return floor if served is not None and set(loads) <= set(served) else threads
 
 
 def background_cores(cores: int | None, nodes: int | None) -> int | None:

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from s3core.data.atomic import atomic_open
 from s3core.errors import ServiceError
 
+#: How often a running server checks whether every job it serves is done
+FINISHED_POLL_S = 10.0
 #: The file Snakemake writes into a directory output once the job that made it has finished
 FINISHED_MARK = ".snakemake_timestamp"
 
@@ -40,13 +42,15 @@ class Server(Protocol):
 @dataclass(frozen=True)
 class RunService:
     """One server of the run: `serves` (a model, an index folder) is how jobs find it; it starts once `ready()`
-    holds; `facts()`, taken when it starts, go into its announcement for jobs to check."""
+    holds; `facts()`, taken when it starts, go into its announcement for jobs to check; it stops early, its GPUs
+    given back, once `finished()` holds (every job it serves is done)."""
 
     name: str
     serves: str
     ready: Callable[[], bool]
     sidecar: Callable[[], Server]
     facts: Callable[[], dict[str, Any]] = field(default=dict)
+    finished: Callable[[], bool] = field(default=lambda: False)
 
 
 class RunServers:
@@ -87,7 +91,8 @@ class RunServers:
         with atomic_open(self.state_dir / f"{service.name}.json", "w") as handle:
             json.dump({"serves": service.serves, **service.facts(), **sidecar.record}, handle, indent=1)
         (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
-        self.stopping.wait()
+        while not self.stopping.wait(FINISHED_POLL_S) and not service.finished():
+            pass
         (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
         sidecar.stop()
 

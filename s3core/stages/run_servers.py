@@ -26,7 +26,9 @@ RunServerKinds = list[tuple[RunServers, list[RunService]]]
 
 def plan_services(plan: Plan) -> RunServerKinds:
     """Each kind of the run's servers (generators, retrievers) with the services the plan asks of it."""
-    generators = generator_services(plan.settings().generators) + searcher_services(plan.trained_searchers())
+    searchers = [replace(s, finished=partial(_all_exist, _searcher_outputs(plan, s.name))) for s in
+                 searcher_services(plan.trained_searchers())]  # fmt: skip
+    generators = generator_services(plan.settings().generators) + searchers
     indexes = [(kind, Path(index), Path(corpus)) for kind, index, corpus in plan.searched_indexes()]
     retrievers = retriever_services(indexes, plan.settings().retriever, Path(plan.paths.services_logs))
     if plan.config["servers"] == "per_run_slurm":
@@ -38,6 +40,16 @@ def plan_services(plan: Plan) -> RunServerKinds:
         (RunServers(Path(plan.paths.services("generators")), GENERATORS_ENV), generators),
         (RunServers(Path(plan.paths.services("retrievers")), RETRIEVERS_ENV), retrievers),
     ]
+
+
+def _searcher_outputs(plan: Plan, name: str) -> list[Path]:
+    """The context files a trained searcher's server answers for (its run's inference on every set)."""
+    run = name.removeprefix("searcher-")
+    return [Path(plan.paths.contexts(run, dataset)) for dataset in plan.answered_sets(run)]
+
+
+def _all_exist(paths: list[Path]) -> bool:
+    return all(path.exists() for path in paths)
 
 
 def _as_job(service: RunService, job: ServerJob, state_dir: str, token: Path) -> RunService:

@@ -1,0 +1,58 @@
+"""The paper on a SLURM cluster, dry-run with the SLURM profile: a model or an index is loaded by at most a few
+hundred jobs (server jobs included), jobs ask for what they load, the executor plugin's pitfalls are avoided, and
+the cost preview prints (s3core plan)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from workflow_run import ROOT, planned_jobs, snakemake
+
+from s3core.plan.experiment import plan_of_files
+from s3core.plan.jobs import server_jobs, target_jobs
+from s3core.plan.sizing import BASE_MB, per_node_gpus
+
+PROFILE = ROOT / "workflow" / "profiles" / "slurm"
+PAPER = ROOT / "config" / "paper.yaml"
+
+
+def loads(servers: str) -> int:
+    """Jobs of the paper (server jobs too) that load a model or an index themselves."""
+    paper = plan_of_files(PAPER, PROFILE, [f"servers={servers}"])
+    jobs = target_jobs(paper) + server_jobs(paper)
+    return sum(bool(job.load.models or job.load.indexes) for job in jobs)
+
+
+def test_each_model_and_index_is_loaded_by_few_jobs_on_the_cluster():
+    assert loads("per_run_slurm") <= 200 < loads("per_job")
+
+
+@pytest.mark.slow
+def test_the_dry_run_paper_asks_for_what_its_jobs_load():
+    run = snakemake("all", "--profile", str(PROFILE), "--configfile", str(PAPER), "--dry-run", "--forceall")
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = planned_jobs(run.stdout)
+    paper = plan_of_files(PAPER, PROFILE)
+    planned = Counter(job.rule for job in target_jobs(paper))
+    assert Counter(job["rule"] for job in jobs if job["rule"] != "all") == planned  # the plan is the DAG
+    resources = [dict(re.findall(r"(\w+)=([^,]+)", job.get("resources", ""))) for job in jobs]
+    api = [r for job, r in zip(jobs, resources) if "generator=claude" in job.get("wildcards", "")]
+    assert api and all(r["gpu"] == "0" and int(r["mem_mb"]) <= BASE_MB for r in api)
+    no_index = [r for job, r in zip(jobs, resources) if job["rule"] in ("infer_direct", "infer_cot")]
+    assert no_index and all(int(r["mem_mb"]) <= BASE_MB for r in no_index)
+    assert not [r for r in resources if int(r.get("gpu", 0)) and ("tasks" in r or "tasks_per_gpu" in r)]
+
+
+def test_a_job_over_several_nodes_asks_for_its_gpus_per_node():
+    assert per_node_gpus({"gpu": 16, "nodes": 2, "mem_mb": 1}) == {"nodes": 2, "mem_mb": 1, "gres": "gpu:8"}
+    assert per_node_gpus({"gpu": 8, "nodes": 1}) == {"gpu": 8, "nodes": 1}
+
+
+def test_the_cost_preview_prints_the_papers_table():
+    command = [sys.executable, "-m", "s3core.cli", "plan", "--configfile", str(PAPER), "--profile", str(PROFILE)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert "| evaluate | 2,994 |" in out and "| all |" in out and "ppo_step_minutes = 5.7" in out

@@ -139,6 +139,7 @@ def check_generator_names(data: dict[str, Any]) -> None:
         "judge.generator": data["judge"]["generator"],
         "baselines.reasoner": data["baselines"]["reasoner"],
     }
+    named |= {f"eval.generators[{i}]": name for i, name in enumerate(data["eval"].get("generators") or [])}
     for key, name in named.items():
         if name is not None and name not in data["generators"]:
             raise ConfigError(

@@ -64,7 +64,8 @@ class Plan:
 
     @property
     def generators(self) -> list[str]:
-        return list(self.config["generators"])
+        """The generators that answer: config `eval.generators`, else every one of `generators`."""
+        return list(self.config["eval"].get("generators") or self.config["generators"])
 
     @property
     def methods(self) -> list[str]:
@@ -143,7 +144,7 @@ class Plan:
 
     def reward_generator(self, run: str) -> str:
         """The frozen generator that answers during a run's training (reward.generator, else the first one)."""
-        return str(self.runs[run].sections["reward"]["generator"] or self.generators[0])
+        return str(self.runs[run].sections["reward"]["generator"] or next(iter(self.config["generators"])))
 
     def judge_of(self, generator: str) -> str:
         """The generator that judges `generator`'s answers (judge.generator, else itself)."""

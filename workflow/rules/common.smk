@@ -18,7 +18,7 @@ wildcard_constraints:
     method="|".join(map(re.escape, PLAN.eval_methods)),
     run="|".join(map(re.escape, PLAN.runs)),
     cache=r"train(\.[A-Za-z0-9_-]+)?",
-    generator="|".join(PLAN.generators),
+    generator="|".join(map(re.escape, config["generators"])),
     corpus="|".join(PLAN.corpora),
     kind="bm25|dense",
     shard="[0-9]+",

@@ -75,7 +75,7 @@ class SlurmServer:
 
     def __init__(self, job: ServerJob, state_dir: Path, token_file: Path):
         self.job, self.state_dir, self.token_file = job, Path(state_dir), Path(token_file)
-        self.address_file = self.state_dir / f"{job.name}.address.json"
+        self.address_file = self.state_dir / f"{job.name}.address"  # not *.json: those are announcements
         self.heartbeat = self.state_dir / f"{job.name}.heartbeat"
         self.job_id: str | None = None
         self.url = ""

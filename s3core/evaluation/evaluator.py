@@ -10,6 +10,7 @@ from s3core.data.corpus import Document
 from s3core.data.traits import traits
 from s3core.errors import DataError
 from s3core.evaluation.metrics import exact_match, judge_messages, parse_judge, span_match, token_f1
+from s3core.evaluation.retrieval_metrics import retrieval_scores
 from s3core.generation import Generator
 from s3core.generation.prompts import generator_messages
 
@@ -93,7 +94,8 @@ def answer_contexts(
 ) -> list[dict[str, Any]]:
     """Answer every context row with the frozen generator and score it (docs/design.md §2, answer file). Style "cot"
     lets the generator reason first; `raw_answer` keeps its whole output, `answer` the extracted answer.
-    `context_format` renders the documents: "rag" (retrieval dump) or "selected" (the s3 searcher's)."""
+    `context_format` renders the documents: "rag" (retrieval dump) or "selected" (the s3 searcher's). A row with
+    `gold_docs` also gets the recall and nDCG of its documents (`s3core.evaluation.retrieval_metrics`)."""
     check_golds(contexts)
     conversations = [
         generator_messages(
@@ -110,6 +112,7 @@ def answer_contexts(
             "answer": answer,
             "raw_answer": output,
             **score(answer, row["golden_answers"]),
+            **retrieval_scores(row),
         }
         for row, answer, output in zip(contexts, answers, outputs)
     ]

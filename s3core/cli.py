@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, required=True, help="where the suite's Wikipedia corpus goes (JSONL)")
     p.add_argument("--dense-index", action="store_true", help="paper: also fetch the prebuilt e5 index (its parts)")
     p.add_argument("--bm25-index", action="store_true", help="paper: also fetch the prebuilt Lucene index")
-    _config_arg(p, "retriever.dense (custom: passages over its max_length, counted with its encoder's tokenizer)")
+    _config_arg(p, "download")  # custom corpora: passages over retriever.dense.max_length
     p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("download-medcorp", help="paper: fetch MedRAG's chunk files and join them into MedCorp")

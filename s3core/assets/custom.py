@@ -177,7 +177,7 @@ def build_custom_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, d
     lengths = passage_lengths(corpus_out, dense)
     write_json(out_dir / LENGTHS_FILE, lengths)
     specs = {"train": assets["train"], **assets["eval"]}
-    pools = {name: read_questions(spec, name, ids) for name, spec in specs.items()}
+    pools = {name: [dict(q) for q in read_questions(spec, name, ids)] for name, spec in specs.items()}
     sized = {name: spec["size"] or len(pools[name]) for name, spec in specs.items()}
     picked = {
         "train": sample_rows(pools["train"], sized["train"], seed),

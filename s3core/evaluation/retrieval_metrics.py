@@ -13,6 +13,7 @@ handed over again counts only at its first place).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 #: The cut-offs scored: 3, and None for every document handed over ("all").
@@ -43,7 +44,7 @@ def ndcg_at_k(ranked: list[str], gold: set[str], k: int | None) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def retrieval_scores(row: dict[str, Any]) -> dict[str, float]:
+def retrieval_scores(row: Mapping[str, Any]) -> dict[str, float]:
     """`recall@3`, `ndcg@3`, `recall@all`, `ndcg@all` of a context row with `gold_docs`; {} for a row without."""
     gold = set(row.get("gold_docs") or ())
     if not gold:

@@ -15,6 +15,7 @@ from s3core.errors import ConfigError
 
 #: verb -> the config sections it reads
 VERB_SECTIONS: dict[str, tuple[str, ...]] = {
+    "download": ("retriever",),
     "index": ("retriever",),
     "encode-shard": ("retriever",),
     "serve": ("retriever",),

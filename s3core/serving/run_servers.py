@@ -34,7 +34,7 @@ class Server(Protocol):
     url: str
     record: dict[str, Any] | None
 
-    def start(self) -> Any: ...
+    def start(self, cancel: threading.Event | None = None) -> Any: ...
 
     def stop(self) -> None: ...
 
@@ -113,10 +113,14 @@ def _clear(state_dir: Path, name: str) -> None:
 
 
 def build_stamp(folder: Path | str) -> int | None:
-    """When Snakemake finished making `folder` (its finish mark's time), None when no run of this workflow made
-    it: a job compares it with the announcement's to tell a server of an earlier build from one of the current."""
+    """Which build of `folder` this is (the newest time one of its files was written), None while Snakemake has not
+    marked it finished: a job compares it with the announcement's to tell a server of an earlier build from one of
+    the current. Not the mark's own time: Snakemake's process writes the mark again after a cluster job wrote it."""
     mark = Path(folder) / FINISHED_MARK
-    return mark.stat().st_mtime_ns if mark.exists() else None
+    if not mark.exists():
+        return None
+    written = (p.stat().st_mtime_ns for p in Path(folder).rglob("*") if p.is_file() and p.name != FINISHED_MARK)
+    return max(written, default=0)
 
 
 def state_folder(env: str) -> Path | None:

@@ -81,6 +81,7 @@ class SlurmServer:
         self.url = ""
         self.record: dict[str, Any] | None = None
         self._beating = threading.Event()
+        self._cancel = threading.Event()
 
     def sbatch_command(self) -> list[str]:
         """The `sbatch` call that submits the server job."""
@@ -98,7 +99,9 @@ class SlurmServer:
             f"--wrap={shlex.join(host_server)}",
         ]  # fmt: skip
 
-    def start(self) -> None:
+    def start(self, cancel: threading.Event | None = None) -> None:
+        """Submit the server job and wait until its server is healthy (`cancel`, once set, ends the wait)."""
+        self._cancel = cancel or threading.Event()
         self.address_file.unlink(missing_ok=True)
         self.heartbeat.touch()
         self.job.log.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +129,8 @@ class SlurmServer:
         while time.monotonic() < deadline:
             if self.address_file.exists():
                 return json.loads(self.address_file.read_text())
+            if self._cancel.is_set():
+                raise ServiceError(f"server job {self.job.name} (SLURM job {self.job_id}) cancelled while it started")
             if not self._queued():
                 tail = self.job.log.read_text(errors="replace").splitlines()[-20:] if self.job.log.exists() else []
                 raise ServiceError(

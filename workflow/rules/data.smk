@@ -19,10 +19,11 @@ rule download:
         **PLAN.configured_resources("download"),
     params:
         assets=PLAN.json_file(config["assets"]),
+        config=sections("download"),
         out=lambda wildcards, output: os.path.dirname(output.manifest),
         prebuilt=" ".join(f"--{kind}-index" for kind in PLAN.prebuilt_index),
     shell:
-        "s3core download --assets {params.assets:q} --out {params.out} --corpus {output.corpus} {params.prebuilt} "
+        "s3core download --assets {params.assets:q} --config {params.config:q} --out {params.out} --corpus {output.corpus} {params.prebuilt} "
         "2> {log}"
 
 

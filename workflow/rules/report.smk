@@ -62,17 +62,6 @@ for stage in ["all", *STAGES]:
             "--cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
 
 
-# The staged targets (`snakemake baselines`, ... : s3core.plan.jobs.STAGES), each its own tables under tables/<stage>/
-for stage in STAGES:
-
-    rule:
-        name:
-            stage
-        input:
-            PATHS.table(f"{stage}/main.md"),
-        localrule: True
-
-
 rule report:
     input:
         results_md=PATHS.table("main.md"),

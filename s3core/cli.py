@@ -216,16 +216,22 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 def cmd_table(args: argparse.Namespace) -> None:
     from s3core.methods import reasoner_name
-    from s3core.reporting.paper_comparison import compare, variant_rows, write_comparison
+    from s3core.reporting.paper_comparison import compare, variant_rows, write_comparison, write_no_comparison
+    from s3core.reporting.settings import settings_lines
     from s3core.reporting.tables import write_tables
     from s3core.reporting.training_cost import write_training_cost
 
     job = args.config
-    frame = write_tables(args.answers, args.md, args.csv, args.tex, args.corpora)
+    settings = settings_lines(json.loads(args.manifest.read_text()), job) if args.manifest else None
+    frame = write_tables(args.answers, args.md, args.csv, args.tex, args.corpora, settings)
     reasoner = reasoner_name(job.baselines, job.generators)
     tolerance = job.report.tolerance
-    comparison = compare(frame, job.generators, reasoner, tolerance, variant_rows(args.s3_runs), job.report.stands_for)
-    write_comparison(comparison, args.paper_md, args.paper_csv, args.paper_tex, tolerance)
+    if args.no_paper:
+        write_no_comparison(args.paper_md, args.paper_csv, args.paper_tex)
+    else:
+        runs = variant_rows(args.s3_runs)
+        comparison = compare(frame, job.generators, reasoner, tolerance, runs, job.report.stands_for)
+        write_comparison(comparison, args.paper_md, args.paper_csv, args.paper_tex, tolerance)
     write_training_cost(args.training_metrics, args.training_provenance, args.cost_md, args.cost_csv)
     print(args.md.read_text())
 
@@ -454,6 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-md", type=Path, required=True, help="ours beside the paper's Tables 1 and 2")
     p.add_argument("--paper-csv", type=Path, required=True, help="every cell of the paper beside ours (CSV)")
     p.add_argument("--paper-tex", type=Path, required=True, help="ours beside the paper as LaTeX")
+    p.add_argument("--manifest", type=Path, help="the data manifest: the settings on top of the tables")
+    p.add_argument("--no-paper", action="store_true", help="your own data: no paper cells to put beside ours")
     _config_arg(p, "table")
     p.add_argument(
         "--s3-runs",

@@ -23,7 +23,7 @@ VERB_SECTIONS: dict[str, tuple[str, ...]] = {
     "train": ("retriever", "search", "searcher", "train", "reward", "generators", "judge"),
     "infer": ("retriever", "search", "searcher", "baselines", "generators"),
     "evaluate": ("generators", "judge", "baselines"),
-    "table": ("generators", "baselines", "report"),
+    "table": ("retriever", "searcher", "generators", "judge", "baselines", "report"),
 }
 
 

@@ -180,6 +180,15 @@ def _cell(row: pd.Series) -> str:
     return f"{row['ours_genacc']:.1f}{spread} / {paper} ({row['delta']:+.1f}){flag}"
 
 
+def write_no_comparison(out_md: Path, out_csv: Path, out_tex: Path) -> None:
+    """The paper files of a run on your own data (assets.kind custom): the paper has no numbers for it."""
+    with atomic_open(out_md) as handle:
+        handle.write("# Ours beside the paper\n\nNone: this run answers your own questions (assets.kind custom).\n")
+    with atomic_open(out_csv) as handle:
+        handle.write("table,block,row,column\n")
+    write_latex([], out_tex)
+
+
 def write_comparison(comparison: pd.DataFrame, out_md: Path, out_csv: Path, out_tex: Path, tolerance: float) -> None:
     """paper.md and paper.tex: each paper table block with "ours / paper (Δ)" GenAcc cells; paper.csv: every
     cell."""

@@ -16,6 +16,8 @@ from s3core.plan.runs import seedless
 from s3core.reporting.latex import write_latex
 
 METRICS = ["genacc", "em", "f1"]
+#: Retrieval scores of the documents handed to the generator, where the questions name gold documents
+RETRIEVAL = ["recall@3", "ndcg@3"]
 
 
 def label(method: str) -> str:
@@ -45,7 +47,8 @@ def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> 
     for path in answer_files:
         rows = read_jsonl(path)
         if rows:
-            frame = pd.DataFrame(rows)[["generator", "method", "data_source", *METRICS]]
+            frame = pd.DataFrame(rows)
+            frame = frame[["generator", "method", "data_source", *METRICS, *(m for m in RETRIEVAL if m in frame)]]
             frame["run"] = frame["method"]
             frame["method"] = frame["method"].map(seedless)
             frame["source"] = frame.pop("data_source")
@@ -60,7 +63,7 @@ def collect(answer_files: list[Path], corpora: dict[str, str] | None = None) -> 
         )
     data = pd.concat(frames)
     keys = ["generator", "suite", "corpus", "method", "dataset", "source", "run"]
-    table = data.groupby(keys)[METRICS].mean().mul(100).round(1)
+    table = data.groupby(keys)[[m for m in (*METRICS, *RETRIEVAL) if m in data]].mean().mul(100).round(1)
     table["n"] = data.groupby(keys).size()
     return table.reset_index()
 
@@ -101,16 +104,48 @@ def _pivot(frame: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
     return table[[d for d in datasets if d in table.columns] + ["Avg"]].fillna("not run")
 
 
+def _settings_block(settings: list[str]) -> str:
+    lines = "\n".join(settings)
+    return f"\nSettings these numbers share (compare them only with numbers of the same settings):\n\n{lines}\n"
+
+
+def _retrieval_table(frame: pd.DataFrame) -> str:
+    """Recall@3 / nDCG@3 (%) of the documents each method hands the generator, per set with gold documents (the
+    documents do not depend on the generator: the first generator's rows)."""
+    scored = frame.dropna(subset=["recall@3"])
+    scored = scored[scored.generator == scored.generator.iloc[0]]
+    grid = scored.groupby(["method", "dataset"])[RETRIEVAL].mean().round(1)
+    cells = {
+        label(method): {d: f"{r['recall@3']:.1f} / {r['ndcg@3']:.1f}" for (m, d), r in grid.iterrows() if m == method}
+        for method in sorted(set(scored.method), key=_row_order)
+    }
+    table = pd.DataFrame.from_dict(cells, orient="index").fillna("not run")
+    table.index.name = "Method"
+    heading = "Retrieval: recall@3 / nDCG@3 of the documents handed to the generator (gold documents given)"
+    return f"\n## {heading}\n\n{table.to_markdown()}\n"
+
+
 def write_tables(
-    answer_files: list[Path], out_md: Path, out_csv: Path, out_tex: Path, corpora: dict[str, str] | None = None
+    answer_files: list[Path],
+    out_md: Path,
+    out_csv: Path,
+    out_tex: Path,
+    corpora: dict[str, str] | None = None,
+    settings: list[str] | None = None,
 ) -> pd.DataFrame:
-    """main.md and main.tex: a table per generator, suite and corpus (`corpora`: set -> corpus); main.csv: the long
+    """main.md and main.tex: a table per generator, suite and corpus (`corpora`: set -> corpus), under the
+    `settings` the numbers share; a retrieval table where the questions name gold documents; main.csv: the long
     form with n per cell."""
     frame = collect(answer_files, corpora)
     datasets = list(dict.fromkeys(frame["dataset"]))
     parts = [
         "# Results\n",
-        "Cells: GenAcc (EM) / F1, in %; with several seeds, GenAcc is the mean ± the standard "
+        *(
+            [f"\nSettings these numbers share (compare only with numbers of the same):\n\n{chr(10).join(settings)}\n"]
+            if settings
+            else []
+        ),
+        "\nCells: GenAcc (EM) / F1, in %; with several seeds, GenAcc is the mean ± the standard "
         "deviation over seeds. Avg = unweighted mean over datasets.\n",
     ]
     floats = []
@@ -123,6 +158,8 @@ def write_tables(
                 grid, heading = _pivot(group, sets), f"Generator: {generator}{title}{where}"
                 parts.append(f"\n## {heading}\n\n{counts}\n\n{grid.to_markdown()}\n")
                 floats.append((f"{heading}. GenAcc (EM) / F1 in %; {counts}.", grid))
+    if "recall@3" in frame:
+        parts.append(_retrieval_table(frame))
     with atomic_open(out_md) as handle:
         handle.write("".join(parts))
     with atomic_open(out_csv) as handle:

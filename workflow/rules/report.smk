@@ -12,6 +12,7 @@ for stage in ["all", *STAGES]:
             "table" if stage == "all" else f"table_{stage}"
         input:
             answers=PLAN.stage_answers(stage),
+            manifest=PATHS.data_manifest,
             training=[PATHS.metrics(run) for run in PLAN.stage_runs(stage)[:1]],  # the cost beside Table 4
         output:
             md=PATHS.table(f"{tables}main.md"),
@@ -44,6 +45,7 @@ for stage in ["all", *STAGES]:
         params:
             corpora=PLAN.json_file(PLAN.set_corpus),
             config=sections("table"),
+            paper="--no-paper" if config["assets"]["kind"] == "custom" else "",
             s3_runs=PLAN.json_file(PLAN.s3_runs_sections()),
             training=args(
                 [
@@ -58,7 +60,7 @@ for stage in ["all", *STAGES]:
         shell:
             "s3core table --answers {input.answers} --md {output.md} --csv {output.csv} --tex {output.tex} --corpora {params.corpora:q} "
             "--paper-md {output.paper_md} --paper-csv {output.paper_csv} --paper-tex {output.paper_tex} --config {params.config:q} "
-            "--s3-runs {params.s3_runs:q} "
+            "--s3-runs {params.s3_runs:q} --manifest {input.manifest} {params.paper} "
             "--cost-md {output.cost_md} --cost-csv {output.cost_csv} {params.training} > {log} 2>&1"
 
 

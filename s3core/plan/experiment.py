@@ -349,7 +349,11 @@ def plan_of_files(configfile: Path, profile: Path | None = None, overrides: list
     data = yaml.safe_load(Path(configfile).read_text())
     entries = list(overrides or [])
     if profile:
-        entries = list(yaml.safe_load((Path(profile) / "config.yaml").read_text()).get("config", [])) + entries
+        settings = yaml.safe_load((Path(profile) / "config.yaml").read_text())
+        entries = list(settings.get("config", [])) + entries
+        defaults = {k: v for k, v in settings.get("default-resources", {}).items() if k in ("mem_mb", "runtime")}
+        data.setdefault("resources", {}).setdefault("default", {})
+        data["resources"]["default"] = {**defaults, **data["resources"]["default"]}  # as Snakemake's jobs get them
     for entry in entries:
         key, _, value = entry.partition("=")
         data[key] = _merged(data.get(key), yaml.safe_load(value))

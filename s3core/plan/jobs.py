@@ -39,6 +39,15 @@ class Job:
         return self.rule.split("_")[0] if self.rule.startswith("infer_") else self.rule
 
 
+#: The questions of a set whose size the config leaves open (`size: null`: all of a file not yet read)
+UNSIZED_SET = 1000
+
+
+def set_size(spec: dict[str, Any]) -> int:
+    """The questions a set asks (its `size`; UNSIZED_SET for a file read whole)."""
+    return int(spec["size"] or UNSIZED_SET)
+
+
 def set_source(plan: Plan, dataset: str) -> str:
     """An evaluation set's data source (`mirage:medqa` -> medqa)."""
     source = plan.config["assets"]["eval"][dataset]["source"]
@@ -80,8 +89,8 @@ def target_jobs(plan: Plan, target: str = "all") -> list[Job]:
     answers = [_parts(a) for a in target_answers(plan, target)]
     infers = sorted({(label, dataset) for label, _, dataset in answers})
     runs = sorted({label for label, _ in infers if label in plan.runs}, key=list(plan.runs).index)
-    questions = {name: int(spec["size"]) for name, spec in plan.config["assets"]["eval"].items()}
-    train_size = int(plan.config["assets"]["train"]["size"])
+    questions = {name: set_size(spec) for name, spec in plan.config["assets"]["eval"].items()}
+    train_size = set_size(plan.config["assets"]["train"])
     jobs = _data_jobs(plan) + _index_jobs(plan, infers, runs)
     caches = {(plan.caches[run].generator, plan.caches[run].name) for run in runs}
     jobs += [_job(plan, "precompute", {"generator": g, "cache": c}, train_size) for g, c in sorted(caches)]

@@ -97,13 +97,17 @@ def index_mb(plan: Plan, index: str) -> int:
     return int(rows * BM25_MB_PER_ROW)
 
 
+#: Passages assumed for a corpus whose size the plan cannot know before it is read (the demo's, your own)
+UNSIZED_CORPUS = 100_000
+
+
 def corpus_rows(plan: Plan, corpus: str) -> int:
-    """The corpus's row count: wiki-18's and MedCorp's known sizes for the paper's assets, else the demo's cap."""
+    """The corpus's row count: wiki-18's and MedCorp's known sizes for the paper's assets, else UNSIZED_CORPUS."""
     if corpus == "medcorp":
         return CORPUS_ROWS["medcorp"]
     if plan.config["assets"]["kind"] == "paper":
         return CORPUS_ROWS["wiki-18"]
-    return 100_000
+    return UNSIZED_CORPUS
 
 
 def index_build_load(plan: Plan, corpus: str, kind: str) -> Loads:

@@ -49,8 +49,8 @@ def set_size(spec: dict[str, Any]) -> int:
 
 
 def set_source(plan: Plan, dataset: str) -> str:
-    """An evaluation set's data source (`mirage:medqa` -> medqa)."""
-    source = plan.config["assets"]["eval"][dataset]["source"]
+    """An evaluation set's data source (`mirage:medqa` -> medqa; a set of your own: its name)."""
+    source = plan.config["assets"]["eval"][dataset].get("source") or dataset
     return str(source).split(":")[-1].split("/")[0]
 
 

@@ -210,6 +210,19 @@ class SearcherConfig:
 
 
 @dataclass(frozen=True)
+class SearcherServerConfig:
+    host: str
+    max_questions: int
+    max_question_chars: int
+    max_topk: int
+    max_turns: int
+    max_body_bytes: int
+    body_timeout_s: float
+    max_batch: int
+    token_env: str
+
+
+@dataclass(frozen=True)
 class RewardConfig:
     form: str
     metric: str
@@ -278,6 +291,7 @@ class JobConfig:
     reward: RewardConfig
     train: TrainConfig
     report: ReportConfig
+    searcher_server: SearcherServerConfig
 
 
 # --- building them ---------------------------------------------------------------------------------------------
@@ -293,6 +307,7 @@ SECTIONS: dict[str, Any] = {
     "reward": RewardConfig,
     "train": TrainConfig,
     "report": ReportConfig,
+    "searcher_server": SearcherServerConfig,
 }
 
 

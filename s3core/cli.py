@@ -101,11 +101,15 @@ def cmd_encode_shard(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    if args.kind == "searcher":
+        return cmd_serve_searcher(args)
     import uvicorn
 
     from s3core.retrieval.base import load_retriever
     from s3core.retrieval.server import create_app
 
+    if not (args.index and args.corpus):
+        raise ConfigError(f"serve --kind {args.kind} needs --index and --corpus (the index folder and its corpus)")
     retriever = args.config.retriever
     index = load_retriever(args.kind, args.index, args.corpus, retriever)
     token = os.environ.get("S3_SERVER_TOKEN")  # a run's server job (s3core host-server) sets it
@@ -122,6 +126,41 @@ def cmd_host_server(args: argparse.Namespace) -> None:
             command, args.address_file, args.heartbeat, args.token_file, args.health_path, args.startup_timeout_s
         )
     )
+
+
+def cmd_serve_searcher(args: argparse.Namespace) -> None:
+    from s3core.stages.searcher_server import serve_searcher
+    from s3core.stages.services import RetrieverAccess
+
+    job = args.config
+    if args.searcher_model:
+        job = replace(job, searcher=replace(job.searcher, model=args.searcher_model))
+    access = RetrieverAccess(job.retriever, args.index, args.corpus, args.retriever_url)
+    serve_searcher(job, access, args.generator, args.host, args.port, args.require_token, args.token_file)
+
+
+def _serve_parser(verbs: Any) -> None:
+    """`serve`: an index (--kind bm25|dense) or a searcher (--kind searcher) over HTTP."""
+    p = verbs.add_parser(
+        "serve", help="serve an index (POST /retrieve) or a searcher (POST /search, /v1/chat/completions) over HTTP"
+    )
+    p.add_argument("--kind", choices=["bm25", "dense", "searcher"], required=True, help="which index, or a searcher")
+    p.add_argument("--index", type=Path, help="the index folder (s3core index); searcher: its index, loaded here")
+    p.add_argument("--corpus", type=Path, help="the corpus the index was built from (JSONL)")
+    p.add_argument("--host", default=None, help="default: retriever.server.host, searcher_server.host (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="the port to listen on (0: a free one)")
+    _config_arg(p, "serve")
+    searcher = p.add_argument_group("--kind searcher")
+    searcher.add_argument("--searcher-model", help="the searcher (a Hugging Face folder or id), over searcher.model")
+    searcher.add_argument("--retriever-url", help="a running retriever server instead of --index and --corpus")
+    searcher.add_argument("--generator", help="a key of the config's generators that answers from the documents")
+    searcher.add_argument(
+        "--require-token", action="store_true", help="ask for the bearer token on loopback too (always beyond it)"
+    )
+    searcher.add_argument(
+        "--token-file", type=Path, help="the bearer token (mode 0600), over searcher_server.token_env"
+    )
+    p.set_defaults(func=cmd_serve)
 
 
 def _access(args: argparse.Namespace) -> RetrieverAccess:
@@ -372,11 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p, "encode-shard")
     p.set_defaults(func=cmd_encode_shard)
 
-    p = _index_parser(verbs, "serve", "serve an index over HTTP (POST /retrieve, GET /health)")
-    p.add_argument("--index", type=Path, required=True, help="the index folder (s3core index)")
-    p.add_argument("--host", default=None, help="default: retriever.server.host (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="the port to listen on (0: a free one)")
-    p.set_defaults(func=cmd_serve)
+    _serve_parser(verbs)
 
     p = _retrieving_parser(verbs, "infer", "run a method over a QA set and write its context file")
     p.add_argument(

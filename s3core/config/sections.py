@@ -295,6 +295,19 @@ class SearcherConfig:
 
 
 @dataclass(frozen=True)
+class SearcherServerConfig:
+    host: str
+    max_questions: int
+    max_question_chars: int
+    max_topk: int
+    max_turns: int
+    max_body_bytes: int
+    body_timeout_s: float
+    max_batch: int
+    token_env: str
+
+
+@dataclass(frozen=True)
 class RewardConfig:
     #: gbr = GenAcc(s3) - GenAcc(RAG) (paper); upstream = 2 GenAcc(s3) - GenAcc(RAG) (upstream code)
     form: str
@@ -396,6 +409,7 @@ class JobConfig:
     #: PPO (upstream train_s3.sh values)
     train: TrainConfig
     report: ReportConfig
+    searcher_server: SearcherServerConfig
 
 
 # --- building them ---------------------------------------------------------------------------------------------
@@ -411,6 +425,7 @@ SECTIONS: dict[str, Any] = {
     "reward": RewardConfig,
     "train": TrainConfig,
     "report": ReportConfig,
+    "searcher_server": SearcherServerConfig,
 }
 
 

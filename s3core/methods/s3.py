@@ -26,7 +26,7 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, conf
     search, searcher = config.search, config.searcher
     initial = retriever.search([search_text(q) for q in questions], search.initial_topk)
     prompt = load_prompt(searcher.prompt_file)
-    with _policy(searcher) as policy:
+    with searcher_policy(searcher) as policy:
         episodes = play(questions, initial, policy, retriever.search, search, temperature=0.0, prompt=prompt)
     log.info("%s", summary(episodes))
     return [
@@ -35,7 +35,7 @@ def run(method: str, questions: list[Question], retriever: RetrieverClient, conf
     ]
 
 
-def _policy(searcher: SearcherConfig) -> AbstractContextManager:
+def searcher_policy(searcher: SearcherConfig) -> AbstractContextManager:
     """The searcher on the engine `searcher.inference` names: transformers in this job, or a vLLM server."""
     if searcher.inference == "vllm":
         from s3core.search.vllm_policy import served_policy

@@ -79,7 +79,7 @@ def _render(hits: list[Hit], with_scores: bool) -> list[dict[str, Any]]:
     return [doc for doc, _ in docs]
 
 
-def _search_fn(retriever: Retriever) -> tuple[SearchFn, int]:
+def search_coroutine(retriever: Retriever) -> tuple[SearchFn, int]:
     """The retriever's search as a coroutine, and how many batches it can take at once: a retriever with a search
     process (`search_async`) pipelines them; any other searches one at a time in a worker thread."""
     if hasattr(retriever, "search_async") and hasattr(retriever, "in_flight"):
@@ -90,7 +90,7 @@ def _search_fn(retriever: Retriever) -> tuple[SearchFn, int]:
 def create_app(retriever: Retriever, server: ServerConfig, default_topk: int, token: str | None = None) -> FastAPI:
     """An app serving `retriever`; `server` is the `retriever.server` config section; with `token`, every route but
     /health wants it as a bearer token."""
-    search, in_flight = _search_fn(retriever)
+    search, in_flight = search_coroutine(retriever)
     batcher = DynamicBatcher(search, server.max_batch, in_flight) if server.batching else None
 
     @asynccontextmanager

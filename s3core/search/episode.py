@@ -55,6 +55,7 @@ class Episode:
         self.prompt_length = len(self.ids)
         self.action_mask: list[int] = [0] * self.prompt_length
         self.turns = self.searches = self.invalid = 0
+        self.queries: list[str] = []  # what it searched for, in order
         self.done = False
         self.truncated = False
         self.corrected = False  # the latest observation is the correction, which opened a query
@@ -78,9 +79,10 @@ class Episode:
             latest.take(action.important_ids)
         return action
 
-    def add_information(self, docs: list[Document]) -> None:
-        """A search result: a new block, shown as an observation cut to `max_obs_tokens`."""
+    def add_information(self, query: str, docs: list[Document]) -> None:
+        """The result of searching `query`: a new block, shown as an observation cut to `max_obs_tokens`."""
         self.searches += 1
+        self.queries.append(query)
         self.blocks.append(InformationBlock(list(docs)))
         self._append(observation(docs), trained=False, limit=self.search.max_obs_tokens)
 

@@ -48,8 +48,8 @@ async def step(active: list[Episode], actions: list[Any], search: AsyncSearch, t
     """Apply one round of actions: end, search (all queries in one request), or correct."""
     searching = [(e, a.query) for e, a in zip(active, actions) if a.query and not a.complete]
     results = await search([q for _, q in searching], topk) if searching else []
-    for (episode, _), docs in zip(searching, results):
-        episode.add_information(docs)
+    for (episode, query), docs in zip(searching, results):
+        episode.add_information(query, docs)
     for episode, action in zip(active, actions):
         if action.complete:
             episode.finish()

@@ -35,7 +35,7 @@ def args(parts):
 
 
 def sized(stage, *entries, method=None):
-    """Resources of a job of rule `stage` (s3core.plan.sizing: from what it loads, the config's `entries` over them), as
+    """Resources of a job of `stage` (s3core.plan.sizing: from what it loads, the config's `entries` over them), as
     Snakemake asks for them: one function of the job's wildcards per key."""
 
     def value(key):

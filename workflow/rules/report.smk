@@ -6,10 +6,11 @@
 
 for stage in ["all", *STAGES]:
     tables = "" if stage == "all" else f"{stage}/"
+    table_rule = "table" if stage == "all" else f"table_{stage}"
 
     rule:
         name:
-            "table" if stage == "all" else f"table_{stage}"
+            table_rule
         input:
             answers=PLAN.stage_answers(stage),
             manifest=PATHS.data_manifest,
@@ -36,9 +37,9 @@ for stage in ["all", *STAGES]:
                 category="Tables",
             ),
         log:
-            PATHS.log(f"table{'_' + stage if tables else ''}"),
+            PATHS.log(table_rule),
         benchmark:
-            PATHS.benchmark(f"table{'_' + stage if tables else ''}")
+            PATHS.benchmark(table_rule)
         localrule: True
         conda:
             "../../envs/evaluation.yaml"

@@ -37,6 +37,7 @@ def job_config(retriever_config, demo_llm) -> dict:
         "searcher": {"model": str(demo_llm), "device": "cpu", "batch_size": 8, "inference": "hf"},
         "generators": {"smol": {"backend": "hf", "model": str(demo_llm), "max_new_tokens": 16, "device": "cpu"}},
         "judge": {"enabled": False},
+        "baselines": {},
         "searcher_server": {"max_questions": 4, "max_question_chars": 200, "max_topk": 5, "max_body_bytes": 4096},
     }
 

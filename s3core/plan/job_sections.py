@@ -18,7 +18,7 @@ VERB_SECTIONS: dict[str, tuple[str, ...]] = {
     "download": ("retriever",),
     "index": ("retriever",),
     "encode-shard": ("retriever",),
-    "serve": ("retriever",),
+    "serve": ("retriever", "search", "searcher", "searcher_server", "generators", "judge"),  # --kind searcher: all
     "precompute": ("retriever", "search", "generators", "judge", "reward"),
     "train": ("retriever", "search", "searcher", "train", "reward", "generators", "judge"),
     "infer": ("retriever", "search", "searcher", "baselines", "generators"),
@@ -27,8 +27,14 @@ VERB_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Verbs a person starts by hand as often as a rule does: what their --config leaves out takes the defaults
+STARTED_BY_HAND = frozenset({"serve"})
+
+
 def check_given(verb: str, given: dict[str, Any]) -> None:
     """Every section `verb` reads is in `given` (a job's --config), else a ConfigError naming the missing ones."""
+    if verb in STARTED_BY_HAND:
+        return
     if missing := [name for name in VERB_SECTIONS.get(verb, ()) if name not in given]:
         raise ConfigError(
             f"s3core {verb} reads config sections {', '.join(VERB_SECTIONS[verb])}; --config lacks "

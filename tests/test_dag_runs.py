@@ -74,7 +74,7 @@ def paper_run_config(download_dir: Path) -> dict:
                 "dense": {"encoder": ENCODER_REPO, "max_length": 128, "batch_size": 32, "device": "cpu", "shards": 2}
             },
             "generators": {PAPER_GENERATOR: {**demo_generator, "model": LLM_REPO, "device": "cpu"}},
-            "searcher": {"model": LLM_REPO, "batch_size": 4},
+            "searcher": {"model": LLM_REPO, "batch_size": 4, "vllm": demo_generator["vllm"]},  # its server: CPU
             "search": {**tiny["search"], "topk": 3},
             "train": {**tiny["train"], "engine": "local"},
             "baselines": {

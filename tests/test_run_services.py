@@ -13,6 +13,7 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import replace
+from functools import partial
 
 import pytest
 from processes import group_pids
@@ -165,3 +166,14 @@ def test_ctrl_c_while_the_run_server_starts_ends_the_run_and_the_server(tmp_path
     assert run.wait(300) == -signal.SIGINT  # KeyboardInterrupt's exit; the bound only keeps a broken run from hanging
     assert group_pids(server) == []
     assert sorted(p.name for p in state.iterdir()) == ["slow.log"]
+
+
+def test_a_server_whose_command_is_missing_is_reported_not_waited_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("S3_TEST_SERVERS", "")  # RunServers sets it; monkeypatch removes it after
+    missing = partial(Sidecar, ["/nonexistent/vllm", "serve"], tmp_path / "s.log")
+    servers = RunServers(tmp_path / "state", "S3_TEST_SERVERS")
+    servers.start([RunService("searcher-s3", "model", lambda: True, missing)])
+    wait_for(tmp_path / "state" / "searcher-s3.failed", 30)
+    assert "/nonexistent/vllm" in (tmp_path / "state" / "searcher-s3.failed").read_text()
+    assert not (tmp_path / "state" / "searcher-s3.pending").exists()  # a job fails at once with the reason
+    servers.stop()

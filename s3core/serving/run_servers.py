@@ -84,7 +84,7 @@ class RunServers:
         sidecar = service.sidecar()
         try:
             sidecar.start(cancel=self.stopping)
-        except ServiceError as exc:
+        except (ServiceError, OSError) as exc:  # OSError: its command is not there
             if self.stopping.is_set():
                 return _clear(self.state_dir, service.name)
             (self.state_dir / f"{service.name}.failed").write_text(str(exc))

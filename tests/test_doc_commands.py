@@ -84,9 +84,20 @@ def dry_run(args: list[str], log: Path, env: dict[str, str]) -> tuple[int, str]:
 
 
 def untracked_files() -> set[str]:
-    """Files git does not track in the tree (ignored ones too), Snakemake's own metadata folder left out."""
+    """Files git does not track in the tree (ignored ones too), Snakemake's own metadata folder and the plan's job
+    files (each job's config sections, written when the DAG is built) left out."""
     listing = subprocess.run(
-        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".", ":!.snakemake"],
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--ignored",
+            "--untracked-files=all",
+            "--",
+            ".",
+            ":!.snakemake",
+            ":!results/*/plan",
+        ],  # fmt: skip
         cwd=ROOT,
         capture_output=True,
         text=True,

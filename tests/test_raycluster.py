@@ -84,7 +84,7 @@ def test_multi_node_training_rule_starts_a_ray_cluster_first(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     job = run.stdout.split("rule train_s3:", 1)[1].split("\n\n", 1)[0]
-    assert "nodes=2" in job and "gpu=16" in job
+    assert "nodes=2" in job and "gres=gpu:8" in job and "gpu=16" not in job  # GPUs per node, not for the job
     assert " s3core ray-run -- s3core --threads" in run.stdout.split("rule train_s3:", 1)[1]
 
 

@@ -296,14 +296,22 @@ class SearcherConfig:
 
 @dataclass(frozen=True)
 class SearcherServerConfig:
+    #: bound beyond loopback, a bearer token is required (token_env or --token-file)
     host: str
+    #: questions in one request
     max_questions: int
     max_question_chars: int
+    #: the largest topk a request may ask for
     max_topk: int
+    #: the largest max_turns a request may ask for
     max_turns: int
+    #: a request body over this gets 413 before it is read
     max_body_bytes: int
+    #: a request whose body has not fully arrived this long after its headers gets 408
     body_timeout_s: float
+    #: episode contexts (searches, conversations) of concurrent requests merged into one generation batch
     max_batch: int
+    #: the environment variable that holds the bearer token (never logged)
     token_env: str
 
 
@@ -409,6 +417,8 @@ class JobConfig:
     #: PPO (upstream train_s3.sh values)
     train: TrainConfig
     report: ReportConfig
+    #: `s3core serve --kind searcher`: a searcher, its retriever and optionally a generator over HTTP (POST /search,
+    #: POST /v1/chat/completions); limits in the style of retriever.server's. The workflow does not start it
     searcher_server: SearcherServerConfig
 
 

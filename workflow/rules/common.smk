@@ -43,7 +43,12 @@ def sized(stage, *entries, method=None):
             stage, {**wildcards, **({"method": method} if method else {})}, *entries
         )[key]
 
-    keys = {"gpu", "mem_mb", *PLAN.configured_resources(*entries)}
+    configured = PLAN.configured_resources(*entries)
+    keys = {"gpu", "mem_mb", *configured}
+    if (
+        configured.get("nodes", 1) > 1
+    ):  # GPUs per node (s3core.plan.sizing.per_node_gpus)
+        keys = (keys - {"gpu"}) | {"gres"}
     return {key: value(key) for key in sorted(keys)}
 
 

@@ -3,6 +3,8 @@ it, and a real one-node Ray cluster started with `srun --overlap` inside a job o
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -101,7 +103,9 @@ def test_one_node_verl_training_lets_verl_start_its_own_ray():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     job = run.stdout.split("rule train_s3:", 1)[1]
-    assert "gpu=8" in job.split("\n\n", 1)[0] and "ray-run" not in job and '"engine": "verl"' in job
+    assert "gpu=8" in job.split("\n\n", 1)[0] and "ray-run" not in job
+    sections = re.search(r"--config '?([^\s']+)", job)[1]  # the job's sections, in the plan's file
+    assert json.loads((ROOT / sections).read_text())["train"]["engine"] == "verl"
 
 
 def test_a_real_ray_cluster_in_a_slurm_job(slurm, tmp_path):

@@ -14,13 +14,14 @@ def merged(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, dict[
     """The run sections of `config` with an ablation's `overrides` laid over them (nested keys merged)."""
     sections = {name: copy.deepcopy(config[name]) for name in RUN_SECTIONS}
     for name, changes in overrides.items():
-        _deep_update(sections[name], changes)
+        deep_update(sections[name], changes)
     return sections
 
 
-def _deep_update(target: dict[str, Any], changes: dict[str, Any]) -> None:
+def deep_update(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    """`changes` laid over `target` in place, nested mappings key by key (copies of the values)."""
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _deep_update(target[key], value)
+            deep_update(target[key], value)
         else:
             target[key] = copy.deepcopy(value)

@@ -12,8 +12,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from s3core.methods import reasoner_name
 from s3core.plan.jobs import UNSIZED_SET, Job, server_jobs, target_jobs
-from s3core.plan.sizing import UNSIZED_CORPUS
+from s3core.plan.sizing import UNSIZED_CORPUS, corpus_rows, index_mb
 
 if TYPE_CHECKING:
     from s3core.plan.experiment import Plan
@@ -74,8 +75,6 @@ def job_gpu_seconds(plan: Plan, job: Job) -> float:
         return steps * rate("ppo_step_minutes") * 60 * gpus
     if job.rule == "encode_shard" or (job.rule == "index" and job.load.gpus):
         shards = max(1, len(plan.dense_shards(job.wildcards["corpus"])))
-        from s3core.plan.sizing import corpus_rows
-
         return corpus_rows(plan, job.wildcards["corpus"]) / shards / rate("encode_passages_per_s")
     if job.stage == "infer":
         return _inference(plan, job.wildcards["method"], job.questions)
@@ -107,8 +106,6 @@ def _inference(plan: Plan, label: str, questions: int) -> float:
 
 
 def _reasoning(plan: Plan, steps: int) -> float:
-    from s3core.methods import reasoner_name
-
     settings = plan.settings()
     return _answering(plan, reasoner_name(settings.baselines, settings.generators), steps)
 
@@ -160,8 +157,6 @@ def download_gb(plan: Plan) -> float:
 
 def disk_gb(plan: Plan) -> float:
     """The downloads, the indexes the run holds (s3core.plan.sizing's sizes), one searcher checkpoint per run."""
-    from s3core.plan.sizing import index_mb
-
     indexes = sum(index_mb(plan, folder) for _, folder, _ in plan.searched_indexes()) / 1000
     checkpoints = len(plan.evaluated_runs) * model_billions(plan.config["searcher"]["model"]) * 2
     return round(download_gb(plan) + indexes + checkpoints, 1)

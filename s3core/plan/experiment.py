@@ -15,6 +15,7 @@ import yaml
 from s3core.assets.hub import is_hub_id
 from s3core.assets.paper import prebuilt_index_args
 from s3core.config import schema
+from s3core.config.overrides import deep_update
 from s3core.config.sections import SECTIONS, JobConfig, SearcherConfig, job_config, parse
 from s3core.errors import ConfigError
 from s3core.generation.run_servers import served_models
@@ -224,7 +225,8 @@ class Plan:
         encodes = kind == "dense" and not self.prebuilt(corpus, "dense") and not self.dense_shards(corpus)
         return self.encoder_models() if encodes else []
 
-    def searched_indexes(self) -> list[tuple[str, str, str]]:
+    @cache  # noqa: B019 (asked once per job's resources: computed once)
+    def searched_indexes(self) -> tuple[tuple[str, str, str], ...]:
         """(kind, index folder, corpus file) of each index a job searches: the evaluated methods' on each set's
         corpus, and wiki's for training (its naive-RAG caches, its episodes)."""
         pairs = {
@@ -234,7 +236,9 @@ class Plan:
             for dataset in self.answered_sets(label)
         }
         pairs |= {(self.runs[run].sections["search"]["retriever"], "wiki") for run in self.evaluated_runs}
-        return [(kind, self.paths.index(corpus, kind), self.paths.corpus(corpus)) for kind, corpus in sorted(pairs)]
+        return tuple(
+            (kind, self.paths.index(corpus, kind), self.paths.corpus(corpus)) for kind, corpus in sorted(pairs)
+        )
 
     # --- inference -------------------------------------------------------------------------------------------
 
@@ -356,15 +360,8 @@ def plan_of_files(configfile: Path, profile: Path | None = None, overrides: list
         data["resources"]["default"] = {**defaults, **data["resources"]["default"]}  # as Snakemake's jobs get them
     for entry in entries:
         key, _, value = entry.partition("=")
-        data[key] = _merged(data.get(key), yaml.safe_load(value))
+        deep_update(data, {key: yaml.safe_load(value)})
     return plan(schema.check_across_keys(schema.validate(schema.suite_defaults(data))))
-
-
-def _merged(old: Any, new: Any) -> Any:
-    """`new` over `old`, nested mappings key by key (Snakemake's --config)."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return {**old, **{key: _merged(old.get(key), value) for key, value in new.items()}}
-    return new
 
 
 def check_methods(methods: list[str]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from s3core.methods import reasoner_name
+
 if TYPE_CHECKING:
     from s3core.plan.experiment import Plan
 
@@ -69,8 +71,6 @@ def method_load(plan: Plan, label: str, dataset: str) -> Loads:
     kind = plan.retriever_kind(label)
     load = index_load(plan, plan.set_corpus[dataset], kind) if kind else Loads()
     if method.uses_reasoner:
-        from s3core.methods import reasoner_name
-
         load += generator_load(plan, reasoner_name(settings.baselines, settings.generators))
     own = method.own_model(settings)
     if own and not _served(plan, own):

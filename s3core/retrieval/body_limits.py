@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -88,3 +90,14 @@ class _Guarded:
             return
         self.started = True
         await self.send(message)
+
+
+def json_object(body: bytes, shape: str) -> dict[str, Any]:
+    """A request body as a JSON object; 422 when it is not JSON or not an object (`shape`: what it should hold)."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(422, f"the body is not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise HTTPException(422, f"the body must be a JSON object{shape}")
+    return data

@@ -21,7 +21,7 @@ from s3core.config.sections import ServerConfig
 from s3core.errors import ServiceError
 from s3core.retrieval.base import Hit, Retriever
 from s3core.retrieval.batcher import DynamicBatcher, SearchFn
-from s3core.retrieval.body_limits import BodyLimits
+from s3core.retrieval.body_limits import BodyLimits, json_object
 from s3core.serving.bearer import BearerToken
 
 
@@ -34,12 +34,7 @@ class RetrieveRequest:
 
 def _parse(body: bytes) -> RetrieveRequest:
     """The request's JSON as a RetrieveRequest; 422 naming the field that is missing or of the wrong type."""
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, f"the body is not JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise HTTPException(422, "the body must be a JSON object with queries, topk and return_scores")
+    data = json_object(body, " with queries, topk and return_scores")
     queries, topk, scores = data.get("queries"), data.get("topk"), data.get("return_scores", False)
     if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
         raise HTTPException(422, "queries must be a list of strings")

@@ -34,11 +34,13 @@ TOKEN_FILE = "token"
 def run_token(folder: Path) -> Path:
     """The run's secret token file in `folder` (created with mode 0600 when absent); its path."""
     path = Path(folder) / TOKEN_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32))
+    except FileExistsError:  # the run's other servers made it
+        return path
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
     return path
 
 
@@ -102,6 +104,7 @@ class SlurmServer:
     def start(self, cancel: threading.Event | None = None) -> None:
         """Submit the server job and wait until its server is healthy (`cancel`, once set, ends the wait)."""
         self._cancel = cancel or threading.Event()
+        run_token(self.token_file.parent)
         self.address_file.unlink(missing_ok=True)
         self.heartbeat.touch()
         self.job.log.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from s3core.generation.vllm import vllm_command
 from s3core.plan import sizing
 from s3core.plan.experiment import Plan
 from s3core.serving.run_servers import RunServers, RunService
-from s3core.serving.slurm_server import TOKEN_FILE, ServerJob, SlurmServer, run_token
+from s3core.serving.slurm_server import TOKEN_FILE, ServerJob, SlurmServer
 from s3core.stages.services import RETRIEVERS_ENV, retriever_services, serve_command
 
 RunServerKinds = list[tuple[RunServers, list[RunService]]]
@@ -110,10 +110,7 @@ def _slurm_request(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def start(servers: RunServerKinds) -> None:
-    """Start every kind's servers (the run's token first, for servers that are SLURM jobs)."""
     for kind, services in servers:
-        if any(isinstance(service.sidecar, partial) and service.sidecar.func is SlurmServer for service in services):
-            run_token(kind.state_dir.parent)
         kind.start(services)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
 import os
 import stat
@@ -34,6 +33,7 @@ from s3core.errors import ConfigError, ServiceError
 from s3core.generation import Generator
 from s3core.generation.prompts import generator_messages
 from s3core.retrieval.batcher import DynamicBatcher
+from s3core.retrieval.body_limits import BodyLimits, json_object
 from s3core.search.episode import Episode
 from s3core.search.policy import Policy
 from s3core.search.prompt import SearcherPrompt
@@ -96,16 +96,6 @@ class SearchRequest:
     questions: list[str]
     topk: int | None = None
     max_turns: int | None = None
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, f"the body is not JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise HTTPException(422, "the body must be a JSON object")
-    return data
 
 
 def _optional_int(data: dict[str, Any], key: str, limit: int) -> int | None:
@@ -275,8 +265,6 @@ def completion(model: str, result: dict[str, Any]) -> dict[str, Any]:
 
 def create_app(searcher: Searcher, limits: SearcherServerConfig, token: str | None) -> FastAPI:
     """An app serving `searcher`; `limits` is the `searcher_server` section; `token` (None: none asked)."""
-    from s3core.retrieval.body_limits import BodyLimits
-
     engine = Engine(searcher, limits)
 
     @asynccontextmanager
@@ -320,12 +308,12 @@ def create_app(searcher: Searcher, limits: SearcherServerConfig, token: str | No
         }
 
     async def search(http: Request) -> JSONResponse:
-        request = parse_search(_json_object(await http.body()), limits)
+        request = parse_search(json_object(await http.body(), ""), limits)
         generator = searcher.generator.name if searcher.generator else None
         return JSONResponse({"model": searcher.model, "generator": generator, "results": await answered(request)})
 
     async def chat(http: Request) -> JSONResponse:
-        question = last_user_message(_json_object(await http.body()))
+        question = last_user_message(json_object(await http.body(), ""))
         check_questions([question], limits)
         [result] = await answered(SearchRequest([question]))
         return JSONResponse(completion(searcher.model, result))

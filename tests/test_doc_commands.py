@@ -96,7 +96,7 @@ def untracked_files() -> set[str]:
             "--",
             ".",
             ":!.snakemake",
-            ":!results/*/plan",
+            ":(exclude,glob)results/*/plan/**",
         ],  # fmt: skip
         cwd=ROOT,
         capture_output=True,

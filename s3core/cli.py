@@ -243,11 +243,13 @@ def cmd_ray_run(args: argparse.Namespace) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
+    from s3core.cluster.snakemake_profile import profile_folder
     from s3core.data.jsonl import write_json
     from s3core.plan.cost import markdown, preview
     from s3core.plan.experiment import plan_of_files
 
-    cost = preview(plan_of_files(args.configfile, args.profile, args.set), args.target)
+    profile = profile_folder(args.profile) if args.profile else None
+    cost = preview(plan_of_files(args.configfile, profile, args.set), args.target)
     print(markdown(cost), end="")
     if args.json:
         write_json(args.json, cost)
@@ -278,9 +280,11 @@ def cmd_table(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from s3core.reporting.page import write_report
 
+    gpu_hours = json.loads(args.gpu_hours.read_text()) if args.gpu_hours else None
     page = write_report(
-        args.out_dir, args.results_md, args.results_csv, args.paper_md, args.cost_md, args.curve, args.title, args.note
-    )
+        args.out_dir, args.results_md, args.results_csv, args.paper_md, args.cost_md, args.curve, args.title, args.note,
+        gpu_hours,
+    )  # fmt: skip
     log.info("report -> %s", page)
 
 
@@ -477,9 +481,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ray_run)
 
     p = verbs.add_parser("plan", help="the cost of a target before it is submitted: jobs, loads, GPU-hours, disk")
-    p.add_argument("--configfile", type=Path, default=Path("config/config.yaml"), help="the workflow config")
-    p.add_argument("--profile", type=Path, help="a Snakemake profile folder whose `config:` entries apply")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, as --config takes")
+    p.add_argument(
+        "--configfile", type=Path, nargs="+", default=[Path("config/config.yaml")], help="the workflow config(s)"
+    )
+    p.add_argument("--profile", type=Path, help="a Snakemake profile (folder or name) whose `config:` entries apply")
+    p.add_argument(
+        "--config", "--set", dest="set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, as "
+        "Snakemake's --config takes them"
+    )  # fmt: skip
     p.add_argument("--target", default="all", help="all, baselines, general, medical or ablations")
     p.add_argument("--json", type=Path, help="also write the preview as JSON")
     p.set_defaults(func=cmd_plan)
@@ -516,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     for option, table in tables.items():
         p.add_argument(f"--{option}", type=Path, required=True, help=f"tables/{table}")
     p.add_argument("--curve", type=Path, help="the training curve (PNG), if the run trained")
+    p.add_argument(
+        "--gpu-hours", type=Path, help="JSON: the run's cost preview and its jobs' time records (GPU-hours used)"
+    )
     p.add_argument("--title", required=True, help="the page's title")
     p.add_argument("--note", default="", help="a sentence shown on top (config report.note)")
     p.add_argument("--out-dir", type=Path, required=True, help="the folder for index.html and its PNGs")

@@ -4,14 +4,17 @@ the cost preview prints (s3core plan)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from collections import Counter
+from functools import partial
 
 import pytest
 from workflow_run import ROOT, planned_jobs, snakemake
 
+from s3core.cluster.snakemake_profile import install_profile
 from s3core.plan.experiment import plan_of_files
 from s3core.plan.jobs import server_jobs, target_jobs
 from s3core.plan.sizing import per_node_gpus
@@ -59,3 +62,18 @@ def test_the_cost_preview_prints_the_papers_table():
     command = [sys.executable, "-m", "s3core.cli", "plan", "--configfile", str(PAPER), "--profile", str(PROFILE)]
     out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert "| evaluate | 2,994 |" in out and "| all |" in out and "ppo_step_minutes = 5.7" in out
+
+
+def test_the_preview_takes_snakemakes_spelling_of_configs_profiles_and_overrides(tmp_path):
+    """Several --configfile (merged in order), a profile by name (as installed), --config; a missing file named."""
+    smoke = tmp_path / "smoke.yaml"
+    smoke.write_text("eval:\n  methods: [direct]\n")
+    home = tmp_path / "xdg"
+    install_profile(PROFILE, "slurm", config_home=home / "snakemake")
+    base = [sys.executable, "-m", "s3core.cli", "plan", "--profile", "slurm", "--config", "servers=per_job"]
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home)}
+    run = partial(subprocess.run, capture_output=True, text=True, cwd=ROOT, env=env)
+    out = run([*base, "--configfile", str(PAPER), str(smoke)], check=True).stdout
+    assert "servers `per_job`" in out and "| infer | 11 |" in out  # direct alone, on the eleven sets
+    missing = run([*base, "--configfile", str(tmp_path / "nope.yaml")])
+    assert missing.returncode != 0 and f"--configfile {tmp_path / 'nope.yaml'}: no such file" in missing.stderr

@@ -271,6 +271,8 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
         for suite, corpus in (("general", "wiki"), ("medical", "medcorp"), ("medical", "wiki"))
     ] + ["training_curve.png"]
     assert all(f'src="{name}"' in page for name in figures) and "<h3>Table 2: medical QA (MIRAGE)" in page
+    used = pd.read_csv(out / "report" / "gpu_hours.csv").set_index("stage")
+    assert used.loc["all", "jobs timed"] == used.loc["all", "jobs"] - 1  # each job but the report, which runs
     zipped = out.parent / f"{PAPER}-report.zip"
     report = snakemake(*dag_runs["paper"].args, "--report", str(zipped), env=dag_runs["paper"].env)
     assert report.returncode == 0, report.stderr[-3000:]
@@ -328,6 +330,10 @@ def test_tiny_dag_through_slurm(slurm, dag_runs):
     assert set(servers) == {"generator:smollm2-135m", "generator:searcher", "retriever:bm25", "retriever:dense"}
     assert all(len(jobs) == 1 for jobs in servers.values()), servers
     assert not subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout.strip()  # all cancelled
+    used = pd.read_csv(out / "report" / "gpu_hours.csv").set_index("stage")
+    assert used.loc["all", "jobs timed"] == used.loc["all", "jobs"] - 1  # each job but the report, which runs
+    assert used.loc["server", "jobs timed"] == used.loc["server", "jobs"] == len(servers)  # their time held
+    assert used.loc["train", "GPU-hours used"] > 0 and used.loc["server", "GPU-hours used"] == 0  # a (fake) GPU
 
 
 def served_by_role(logs: Path) -> dict[str, set[str]]:

@@ -70,6 +70,11 @@ def page(tmp_path_factory) -> Path:
     write_jsonl(metrics, steps)
     plot_training_curve(steps, curve)
     write_training_cost(metrics, None, tables / "training_cost.md", tables / "training_cost.csv")
+    timed = work / "benchmarks" / "train_s3.tsv"
+    timed.parent.mkdir()
+    timed.write_text("s\th:m:s\n5400\t1:30:00\n")  # Snakemake's benchmark file, its first columns
+    train = {"stage": "train", "jobs": 1, "loads": 1, "gpu_hours": 1.0, "requested_gpu_hours": 8}
+    preview = {"target": "all", "servers": "per_job", "stages": [train], "total": {**train, "stage": "all"}}
     return write_report(
         work / "report",
         tables / "main.md",
@@ -79,6 +84,7 @@ def page(tmp_path_factory) -> Path:
         curve,
         "s3-workflow results: test",
         "Numbers <made up> for a test.",
+        {"preview": preview, "jobs": [{"stage": "train", "gpus": 2, "record": str(timed)}]},
     )
 
 
@@ -89,8 +95,9 @@ def test_the_page_holds_the_tables_the_figures_and_the_note(page):
     assert all(f'src="{name}"' in text for name in pngs)
     assert "Numbers &lt;made up&gt; for a test." in text  # escaped
     paper_tables = (page.parent.parent / "tables" / "paper.md").read_text().count("\n## ")
-    assert text.count("<table>") == 3 + paper_tables and paper_tables == 11  # ours, training cost, the paper's
+    assert text.count("<table>") == 4 + paper_tables and paper_tables == 11  # ours, costs (2), the paper's
     assert "<h2>Training cost (the paper's Table 4 beside ours)</h2>" in text
+    assert "<h2>GPU-hours: used beside the preview</h2>" in text and ">3.00</td>" in text  # 1.5 h x 2 GPUs
     assert "<h3>Table 1: general QA, Qwen2.5-7B-Instruct</h3>" in text and "not run / 37.3" in text
 
 

@@ -15,6 +15,18 @@ def snakemake_config_home() -> Path:
     return Path(base) / "snakemake"
 
 
+def profile_folder(profile: Path) -> Path:
+    """The folder of `--profile` as Snakemake resolves it: a folder with a config.yaml, else a profile of that name
+    in the user's Snakemake config folder (`s3core profile install` puts `slurm` there)."""
+    for folder in (profile, snakemake_config_home() / profile):
+        if (folder / "config.yaml").is_file():
+            return folder
+    raise S3Error(
+        f"--profile {profile}: no config.yaml in {profile} nor in {snakemake_config_home() / profile}; pass a profile "
+        "folder (workflow/profiles/slurm) or install one by name (s3core profile install)"
+    )
+
+
 def install_profile(source: Path, name: str, config_home: Path | None = None, force: bool = False) -> Path:
     """Link `source` (a profile folder) as `<config home>/<name>`; returns the link. An existing link to the
     same folder is kept; anything else there is replaced only with `force`."""

@@ -125,8 +125,7 @@ def preview(plan: Plan, target: str = "all") -> dict[str, Any]:
         cost.jobs += 1
         cost.loads += int(bool(job.load.models or job.load.indexes))
         cost.gpu_hours += job_gpu_seconds(plan, job) / 3600
-        gpus = job.resources.get("gpu", 0) or _gres_gpus(job.resources)
-        cost.requested_gpu_hours += gpus * job.resources.get("runtime", 0) / 60
+        cost.requested_gpu_hours += _gpus(job.resources) * job.resources.get("runtime", 0) / 60
     rows = [asdict(cost) for cost in stages.values() if cost.jobs]
     total = {key: sum(row[key] for row in rows) for key in ("jobs", "loads", "gpu_hours", "requested_gpu_hours")}
     return {
@@ -140,9 +139,23 @@ def preview(plan: Plan, target: str = "all") -> dict[str, Any]:
     }
 
 
-def _gres_gpus(resources: dict[str, Any]) -> int:
+def _gpus(resources: dict[str, Any]) -> int:
+    """The GPUs a job asks for: `gpu`, else per node (`gres: gpu:<n>`) times its nodes."""
     gres, nodes = str(resources.get("gres", "")), int(resources.get("nodes", 1))
-    return int(gres.split(":")[-1]) * nodes if gres.startswith("gpu:") else 0
+    return int(resources.get("gpu", 0)) or (int(gres.split(":")[-1]) * nodes if gres.startswith("gpu:") else 0)
+
+
+def timed_jobs(plan: Plan, target: str = "all") -> list[dict[str, Any]]:
+    """Each job of `target` as the report's GPU-hours used take it: its stage, the GPUs it asks for and the file
+    its time is recorded in (its benchmark; a run server's time held)."""
+    return [
+        {
+            "stage": _stage(job),
+            "gpus": _gpus(job.resources),
+            "record": plan.paths.benchmark(job.rule, **job.wildcards),
+        }
+        for job in target_jobs(plan, target) + server_jobs(plan, target)
+    ]
 
 
 def download_gb(plan: Plan) -> float:

@@ -347,10 +347,16 @@ class Plan:
         return {label: {k: s[k] for k in ("search", "reward", "train")} for label, s in runs.items()}
 
 
-def plan_of_files(configfile: Path, profile: Path | None = None, overrides: list[str] | None = None) -> Plan:
-    """The plan Snakemake would build from `--configfile`, a profile's `config:` entries and `--config` overrides
-    (`key=value`, values as YAML), validated as the Snakefile validates it."""
-    data = yaml.safe_load(Path(configfile).read_text())
+def plan_of_files(
+    configfiles: Path | list[Path], profile: Path | None = None, overrides: list[str] | None = None
+) -> Plan:
+    """The plan Snakemake would build from `--configfile` (files merged in order), a profile folder's `config:`
+    entries and `--config` overrides (`key=value`, values as YAML), validated as the Snakefile validates it."""
+    data: dict[str, Any] = {}
+    for configfile in configfiles if isinstance(configfiles, list) else [configfiles]:
+        if not Path(configfile).is_file():
+            raise ConfigError(f"--configfile {configfile}: no such file")
+        deep_update(data, yaml.safe_load(Path(configfile).read_text()) or {})
     entries = list(overrides or [])
     if profile:
         settings = yaml.safe_load((Path(profile) / "config.yaml").read_text())

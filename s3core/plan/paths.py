@@ -5,6 +5,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The parts of each rule's benchmark file that has wildcards (Snakemake patterns); any other rule's is its name.
+#: Every `infer_<method>` rule has `infer`'s.
+BENCHMARKS = {
+    "encode_shard": ("index", "{corpus}", "dense.shards", "{shard}"),
+    "index": ("index", "{corpus}", "{kind}"),
+    "infer": ("infer", "{method}", "{dataset}"),
+    "evaluate": ("evaluate", "{method}", "{generator}", "{dataset}"),
+    "precompute": ("precompute", "{generator}", "{cache}"),
+    "train_s3": ("train_{run}",),
+    "plot_training": ("plot_training", "{run}"),
+    "server": ("server", "{serves}"),  # a run server's time held (s3core.serving.run_servers), not Snakemake's
+}
+
+
+class _Pattern(dict[str, str]):
+    """Wildcards for `str.format_map` that leave the ones not given as patterns (`{dataset}`)."""
+
+    def __missing__(self, key: str) -> str:
+        return f"{{{key}}}"
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -114,6 +134,8 @@ class Paths:
         """`logs/<parts...><suffix>`: a job's log (`.log`), its server's (`.server.log`), its provenance record."""
         return f"{self.root}/logs/{'/'.join(parts)}{suffix}"
 
-    def benchmark(self, *parts: str) -> str:
-        """`benchmarks/<parts...>.tsv`: Snakemake's record of a job's wall time, memory and CPU."""
-        return f"{self.root}/benchmarks/{'/'.join(parts)}.tsv"
+    def benchmark(self, rule: str, **wildcards: str) -> str:
+        """`benchmarks/...tsv`, Snakemake's record of the wall time, memory and CPU of `rule`'s job with `wildcards`
+        (those not given stay patterns, for the rule itself)."""
+        parts = BENCHMARKS.get("infer" if rule.startswith("infer_") else rule, (rule,))
+        return f"{self.root}/benchmarks/{'/'.join(part.format_map(_Pattern(wildcards)) for part in parts)}.tsv"

@@ -8,11 +8,13 @@ import html
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import markdown
 import pandas as pd
 
 from s3core.data.atomic import atomic_open
+from s3core.reporting.gpu_hours import write_gpu_hours
 from s3core.reporting.plots import plot_genacc_bars
 
 CURVE = "training_curve.png"
@@ -41,6 +43,12 @@ def _figure(name: str, caption: str) -> str:
     )
 
 
+def _gpu_hours(gpu_hours: dict[str, Any], out_dir: Path) -> str:
+    markdown_file = out_dir / "gpu_hours.md"
+    write_gpu_hours(gpu_hours["preview"], gpu_hours["jobs"], markdown_file, out_dir / "gpu_hours.csv")
+    return _tables(markdown_file)
+
+
 def write_report(
     out_dir: Path,
     results_md: Path,
@@ -50,9 +58,12 @@ def write_report(
     curve: Path | None,
     title: str,
     note: str,
+    gpu_hours: dict[str, Any] | None = None,
 ) -> Path:
     """Write index.html and its PNGs into `out_dir` from the run's tables (`tables/main.{md,csv}`, `paper.md`,
-    `training_cost.md`) and training curve; `note` (config `report.note`) is shown on top. Returns the page."""
+    `training_cost.md`) and training curve; `note` (config `report.note`) is shown on top; `gpu_hours` (the cost
+    preview and the jobs' time records) adds the GPU-hours used beside the preview (gpu_hours.{md,csv}). Returns
+    the page."""
     out_dir.mkdir(parents=True, exist_ok=True)
     bars = plot_genacc_bars(pd.read_csv(results_csv), out_dir)
     figures = [_figure(path.name, path.stem.removeprefix("genacc_").replace("_", ", ")) for path in bars]
@@ -71,6 +82,7 @@ def write_report(
         *figures,
         training,
         _tables(cost_md),
+        _gpu_hours(gpu_hours, out_dir) if gpu_hours else "",
         _tables(paper_md),
         "</body></html>\n",
     ]

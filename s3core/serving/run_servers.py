@@ -5,7 +5,9 @@ RunServers: a thread per server waits until what it serves exists (a job of the 
 starts the server, announces it and holds it until `onsuccess`, `onerror` or interpreter exit stops it (the kernel
 stops it if Snakemake itself is killed: the thread that started it ends). The folder named by the RunServers'
 environment variable (jobs inherit it) holds, per server, `<name>.pending` (what it serves) until it is up, then
-`<name>.json` (what it serves, its facts, URL, pid, command, version, log), or `<name>.failed` with the reason."""
+`<name>.json` (what it serves, its facts, URL, pid, command, version, log), or `<name>.failed` with the reason;
+`held_dir/<name>.tsv` says how long it has been held, as Snakemake's benchmark files say a job's time (the report's
+GPU-hours used)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,16 +58,19 @@ class RunService:
 
 class RunServers:
     """The run's servers of one kind, announced in `state_dir`, which jobs find through the environment variable
-    `env`; `start` them, `stop` them all."""
+    `env`; `start` them, `stop` them all; each one's time held (so far) is written into `held_dir`."""
 
-    def __init__(self, state_dir: Path, env: str):
+    def __init__(self, state_dir: Path, env: str, held_dir: Path | None = None):
         self.state_dir = Path(state_dir)
         self.env = env
+        self.held_dir = held_dir
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
     def start(self, services: Iterable[RunService]) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.held_dir:
+            self.held_dir.mkdir(parents=True, exist_ok=True)
         for service in services:
             _clear(self.state_dir, service.name)
             (self.state_dir / f"{service.name}.pending").write_text(service.serves)
@@ -82,6 +88,7 @@ class RunServers:
             if self.stopping.wait(1.0):
                 return _clear(self.state_dir, service.name)
         sidecar = service.sidecar()
+        started = time.monotonic()
         try:
             sidecar.start(cancel=self.stopping)
         except (ServiceError, OSError) as exc:  # OSError: its command is not there
@@ -89,15 +96,25 @@ class RunServers:
                 return _clear(self.state_dir, service.name)
             (self.state_dir / f"{service.name}.failed").write_text(str(exc))
             (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
-            return
+            return self._write_held(service.name, started, running=False)
         assert sidecar.record is not None  # a started sidecar has its record
         with atomic_open(self.state_dir / f"{service.name}.json", "w") as handle:
             json.dump({"serves": service.serves, **service.facts(), **sidecar.record}, handle, indent=1)
         (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
-        while not self.stopping.wait(FINISHED_POLL_S) and not service.finished():
-            pass
+        while True:
+            self._write_held(service.name, started, running=True)
+            if self.stopping.wait(FINISHED_POLL_S) or service.finished():
+                break
         (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
         sidecar.stop()
+        self._write_held(service.name, started, running=False)
+
+    def _write_held(self, name: str, started: float, running: bool) -> None:
+        """Record how long server `name` has been held since its start began (`running`: so far; it still is)."""
+        if self.held_dir:
+            seconds = time.monotonic() - started
+            with atomic_open(self.held_dir / f"{name}.tsv") as handle:  # as Snakemake's benchmark files
+                handle.write(f"s\th:m:s\trunning\n{seconds:.1f}\t{timedelta(seconds=int(seconds))}\t{running}\n")
 
     def stop(self) -> None:
         self.stopping.set()

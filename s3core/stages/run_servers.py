@@ -31,14 +31,16 @@ def plan_services(plan: Plan) -> RunServerKinds:
     generators = generator_services(plan.settings().generators) + searchers
     indexes = [(kind, Path(index), Path(corpus)) for kind, index, corpus in plan.searched_indexes()]
     retrievers = retriever_services(indexes, plan.settings().retriever, Path(plan.paths.services_logs))
+    held = None
     if plan.config["servers"] == "per_run_slurm":
+        held = Path(plan.paths.benchmark("server")).parent  # each server job's time held: the cluster bills it
         jobs = server_jobs(plan)
         token = Path(plan.paths.services("")) / TOKEN_FILE  # written when the run starts its servers
         generators = [_as_job(s, jobs[s.name], plan.paths.services("generators"), token) for s in generators]
         retrievers = [_as_job(s, jobs[s.name], plan.paths.services("retrievers"), token) for s in retrievers]
     return [
-        (RunServers(Path(plan.paths.services("generators")), GENERATORS_ENV), generators),
-        (RunServers(Path(plan.paths.services("retrievers")), RETRIEVERS_ENV), retrievers),
+        (RunServers(Path(plan.paths.services("generators")), GENERATORS_ENV, held), generators),
+        (RunServers(Path(plan.paths.services("retrievers")), RETRIEVERS_ENV, held), retrievers),
     ]
 
 

@@ -6,6 +6,7 @@ import shlex
 from snakemake.exceptions import WorkflowError
 
 from s3core.plan import scheduling
+from s3core.plan.cost import preview, timed_jobs
 from s3core.plan.experiment import plan
 from s3core.plan.jobs import STAGES
 
@@ -27,6 +28,12 @@ wildcard_constraints:
 def sections(verb, run=None):
     """The file of the config sections `verb` reads (an s3 run's own), for `s3core <verb> --config`."""
     return PLAN.verb_sections_file(verb, run)
+
+
+def gpu_hours_file(wildcards):
+    """The file of the preview and the jobs whose times the report's GPU-hours used sum (made for the report job
+    only: the preview costs the paper's DAG ~1 s)."""
+    return PLAN.json_file({"preview": preview(PLAN), "jobs": timed_jobs(PLAN)})
 
 
 def args(parts):

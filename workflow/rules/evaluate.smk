@@ -17,7 +17,7 @@ rule evaluate:
             suffix=".provenance.json",
         ),
     benchmark:
-        PATHS.benchmark("evaluate", "{method}", "{generator}", "{dataset}")
+        PATHS.benchmark("evaluate")
     priority: lambda wildcards: PLAN.priority(wildcards.method)
     conda:
         "../../envs/evaluation.yaml"

@@ -16,7 +16,7 @@ rule encode_shard:
             "index", "{corpus}", "dense.shards", "{shard}", suffix=".provenance.json"
         ),
     benchmark:
-        PATHS.benchmark("index", "{corpus}", "dense.shards", "{shard}")
+        PATHS.benchmark("encode_shard")
     conda:
         "../../envs/retrieval.yaml"
     threads: config["threads"]
@@ -42,7 +42,7 @@ rule index:
         main=PATHS.log("index", "{corpus}", "{kind}"),
         provenance=PATHS.log("index", "{corpus}", "{kind}", suffix=".provenance.json"),
     benchmark:
-        PATHS.benchmark("index", "{corpus}", "{kind}")
+        PATHS.benchmark("index")
     conda:
         "../../envs/retrieval.yaml"
     threads: config["threads"]

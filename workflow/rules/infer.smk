@@ -25,7 +25,7 @@ for method in PLAN.eval_methods:
                 "infer", method, "{dataset}", suffix=".provenance.json"
             ),
         benchmark:
-            PATHS.benchmark("infer", method, "{dataset}")
+            PATHS.benchmark("infer", method=method)
         priority: PLAN.priority(method)
         conda:
             "../../envs/evaluation.yaml"

@@ -86,6 +86,7 @@ rule report:
     conda:
         "../../envs/evaluation.yaml"
     params:
+        gpu_hours=gpu_hours_file,
         curve=lambda wildcards, input: args(
             ["--curve", *input.curve] if input.curve else []
         ),
@@ -100,5 +101,5 @@ rule report:
         ),
     shell:
         "s3core report --results-md {input.results_md} --results-csv {input.results_csv} "
-        "--paper-md {input.paper_md} --cost-md {input.cost_md} {params.curve} {params.text} "
+        "--paper-md {input.paper_md} --cost-md {input.cost_md} --gpu-hours {params.gpu_hours:q} {params.curve} {params.text} "
         "--out-dir {output:q} 2> {log}"

@@ -28,7 +28,7 @@ rule precompute:
             "precompute", "{generator}", "{cache}", suffix=".provenance.json"
         ),
     benchmark:
-        PATHS.benchmark("precompute", "{generator}", "{cache}")
+        PATHS.benchmark("precompute")
     priority: scheduling.CHAIN_PRIORITY
     conda:
         "../../envs/evaluation.yaml"
@@ -61,7 +61,7 @@ rule train_s3:
         server=PATHS.log("train_{run}", suffix=".server.log"),
         provenance=PATHS.training_provenance("{run}"),
     benchmark:
-        PATHS.benchmark("train_{run}")
+        PATHS.benchmark("train_s3")
     priority: scheduling.CHAIN_PRIORITY
     conda:
         "../../envs/training.yaml"
@@ -90,7 +90,7 @@ rule plot_training:
     log:
         PATHS.log("plot_training", "{run}"),
     benchmark:
-        PATHS.benchmark("plot_training", "{run}")
+        PATHS.benchmark("plot_training")
     conda:
         "../../envs/evaluation.yaml"
     shell:

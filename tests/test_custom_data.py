@@ -1,10 +1,11 @@
 """`assets.kind: custom`: a researcher's own corpus and questions from local files (JSONL, gzipped JSONL, CSV,
-Parquet) become the suite's corpus, QA files and manifest through `s3core download`; every kind of bad row stops
-with the file, the line (Parquet: the row) and what to fix."""
+Parquet) or a hub dataset's split (from a stand-in hub) become the suite's corpus, QA files and manifest through
+`s3core download`; every kind of bad row stops with the file, the line (Parquet: the row) and what to fix."""
 
 import csv
 import gzip
 import hashlib
+import io
 import json
 import re
 from dataclasses import replace
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fake_hub import FakeHub, Repo
 
 from s3core.assets.custom import build_corpus, read_questions
 from s3core.assets.passage_lengths import passage_lengths
@@ -153,17 +155,18 @@ def test_without_the_encoders_tokenizer_the_lengths_are_an_estimate_and_say_so(t
 
 def test_the_schema_takes_custom_files_and_refuses_a_custom_set_without_a_path(tmp_path):
     assets = _assets("c.parquet", {"path": "t.csv", "size": 100}, mine={"path": "m.jsonl"})
-    assert assets["corpus"] == {"path": "c.parquet", "format": "auto"}
+    assert assets["corpus"] == {"path": "c.parquet", "format": "auto", "revision": "main", "split": "train"}
     assert assets["eval"]["mine"] == {
         "path": "m.jsonl",
+        "revision": "main",
         "format": "auto",
         "split": None,
         "size": None,
         "corpus": "wiki",
     }
-    with pytest.raises(ConfigError, match="'assets.eval.mine': 'path' is a required property"):
+    with pytest.raises(ConfigError, match="'assets.eval.mine': name exactly one of path or dataset"):
         _assets("c.jsonl", {"path": "t.csv"}, mine={"source": "nq_test", "size": 5})
-    with pytest.raises(ConfigError, match="'assets.corpus': 'path' is a required property"):
+    with pytest.raises(ConfigError, match="'assets.corpus': name exactly one of path or dataset"):
         config.section("assets", {"kind": "custom", "train": {"path": "t.csv"}, "eval": {"m": {"path": "m.csv"}}})
 
 
@@ -262,3 +265,81 @@ def test_a_whole_config_of_kind_custom_loads(tmp_path):
     path.write_text(custom, encoding="utf-8")
     assets = config.load(path)["assets"]
     assert (assets["kind"], assets["corpus"]["path"], list(assets["eval"])) == ("custom", "my/corpus.parquet", ["mine"])
+
+
+def _parquet(rows) -> bytes:
+    buffer = io.BytesIO()
+    pd.DataFrame(rows).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def data_hub(monkeypatch):
+    """A stand-in hub with a corpus repo (its train split in two Parquet shards) and a questions repo (train as JSONL
+    files named by split, test as a folder of CSV, a validation split that nobody asks for)."""
+    questions = [{"question": "capital of france", "golden_answers": ["Paris"], "gold_docs": ["d1"]}]
+    csv_text = "question,golden_answers,gold_docs\nWhat is the capital of Italy?,Rome,d4\n"
+    hub = FakeHub(
+        {
+            ("dataset", "me/corpus"): Repo(
+                {
+                    "README.md": b"# my corpus\n",
+                    "data/train-00000-of-00002.parquet": _parquet(DOCS[:2]),
+                    "data/train-00001-of-00002.parquet": _parquet(DOCS[2:]),
+                }
+            ),
+            ("dataset", "me/questions"): Repo(
+                {
+                    "train.jsonl": b"".join(json.dumps(q).encode() + b"\n" for q in questions),
+                    "test/part-0.csv": csv_text.encode(),
+                    "validation.jsonl": b'{"question": "unused", "golden_answers": ["x"]}\n',
+                }
+            ),
+        }
+    )
+    url = hub.start()
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # the tests run offline otherwise
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    yield hub
+    hub.stop()
+
+
+def test_a_hub_datasets_split_is_fetched_and_read_as_local_files_are(tmp_path, data_hub):
+    assets = config.section(
+        "assets",
+        {
+            "kind": "custom",
+            "corpus": {"dataset": "me/corpus"},
+            "train": {"dataset": "me/questions"},
+            "eval": {
+                "mine": {"dataset": "me/questions", "revision": data_hub.repos[("dataset", "me/questions")].commit}
+            },
+        },
+    )
+    out, corpus_out = tmp_path / "data", tmp_path / "data" / "corpora" / "wiki.jsonl"
+    argv = ["download", "--assets", json.dumps(assets), "--out", str(out), "--corpus", str(corpus_out)]
+    assert main(argv) == 0
+    assert read_jsonl(corpus_out) == _contents_rows()  # both shards, in order
+    assert [(q["id"], q["golden_answers"], q["split"]) for q in read_jsonl(out / "qa" / "train.jsonl")] == [
+        ("train_0", ["Paris"], "train")
+    ]
+    [test] = read_jsonl(out / "qa" / "mine.jsonl")  # the folder test/, not validation.jsonl
+    assert (test["golden_answers"], test["gold_docs"], test["split"]) == (["Rome"], ["d4"], "test")
+    manifest = json.loads((out / "manifest.json").read_text())
+    shards = manifest["sources"]["me/corpus@main:train"]
+    assert [row["path"] for row in shards] == ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet"]
+    assert all(row["sha256"] == hashlib.sha256((out / "hub" / "me" / "corpus" / row["path"]).read_bytes()).hexdigest()
+               for row in shards)  # fmt: skip
+    assert shards[0]["commit"] == data_hub.repos[("dataset", "me/corpus")].commit
+    assert manifest["qa"]["mine"]["source"] == "me/questions"
+
+
+def test_a_split_the_hub_dataset_lacks_and_an_entry_with_path_and_dataset_are_refused(tmp_path, data_hub):
+    from s3core.assets.hub_datasets import fetch_split
+    from s3core.errors import AssetError
+
+    with pytest.raises(AssetError, match=r"me/questions, revision main: no file of split 'dev' .* in 'split'"):
+        fetch_split("me/questions", "dev", "main", tmp_path)
+    both = {"kind": "custom", "corpus": {"path": "c.jsonl", "dataset": "me/corpus"}, "train": {"path": "t.csv"}}
+    with pytest.raises(ConfigError, match=r"'assets.corpus': name exactly one of path or dataset"):
+        config.section("assets", {**both, "eval": {}})

@@ -1,6 +1,6 @@
-"""`assets.kind: custom`: a researcher's own corpus and questions, from local files, as this project's corpus and QA
-JSONL (docs/design.md §2), every row checked as it streams; errors name the file, the line (Parquet: the row) and
-what to fix.
+"""`assets.kind: custom`: a researcher's own corpus and questions, from local files or a hub dataset's split (each
+entry's `path` or `dataset`), as this project's corpus and QA JSONL (docs/design.md §2), every row checked as it
+streams; errors name the file, the line (Parquet: the row) and what to fix.
 
 - Corpus (JSONL, `.jsonl.gz`, Parquet): rows `id` + `title` + `text`, or `id` + `contents` (wiki-18's quoted title
   line, then the text); ids unique, every row with text. Written as `{"id", "contents"}` rows.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from s3core.assets.demo import sha256_file
+from s3core.assets.hub_datasets import fetch_split
 from s3core.assets.passage_lengths import passage_lengths
 from s3core.config.sections import DenseConfig
 from s3core.data.corpus import Document
@@ -81,14 +82,35 @@ def corpus_rows(path: Path, fmt: str, ids: set[str]) -> Iterator[dict[str, str]]
         yield {"id": doc.id, "contents": doc.contents}
 
 
+def spec_files(spec: dict[str, Any]) -> list[Path]:
+    """The files a corpus or QA entry reads: its `path`, or the files of its hub `dataset` (`files`, once
+    `with_hub_files` has fetched them)."""
+    return [Path(spec["path"])] if "path" in spec else spec["files"]
+
+
+def with_hub_files(spec: dict[str, Any], split: str, hub_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`spec` with the files of its hub dataset's `split` fetched into `hub_dir` (a `path` entry as it is), and
+    what the manifest's `sources` records of it (a file's sha256; a dataset's fetched files)."""
+    if "path" in spec:
+        return spec, {}
+    files, fetched = fetch_split(spec["dataset"], split, spec["revision"], hub_dir)
+    return {**spec, "files": files}, {f"{spec['dataset']}@{spec['revision']}:{split}": fetched}
+
+
 def build_corpus(spec: dict[str, Any], out: Path) -> tuple[int, set[str]]:
     """Write the corpus `assets.corpus` names to `out`; (document count, its ids)."""
-    path = Path(spec["path"])
     ids: set[str] = set()
-    count = write_jsonl(out, corpus_rows(path, file_format(path, spec["format"], CORPUS_FORMATS, "assets.corpus"), ids))
+    files = spec_files(spec)
+    formats = {path: _format(path, spec, CORPUS_FORMATS, "assets.corpus") for path in files}
+    count = write_jsonl(out, (row for path, fmt in formats.items() for row in corpus_rows(path, fmt, ids)))
     if not count:
-        raise DataError(f"{path}: the corpus holds no documents; check the file")
+        raise DataError(f"{', '.join(map(str, files))}: the corpus holds no documents; check the file")
     return count, ids
+
+
+def _format(path: Path, spec: dict[str, Any], allowed: tuple[str, ...], key: str) -> str:
+    """A file's format: the entry's `format` for its `path`; from each file's name for a hub dataset's files."""
+    return file_format(path, spec["format"] if "path" in spec else "auto", allowed, key)
 
 
 def _as_list(where: str, key: str, value: Any, csv_cell: bool) -> list[str]:
@@ -146,14 +168,13 @@ def question_row(where: str, row: dict[str, Any], index: int, name: str, split: 
 def read_questions(spec: dict[str, Any], name: str, corpus_ids: set[str]) -> list[Question]:
     """Every question of the file `assets.train` / `assets.eval.<name>` names; ids unique, gold documents in the
     corpus."""
-    path = Path(spec["path"])
     key = "assets.train" if name == "train" else f"assets.eval.{name}"
-    fmt = file_format(path, spec["format"], QA_FORMATS, key)
-    split = spec["split"] or ("train" if name == "train" else "test")
+    files = {path: _format(path, spec, QA_FORMATS, key) for path in spec_files(spec)}
+    located = ((fmt, place) for path, fmt in files.items() for place in located_rows(path, fmt))
     rows: list[Question] = []
     seen: set[str] = set()
-    for index, (where, raw) in enumerate(located_rows(path, fmt)):
-        row = question_row(where, raw, index, name, split, fmt == "csv")
+    for index, (fmt, (where, raw)) in enumerate(located):
+        row = question_row(where, raw, index, name, qa_split(spec, name), fmt == "csv")
         if row["id"] in seen:
             raise DataError(f"{where}: question id {row['id']!r} appears a second time; ids must be unique in a file")
         seen.add(row["id"])
@@ -165,18 +186,32 @@ def read_questions(spec: dict[str, Any], name: str, corpus_ids: set[str]) -> lis
             )
         rows.append(row)
     if not rows:
-        raise DataError(f"{path}: {key} holds no questions; check the file")
+        raise DataError(f"{', '.join(map(str, files))}: {key} holds no questions; check the file")
     return rows
+
+
+def qa_split(spec: dict[str, Any], name: str) -> str:
+    """A QA entry's split: its `split`, else train for the training questions and test for an evaluation set."""
+    return str(spec["split"] or ("train" if name == "train" else "test"))
+
+
+def _file_digests(specs: list[dict[str, Any]]) -> dict[str, str]:
+    return {spec["path"]: sha256_file(Path(spec["path"])) for spec in specs if "path" in spec}
 
 
 def build_custom_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, dense: DenseConfig) -> dict[str, Any]:
     """Write the corpus to `corpus_out`, qa/<set>.jsonl, manifest.json and corpus_lengths.json (passages over the
     dense encoder's `max_length`) to `out_dir`; return the manifest."""
     seed = assets["seed"]
-    documents, ids = build_corpus(assets["corpus"], corpus_out)
+    hub_dir = out_dir / "hub"
+    corpus, fetched = with_hub_files(assets["corpus"], assets["corpus"]["split"], hub_dir)
+    specs = {}
+    for name, spec in {"train": assets["train"], **assets["eval"]}.items():
+        specs[name], more = with_hub_files(spec, qa_split(spec, name), hub_dir)
+        fetched.update(more)
+    documents, ids = build_corpus(corpus, corpus_out)
     lengths = passage_lengths(corpus_out, dense)
     write_json(out_dir / LENGTHS_FILE, lengths)
-    specs = {"train": assets["train"], **assets["eval"]}
     pools = {name: [dict(q) for q in read_questions(spec, name, ids)] for name, spec in specs.items()}
     sized = {name: spec["size"] or len(pools[name]) for name, spec in specs.items()}
     picked = {
@@ -187,7 +222,7 @@ def build_custom_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, d
     for name, rows in picked.items():
         write_jsonl(out_dir / "qa" / f"{name}.jsonl", rows)
         qa[name] = {
-            "source": specs[name]["path"],
+            "source": specs[name].get("path") or specs[name]["dataset"],
             "questions": len(pools[name]),
             "sampled": len(rows),
             "with_gold_docs": sum(1 for row in rows if "gold_docs" in row),
@@ -195,7 +230,7 @@ def build_custom_data(assets: dict[str, Any], out_dir: Path, corpus_out: Path, d
     summary = {k: v for k, v in lengths.items() if k != "longest_over"}
     manifest = {
         "seed": seed,
-        "sources": {spec["path"]: sha256_file(Path(spec["path"])) for spec in (assets["corpus"], *specs.values())},
+        "sources": {**_file_digests([corpus, *specs.values()]), **fetched},
         "corpus": {"documents": documents, "sha256": sha256_file(corpus_out), "lengths": summary},
         "qa": qa,
     }

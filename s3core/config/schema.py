@@ -49,6 +49,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"config key '{key}': {error.instance!r} is reserved: {hint}"
     if error.validator == "pattern" and hint:
         return f"config key '{key}': {error.message} ({hint})"
+    if error.validator == "oneOf" and all(set(alternative) == {"required"} for alternative in error.validator_value):
+        keys = " or ".join(k for alternative in error.validator_value for k in alternative["required"])
+        return f"config key '{key}': name exactly one of {keys}"
     return f"config key '{key}': {error.message}"
 
 

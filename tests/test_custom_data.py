@@ -343,3 +343,13 @@ def test_a_split_the_hub_dataset_lacks_and_an_entry_with_path_and_dataset_are_re
     both = {"kind": "custom", "corpus": {"path": "c.jsonl", "dataset": "me/corpus"}, "train": {"path": "t.csv"}}
     with pytest.raises(ConfigError, match=r"'assets.corpus': name exactly one of path or dataset"):
         config.section("assets", {**both, "eval": {}})
+
+
+def test_a_set_of_your_own_under_an_upstream_sets_name_is_refused():
+    """`medqa` would be scored by the judge alone (MIRAGE's rule), `popqa` deduplicated: a name of your own."""
+    for name in ("medqa", "popqa"):
+        with pytest.raises(
+            ConfigError, match=rf"'assets.eval.{name}': '{name}' is an upstream set's name.*'my_{name}'"
+        ):
+            config.check_sources(_assets("c.jsonl", {"path": "t.csv"}, **{name: {"path": "m.jsonl"}}))
+    config.check_sources(_assets("c.jsonl", {"path": "t.csv"}, my_medqa={"path": "m.jsonl"}))

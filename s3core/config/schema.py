@@ -14,6 +14,7 @@ import yaml
 
 from s3core.config.overrides import merged
 from s3core.data.qa import qa_sources
+from s3core.data.traits import traits
 from s3core.errors import ConfigError
 
 SCHEMA_FILE = "config.schema.yaml"
@@ -66,9 +67,9 @@ def validate(data: dict[str, Any], subschema: dict[str, Any] | None = None) -> d
 
 def check_sources(assets: dict[str, Any]) -> None:
     """The QA sources fit the asset kind: one DPR file per set in the demo, FlashRAG files in the paper's run (a
-    custom run's sets name files by path, which the schema checks)."""
+    custom run's sets name files, which the schema checks, under names that carry no upstream set's scoring)."""
     if assets["kind"] == "custom":
-        return
+        return _check_custom_names(assets)
     for key, spec in {"train": assets["train"], **{f"eval.{n}": s for n, s in assets["eval"].items()}}.items():
         paper = all(s.startswith(("flashrag:", "mirage:")) for s in qa_sources(spec))
         if assets["kind"] == "paper" and not paper:
@@ -80,6 +81,17 @@ def check_sources(assets: dict[str, Any]) -> None:
             raise ConfigError(
                 f"config key 'assets.{key}.source': the demo reads one DPR file (nq_dev, nq_test, "
                 f"...), not {spec['source']!r}"
+            )
+
+
+def _check_custom_names(assets: dict[str, Any]) -> None:
+    """A set of your own is scored as general QA: a name that is an upstream source's would take that source's
+    scoring (MIRAGE's sets: the judge alone) or sampling (PopQA's deduplication), so it is refused."""
+    for name in assets["eval"]:
+        if traits(name) != traits(""):
+            raise ConfigError(
+                f"config key 'assets.eval.{name}': {name!r} is an upstream set's name, whose rows are scored or "
+                f"sampled as that set's ({traits(name)}); name your set otherwise, e.g. 'my_{name}'"
             )
 
 

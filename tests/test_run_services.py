@@ -25,7 +25,7 @@ from s3core.stages.services import (
     RETRIEVERS_ENV,
     RetrieverAccess,
     retriever_client,
-    retriever_services,
+    retriever_service,
 )
 
 
@@ -49,7 +49,9 @@ def test_one_retriever_server_per_index_for_the_whole_run(
     index = tmp_path / "index" / "wiki" / "bm25"
     shutil.copytree(bm25_index, index)  # the index job is still running: no finish mark yet
     servers = RunServers(tmp_path / "retrievers", RETRIEVERS_ENV)
-    servers.start(retriever_services([("bm25", index, small_corpus)], retriever_config, tmp_path / "logs"))
+    servers.start(
+        [retriever_service("retriever-wiki-bm25", "bm25", index, small_corpus, retriever_config, tmp_path / "logs")]
+    )
     state = tmp_path / "retrievers"
     time.sleep(1.5)
     assert (state / "retriever-wiki-bm25.pending").exists() and not (state / "retriever-wiki-bm25.json").exists()
@@ -90,19 +92,18 @@ def test_one_retriever_server_per_index_for_the_whole_run(
 def test_a_run_without_the_index_starts_no_server(tmp_path, monkeypatch, small_corpus, retriever_config):
     monkeypatch.delenv(RETRIEVERS_ENV, raising=False)
     servers = RunServers(tmp_path / "retrievers", RETRIEVERS_ENV)
-    servers.start(retriever_services([("dense", tmp_path / "never", small_corpus)], retriever_config, tmp_path))
+    servers.start([retriever_service("r", "dense", tmp_path / "never", small_corpus, retriever_config, tmp_path)])
     servers.stop()  # the run ended before the index existed
     assert not list((tmp_path / "retrievers").iterdir())
 
 
 def test_a_trained_searchers_server_waits_for_its_training_and_is_used_only_for_that_build(tmp_path, monkeypatch):
     from s3core.config.sections import parse
-    from s3core.generation.run_servers import ENV, run_server_for_model, searcher_services
+    from s3core.generation.run_servers import ENV, model_service, run_server_for_model
 
     folder = tmp_path / "train" / "s3" / "searcher"
     searcher = parse("searcher", {"model": str(folder), "inference": "vllm"})
-    [service] = searcher_services({"s3": searcher, "s3.hf": replace(searcher, inference="hf")})
-    assert (service.name, service.serves) == ("searcher-s3", str(folder))  # only the searcher that runs on vLLM
+    service = model_service("searcher-s3", str(folder), searcher.vllm, trained=True)
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     assert not service.ready()  # the training is still writing it

@@ -67,6 +67,11 @@ def test_the_run_servers_are_decided_once_by_the_plan():
     assert servers["searcher-s3.reward_em.seed43"].serves == paper.paths.searcher("s3.reward_em.seed43")
     assert servers["retriever-medcorp-dense"].load.indexes == (paper.paths.index("medcorp", "dense"),)
     assert paper.run_served_models() == {server.serves for server in servers.values() if server.vllm}
+    baselines = paper.config["baselines"]
+    assert servers["policy-search_r1"].serves == baselines["search_r1"]["model"]  # the baselines' own models
+    assert servers["policy-deepretrieval"].serves == baselines["deepretrieval"]["model"]
+    assert servers["searcher-s3_step0"].serves == paper.config["searcher"]["model"]  # the untrained searcher
+    assert servers["policy-search_r1"].vllm == servers["searcher-s3_step0"].vllm  # the searcher's settings
     in_jobs = plan({**paper.config, "searcher": {**paper.config["searcher"], "inference": "hf"}})
     assert not [s for s in in_jobs.run_servers() if s.name.startswith("searcher-")]  # it runs in its jobs
     assert [server.name for server in DEMO.run_servers()] == [

@@ -75,15 +75,17 @@ def _model_servers(plan: Plan) -> list[RunServer]:
 
 
 def _method_servers(plan: Plan, label: str) -> list[RunServer]:
-    """A method's searcher when it runs on vLLM, and its own model. The own model runs with the searcher's `vllm`
-    settings and `device`: `baselines.search_r1` and `baselines.deepretrieval` have none of their own, and their
-    models are policies of the searcher's kind."""
+    """A method's searcher when it runs on vLLM (a trained run's, s3_step0's base model, s3_released's checkpoint)
+    and its own model (Search-R1's policy, DeepRetrieval's rewriter: s3core.methods.models.policy_model). An own
+    model runs with the searcher's `vllm` settings and `device`: `baselines.search_r1` and `baselines.deepretrieval`
+    have no server settings of their own, and their models are searcher-sized policies as the searcher is."""
     method, settings = plan.method(label), plan.settings(label)
     searcher, servers = settings.searcher, []
-    if method.uses_searcher and searcher.inference == "vllm" and label in plan.runs:
-        servers.append(
-            _vllm(f"searcher-{label}", "trained_searcher", plan.searcher_model(label), searcher.vllm, searcher.device)
-        )
+    if method.uses_searcher and searcher.inference == "vllm":
+        role = "trained_searcher" if label in plan.runs else "searcher"
+        servers.append(_vllm(f"searcher-{label}", role, plan.searcher_model(label), searcher.vllm, searcher.device))
+    if own := method.own_model(settings):
+        servers.append(_vllm(f"policy-{method.name}", "policy", own, searcher.vllm, searcher.device))
     return servers
 
 

@@ -2,10 +2,11 @@
 costs seconds to minutes to start (a vLLM engine 25-110 s, a retriever with its encoder and index ~10-20 s), so on a
 workstation the run starts each one once and every job reaches it over HTTP. Snakemake's `onstart` starts a
 RunServers: a thread per server waits until what it serves exists (a job of the run may still be building it),
-starts the server, announces it and holds it until `onsuccess`, `onerror` or interpreter exit stops it (the kernel
-stops it if Snakemake itself is killed: the thread that started it ends). The folder named by the RunServers'
-environment variable (jobs inherit it) holds, per server, `<name>.pending` (what it serves) until it is up, then
-`<name>.json` (what it serves, its facts, URL, pid, command, version, log), or `<name>.failed` with the reason."""
+starts the server, announces it and holds it until every job it serves is done or `onsuccess`, `onerror` or
+interpreter exit stops it (the kernel stops it if Snakemake itself is killed: the thread that started it ends). The
+folder named by the RunServers' environment variable (jobs inherit it) holds, per server, `<name>.pending` (what it
+serves) while it is not up, else `<name>.json` (what it serves, its facts, URL, pid, command, version, log), or
+`<name>.failed` with the reason."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class Server(Protocol):
 class RunService:
     """One server of the run: `serves` (a model, an index folder) is how jobs find it; it starts once `ready()`
     holds; `facts()`, taken when it starts, go into its announcement for jobs to check; it stops early, its GPUs
-    given back, once `finished()` holds (every job it serves is done)."""
+    given back, once `finished()` holds (every job it serves is done), and starts again if that stops holding."""
 
     name: str
     serves: str
@@ -76,28 +77,47 @@ class RunServers:
         atexit.register(self.stop)
 
     def _serve(self, service: RunService) -> None:
-        """Wait until the service is ready, start its server, announce it, hold it until `stop`; a `stop` while the
-        server starts stops it at once (it does not wait for the server to become healthy)."""
-        while not service.ready():
+        """Whenever the service is needed (ready, and not finished), start its server and hold it until it is
+        finished; until `stop`, after which nothing of it is left but a failed start's note."""
+        while self._needed(service) and self._hold(service):
+            pass
+
+    def _needed(self, service: RunService) -> bool:
+        """Wait, announced as pending, until the service is ready and not finished (a job it serves is not done, or
+        is run again: Snakemake deletes a job's outputs before it runs it); False once `stop` comes first."""
+        while not service.ready() or service.finished():
             if self.stopping.wait(1.0):
-                return _clear(self.state_dir, service.name)
+                _clear(self.state_dir, service.name)
+                return False
+        return True
+
+    def _hold(self, service: RunService) -> bool:
+        """Start the service's server, announce it, hold it until the service is finished (then pending again:
+        True) or `stop` (False); a failed start is noted for the jobs (False). A `stop` while the server starts
+        stops it at once (it does not wait for the server to become healthy)."""
         sidecar = service.sidecar()
         try:
             sidecar.start(cancel=self.stopping)
         except (ServiceError, OSError) as exc:  # OSError: its command is not there
             if self.stopping.is_set():
-                return _clear(self.state_dir, service.name)
+                _clear(self.state_dir, service.name)
+                return False
             (self.state_dir / f"{service.name}.failed").write_text(str(exc))
             (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
-            return
+            return False
         assert sidecar.record is not None  # a started sidecar has its record
         with atomic_open(self.state_dir / f"{service.name}.json", "w") as handle:
             json.dump({"serves": service.serves, **service.facts(), **sidecar.record}, handle, indent=1)
         (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
         while not self.stopping.wait(FINISHED_POLL_S) and not service.finished():
             pass
-        (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
+        if stopping := self.stopping.is_set():
+            _clear(self.state_dir, service.name)
+        else:  # pending before the announcement goes: a job that looks now waits for the next start
+            (self.state_dir / f"{service.name}.pending").write_text(service.serves)
+            (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
         sidecar.stop()
+        return not stopping
 
     def stop(self) -> None:
         self.stopping.set()

@@ -47,16 +47,14 @@ def _run_service(plan: Plan, server: RunServer, kind: str) -> RunService:
 
 
 def _service(plan: Plan, server: RunServer) -> RunService:
-    """The run service of one server; a trained searcher's stops once every context file it answers for exists."""
+    """The run service of one server, finished once every job that uses it is done (its outputs exist)."""
     if server.vllm is None:
         assert server.kind and server.corpus  # a retriever's
         settings = plan.settings().retriever
         logs = Path(plan.paths.services_logs)
-        return retriever_service(server.name, server.kind, Path(server.serves), Path(server.corpus), settings, logs)
-    trained = server.role == "trained_searcher"
-    service = model_service(server.name, server.serves, server.vllm, trained)
-    if not trained:
-        return service
+        service = retriever_service(server.name, server.kind, Path(server.serves), Path(server.corpus), settings, logs)
+    else:
+        service = model_service(server.name, server.serves, server.vllm, server.role == "trained_searcher")
     return replace(service, finished=partial(_all_exist, [Path(output) for output in server.outputs]))
 
 

@@ -17,7 +17,7 @@ from workflow_run import ROOT, planned_jobs, snakemake
 from s3core.cluster.snakemake_profile import install_profile
 from s3core.plan.experiment import plan_of_files
 from s3core.plan.jobs import server_jobs, target_jobs
-from s3core.plan.sizing import per_node_gpus
+from s3core.plan.sizing import Loads, per_node_gpus
 
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 PAPER = ROOT / "config" / "paper.yaml"
@@ -32,6 +32,9 @@ def loads(servers: str) -> int:
 
 def test_each_model_and_index_is_loaded_by_few_jobs_on_the_cluster():
     assert loads("per_run_slurm") <= 200 < loads("per_job")
+    paper = plan_of_files(PAPER, PROFILE)
+    infer = [job for job in target_jobs(paper) if job.stage == "infer"]
+    assert infer and not [job for job in infer if job.load != Loads() or job.resources["gpu"]]  # all served
 
 
 @pytest.mark.slow
@@ -61,7 +64,7 @@ def test_a_job_over_several_nodes_asks_for_its_gpus_per_node():
 def test_the_cost_preview_prints_the_papers_table():
     command = [sys.executable, "-m", "s3core.cli", "plan", "--configfile", str(PAPER), "--profile", str(PROFILE)]
     out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    assert "| evaluate | 2,994 |" in out and "| all |" in out and "ppo_step_minutes = 5.7" in out
+    assert "| evaluate | 2,994 |" in out and "| infer | 998 | 0 |" in out and "ppo_step_minutes = 5.7" in out
 
 
 def test_the_preview_takes_snakemakes_spelling_of_configs_profiles_and_overrides(tmp_path):

@@ -287,7 +287,7 @@ def test_vllm_server_that_dies_at_start_is_reported_with_its_log(tmp_path):
 
 @pytest.mark.slow
 def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path, monkeypatch, demo_llm, hf_generator):
-    from s3core.generation.run_servers import ENV, generator_services, run_server
+    from s3core.generation.run_servers import ENV, model_service, run_server
     from s3core.methods.models import policy_model
     from s3core.serving.run_servers import RunServers
 
@@ -295,13 +295,13 @@ def test_one_server_for_the_whole_run_is_used_by_every_job_and_stopped(tmp_path,
     model = tmp_path / "llm"  # built by a job after the run starts: the server waits for it
     generator_config = vllm_config(tmp_path, model)
     servers = RunServers(tmp_path / "servers", ENV)
-    servers.start(generator_services({"g": generator_config, "other": replace(generator_config, backend="hf")}))
+    servers.start([model_service("g", generator_config.model, generator_config.vllm)])
     assert os.environ[ENV] == str(tmp_path / "servers") and (tmp_path / "servers" / "g.pending").exists()
     shutil.copytree(demo_llm, model)
     first, second = load_generator("g", generator_config), load_generator("g", generator_config)  # two jobs, one server
     assert isinstance(first, OpenAIGenerator) and first.url == second.url
     announced = run_server("g", generator_config)
-    assert run_server("other", generator_config) is None  # no server for a generator of another backend
+    assert run_server("other", generator_config) is None  # no server of that name
     same_answers_as_transformers(first, hf_generator)
     searcher = parse(
         "searcher",
@@ -333,11 +333,11 @@ def test_openai_backend_errors(monkeypatch):
 
 RUN_HOLDING_SERVERS = """
 import json, sys, time
-from s3core.generation.run_servers import ENV, generator_services
+from s3core.generation.run_servers import ENV, model_service
 from s3core.serving.run_servers import RunServers
 from s3core.config.sections import parse
-servers = RunServers(sys.argv[1], ENV)
-servers.start(generator_services(parse("generators", {"g": json.loads(sys.argv[2])})))
+g = parse("generators", {"g": json.loads(sys.argv[2])})["g"]
+RunServers(sys.argv[1], ENV).start([model_service("g", g.model, g.vllm)])
 time.sleep(600)
 """
 

@@ -60,6 +60,29 @@ def test_the_demo_builds_its_models_and_serves_them_from_the_run():
     assert DEMO.answering_cores("smollm2-135m") == 0  # the run's server answers; the job only waits
 
 
+def test_the_run_servers_are_decided_once_by_the_plan():
+    paper = plan({**PAPER.config, "servers": "per_run_slurm"})
+    servers = {server.name: server for server in paper.run_servers()}
+    assert servers["qwen2.5-14b-instruct-gptq-int4"].load.gpus == 2 and "claude-3-haiku" not in servers  # an API
+    assert servers["searcher-s3.reward_em.seed43"].serves == paper.paths.searcher("s3.reward_em.seed43")
+    assert servers["retriever-medcorp-dense"].load.indexes == (paper.paths.index("medcorp", "dense"),)
+    assert paper.run_served_models() == {server.serves for server in servers.values() if server.vllm}
+    baselines = paper.config["baselines"]
+    assert servers["policy-search_r1"].serves == baselines["search_r1"]["model"]  # the baselines' own models
+    assert servers["policy-deepretrieval"].serves == baselines["deepretrieval"]["model"]
+    assert servers["searcher-s3_step0"].serves == paper.config["searcher"]["model"]  # the untrained searcher
+    assert servers["policy-search_r1"].vllm == servers["searcher-s3_step0"].vllm  # the searcher's settings
+    in_jobs = plan({**paper.config, "searcher": {**paper.config["searcher"], "inference": "hf"}})
+    assert not [s for s in in_jobs.run_servers() if s.name.startswith("searcher-")]  # it runs in its jobs
+    assert [server.name for server in DEMO.run_servers()] == [
+        "smollm2-135m",  # the demo's every model: its generator's
+        "searcher-s3",
+        "retriever-wiki-bm25",
+        "retriever-wiki-dense",
+    ]
+    assert PAPER.run_servers() == ()  # servers: per_job
+
+
 def test_without_run_servers_every_job_holds_its_threads():
     assert PAPER.run_served_models() is None
     assert PAPER.answering_cores("claude-3-haiku") == PAPER.config["threads"]

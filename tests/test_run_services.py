@@ -14,19 +14,26 @@ import time
 from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 import pytest
 from processes import group_pids
 
+from s3core.config import schema as config
+from s3core.plan.experiment import plan
+from s3core.plan.servers import ROLES
 from s3core.serving import provenance
 from s3core.serving.run_servers import FINISHED_MARK, RunServers, RunService
 from s3core.serving.sidecar import Sidecar
+from s3core.stages.run_servers import plan_services
 from s3core.stages.services import (
     RETRIEVERS_ENV,
     RetrieverAccess,
     retriever_client,
-    retriever_services,
+    retriever_service,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_for(path, timeout_s=120.0):
@@ -49,7 +56,9 @@ def test_one_retriever_server_per_index_for_the_whole_run(
     index = tmp_path / "index" / "wiki" / "bm25"
     shutil.copytree(bm25_index, index)  # the index job is still running: no finish mark yet
     servers = RunServers(tmp_path / "retrievers", RETRIEVERS_ENV)
-    servers.start(retriever_services([("bm25", index, small_corpus)], retriever_config, tmp_path / "logs"))
+    servers.start(
+        [retriever_service("retriever-wiki-bm25", "bm25", index, small_corpus, retriever_config, tmp_path / "logs")]
+    )
     state = tmp_path / "retrievers"
     time.sleep(1.5)
     assert (state / "retriever-wiki-bm25.pending").exists() and not (state / "retriever-wiki-bm25.json").exists()
@@ -90,19 +99,18 @@ def test_one_retriever_server_per_index_for_the_whole_run(
 def test_a_run_without_the_index_starts_no_server(tmp_path, monkeypatch, small_corpus, retriever_config):
     monkeypatch.delenv(RETRIEVERS_ENV, raising=False)
     servers = RunServers(tmp_path / "retrievers", RETRIEVERS_ENV)
-    servers.start(retriever_services([("dense", tmp_path / "never", small_corpus)], retriever_config, tmp_path))
+    servers.start([retriever_service("r", "dense", tmp_path / "never", small_corpus, retriever_config, tmp_path)])
     servers.stop()  # the run ended before the index existed
     assert not list((tmp_path / "retrievers").iterdir())
 
 
 def test_a_trained_searchers_server_waits_for_its_training_and_is_used_only_for_that_build(tmp_path, monkeypatch):
     from s3core.config.sections import parse
-    from s3core.generation.run_servers import ENV, run_server_for_model, searcher_services
+    from s3core.generation.run_servers import ENV, model_service, run_server_for_model
 
     folder = tmp_path / "train" / "s3" / "searcher"
     searcher = parse("searcher", {"model": str(folder), "inference": "vllm"})
-    [service] = searcher_services({"s3": searcher, "s3.hf": replace(searcher, inference="hf")})
-    assert (service.name, service.serves) == ("searcher-s3", str(folder))  # only the searcher that runs on vLLM
+    service = model_service("searcher-s3", str(folder), searcher.vllm, trained=True)
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     assert not service.ready()  # the training is still writing it
@@ -177,3 +185,40 @@ def test_a_server_whose_command_is_missing_is_reported_not_waited_for(tmp_path, 
     assert "/nonexistent/vllm" in (tmp_path / "state" / "searcher-s3.failed").read_text()
     assert not (tmp_path / "state" / "searcher-s3.pending").exists()  # a job fails at once with the reason
     servers.stop()
+
+
+def test_a_server_stops_once_every_job_it_serves_is_done_and_starts_again_for_a_job_run_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("S3_TEST_SERVERS", "")
+    monkeypatch.setattr("s3core.serving.run_servers.FINISHED_POLL_S", 0.2)
+    state, output = tmp_path / "state", tmp_path / "answers.jsonl"
+    http = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+    server = partial(Sidecar, http, tmp_path / "http.log", health_path="/")
+    servers = RunServers(state, "S3_TEST_SERVERS")
+    servers.start([RunService("g", "model", lambda: True, server, finished=output.exists)])
+    wait_for(state / "g.json")
+    first = json.loads((state / "g.json").read_text())["pid"]
+    output.touch()  # the last job it serves is done
+    while (state / "g.json").exists():
+        time.sleep(0.1)
+    assert (state / "g.pending").exists() and group_pids(first) == []  # gone, and a job would wait for it
+    output.unlink()  # Snakemake runs that job again: it deletes the job's outputs first
+    wait_for(state / "g.json")
+    assert json.loads((state / "g.json").read_text())["pid"] != first
+    servers.stop()
+    assert not list(state.iterdir())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_run_server_is_finished_once_the_outputs_of_the_jobs_using_it_exist(tmp_path, monkeypatch, role):
+    monkeypatch.chdir(tmp_path)  # the plan's paths are relative to the workflow's directory
+    paper = plan({**config.load(ROOT / "config" / "paper.yaml"), "servers": "per_run_slurm"})
+    server = next(s for s in paper.run_servers() if s.role == role)
+    [service] = [s for _, services in plan_services(paper) for s in services if s.name == server.name]
+    *others, last = server.outputs
+    for path in map(Path, others):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    assert others and not service.finished()
+    Path(last).parent.mkdir(parents=True, exist_ok=True)
+    Path(last).touch()
+    assert service.finished()

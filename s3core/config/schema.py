@@ -190,10 +190,11 @@ def check_ablations(data: dict[str, Any]) -> None:
 
 
 def suite_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """Defaults that depend on `suite`, filled in before validation: each vLLM server's log folder."""
+    """Defaults that depend on `suite`, filled in before validation: each vLLM server's log folder (the searcher's
+    serves the baselines' own models too: s3core.plan.servers)."""
     serving = [g for g in (data.get("generators") or {}).values() if isinstance(g, dict) and g.get("backend") == "vllm"]
-    searcher = data.get("searcher")
-    if isinstance(searcher, dict) and searcher.get("inference") == "vllm":
+    searcher = data.setdefault("searcher", {})
+    if isinstance(searcher, dict):
         serving.append(searcher)
     for entry in serving:
         server = entry.setdefault("vllm", {})

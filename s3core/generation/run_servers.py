@@ -1,7 +1,6 @@
-"""The run's vLLM servers (s3core.serving.run_servers): one per `backend: vllm` generator for the whole workflow run,
-started once its model folder exists (rule convert_llm may still have to build it), and one per trained searcher
-that runs on vLLM at inference, started once its training has finished. Jobs find them in the folder named by
-S3_GENERATOR_SERVERS: by generator name, or by the model a server serves."""
+"""The run's vLLM servers (s3core.serving.run_servers; which ones: s3core.plan.servers), each started once its
+model is there (rule convert_llm may still have to build a folder, a training to write it). Jobs find them in the
+folder named by S3_GENERATOR_SERVERS: by generator name, or by the model a server serves."""
 
 from __future__ import annotations
 
@@ -10,51 +9,28 @@ from pathlib import Path
 from typing import Any
 
 from s3core.assets.hub import is_hub_id
-from s3core.config.sections import GeneratorConfig, SearcherConfig
+from s3core.config.sections import GeneratorConfig, VLLMServerConfig
 from s3core.generation.vllm import vllm_sidecar
 from s3core.serving.run_servers import RunService, announcement, build_stamp, server_for, state_folder
 
 ENV = "S3_GENERATOR_SERVERS"
 
 
-def generator_services(generators: dict[str, GeneratorConfig]) -> list[RunService]:
-    """A run server for each `backend: vllm` entry of `generators`."""
-    return [
-        RunService(
-            name,
-            generator.model,
-            partial(_model_ready, generator.model),
-            partial(vllm_sidecar, name, generator.model, generator.vllm),
-            partial(_model_facts, generator.model),
-        )
-        for name, generator in generators.items()
-        if generator.backend == "vllm"
-    ]
-
-
-def searcher_services(searchers: dict[str, SearcherConfig]) -> list[RunService]:
-    """A run server for each trained searcher (its run's label: its `searcher` section, `model` the folder the
-    training writes) that runs on vLLM at inference, started once Snakemake has marked the folder finished."""
-    return [
-        RunService(
-            f"searcher-{label}",
-            searcher.model,
-            partial(_trained, searcher.model),
-            partial(vllm_sidecar, f"searcher-{label}", searcher.model, searcher.vllm),
-            partial(_model_facts, searcher.model),
-        )
-        for label, searcher in searchers.items()
-        if searcher.inference == "vllm"
-    ]
-
-
-def served_models(generators: dict[str, GeneratorConfig], searchers: dict[str, SearcherConfig]) -> set[str]:
-    """The models the run's vLLM servers serve: jobs that load no other model only wait on servers."""
-    return {service.serves for service in generator_services(generators) + searcher_services(searchers)}
+def model_service(name: str, model: str, server: VLLMServerConfig, trained: bool = False) -> RunService:
+    """A run server of `model` on vLLM with settings `server`, started once the model is there: a hub id at once
+    (the server fetches it or finds it in the cache), a folder once it holds a model, a trained searcher's (`trained`)
+    once Snakemake has marked its training finished."""
+    ready = _trained if trained else _model_ready
+    return RunService(
+        name,
+        model,
+        partial(ready, model),
+        partial(vllm_sidecar, name, model, server),
+        partial(_model_facts, model),
+    )
 
 
 def _model_ready(model: str) -> bool:
-    """A hub id is ready (the server fetches or finds it in the cache); a local folder once it holds a model."""
     return is_hub_id(model) or (Path(model) / "config.json").exists()
 
 

@@ -5,7 +5,7 @@ the table and the report read the same plan."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,8 @@ from s3core.assets.hub import is_hub_id
 from s3core.assets.paper import prebuilt_index_args
 from s3core.config import schema
 from s3core.config.overrides import deep_update
-from s3core.config.sections import SECTIONS, JobConfig, SearcherConfig, job_config, parse
+from s3core.config.sections import SECTIONS, JobConfig, job_config, parse
 from s3core.errors import ConfigError
-from s3core.generation.run_servers import served_models
 from s3core.methods import Method, get_method, method_name
 from s3core.methods.registry import registry
 from s3core.plan import scheduling, sizing
@@ -26,6 +25,7 @@ from s3core.plan.job_sections import VERB_SECTIONS, content_file
 from s3core.plan.models import hub_models
 from s3core.plan.paths import Paths
 from s3core.plan.runs import S3Run, cache_names, s3_runs
+from s3core.plan.servers import RunServer, run_servers
 
 
 @dataclass(frozen=True)
@@ -260,18 +260,17 @@ class Plan:
             args += ["--searcher-model", self.searcher_model(label)]
         return args
 
-    def trained_searchers(self) -> dict[str, SearcherConfig]:
-        """The `searcher` section each evaluated run's s3 inference uses: its trained searcher's folder as model."""
-        return {
-            run: replace(self.settings(run).searcher, model=self.paths.searcher(run)) for run in self.evaluated_runs
-        }
+    @cache  # noqa: B019
+    def run_servers(self) -> tuple[RunServer, ...]:
+        """The run's servers (s3core.plan.servers; none with servers per_job)."""
+        return run_servers(self)
 
     @cache  # noqa: B019
     def run_served_models(self) -> frozenset[str] | None:
         """The models the run's vLLM servers serve (None without run servers: servers per_job)."""
         if self.config["servers"] == "per_job":
             return None
-        return frozenset(served_models(self.settings().generators, self.trained_searchers()))
+        return frozenset(server.serves for server in self.run_servers() if server.vllm)
 
     # --- scheduling ------------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The jobs a target of the plan runs, as the DAG has them (tests/test_plan_jobs.py holds the two to the same
-count per rule), with what each loads and asks for; the run's server jobs beside them (servers: per_run_slurm).
-Targets: `all`, and the staged ones of STAGES."""
+count per rule), with what each loads and asks for, what it uses and what it writes; the run's server jobs beside
+them (servers: per_run_slurm). Targets: `all`, and the staged ones of STAGES."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3core.data.traits import traits
 from s3core.plan import sizing
+from s3core.serving.run_servers import FINISHED_MARK
 
 if TYPE_CHECKING:
     from s3core.plan.experiment import Plan
@@ -84,8 +85,8 @@ def _parts(answer: str) -> tuple[str, str, str]:
     return method, generator, name.removesuffix(".jsonl")
 
 
-def target_jobs(plan: Plan, target: str = "all") -> list[Job]:
-    """Every job of `target`, upstream jobs included, in stage order."""
+def planned_jobs(plan: Plan, target: str = "all") -> list[Job]:
+    """Every job of `target`, upstream jobs included, in stage order, without what each loads and asks for."""
     answers = [_parts(a) for a in target_answers(plan, target)]
     infers = sorted({(label, dataset) for label, _, dataset in answers})
     runs = sorted({label for label, _ in infers if label in plan.runs}, key=list(plan.runs).index)
@@ -93,24 +94,76 @@ def target_jobs(plan: Plan, target: str = "all") -> list[Job]:
     train_size = set_size(plan.config["assets"]["train"])
     jobs = _data_jobs(plan) + _index_jobs(plan, infers, runs)
     caches = {(plan.caches[run].generator, plan.caches[run].name) for run in runs}
-    jobs += [_job(plan, "precompute", {"generator": g, "cache": c}, train_size) for g, c in sorted(caches)]
+    jobs += [Job("precompute", {"generator": g, "cache": c}, train_size) for g, c in sorted(caches)]
     steps = {run: plan.runs[run].sections["train"] for run in runs}
-    jobs += [_job(plan, "train_s3", {"run": run}, s["steps"] * s["batch_size"]) for run, s in steps.items()]
+    jobs += [Job("train_s3", {"run": run}, s["steps"] * s["batch_size"]) for run, s in steps.items()]
     jobs += [Job("plot_training", {"run": run}) for run in runs]
     for label, dataset in infers:
         wildcards = {"method": label, "dataset": dataset}
-        jobs.append(_job(plan, f"infer_{label.replace('.', '__')}", wildcards, questions[dataset], stage="infer"))
+        jobs.append(Job(f"infer_{label.replace('.', '__')}", wildcards, questions[dataset]))
     for label, generator, dataset in answers:
         wildcards = {"method": label, "generator": generator, "dataset": dataset}
-        jobs.append(_job(plan, "evaluate", wildcards, questions[dataset]))
+        jobs.append(Job("evaluate", wildcards, questions[dataset]))
     return jobs + [Job("table"), Job("report")] if target == "all" else jobs + [Job("table_stage")]
 
 
-def _job(plan: Plan, rule: str, wildcards: dict[str, str], questions: int, stage: str | None = None) -> Job:
-    stage = stage or rule
-    load = sizing.rule_load(plan, stage, wildcards)
-    entries = (stage, f"infer_{plan.method(wildcards['method']).name}") if stage == "infer" else (stage,)
-    return Job(rule, wildcards, questions, load, plan.job_resources(stage, wildcards, *entries))
+#: The stages whose jobs load models or indexes and ask a cluster for them
+SIZED = ("encode_shard", "index", "precompute", "train_s3", "infer", "evaluate")
+
+
+def target_jobs(plan: Plan, target: str = "all") -> list[Job]:
+    """Every job of `target` (see `planned_jobs`) with what it loads itself and the resources it asks for."""
+    return [_sized(plan, job) if job.stage in SIZED else job for job in planned_jobs(plan, target)]
+
+
+def _sized(plan: Plan, job: Job) -> Job:
+    load = sizing.rule_load(plan, job.stage, job.wildcards)
+    method = job.wildcards.get("method")
+    entries = (job.stage, f"infer_{plan.method(method).name}") if job.stage == "infer" and method else (job.stage,)
+    return replace(job, load=load, resources=plan.job_resources(job.stage, job.wildcards, *entries))
+
+
+def job_uses(plan: Plan, job: Job) -> set[str]:
+    """The models and index folders a job reads, itself or through the run's servers: the generator that answers
+    and its judge, the index it searches, a method's reasoner, own model and searcher (not the searcher a training
+    starts from: it loads that itself)."""
+    wildcards = job.wildcards
+    if job.rule == "evaluate":
+        return _answering(plan, wildcards["generator"])
+    if job.rule == "precompute":
+        run = plan.cache_of(wildcards["generator"], wildcards["cache"]).run
+        return _answering(plan, wildcards["generator"]) | {_wiki_index(plan, run.label)}
+    if job.rule == "train_s3":
+        return _answering(plan, plan.reward_generator(wildcards["run"])) | {_wiki_index(plan, wildcards["run"])}
+    if job.stage == "infer":
+        label, dataset = wildcards["method"], wildcards["dataset"]
+        kind = plan.retriever_kind(label)
+        return set(plan.method_loads(label)) | ({plan.paths.index(plan.set_corpus[dataset], kind)} if kind else set())
+    return set()
+
+
+def _wiki_index(plan: Plan, run: str) -> str:
+    """The index a run's naive-RAG cache and training search."""
+    return plan.paths.index("wiki", plan.runs[run].sections["search"]["retriever"])
+
+
+def _answering(plan: Plan, generator: str) -> set[str]:
+    return {*plan.generator_loads(generator), *plan.generator_loads(plan.judge_of(generator))}
+
+
+def job_output(plan: Plan, job: Job) -> str | None:
+    """The file there once a job that may use the run's servers is done: its answers, contexts or naive-RAG cache,
+    or its trained searcher's finish mark (Snakemake's; the folder fills while it trains); None for other jobs."""
+    wildcards = job.wildcards
+    if job.rule == "evaluate":
+        return plan.paths.answers(wildcards["method"], wildcards["generator"], wildcards["dataset"])
+    if job.stage == "infer":
+        return plan.paths.contexts(wildcards["method"], wildcards["dataset"])
+    if job.rule == "precompute":
+        return plan.cache_of(wildcards["generator"], wildcards["cache"]).path
+    if job.rule == "train_s3":
+        return f"{plan.paths.searcher(wildcards['run'])}/{FINISHED_MARK}"
+    return None
 
 
 def _data_jobs(plan: Plan) -> list[Job]:
@@ -132,31 +185,18 @@ def _index_jobs(plan: Plan, infers: list[tuple[str, str]], runs: list[str]) -> l
     for corpus, kind in sorted(pairs):
         if kind == "dense":
             for shard, _ in enumerate(plan.dense_shards(corpus)):
-                jobs.append(_job(plan, "encode_shard", {"corpus": corpus, "shard": str(shard)}, 0))
-        jobs.append(_job(plan, "index", {"corpus": corpus, "kind": kind}, 0))
+                jobs.append(Job("encode_shard", {"corpus": corpus, "shard": str(shard)}))
+        jobs.append(Job("index", {"corpus": corpus, "kind": kind}))
     return jobs
 
 
 def server_jobs(plan: Plan, target: str = "all") -> list[Job]:
-    """The run's server jobs a target starts (servers: per_run_slurm; [] otherwise): one per vLLM generator, per
-    trained searcher on vLLM and per index searched."""
+    """The run's server jobs a target starts (servers: per_run_slurm; [] otherwise): those a job of it uses."""
     if plan.config["servers"] != "per_run_slurm":
         return []
-    jobs = target_jobs(plan, target)
-    runs = {job.wildcards["run"] for job in jobs if job.rule == "train_s3"}
-    indexes = {(job.wildcards["corpus"], job.wildcards["kind"]) for job in jobs if job.rule == "index"}
-    settings = plan.settings()
-    servers = []
-    for name, generator in settings.generators.items():
-        if generator.backend == "vllm":
-            gpus = sizing.vllm_server_gpus(generator.vllm.tensor_parallel_size, generator.device)
-            servers.append(Job("server", {"serves": name}, 0, sizing.Loads(gpus, (generator.model,))))
-    for label, searcher in plan.trained_searchers().items():
-        if label in runs and searcher.inference == "vllm":
-            gpus = sizing.vllm_server_gpus(searcher.vllm.tensor_parallel_size, searcher.device)
-            servers.append(Job("server", {"serves": f"searcher-{label}"}, 0, sizing.Loads(gpus, (searcher.model,))))
-    for corpus, kind in sorted(indexes):
-        index = plan.paths.index(corpus, kind)
-        load = sizing.Loads(sizing.retriever_server_gpus(plan, kind), indexes=(index,))
-        servers.append(Job("server", {"serves": f"retriever-{corpus}-{kind}"}, 0, load))
-    return [replace(job, resources=sizing.server_request(plan, job.load.gpus, job.load.indexes)) for job in servers]
+    outputs = {job_output(plan, job) for job in planned_jobs(plan, target)}
+    return [
+        Job("server", {"serves": server.name}, 0, server.load, sizing.server_request(plan, server.load))
+        for server in plan.run_servers()
+        if outputs.intersection(server.outputs)
+    ]

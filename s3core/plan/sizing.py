@@ -159,18 +159,18 @@ def per_node_gpus(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def _served(plan: Plan, model: str) -> bool:
-    served = plan.run_served_models()
-    return served is not None and model in served
+    """Whether one of the run's servers (s3core.plan.servers) serves `model`."""
+    return model in (plan.run_served_models() or ())
 
 
 def _index_served(plan: Plan, index: str) -> bool:
-    return plan.config["servers"] != "per_job" and index in {folder for _, folder, _ in plan.searched_indexes()}
+    return index in {server.serves for server in plan.run_servers() if server.kind}
 
 
-def server_request(plan: Plan, gpus: int, indexes: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A run server job's request (servers: per_run_slurm): its GPUs and what it holds, `resources.server` over it
-    (`runtime`: the whole run's, by default a day)."""
-    computed = {"gpu": gpus, "mem_mb": request(Loads(indexes=indexes), plan)["mem_mb"], "runtime": 1440}
+def server_request(plan: Plan, load: Loads) -> dict[str, Any]:
+    """A run server job's request (servers: per_run_slurm): the GPUs of what it loads and the memory of the index
+    it holds, `resources.server` over it (`runtime`: the whole run's, by default a day)."""
+    computed = {"gpu": load.gpus, "mem_mb": request(Loads(indexes=load.indexes), plan)["mem_mb"], "runtime": 1440}
     return {**computed, **plan.config["resources"].get("server", {})}
 
 

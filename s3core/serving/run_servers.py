@@ -2,12 +2,12 @@
 costs seconds to minutes to start (a vLLM engine 25-110 s, a retriever with its encoder and index ~10-20 s), so on a
 workstation the run starts each one once and every job reaches it over HTTP. Snakemake's `onstart` starts a
 RunServers: a thread per server waits until what it serves exists (a job of the run may still be building it),
-starts the server, announces it and holds it until `onsuccess`, `onerror` or interpreter exit stops it (the kernel
-stops it if Snakemake itself is killed: the thread that started it ends). The folder named by the RunServers'
-environment variable (jobs inherit it) holds, per server, `<name>.pending` (what it serves) until it is up, then
-`<name>.json` (what it serves, its facts, URL, pid, command, version, log), or `<name>.failed` with the reason;
-`held_dir/<name>.tsv` says how long it has been held, as Snakemake's benchmark files say a job's time (the report's
-GPU-hours used)."""
+starts the server, announces it and holds it until every job it serves is done or `onsuccess`, `onerror` or
+interpreter exit stops it (the kernel stops it if Snakemake itself is killed: the thread that started it ends). The
+folder named by the RunServers' environment variable (jobs inherit it) holds, per server, `<name>.pending` (what it
+serves) while it is not up, else `<name>.json` (what it serves, its facts, URL, pid, command, version, log), or
+`<name>.failed` with the reason; `held_dir/<name>.tsv` says how long it has been held in all, as Snakemake's
+benchmark files say a job's time (the report's GPU-hours used)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Server(Protocol):
 class RunService:
     """One server of the run: `serves` (a model, an index folder) is how jobs find it; it starts once `ready()`
     holds; `facts()`, taken when it starts, go into its announcement for jobs to check; it stops early, its GPUs
-    given back, once `finished()` holds (every job it serves is done)."""
+    given back, once `finished()` holds (every job it serves is done), and starts again if that stops holding."""
 
     name: str
     serves: str
@@ -64,6 +64,7 @@ class RunServers:
         self.state_dir = Path(state_dir)
         self.env = env
         self.held_dir = held_dir
+        self.held_s: dict[str, float] = {}  # each server's seconds held by its earlier starts
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -82,21 +83,36 @@ class RunServers:
         atexit.register(self.stop)
 
     def _serve(self, service: RunService) -> None:
-        """Wait until the service is ready, start its server, announce it, hold it until `stop`; a `stop` while the
-        server starts stops it at once (it does not wait for the server to become healthy)."""
-        while not service.ready():
+        """Whenever the service is needed (ready, and not finished), start its server and hold it until it is
+        finished; until `stop`, after which nothing of it is left but a failed start's note."""
+        while self._needed(service) and self._hold(service):
+            pass
+
+    def _needed(self, service: RunService) -> bool:
+        """Wait, announced as pending, until the service is ready and not finished (a job it serves is not done, or
+        is run again: Snakemake deletes a job's outputs before it runs it); False once `stop` comes first."""
+        while not service.ready() or service.finished():
             if self.stopping.wait(1.0):
-                return _clear(self.state_dir, service.name)
+                _clear(self.state_dir, service.name)
+                return False
+        return True
+
+    def _hold(self, service: RunService) -> bool:
+        """Start the service's server, announce it, hold it until the service is finished (then pending again:
+        True) or `stop` (False); a failed start is noted for the jobs (False). A `stop` while the server starts
+        stops it at once (it does not wait for the server to become healthy)."""
         sidecar = service.sidecar()
         started = time.monotonic()
         try:
             sidecar.start(cancel=self.stopping)
         except (ServiceError, OSError) as exc:  # OSError: its command is not there
             if self.stopping.is_set():
-                return _clear(self.state_dir, service.name)
+                _clear(self.state_dir, service.name)
+                return False
             (self.state_dir / f"{service.name}.failed").write_text(str(exc))
             (self.state_dir / f"{service.name}.pending").unlink(missing_ok=True)
-            return self._write_held(service.name, started, running=False)
+            self._end_hold(service.name, started)
+            return False
         assert sidecar.record is not None  # a started sidecar has its record
         with atomic_open(self.state_dir / f"{service.name}.json", "w") as handle:
             json.dump({"serves": service.serves, **service.facts(), **sidecar.record}, handle, indent=1)
@@ -105,16 +121,27 @@ class RunServers:
             self._write_held(service.name, started, running=True)
             if self.stopping.wait(FINISHED_POLL_S) or service.finished():
                 break
-        (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
+        if stopping := self.stopping.is_set():
+            _clear(self.state_dir, service.name)
+        else:  # pending before the announcement goes: a job that looks now waits for the next start
+            (self.state_dir / f"{service.name}.pending").write_text(service.serves)
+            (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
         sidecar.stop()
-        self._write_held(service.name, started, running=False)
+        self._end_hold(service.name, started)
+        return not stopping
 
-    def _write_held(self, name: str, started: float, running: bool) -> None:
-        """Record how long server `name` has been held since its start began (`running`: so far; it still is)."""
+    def _write_held(self, name: str, started: float, running: bool) -> float:
+        """Record how long server `name` has been held, its earlier starts included (`running`: so far, it still
+        is); this start's seconds."""
+        seconds = time.monotonic() - started
         if self.held_dir:
-            seconds = time.monotonic() - started
+            total = self.held_s.get(name, 0.0) + seconds
             with atomic_open(self.held_dir / f"{name}.tsv") as handle:  # as Snakemake's benchmark files
-                handle.write(f"s\th:m:s\trunning\n{seconds:.1f}\t{timedelta(seconds=int(seconds))}\t{running}\n")
+                handle.write(f"s\th:m:s\trunning\n{total:.1f}\t{timedelta(seconds=int(total))}\t{running}\n")
+        return seconds
+
+    def _end_hold(self, name: str, started: float) -> None:
+        self.held_s[name] = self.held_s.get(name, 0.0) + self._write_held(name, started, running=False)
 
     def stop(self) -> None:
         self.stopping.set()

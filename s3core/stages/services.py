@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -113,25 +112,18 @@ def retriever_client(stack: ExitStack, kind: str, access: RetrieverAccess, host:
     return client
 
 
-def retriever_services(
-    indexes: Iterable[tuple[str, Path, Path]], retriever: RetrieverConfig, log_dir: Path
-) -> list[RunService]:
-    """A run server for each (kind, index folder, corpus), started once Snakemake has marked the index finished;
-    its log is `<log_dir>/retriever-<corpus>-<kind>.log` (named after the index folder's last two parts)."""
-    services = []
-    for kind, index, corpus in indexes:
-        name = "-".join(["retriever", *Path(index).parts[-2:]])
-        log = Path(log_dir) / f"{name}.log"
-        services.append(
-            RunService(
-                name,
-                _serves(kind, index),
-                partial(_finished, index, corpus),
-                partial(retriever_sidecar, kind, Path(index), Path(corpus), retriever, log),
-                partial(_index_facts, index, retriever),
-            )
-        )
-    return services
+def retriever_service(
+    name: str, kind: str, index: Path, corpus: Path, retriever: RetrieverConfig, log_dir: Path
+) -> RunService:
+    """A run server `name` over the (kind, index folder, corpus), started once Snakemake has marked the index
+    finished; its log is `<log_dir>/<name>.log`."""
+    return RunService(
+        name,
+        _serves(kind, index),
+        partial(_finished, index, corpus),
+        partial(retriever_sidecar, kind, Path(index), Path(corpus), retriever, Path(log_dir) / f"{name}.log"),
+        partial(_index_facts, index, retriever),
+    )
 
 
 def run_retriever(kind: str, access: RetrieverAccess) -> dict[str, Any] | None:

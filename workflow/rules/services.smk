@@ -1,6 +1,5 @@
-# servers: per_run (the local profile): one vLLM server per `backend: vllm` generator and per trained searcher that
-# runs on vLLM, and one retriever server per index the run searches, each started once its model or index exists,
-# reached by every job, stopped when the run ends (s3core.stages.run_servers).
+# servers: per_run (the local profile) or per_run_slurm: the run's servers (which ones: s3core.plan.servers), each
+# started once its model or index exists, reached by every job, stopped when the run ends (s3core.stages.run_servers).
 if config["servers"] != "per_job":
     from s3core.stages import run_servers
 

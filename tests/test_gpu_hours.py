@@ -1,9 +1,7 @@
-"""The report's GPU-hours used beside the preview: each job's benchmark file (or a run server's held record) times
-the GPUs it asked for, per stage, and the run servers' held records."""
+"""The report's GPU-hours used beside the preview: each job's benchmark file (a run server's: its time held) times
+the GPUs it asked for, per stage (the servers' records: tests/test_run_services.py)."""
 
 from __future__ import annotations
-
-import time
 
 import pandas as pd
 import pytest
@@ -11,7 +9,6 @@ import pytest
 from s3core.plan.cost import preview, timed_jobs
 from s3core.plan.experiment import plan_of_files
 from s3core.reporting.gpu_hours import job_seconds, write_gpu_hours
-from s3core.serving.run_servers import RunServers, RunService
 
 #: Snakemake's benchmark columns (one row per repeat)
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -75,30 +72,3 @@ def test_every_job_of_the_preview_has_a_time_record(profile):
     assert all(record.startswith(f"{plan.paths.root}/benchmarks/server/") for record in held)
     assert f"{plan.paths.root}/benchmarks/evaluate/s3/qwen2.5-7b-instruct/nq.tsv" in records
     assert f"{plan.paths.root}/benchmarks/train_s3.tsv" in records
-
-
-class Held:
-    """A server that starts at once and stops when asked."""
-
-    url = "http://held"
-    record = {"pid": 1}
-
-    def start(self, cancel=None):
-        return self.record
-
-    def stop(self):
-        self.stopped = True
-
-
-def test_a_run_server_records_how_long_it_was_held(tmp_path, monkeypatch):
-    monkeypatch.setenv("S3_TEST_HELD", "")  # start sets it; the test restores it
-    servers = RunServers(tmp_path / "state", "S3_TEST_HELD", tmp_path / "held")
-    servers.start([RunService("m", "model", lambda: True, Held)])
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "held" / "m.tsv").exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert pd.read_csv(tmp_path / "held" / "m.tsv", sep="\t").running.item()  # so far, while it serves
-    servers.stop()
-    record = pd.read_csv(tmp_path / "held" / "m.tsv", sep="\t")
-    assert not record.running.item() and record.s.item() >= 0 and job_seconds(tmp_path / "held" / "m.tsv") >= 0

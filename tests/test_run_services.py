@@ -16,6 +16,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from processes import group_pids
 
@@ -23,7 +24,7 @@ from s3core.config import schema as config
 from s3core.plan.experiment import plan
 from s3core.plan.servers import ROLES
 from s3core.serving import provenance
-from s3core.serving.run_servers import FINISHED_MARK, RunServers, RunService
+from s3core.serving.run_servers import FINISHED_MARK, RunServers, RunService, announcement
 from s3core.serving.sidecar import Sidecar
 from s3core.stages.run_servers import plan_services
 from s3core.stages.services import (
@@ -222,3 +223,40 @@ def test_each_run_server_is_finished_once_the_outputs_of_the_jobs_using_it_exist
     Path(last).parent.mkdir(parents=True, exist_ok=True)
     Path(last).touch()
     assert service.finished()
+
+
+class InstantServer:
+    """A server that is up at once and stops when asked."""
+
+    url = "http://instant"
+    record = {"pid": 1}
+
+    def start(self, cancel=None):
+        return self.record
+
+    def stop(self):
+        pass
+
+
+def test_a_run_server_records_how_long_it_was_held(tmp_path, monkeypatch):
+    monkeypatch.setenv("S3_TEST_SERVERS", "")  # RunServers sets it; monkeypatch removes it after
+    servers = RunServers(tmp_path / "state", "S3_TEST_SERVERS", tmp_path / "held")
+    servers.start([RunService("m", "model", lambda: True, InstantServer)])
+    wait_for(tmp_path / "held" / "m.tsv", timeout_s=30)
+    assert pd.read_csv(tmp_path / "held" / "m.tsv", sep="\t").running.item()  # so far, while it serves
+    servers.stop()
+    record = pd.read_csv(tmp_path / "held" / "m.tsv", sep="\t")  # as a Snakemake benchmark file: `s`
+    assert not record.running.item() and record.s.item() >= 0
+
+
+def test_an_on_demand_server_starts_when_a_job_asks_for_it(tmp_path, monkeypatch):
+    """The SLURM server jobs: none holds a GPU before its first user asks (`announcement` writes the ask)."""
+    monkeypatch.setenv("S3_TEST_SERVERS", "")
+    state = tmp_path / "state"
+    servers = RunServers(state, "S3_TEST_SERVERS", on_demand=True)
+    servers.start([RunService("m", "model", lambda: True, InstantServer)])
+    time.sleep(2.5)  # ready for two polls, not asked: still pending, no server
+    assert (state / "m.pending").exists() and not (state / "m.json").exists()
+    assert announcement(state, "m", timeout_s=30) == {"serves": "model", "pid": 1}  # a job asks, and waits
+    servers.stop()
+    assert not list(state.iterdir())  # the ask is gone with the run

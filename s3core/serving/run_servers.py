@@ -6,8 +6,10 @@ starts the server, announces it and holds it until every job it serves is done o
 interpreter exit stops it (the kernel stops it if Snakemake itself is killed: the thread that started it ends). The
 folder named by the RunServers' environment variable (jobs inherit it) holds, per server, `<name>.pending` (what it
 serves) while it is not up, else `<name>.json` (what it serves, its facts, URL, pid, command, version, log), or
-`<name>.failed` with the reason; `held_dir/<name>.tsv` says how long it has been held in all, as Snakemake's
-benchmark files say a job's time (the report's GPU-hours used)."""
+`<name>.failed` with the reason; a job that looks a pending server up writes `<name>.wanted`: `on_demand` servers (the
+SLURM server jobs) start only then, so none holds GPUs while the jobs before its first user still run, nor in a
+target that never uses it. `held_dir/<name>.tsv` says how long each has been held in all, as Snakemake's benchmark
+files say a job's time (the report's GPU-hours used)."""
 
 from __future__ import annotations
 
@@ -58,12 +60,14 @@ class RunService:
 
 class RunServers:
     """The run's servers of one kind, announced in `state_dir`, which jobs find through the environment variable
-    `env`; `start` them, `stop` them all; each one's time held (so far) is written into `held_dir`."""
+    `env`; `start` them, `stop` them all; each one's time held (so far) is written into `held_dir`; `on_demand`: a
+    server starts once a job asks for it."""
 
-    def __init__(self, state_dir: Path, env: str, held_dir: Path | None = None):
+    def __init__(self, state_dir: Path, env: str, held_dir: Path | None = None, on_demand: bool = False):
         self.state_dir = Path(state_dir)
         self.env = env
         self.held_dir = held_dir
+        self.on_demand = on_demand
         self.held_s: dict[str, float] = {}  # each server's seconds held by its earlier starts
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -89,9 +93,11 @@ class RunServers:
             pass
 
     def _needed(self, service: RunService) -> bool:
-        """Wait, announced as pending, until the service is ready and not finished (a job it serves is not done, or
-        is run again: Snakemake deletes a job's outputs before it runs it); False once `stop` comes first."""
-        while not service.ready() or service.finished():
+        """Wait, announced as pending, until the service is ready, not finished (a job it serves is not done, or
+        is run again: Snakemake deletes a job's outputs before it runs it) and, `on_demand`, asked for; False once
+        `stop` comes first."""
+        asked = self.state_dir / f"{service.name}.wanted"
+        while not service.ready() or service.finished() or (self.on_demand and not asked.exists()):
             if self.stopping.wait(1.0):
                 _clear(self.state_dir, service.name)
                 return False
@@ -123,7 +129,8 @@ class RunServers:
                 break
         if stopping := self.stopping.is_set():
             _clear(self.state_dir, service.name)
-        else:  # pending before the announcement goes: a job that looks now waits for the next start
+        else:  # pending before the announcement goes: a job that looks now asks for (and waits on) the next start
+            (self.state_dir / f"{service.name}.wanted").unlink(missing_ok=True)
             (self.state_dir / f"{service.name}.pending").write_text(service.serves)
             (self.state_dir / f"{service.name}.json").unlink(missing_ok=True)
         sidecar.stop()
@@ -152,7 +159,7 @@ class RunServers:
 
 
 def _clear(state_dir: Path, name: str) -> None:
-    for suffix in (".pending", ".json", ".failed"):
+    for suffix in (".pending", ".json", ".failed", ".wanted"):
         (state_dir / f"{name}{suffix}").unlink(missing_ok=True)
 
 
@@ -174,9 +181,11 @@ def state_folder(env: str) -> Path | None:
 
 
 def announcement(folder: Path, name: str, timeout_s: float) -> dict[str, Any] | None:
-    """The announcement of server `name`, waiting while it starts (None: the run has none of that name). A server
-    that failed to start, or did not start within `timeout_s`, is an error."""
+    """The announcement of server `name`, asking for it and waiting while it starts (None: the run has none of that
+    name). A server that failed to start, or did not start within `timeout_s`, is an error."""
     deadline = time.monotonic() + timeout_s
+    if (folder / f"{name}.pending").exists():
+        (folder / f"{name}.wanted").touch()  # an on-demand server starts now
     while (folder / f"{name}.pending").exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     if (failed := folder / f"{name}.failed").exists():

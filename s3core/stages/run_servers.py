@@ -30,9 +30,13 @@ def plan_services(plan: Plan) -> RunServerKinds:
         ("generators", GENERATORS_ENV, [server for server in servers if server.vllm]),
         ("retrievers", RETRIEVERS_ENV, [server for server in servers if server.kind]),
     ]
-    held = Path(plan.paths.benchmark("server")).parent if plan.config["servers"] == "per_run_slurm" else None
-    return [  # server jobs (per_run_slurm) record their time held: the cluster bills it
-        (RunServers(Path(plan.paths.services(kind)), env, held), [_run_service(plan, server, kind) for server in group])
+    slurm = plan.config["servers"] == "per_run_slurm"  # server jobs: each starts when a job asks, its time billed
+    held = Path(plan.paths.benchmark("server")).parent if slurm else None
+    return [
+        (
+            RunServers(Path(plan.paths.services(kind)), env, held, on_demand=slurm),
+            [_run_service(plan, s, kind) for s in group],
+        )
         for kind, env, group in kinds
     ]
 

@@ -304,7 +304,7 @@ def data_hub(monkeypatch):
     hub.stop()
 
 
-def test_a_hub_datasets_split_is_fetched_and_read_as_local_files_are(tmp_path, data_hub):
+def test_a_hub_datasets_split_is_fetched_and_read_as_local_files_are(tmp_path, data_hub, retriever_config):
     assets = config.section(
         "assets",
         {
@@ -318,7 +318,7 @@ def test_a_hub_datasets_split_is_fetched_and_read_as_local_files_are(tmp_path, d
     )
     out, corpus_out = tmp_path / "data", tmp_path / "data" / "corpora" / "wiki.jsonl"
     argv = ["download", "--assets", json.dumps(assets), "--out", str(out), "--corpus", str(corpus_out)]
-    assert main(argv) == 0
+    assert main([*argv, "--config", json.dumps({"retriever": {"dense": to_dict(retriever_config.dense)}})]) == 0
     assert read_jsonl(corpus_out) == _contents_rows()  # both shards, in order
     assert [(q["id"], q["golden_answers"], q["split"]) for q in read_jsonl(out / "qa" / "train.jsonl")] == [
         ("train_0", ["Paris"], "train")

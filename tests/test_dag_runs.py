@@ -171,9 +171,15 @@ def dag_runs(request, tmp_path_factory):
         hub = request.getfixturevalue("paper_hub")
         runs["paper"] = stage_and_start_paper_run(work, hub.url, work / "hf")
         hub.requests.clear()
+    failed_before = request.session.testsfailed
     yield runs
     for run in runs.values():
         run.stop()
+    passed = request.session.testsfailed == failed_before
+    for out in (ROOT / "results" / name for name in ("test-slurm", PAPER)):
+        # free their ~11 GB for the tests after them (a full disk failed them all); a failure keeps all but checkpoints
+        for leftover in [out] if passed else out.glob("train/*/checkpoints"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):

@@ -37,7 +37,7 @@ LOCAL_RULES = {"all", "table", "plot_training", "report", "download", "download_
 SLURM_LOGS = ROOT / ".snakemake" / "slurm_logs"
 TIMEOUT_S = 2400
 
-PAPER = "test-paper"
+PAPER, SLURM = "test-paper", "test-slurm"  # the two runs' suites: results/<suite>/
 #: The stand-in's model repos: the demo LLM for every LLM of the paper, the demo encoder for e5-base-v2.
 LLM_REPO, ENCODER_REPO = "standin/smollm2-135m-instruct", "standin/all-minilm-l6-v2"
 #: The grid run: a general set, a MIRAGE set on wiki-18 and the same on MedCorp; the reward generator.
@@ -126,9 +126,9 @@ def fake_gpus() -> int:
 
 
 def start_slurm(work: Path) -> BackgroundRun:
-    shutil.rmtree(ROOT / "results" / "test-slurm", ignore_errors=True)
+    shutil.rmtree(ROOT / "results" / SLURM, ignore_errors=True)
     shutil.rmtree(SLURM_LOGS, ignore_errors=True)
-    config = tiny_config("test-slurm", SLURM_METHODS)
+    config = tiny_config(SLURM, SLURM_METHODS)
     # fake GRES: scheduled, runs on the CPU; the run's server jobs (the SLURM profile's servers: per_run_slurm)
     # hold little memory: vLLM's CPU build and the demo's indexes
     config["resources"] = {
@@ -176,7 +176,7 @@ def dag_runs(request, tmp_path_factory):
     for run in runs.values():
         run.stop()
     passed = request.session.testsfailed == failed_before
-    for out in (ROOT / "results" / name for name in ("test-slurm", PAPER)):
+    for out in (ROOT / "results" / name for name in (SLURM, PAPER)):
         # free their ~11 GB for the tests after them (a full disk failed them all); a failure keeps all but checkpoints
         for leftover in [out] if passed else out.glob("train/*/checkpoints"):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -321,7 +321,7 @@ def test_the_paper_dag_on_a_hub_stand_in(paper_hub, dag_runs):
 def test_tiny_dag_through_slurm(slurm, dag_runs):
     status, output = dag_runs["slurm"].finish(TIMEOUT_S)
     assert status == 0, output[-4000:]
-    out = ROOT / "results" / "test-slurm"
+    out = ROOT / "results" / SLURM
     table = pd.read_csv(out / "tables" / "main.csv")
     assert sorted(table.method.unique()) == sorted(SLURM_METHODS) and (table.n == 4).all()
     submitted = {p.name.removeprefix("rule_") for p in SLURM_LOGS.iterdir()}
